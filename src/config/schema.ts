@@ -1,0 +1,63 @@
+import { z } from "zod";
+
+/** Per-model engine settings that can also be given as defaults for every model. */
+const engineSettings = {
+  /** Tokens per sequence. */
+  contextSize: z.number().int().min(64).optional(),
+  /** Parallel sequences (concurrent generations) for the model. */
+  sequences: z.number().int().min(1).max(64).optional(),
+  /** CPU threads for evaluation. */
+  threads: z.number().int().min(1).max(256).optional(),
+  /** Tokens evaluated per batch. */
+  batchSize: z.number().int().min(1).optional(),
+  /** Requests that may wait for a free sequence before new ones get 503. */
+  queueSize: z.number().int().min(0).optional(),
+};
+
+/** One model declared in the config file. */
+export const modelConfigSchema = z.strictObject({
+  id: z.string().min(1),
+  path: z.string().min(1),
+  aliases: z.array(z.string().min(1)).default([]),
+  /** A built-in chat wrapper name or a Jinja template; overrides the GGUF's template. */
+  chatTemplate: z.string().min(1).optional(),
+  ...engineSettings,
+});
+
+/** The whole configuration, after env vars, the YAML file and CLI flags are merged. */
+export const configSchema = z.strictObject({
+  host: z.string().min(1).default("127.0.0.1"),
+  port: z.number().int().min(0).max(65535).default(8080),
+  dataDir: z.string().min(1).default("./data"),
+  modelsDir: z.string().min(1).default("./models"),
+  apiKeys: z.array(z.string().min(1)).default([]),
+  bodyLimitBytes: z.number().int().min(1024).default(16 * 1024 * 1024),
+  logLevel: z.enum(["debug", "info", "warn", "error", "silent"]).default("info"),
+  shutdownTimeoutMs: z.number().int().min(0).default(15_000),
+  gpu: z.enum(["auto", "cuda", "vulkan", "metal", "cpu"]).default("auto"),
+  defaults: z
+    .strictObject({
+      contextSize: z.number().int().min(64).default(4096),
+      sequences: z.number().int().min(1).max(64).default(4),
+      threads: z.number().int().min(1).max(256).optional(),
+      batchSize: z.number().int().min(1).default(512),
+      queueSize: z.number().int().min(0).default(32),
+    })
+    .prefault({}),
+  models: z.array(modelConfigSchema).default([]),
+  pull: z
+    .strictObject({
+      endpoint: z.string().url().default("https://huggingface.co"),
+      defaultModel: z.string().min(1).default("qwen2.5-0.5b-instruct"),
+      /** Pull the default model when no model is found at start. */
+      autoPull: z.boolean().default(true),
+    })
+    .prefault({}),
+});
+
+/** Validated configuration. */
+export type Config = z.infer<typeof configSchema>;
+/** One declared model. */
+export type ModelConfig = z.infer<typeof modelConfigSchema>;
+/** Raw input before defaults are applied. */
+export type ConfigInput = z.input<typeof configSchema>;

@@ -1,0 +1,131 @@
+import { randomBytes } from "node:crypto";
+import type { IncomingMessage, ServerResponse } from "node:http";
+import { ApiError, invalidRequest, toApiError } from "../core/errors.ts";
+import type { LogFields, Logger } from "../logging/logger.ts";
+import { createAuthenticator } from "./auth.ts";
+import { readJsonBody, UnreadBodyError } from "./body.ts";
+import { sendError } from "./respond.ts";
+import { Router, type RequestContext, type Route } from "./router.ts";
+
+/** Settings the HTTP layer needs. */
+export interface AppOptions {
+  apiKeys: readonly string[];
+  bodyLimitBytes: number;
+  logger: Logger;
+  routes: readonly Route[];
+}
+
+/** A request handler plus what graceful shutdown needs to know about in-flight work. */
+export interface App {
+  handle(req: IncomingMessage, res: ServerResponse): void;
+  /** Requests still being answered. */
+  readonly inFlight: number;
+  /** Marks the app as draining: responses ask clients to close their connections. */
+  beginShutdown(): void;
+  /** Resolves once no request is in flight. */
+  idle(): Promise<void>;
+  /** Aborts every in-flight request (at the end of the shutdown grace period). */
+  abortAll(): void;
+}
+
+const REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
+
+/** Builds the HTTP application: request ids, auth, routing, body parsing, logging, one error mapper. */
+export function createApp(options: AppOptions): App {
+  const router = new Router(options.routes);
+  const authenticate = createAuthenticator(options.apiKeys);
+  const controllers = new Set<AbortController>();
+  let draining = false;
+  let idleWaiters: (() => void)[] = [];
+
+  const finishOne = (controller: AbortController): void => {
+    controllers.delete(controller);
+    if (controllers.size === 0) {
+      for (const w of idleWaiters) w();
+      idleWaiters = [];
+    }
+  };
+
+  const handle = (req: IncomingMessage, res: ServerResponse): void => {
+    const started = performance.now();
+    const incomingId = req.headers["x-request-id"];
+    const requestId =
+      typeof incomingId === "string" && REQUEST_ID.test(incomingId) ? incomingId : `req_${randomBytes(16).toString("hex")}`;
+    res.setHeader("x-request-id", requestId);
+    if (draining) res.setHeader("connection", "close");
+    const controller = new AbortController();
+    controllers.add(controller);
+    res.on("close", () => {
+      if (!res.writableFinished) controller.abort(new Error("client disconnected"));
+      finishOne(controller);
+    });
+
+    const url = req.url ?? "/";
+    const path = url.split("?")[0] ?? "/";
+    const method = req.method ?? "GET";
+    const log: LogFields = { request_id: requestId, method, path: path.length > 200 ? `${path.slice(0, 200)}…` : path };
+    const ctxBase = { req, res, requestId, signal: controller.signal, log };
+
+    const run = async (): Promise<void> => {
+      if (path.startsWith("/v1/") || path === "/v1") authenticate(req);
+      let matched;
+      try {
+        matched = router.match(method, path);
+      } catch {
+        throw invalidRequest("The request URL contains an invalid percent-encoding.", null, "invalid_url");
+      }
+      if (matched === undefined) {
+        throw new ApiError(404, `Invalid URL (${method} ${log.path})`, { type: "invalid_request_error", code: "unknown_url" });
+      }
+      const ctx: RequestContext = {
+        ...ctxBase,
+        params: matched.params,
+        readJson: () => readJsonBody(req, options.bodyLimitBytes),
+      };
+      await matched.route.handler(ctx);
+    };
+
+    run()
+      .catch((error: unknown) => {
+        const apiError = toApiError(error);
+        if (apiError.status >= 500 && !(error instanceof ApiError)) {
+          options.logger.error("request failed", { ...log, error: error instanceof Error ? error.message : String(error) });
+        }
+        if (res.headersSent) {
+          res.end();
+          return;
+        }
+        // A body we stopped reading leaves bytes on the socket: close it after answering.
+        if (error instanceof UnreadBodyError) res.setHeader("connection", "close");
+        log.error_code = apiError.code;
+        sendError(res, apiError);
+        if (error instanceof UnreadBodyError) res.on("finish", () => req.destroy());
+      })
+      .finally(() => {
+        const fields: LogFields = {
+          ...log,
+          status: res.statusCode,
+          duration_ms: Math.round(performance.now() - started),
+        };
+        if (controller.signal.aborted && !res.writableFinished) fields.aborted = true;
+        options.logger.info("request", fields);
+      });
+  };
+
+  return {
+    handle,
+    get inFlight() {
+      return controllers.size;
+    },
+    beginShutdown() {
+      draining = true;
+    },
+    idle() {
+      if (controllers.size === 0) return Promise.resolve();
+      return new Promise<void>((resolve) => idleWaiters.push(resolve));
+    },
+    abortAll() {
+      for (const c of controllers) c.abort(new Error("server shutting down"));
+    },
+  };
+}

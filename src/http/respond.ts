@@ -1,0 +1,37 @@
+import type { ServerResponse } from "node:http";
+import { toApiError } from "../core/errors.ts";
+
+/** Sends a JSON body with the given status. */
+export function sendJson(res: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}): void {
+  const text = JSON.stringify(body);
+  res.writeHead(status, {
+    ...headers,
+    "content-type": "application/json",
+    "content-length": Buffer.byteLength(text),
+  });
+  res.end(text);
+}
+
+/** The one error mapper: any thrown value becomes OpenAI's error envelope with its status. */
+export function sendError(res: ServerResponse, error: unknown): number {
+  const apiError = toApiError(error);
+  sendJson(res, apiError.status, apiError.toJSON(), { ...apiError.headers });
+  return apiError.status;
+}
+
+/** Writes and waits for the socket to drain when Node's buffer is full; false once the client is gone. */
+export async function writeWithBackpressure(res: ServerResponse, text: string): Promise<boolean> {
+  if (res.destroyed || res.writableEnded) return false;
+  if (res.write(text)) return true;
+  return new Promise<boolean>((resolve) => {
+    const done = (ok: boolean) => () => {
+      res.off("drain", onDrain);
+      res.off("close", onClose);
+      resolve(ok);
+    };
+    const onDrain = done(true);
+    const onClose = done(false);
+    res.once("drain", onDrain);
+    res.once("close", onClose);
+  });
+}

@@ -1,0 +1,173 @@
+import { mkdirSync } from "node:fs";
+import { createServer, type Server } from "node:http";
+import type { AddressInfo } from "node:net";
+import { ConfigError } from "./config/load.ts";
+import type { Config } from "./config/schema.ts";
+import { createApp, type App } from "./http/app.ts";
+import { healthHandler, readyHandler } from "./http/routes/health.ts";
+import { chatCompletionsHandler } from "./http/routes/v1/chat-completions.ts";
+import { getModelHandler, listModelsHandler } from "./http/routes/v1/models.ts";
+import type { Route } from "./http/router.ts";
+import type { Logger } from "./logging/logger.ts";
+import { resolvePullTarget } from "./models/catalogue.ts";
+import { collectModels, type ModelEntry } from "./models/discover.ts";
+import { PullError, pullModel, type PullProgress } from "./models/pull.ts";
+import { LocalEngine } from "./providers/local/engine.ts";
+import { ChatService } from "./services/chat-service.ts";
+import { ModelRegistry } from "./services/model-registry.ts";
+import { VERSION } from "./version.ts";
+
+/** A listening server and the way to stop it. */
+export interface RunningServer {
+  url: string;
+  port: number;
+  registry: ModelRegistry;
+  app: App;
+  /** Stops accepting, lets in-flight requests finish (up to the shutdown timeout), frees the engine. */
+  close(): Promise<void>;
+}
+
+/** Hooks the CLI uses to show progress; tests leave them out. */
+export interface StartHooks {
+  onPullProgress?: (progress: PullProgress) => void;
+}
+
+/** Whether a bind address only accepts connections from this machine. */
+export function isLoopback(host: string): boolean {
+  return host === "localhost" || host === "::1" || /^127\.\d+\.\d+\.\d+$/.test(host);
+}
+
+async function ensureModels(config: Config, logger: Logger, hooks: StartHooks): Promise<ModelEntry[]> {
+  const found = collectModels(config);
+  if (found.length > 0 || !config.pull.autoPull) {
+    if (found.length === 0) {
+      throw new ConfigError(
+        `No models to serve: ${config.modelsDir} has no .gguf files and auto-pull is off. ` +
+          "Put a GGUF file there, run `modelport serve --model /path/to/model.gguf`, or run `modelport pull <name>`.",
+      );
+    }
+    return found;
+  }
+  const target = resolvePullTarget(config.pull.defaultModel);
+  if (target === undefined) throw new ConfigError(`Unknown default model '${config.pull.defaultModel}'.`);
+  logger.info("no models found; pulling the default model", { model: config.pull.defaultModel, endpoint: config.pull.endpoint });
+  try {
+    await pullModel(target, {
+      endpoint: config.pull.endpoint,
+      modelsDir: config.modelsDir,
+      token: process.env.HF_TOKEN,
+      ...(hooks.onPullProgress ? { onProgress: hooks.onPullProgress } : {}),
+    });
+  } catch (error) {
+    const reason = error instanceof PullError ? error.message : (error as Error).message;
+    throw new ConfigError(
+      `No models in ${config.modelsDir}, and the default model '${config.pull.defaultModel}' could not be downloaded from ${config.pull.endpoint}: ${reason}\n` +
+        "To serve a GGUF file you already have, copy it into the models directory, or run `modelport serve --model /path/to/model.gguf` " +
+        "(or set MODELPORT_MODELS_DIR to a directory of .gguf files). Set MODELPORT_HF_ENDPOINT to use a mirror.",
+    );
+  }
+  return collectModels(config);
+}
+
+/** The composition root: config → engine → models → services → HTTP → listen. */
+export async function startServer(config: Config, logger: Logger, hooks: StartHooks = {}): Promise<RunningServer> {
+  const open = config.apiKeys.length === 0;
+  if (open && !isLoopback(config.host)) {
+    throw new ConfigError(
+      `Refusing to listen on ${config.host} without API keys: set MODELPORT_API_KEYS (comma-separated) or bind to 127.0.0.1.`,
+    );
+  }
+  mkdirSync(config.dataDir, { recursive: true });
+  const entries = await ensureModels(config, logger, hooks);
+
+  let state: "starting" | "ready" | "shutting_down" = "starting";
+  const engine = await LocalEngine.create(config.gpu, logger);
+  const registry = new ModelRegistry();
+  try {
+    for (const entry of entries) {
+      const model = await engine.loadModel({
+        id: entry.id,
+        path: entry.path,
+        aliases: entry.aliases,
+        contextSize: entry.contextSize,
+        sequences: entry.sequences,
+        threads: entry.threads ?? LocalEngine.defaultThreads(),
+        batchSize: entry.batchSize,
+        queueSize: entry.queueSize,
+        chatTemplate: entry.chatTemplate,
+      });
+      registry.add(model);
+      logger.info("model loaded", {
+        model: entry.id,
+        aliases: entry.aliases.join(",") || undefined,
+        context_size: model.contextSize,
+        sequences: entry.sequences,
+        chat_format: `${model.format.wrapper.wrapperName} (${model.format.source})`,
+      });
+    }
+  } catch (error) {
+    await engine.dispose();
+    throw error;
+  }
+
+  const chat = new ChatService(registry);
+  const routes: Route[] = [
+    { method: "GET", pattern: "/health", handler: healthHandler(registry) },
+    { method: "GET", pattern: "/ready", handler: readyHandler(() => state) },
+    { method: "GET", pattern: "/v1/models", handler: listModelsHandler(registry) },
+    { method: "GET", pattern: "/v1/models/:model", handler: getModelHandler(registry) },
+    { method: "POST", pattern: "/v1/chat/completions", handler: chatCompletionsHandler(chat, VERSION) },
+  ];
+  const app = createApp({ apiKeys: config.apiKeys, bodyLimitBytes: config.bodyLimitBytes, logger, routes });
+  const server: Server = createServer({ keepAliveTimeout: 5_000 }, app.handle);
+  server.on("clientError", (_error, socket) => {
+    if (socket.writable) socket.end("HTTP/1.1 400 Bad Request\r\nconnection: close\r\n\r\n");
+    else socket.destroy();
+  });
+  await new Promise<void>((resolve, reject) => {
+    server.once("error", reject);
+    server.listen(config.port, config.host, () => {
+      server.off("error", reject);
+      resolve();
+    });
+  });
+  const port = (server.address() as AddressInfo).port;
+  const hostForUrl = config.host.includes(":") ? `[${config.host}]` : config.host;
+  state = "ready";
+  if (open) {
+    logger.warn(
+      "NO API KEYS CONFIGURED: every request is accepted without authentication. This is allowed only on a loopback address; set MODELPORT_API_KEYS to require keys.",
+      { host: config.host },
+    );
+  }
+  logger.info("listening", { url: `http://${hostForUrl}:${port}/v1`, version: VERSION, models: registry.list().length });
+
+  let closing: Promise<void> | undefined;
+  const close = (): Promise<void> => {
+    closing ??= (async () => {
+      state = "shutting_down";
+      app.beginShutdown();
+      const stopped = new Promise<void>((resolve) => server.close(() => resolve()));
+      server.closeIdleConnections();
+      let timer: NodeJS.Timeout | undefined;
+      const timedOut = await Promise.race([
+        app.idle().then(() => false),
+        new Promise<boolean>((resolve) => {
+          timer = setTimeout(() => resolve(true), config.shutdownTimeoutMs);
+        }),
+      ]);
+      clearTimeout(timer);
+      if (timedOut) {
+        logger.warn("shutdown timeout reached; aborting in-flight requests", { in_flight: app.inFlight });
+        app.abortAll();
+        await app.idle();
+      }
+      server.closeAllConnections();
+      await stopped;
+      await engine.dispose();
+      logger.info("stopped");
+    })();
+    return closing;
+  };
+  return { url: `http://${hostForUrl}:${port}`, port, registry, app, close };
+}

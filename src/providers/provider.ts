@@ -1,0 +1,23 @@
+import type { ChatRequest, ChatStreamPart } from "../core/chat.ts";
+
+/** What `/v1/models` shows about a model. */
+export interface ModelDescriptor {
+  id: string;
+  aliases: readonly string[];
+  /** Unix seconds. */
+  created: number;
+  ownedBy: string;
+}
+
+/**
+ * The one interface every chat backend implements. A stream yields text deltas and a finish part
+ * per choice, then one usage part. Problems with the request itself (context too long, no capacity)
+ * are thrown as ApiErrors before the first part, so the HTTP layer can still answer with a status.
+ */
+export interface ChatModel {
+  readonly descriptor: ModelDescriptor;
+  streamChat(request: ChatRequest, signal: AbortSignal): AsyncIterable<ChatStreamPart>;
+  /** Engine load, for health output. */
+  stats(): Record<string, number>;
+  dispose(): Promise<void>;
+}
