@@ -10,6 +10,8 @@ export function encodeSseFrame(data: string, event?: string): string {
     if (/[\r\n]/.test(event)) throw new Error("SSE event names cannot contain line breaks");
     frame += `event: ${event}\n`;
   }
+  // JSON text never holds a raw line break, so the per-token path skips the split.
+  if (!data.includes("\n") && !data.includes("\r")) return `${frame}data: ${data}\n\n`;
   for (const line of data.split(/\r\n|\r|\n/)) frame += `data: ${line}\n`;
   return `${frame}\n`;
 }

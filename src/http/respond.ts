@@ -19,8 +19,11 @@ export function sendError(res: ServerResponse, error: unknown): number {
   return apiError.status;
 }
 
-/** Writes and waits for the socket to drain when Node's buffer is full; false once the client is gone. */
-export async function writeWithBackpressure(res: ServerResponse, text: string): Promise<boolean> {
+/**
+ * Writes, and waits for the socket to drain only when Node's buffer is full; false once the client
+ * is gone. Synchronous in the common case, since it runs once per streamed token.
+ */
+export function writeWithBackpressure(res: ServerResponse, text: string): boolean | Promise<boolean> {
   if (res.destroyed || res.writableEnded) return false;
   if (res.write(text)) return true;
   return new Promise<boolean>((resolve) => {

@@ -13,7 +13,7 @@ after(async () => {
   await server.close();
 });
 
-const ok = { model: "stories", messages: [{ role: "user", content: "Once upon a time" }], max_tokens: 3 };
+const ok = { model: "stories", messages: [{ role: "user" as const, content: "Once upon a time" }], max_tokens: 3 };
 const withBody = (extra: Record<string, unknown>) => JSON.stringify({ ...ok, ...extra });
 const msgs = (messages: unknown) => withBody({ messages });
 

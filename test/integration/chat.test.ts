@@ -205,7 +205,7 @@ describe("streaming", () => {
   });
 
   it("keeps multi-byte text intact: the 32k-vocabulary model streams exactly what it returns whole", async () => {
-    const body = { model: "tiny-random", messages: [{ role: "user", content: "你好，世界！介绍一下Linux 🐧" }], max_tokens: 60, seed: 4 };
+    const body = { model: "tiny-random", messages: [{ role: "user" as const, content: "你好，世界！介绍一下Linux 🐧" }], max_tokens: 60, seed: 4 };
     const whole = await server.client.chat.completions.create(body);
     const stream = await server.client.chat.completions.create({ ...body, stream: true });
     let streamed = "";

@@ -260,37 +260,57 @@ export type ChunkDelta =
   | { kind: "content"; text: string }
   | { kind: "finish"; finishReason: FinishReason };
 
-/** Renders one `chat.completion.chunk`. `usage` is null on every chunk but the last when usage was asked for. */
-export function renderChunk(
-  env: CompletionEnvelope,
-  choice: number,
-  delta: ChunkDelta,
-  options: { includeUsage: boolean; obfuscation: string | undefined },
-): Record<string, unknown> {
-  const chunk: Record<string, unknown> = {
-    id: env.id,
-    object: "chat.completion.chunk",
-    created: env.created,
-    model: env.model,
-    service_tier: "default",
-    system_fingerprint: env.systemFingerprint,
-    choices: [
-      {
-        index: choice,
-        delta:
-          delta.kind === "role"
-            ? { role: "assistant", content: "", refusal: null }
-            : delta.kind === "content"
-              ? { content: delta.text }
-              : {},
-        logprobs: null,
-        finish_reason: delta.kind === "finish" ? delta.finishReason : null,
-      },
-    ],
-  };
-  if (options.includeUsage) chunk.usage = null;
-  if (options.obfuscation !== undefined) chunk.obfuscation = options.obfuscation;
-  return chunk;
+const OBFUSCATION_CHARS = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
+
+/**
+ * Random padding so chunk sizes reveal less about token lengths, as OpenAI's `obfuscation` field.
+ * Only the length needs to be unpredictable to an observer of encrypted traffic, not secret, so
+ * Math.random is enough and keeps this off the per-token hot path's syscalls.
+ */
+function obfuscation(contentLength: number): string {
+  const length = 16 - (contentLength % 16) + Math.floor(Math.random() * 16);
+  let out = "";
+  for (let i = 0; i < length; i++) out += OBFUSCATION_CHARS[Math.floor(Math.random() * 62)];
+  return out;
+}
+
+/**
+ * Serialises the `chat.completion.chunk` objects of one stream. Chunks are written once per token,
+ * so the fields every chunk shares are serialised once and spliced in, rather than building and
+ * stringifying a whole object per token. The output is byte-for-byte what JSON.stringify would give.
+ */
+export class ChunkSerializer {
+  readonly #head: string;
+  readonly #tail: (contentLength: number) => string;
+
+  constructor(env: CompletionEnvelope, options: { includeUsage: boolean; includeObfuscation: boolean }) {
+    this.#head =
+      `{"id":${JSON.stringify(env.id)},"object":"chat.completion.chunk","created":${env.created},` +
+      `"model":${JSON.stringify(env.model)},"service_tier":"default","system_fingerprint":${JSON.stringify(env.systemFingerprint)},"choices":[`;
+    const usage = options.includeUsage ? ',"usage":null' : "";
+    this.#tail = options.includeObfuscation
+      ? (n) => `]${usage},"obfuscation":"${obfuscation(n)}"}`
+      : () => `]${usage}}`;
+  }
+
+  /** The JSON text of one chunk carrying `delta` for choice `choice`. */
+  chunk(choice: number, delta: ChunkDelta): string {
+    let body: string;
+    let length = 0;
+    switch (delta.kind) {
+      case "role":
+        body = `{"index":${choice},"delta":{"role":"assistant","content":"","refusal":null},"logprobs":null,"finish_reason":null}`;
+        break;
+      case "content":
+        length = delta.text.length;
+        body = `{"index":${choice},"delta":{"content":${JSON.stringify(delta.text)}},"logprobs":null,"finish_reason":null}`;
+        break;
+      case "finish":
+        body = `{"index":${choice},"delta":{},"logprobs":null,"finish_reason":"${delta.finishReason}"}`;
+        break;
+    }
+    return this.#head + body + this.#tail(length);
+  }
 }
 
 /** Renders the final usage chunk: empty `choices`, then `usage`. */

@@ -23,6 +23,9 @@ export class LocalEngine {
     const llama = await getLlama({
       build: "never",
       gpu: gpu === "cpu" ? false : gpu,
+      // Every context gets an explicit thread count; 0 turns off node-llama-cpp's thread splitter,
+      // which otherwise re-reserves threads around each decode and slows a busy server down.
+      maxThreads: 0,
       logLevel: LlamaLogLevel.error,
       logger: (level, message) => {
         const text = message.trim();

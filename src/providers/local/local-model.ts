@@ -110,7 +110,8 @@ export class LocalModel implements ChatModel {
       const choices = leases.map((lease, index) =>
         this.#generateChoice(index, tokens, request, stops, lease, abort.signal),
       );
-      const results = yield* mergeAsync(choices);
+      // One choice (the common case) skips the merge and its per-token promise race.
+      const results = choices.length === 1 ? [yield* choices[0] as AsyncGenerator<ChatStreamPart, ChoiceResult>] : yield* mergeAsync(choices);
       yield {
         type: "usage",
         usage: {

@@ -1,25 +1,22 @@
-import { randomInt } from "node:crypto";
 import { toApiError } from "../../../core/errors.ts";
-import { prefixedId, randomId, unixSeconds } from "../../../core/ids.ts";
-import { encodeSseJson, SSE_DONE } from "../../../core/sse.ts";
+import { prefixedId, unixSeconds } from "../../../core/ids.ts";
+import { encodeSseFrame, encodeSseJson, SSE_DONE } from "../../../core/sse.ts";
 import {
   parseChatCompletionRequest,
+  ChunkSerializer,
   renderChatCompletion,
-  renderChunk,
   renderUsageChunk,
   type ChunkDelta,
   type CompletionEnvelope,
 } from "../../../protocol/openai/chat-completions.ts";
 import { systemFingerprint } from "../../../protocol/openai/fingerprint.ts";
 import type { ChatService } from "../../../services/chat-service.ts";
-import { sendJson, writeWithBackpressure } from "../../respond.ts";
+import { sendJson } from "../../respond.ts";
+import { SseWriter } from "../../sse-writer.ts";
 import type { Handler } from "../../router.ts";
 
-/** Pads streamed chunks to a less revealing size, as OpenAI's `obfuscation` field does. */
-function obfuscation(delta: ChunkDelta): string {
-  const length = delta.kind === "content" ? delta.text.length : 0;
-  return randomId(16 - (length % 16) + randomInt(0, 16));
-}
+/** Frames produced within this many milliseconds of the last write share one socket write. */
+const STREAM_COALESCE_MS = 4;
 
 /** `POST /v1/chat/completions`: validate, run the chat service, render JSON or SSE. */
 export function chatCompletionsHandler(chat: ChatService, engineVersion: string): Handler {
@@ -44,19 +41,16 @@ export function chatCompletionsHandler(chat: ChatService, engineVersion: string)
     const run = await chat.start(parsed.request, ctx.signal);
     env.model = run.model.descriptor.id;
     env.systemFingerprint = systemFingerprint(env.model, engineVersion);
-    const { res } = ctx;
-    res.writeHead(200, {
+    ctx.res.writeHead(200, {
       "content-type": "text/event-stream; charset=utf-8",
       "cache-control": "no-cache",
       connection: "keep-alive",
       "x-accel-buffering": "no",
     });
-    const chunkOptions = (delta: ChunkDelta) => ({
-      includeUsage: parsed.includeUsage,
-      obfuscation: parsed.includeObfuscation ? obfuscation(delta) : undefined,
-    });
-    const send = (choice: number, delta: ChunkDelta): Promise<boolean> =>
-      writeWithBackpressure(res, encodeSseJson(renderChunk(env, choice, delta, chunkOptions(delta))));
+    const serializer = new ChunkSerializer(env, parsed);
+    const writer = new SseWriter(ctx.res, STREAM_COALESCE_MS);
+    const send = (choice: number, delta: ChunkDelta): boolean | Promise<boolean> =>
+      writer.write(encodeSseFrame(serializer.chunk(choice, delta)));
     try {
       for (let i = 0; i < parsed.request.n; i++) await send(i, { kind: "role" });
       for (let step = run.first; !step.done; step = await run.parts.next()) {
@@ -68,17 +62,17 @@ export function chatCompletionsHandler(chat: ChatService, engineVersion: string)
           ctx.log.prompt_tokens = part.usage.promptTokens;
           ctx.log.completion_tokens = part.usage.completionTokens;
           ctx.log.cached_tokens = part.usage.cachedTokens;
-          if (parsed.includeUsage) open = await writeWithBackpressure(res, encodeSseJson(renderUsageChunk(env, part.usage)));
+          if (parsed.includeUsage) open = await writer.write(encodeSseJson(renderUsageChunk(env, part.usage)));
         }
         if (!open) return;
       }
-      await writeWithBackpressure(res, SSE_DONE);
+      writer.write(SSE_DONE);
     } catch (error) {
       // The status line is gone; OpenAI's clients read an error object in a data frame.
-      await writeWithBackpressure(res, encodeSseJson(toApiError(error).toJSON()));
+      writer.write(encodeSseJson(toApiError(error).toJSON()));
     } finally {
       await run.parts.return?.(undefined);
-      res.end();
+      await writer.end();
     }
   };
 }

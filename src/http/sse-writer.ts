@@ -1,0 +1,51 @@
+import type { ServerResponse } from "node:http";
+import { writeWithBackpressure } from "./respond.ts";
+
+/**
+ * Writes SSE frames, coalescing frames that arrive within `intervalMs` of the last socket write.
+ * A small model can produce a token every millisecond, and one syscall (and one client wake-up)
+ * per token then costs more than the token; at ordinary speeds (tens of ms per token) every
+ * frame is written at once, and no frame ever waits longer than `intervalMs`.
+ */
+export class SseWriter {
+  readonly #res: ServerResponse;
+  readonly #intervalMs: number;
+  #pending = "";
+  #lastFlush = Number.NEGATIVE_INFINITY;
+  #timer: NodeJS.Timeout | undefined;
+
+  constructor(res: ServerResponse, intervalMs: number) {
+    this.#res = res;
+    this.#intervalMs = intervalMs;
+  }
+
+  /** Queues a frame; false once the client is gone, a promise while the socket drains. */
+  write(frame: string): boolean | Promise<boolean> {
+    if (this.#res.destroyed) return false;
+    this.#pending += frame;
+    const sinceFlush = performance.now() - this.#lastFlush;
+    if (sinceFlush >= this.#intervalMs) return this.flush();
+    this.#timer ??= setTimeout(() => {
+      this.#timer = undefined;
+      void this.flush();
+    }, this.#intervalMs - sinceFlush);
+    return true;
+  }
+
+  /** Writes everything queued now. */
+  flush(): boolean | Promise<boolean> {
+    clearTimeout(this.#timer);
+    this.#timer = undefined;
+    if (this.#pending === "") return !this.#res.destroyed;
+    const text = this.#pending;
+    this.#pending = "";
+    this.#lastFlush = performance.now();
+    return writeWithBackpressure(this.#res, text);
+  }
+
+  /** Flushes and ends the response. */
+  async end(): Promise<void> {
+    await this.flush();
+    this.#res.end();
+  }
+}
