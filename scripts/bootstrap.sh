@@ -20,7 +20,9 @@ fi
 echo "bootstrap: using node $(node --version), npm $(npm --version 2>/dev/null)" >&2
 
 if [ ! -d node_modules ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
-  npm ci --no-audit --no-fund --loglevel=error >&2
+  # npm install, not npm ci: node-llama-cpp lists prebuilt packages for platforms the registry
+  # lacks at this version, which npm leaves out of the lock file and npm ci then rejects.
+  npm install --no-audit --no-fund --loglevel=error >&2
 fi
 
 exec npm run --silent "${1:-start}" -- "${@:2}"
