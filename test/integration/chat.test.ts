@@ -82,6 +82,23 @@ describe("POST /v1/chat/completions (official SDK)", () => {
     assert.equal(a.system_fingerprint, b.system_fingerprint);
   });
 
+  it("honours temperature 0 (greedy), top_p and the penalties, negative values included", async () => {
+    const ask = (extra: Record<string, number>) =>
+      server.client.chat.completions
+        .create({ model: "stories", messages: STORY, max_tokens: 120, ...extra })
+        .then((r) => r.choices[0]!.message.content!);
+    assert.equal(await ask({ temperature: 0, seed: 1 }), await ask({ temperature: 0, seed: 2 }), "greedy ignores the seed");
+    assert.equal(await ask({ top_p: 0.000001, seed: 1 }), await ask({ temperature: 0, seed: 9 }), "a tiny top_p keeps only the top token");
+    const uniqueWords = (text: string) => new Set(text.toLowerCase().split(/\W+/).filter(Boolean)).size;
+    const repetitive = await ask({ temperature: 0, frequency_penalty: -2 });
+    const varied = await ask({ temperature: 0, frequency_penalty: 2 });
+    const neutral = await ask({ temperature: 0 });
+    assert.notEqual(varied, neutral);
+    assert.ok(uniqueWords(varied) > uniqueWords(repetitive), `+2 (${uniqueWords(varied)} words) is more varied than -2 (${uniqueWords(repetitive)})`);
+    const presence = await ask({ temperature: 0, presence_penalty: 2 });
+    assert.notEqual(presence, neutral);
+  });
+
   it("returns n choices, each indexed, with summed completion tokens", async () => {
     const res = await server.client.chat.completions.create({ model: "stories", messages: STORY, max_tokens: 25, n: 2, seed: 5 });
     assertSchema("CreateChatCompletionResponse", res);
@@ -212,6 +229,19 @@ describe("streaming", () => {
     for await (const chunk of stream) streamed += chunk.choices[0]?.delta.content ?? "";
     assert.equal(streamed, whole.choices[0]!.message.content);
     assert.ok(Buffer.from(streamed, "utf8").toString("utf8") === streamed);
+  });
+});
+
+describe("operations", () => {
+  it("reports readiness and per-model sequence use", async () => {
+    const ready = await raw(server, "/ready");
+    assert.equal(ready.status, 200);
+    assert.deepEqual(ready.body, { status: "ready" });
+    const health = await raw(server, "/health");
+    assert.equal(health.status, 200);
+    const models = (health.body as { models: Record<string, { sequences: number; busy: number }> }).models;
+    assert.deepEqual(Object.keys(models), ["stories", "tiny-random"]);
+    assert.equal(models.stories!.sequences, 4);
   });
 });
 
