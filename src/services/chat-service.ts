@@ -41,9 +41,14 @@ export class ChatService {
     let usage = emptyUsage();
     for (let step = run.first; !step.done; step = await run.parts.next()) {
       const part = step.value;
-      if (part.type === "text-delta") (choices[part.choice] as { text: string }).text += part.text;
-      else if (part.type === "finish") (choices[part.choice] as { finishReason: FinishReason }).finishReason = part.finishReason;
-      else usage = part.usage;
+      if (part.type === "usage") {
+        usage = part.usage;
+        continue;
+      }
+      const choice = choices[part.choice];
+      if (choice === undefined) continue;
+      if (part.type === "text-delta") choice.text += part.text;
+      else choice.finishReason = part.finishReason;
     }
     return { model: run.model, choices, usage };
   }

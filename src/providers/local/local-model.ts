@@ -80,11 +80,6 @@ export class LocalModel implements ChatModel {
     return { sequences: s.total, busy: s.busy, queued: s.queued, queue_size: s.queueSize, context_size: this.contextSize };
   }
 
-  /** Tokenizes a request's messages as they will be evaluated. */
-  tokenizeMessages(request: Pick<ChatRequest, "messages">): Token[] {
-    return renderChatPrompt(this.format, request.messages).text.tokenize(this.#model.tokenizer);
-  }
-
   async *streamChat(request: ChatRequest, signal: AbortSignal): AsyncGenerator<ChatStreamPart> {
     const prompt = renderChatPrompt(this.format, request.messages);
     const tokens = prompt.text.tokenize(this.#model.tokenizer);
