@@ -1,19 +1,57 @@
 /** Canonical, wire-independent types for chat generation. Nothing here knows about JSON or HTTP. */
 
-/** One message of a conversation, already validated and flattened to text. */
+/** An image given as input, normalised from either wire form. */
+export interface ImagePart {
+  type: "image";
+  /** An https URL or a validated `data:image/…;base64,` URL. */
+  url: string;
+  detail: "low" | "high" | "auto";
+  /** Input tokens by OpenAI's published formula, for usage estimates. */
+  estimatedTokens: number;
+  /** Where the part was in the request, for errors such as "this model takes no images". */
+  param: string;
+}
+
+/** Message content: text, and for user messages possibly images. */
+export type ContentPart = { type: "text"; text: string } | ImagePart;
+
+/** One message of a conversation, already validated. */
 export type ChatMessage =
   | { role: "system"; content: string }
-  | { role: "user"; content: string }
+  | { role: "user"; content: string; parts: readonly ContentPart[] }
   | { role: "assistant"; content: string; toolCalls: readonly ToolCall[] }
   | { role: "tool"; content: string; toolCallId: string };
 
-/** A function call the assistant made earlier in the conversation. */
+/** A function call the assistant made. */
 export interface ToolCall {
   id: string;
   name: string;
   /** JSON text, as the model produced it. */
   arguments: string;
 }
+
+/** A JSON Schema object, already checked against the supported subset. */
+export type JsonSchema = { [key: string]: unknown };
+
+/** A function the model may call. */
+export interface ToolDefinition {
+  name: string;
+  description: string | undefined;
+  parameters: JsonSchema;
+  strict: boolean;
+}
+
+/** Which tool calls the model may or must make. */
+export type ToolChoice = "none" | "auto" | "required" | { name: string };
+
+/** The shape the output must take. */
+export type ResponseFormat =
+  | { type: "text" }
+  | { type: "json_object" }
+  | { type: "json_schema"; name: string; schema: JsonSchema; strict: boolean };
+
+/** How much a reasoning model may think before answering. */
+export type ReasoningEffort = "none" | "minimal" | "low" | "medium" | "high" | "xhigh";
 
 /** Sampling settings for one generation. */
 export interface SamplingOptions {
@@ -24,6 +62,8 @@ export interface SamplingOptions {
   seed: number | undefined;
   presencePenalty: number;
   frequencyPenalty: number;
+  /** Token id → additive logit bias in −100…100 (−100 bans, +100 forces). */
+  logitBias: ReadonlyMap<number, number>;
 }
 
 /** A chat request in canonical form. */
@@ -35,10 +75,29 @@ export interface ChatRequest {
   maxTokens: number | undefined;
   stop: readonly string[];
   n: number;
+  tools: readonly ToolDefinition[];
+  toolChoice: ToolChoice;
+  parallelToolCalls: boolean;
+  responseFormat: ResponseFormat;
+  /** Number of alternatives per token (0–20) when logprobs were asked for; undefined otherwise. */
+  topLogprobs: number | undefined;
+  reasoningEffort: ReasoningEffort | undefined;
 }
 
 /** Why a choice stopped. */
-export type FinishReason = "stop" | "length";
+export type FinishReason = "stop" | "length" | "tool_calls";
+
+/** One alternative token with its log probability. */
+export interface TopLogprob {
+  token: string;
+  logprob: number;
+  bytes: number[] | null;
+}
+
+/** The log probability of one sampled token and its most likely alternatives. */
+export interface TokenLogprob extends TopLogprob {
+  topLogprobs: TopLogprob[];
+}
 
 /** Token accounting for one request. */
 export interface Usage {
@@ -51,7 +110,9 @@ export interface Usage {
 
 /** The parts a streamed chat generation yields, in order per choice. */
 export type ChatStreamPart =
-  | { type: "text-delta"; choice: number; text: string }
+  | { type: "text-delta"; choice: number; text: string; logprobs?: TokenLogprob[] }
+  | { type: "tool-call-start"; choice: number; index: number; id: string; name: string }
+  | { type: "tool-call-delta"; choice: number; index: number; arguments: string }
   | { type: "finish"; choice: number; finishReason: FinishReason }
   | { type: "usage"; usage: Usage };
 

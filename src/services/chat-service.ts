@@ -1,4 +1,4 @@
-import type { ChatRequest, ChatStreamPart, FinishReason, Usage } from "../core/chat.ts";
+import type { ChatRequest, ChatStreamPart, FinishReason, TokenLogprob, ToolCall, Usage } from "../core/chat.ts";
 import { emptyUsage } from "../core/chat.ts";
 import type { ChatModel } from "../providers/provider.ts";
 import type { ModelRegistry } from "./model-registry.ts";
@@ -11,10 +11,18 @@ export interface ChatRun {
   first: IteratorResult<ChatStreamPart>;
 }
 
+/** One collected choice. */
+export interface CollectedChoice {
+  text: string;
+  finishReason: FinishReason;
+  toolCalls: ToolCall[];
+  logprobs: TokenLogprob[] | undefined;
+}
+
 /** A finished, collected chat generation. */
 export interface ChatResult {
   model: ChatModel;
-  choices: { text: string; finishReason: FinishReason }[];
+  choices: CollectedChoice[];
   usage: Usage;
 }
 
@@ -37,7 +45,13 @@ export class ChatService {
   /** Runs a generation to the end and collects every choice. */
   async complete(request: ChatRequest, signal: AbortSignal): Promise<ChatResult> {
     const run = await this.start(request, signal);
-    const choices = Array.from({ length: request.n }, () => ({ text: "", finishReason: "stop" as FinishReason }));
+    const wantLogprobs = request.topLogprobs !== undefined;
+    const choices: CollectedChoice[] = Array.from({ length: request.n }, () => ({
+      text: "",
+      finishReason: "stop",
+      toolCalls: [],
+      logprobs: wantLogprobs ? [] : undefined,
+    }));
     let usage = emptyUsage();
     for (let step = run.first; !step.done; step = await run.parts.next()) {
       const part = step.value;
@@ -47,8 +61,23 @@ export class ChatService {
       }
       const choice = choices[part.choice];
       if (choice === undefined) continue;
-      if (part.type === "text-delta") choice.text += part.text;
-      else choice.finishReason = part.finishReason;
+      switch (part.type) {
+        case "text-delta":
+          choice.text += part.text;
+          if (part.logprobs) choice.logprobs?.push(...part.logprobs);
+          break;
+        case "tool-call-start":
+          choice.toolCalls[part.index] = { id: part.id, name: part.name, arguments: "" };
+          break;
+        case "tool-call-delta": {
+          const call = choice.toolCalls[part.index];
+          if (call) call.arguments += part.arguments;
+          break;
+        }
+        case "finish":
+          choice.finishReason = part.finishReason;
+          break;
+      }
     }
     return { model: run.model, choices, usage };
   }

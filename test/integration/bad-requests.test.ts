@@ -16,6 +16,8 @@ after(async () => {
 const ok = { model: "stories", messages: [{ role: "user" as const, content: "Once upon a time" }], max_tokens: 3 };
 const withBody = (extra: Record<string, unknown>) => JSON.stringify({ ...ok, ...extra });
 const msgs = (messages: unknown) => withBody({ messages });
+const TOOL = { type: "function", function: { name: "get_weather", parameters: { type: "object", properties: { city: { type: "string" } } } } };
+const DEEP = Array.from({ length: 11 }).reduce<Record<string, unknown>>((inner) => ({ type: "object", properties: { a: inner } }), { type: "string" });
 
 interface Case {
   name: string;
@@ -70,9 +72,29 @@ const cases: Case[] = [
   { name: "stream_options without stream", body: withBody({ stream_options: { include_usage: true } }), status: 400, code: null, param: "stream_options" },
   { name: "unknown stream option", body: withBody({ stream: true, stream_options: { include_everything: true } }), status: 400, code: "unknown_parameter", param: "stream_options.include_everything" },
   { name: "metadata value not a string", body: withBody({ metadata: { k: 1 } }), status: 400, code: "invalid_type", param: "metadata.k" },
-  { name: "tools (not supported yet)", body: withBody({ tools: [{ type: "function", function: { name: "f" } }] }), status: 400, code: "unsupported_parameter", param: "tools" },
-  { name: "response_format (not supported yet)", body: withBody({ response_format: { type: "json_object" } }), status: 400, code: "unsupported_parameter", param: "response_format" },
-  { name: "logprobs true (not supported yet)", body: withBody({ logprobs: true }), status: 400, code: "unsupported_parameter", param: "logprobs" },
+  { name: "audio output (rejected)", body: withBody({ audio: { voice: "alloy", format: "mp3" } }), status: 400, code: "unsupported_parameter", param: "audio" },
+  { name: "prediction (rejected)", body: withBody({ prediction: { type: "content", content: "x" } }), status: 400, code: "unsupported_parameter", param: "prediction" },
+  { name: "web_search_options (rejected)", body: withBody({ web_search_options: {} }), status: 400, code: "unsupported_parameter", param: "web_search_options" },
+  { name: "function name with spaces", body: withBody({ tools: [{ type: "function", function: { name: "get weather" } }] }), status: 400, code: "invalid_value", param: "tools[0].function.name" },
+  { name: "tool of an unsupported type", body: withBody({ tools: [{ type: "custom", custom: { name: "x" } }] }), status: 400, code: "unsupported_parameter", param: "tools[0].type" },
+  { name: "tool_choice naming an unknown function", body: withBody({ tools: [TOOL], tool_choice: { type: "function", function: { name: "nope" } } }), status: 400, code: "invalid_value", param: "tool_choice.function.name" },
+  { name: "tool_choice without tools", body: withBody({ tool_choice: "required" }), status: 400, code: null, param: "tool_choice" },
+  { name: "tools and functions together", body: withBody({ tools: [TOOL], functions: [{ name: "f" }] }), status: 400, code: null, param: "functions" },
+  { name: "strict schema with 'not'", body: withBody({ response_format: { type: "json_schema", json_schema: { name: "x", strict: true, schema: { type: "object", properties: { a: { not: { type: "string" } } } } } } }), status: 400, code: "invalid_schema", param: "response_format.json_schema.schema.properties.a.not" },
+  { name: "strict schema with an unsupported format", body: withBody({ response_format: { type: "json_schema", json_schema: { name: "x", strict: true, schema: { type: "string", format: "email" } } } }), status: 400, code: "invalid_schema", param: "response_format.json_schema.schema.format" },
+  { name: "schema nested too deep", body: withBody({ response_format: { type: "json_schema", json_schema: { name: "x", schema: DEEP } } }), status: 400, code: "invalid_schema", param: "response_format.json_schema.schema" + ".properties.a".repeat(10) },
+  { name: "unknown response_format type", body: withBody({ response_format: { type: "yaml" } }), status: 400, code: "invalid_value", param: "response_format.type" },
+  { name: "top_logprobs without logprobs", body: withBody({ top_logprobs: 3 }), status: 400, code: null, param: "top_logprobs" },
+  { name: "top_logprobs above 20", body: withBody({ logprobs: true, top_logprobs: 21 }), status: 400, code: "integer_above_max_value", param: "top_logprobs" },
+  { name: "logprobs with a JSON mode", body: withBody({ logprobs: true, response_format: { type: "json_object" } }), status: 400, code: "unsupported_parameter", param: "logprobs" },
+  { name: "logit_bias key that is not a token id", body: withBody({ logit_bias: { abc: 1 } }), status: 400, code: "invalid_value", param: "logit_bias.abc" },
+  { name: "logit_bias above 100", body: withBody({ logit_bias: { "5": 150 } }), status: 400, code: "decimal_above_max_value", param: "logit_bias.5" },
+  { name: "logit_bias token outside the vocabulary", body: withBody({ logit_bias: { "99999": 5 } }), status: 400, code: "invalid_value", param: "logit_bias.99999" },
+  { name: "reasoning_effort for a model that does not reason", body: withBody({ reasoning_effort: "low" }), status: 400, code: "unsupported_parameter", param: "reasoning_effort" },
+  { name: "reasoning_effort that does not exist", body: withBody({ reasoning_effort: "extreme" }), status: 400, code: "invalid_value", param: "reasoning_effort" },
+  { name: "image data URL of a non-image type", body: msgs([{ role: "user", content: [{ type: "image_url", image_url: { url: "data:text/plain;base64,aGVsbG8=" } }] }]), status: 400, code: "invalid_image_format", param: "messages[0].content[0]" },
+  { name: "image data URL with broken base64", body: msgs([{ role: "user", content: [{ type: "image", image: "data:image/png;base64,@@@" }] }]), status: 400, code: "invalid_base64", param: "messages[0].content[0]" },
+  { name: "image detail that does not exist", body: msgs([{ role: "user", content: [{ type: "image_url", image_url: { url: "https://example.com/a.png", detail: "ultra" } }] }]), status: 400, code: "invalid_value", param: "messages[0].content[0].detail" },
   { name: "unknown route", path: "/v1/chat/complete", body: withBody({}), status: 404, code: "unknown_url", param: null },
   { name: "wrong method on a route", path: "/v1/chat/completions", method: "GET", status: 404, code: "unknown_url", param: null },
   { name: "bad percent-encoding in a path", path: "/v1/models/%E4%zz", method: "GET", status: 400, code: "invalid_url", param: null },

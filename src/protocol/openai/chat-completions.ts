@@ -1,5 +1,19 @@
-import type { ChatMessage, ChatRequest, FinishReason, ToolCall, Usage } from "../../core/chat.ts";
+import type {
+  ChatMessage,
+  ChatRequest,
+  ContentPart,
+  FinishReason,
+  ReasoningEffort,
+  ResponseFormat,
+  TokenLogprob,
+  ToolCall,
+  ToolChoice,
+  ToolDefinition,
+  Usage,
+} from "../../core/chat.ts";
 import { invalidRequest, unsupportedParameter } from "../../core/errors.ts";
+import { readImage } from "./image-input.ts";
+import { toGrammarSchema } from "./json-schema-subset.ts";
 import { FieldReader, invalidValue, readMetadata } from "./validate.ts";
 
 /** A validated `POST /v1/chat/completions` body. */
@@ -10,57 +24,75 @@ export interface ParsedChatCompletionRequest {
   includeObfuscation: boolean;
   metadata: Record<string, string> | undefined;
   store: boolean;
+  /** The request used the deprecated `functions` / `function_call`: answer in that shape too. */
+  legacyFunctions: boolean;
 }
 
 /** Parameters Modelport honours. */
-const HONOURED = new Set([
+export const HONOURED_PARAMETERS: readonly string[] = [
   "model", "messages", "temperature", "top_p", "max_tokens", "max_completion_tokens", "stop", "seed",
   "presence_penalty", "frequency_penalty", "n", "user", "safety_identifier", "prompt_cache_key",
-  "metadata", "store", "stream", "stream_options", "logprobs", "service_tier", "modalities",
-]);
-
-/** Parameters of OpenAI's API that this server does not honour yet: rejected by name, never dropped. */
-const NOT_YET = new Set([
+  "metadata", "store", "stream", "stream_options", "logprobs", "top_logprobs", "logit_bias",
   "tools", "tool_choice", "parallel_tool_calls", "functions", "function_call", "response_format",
-  "top_logprobs", "logit_bias", "reasoning_effort", "audio", "prediction", "web_search_options",
-  "verbosity", "prompt_cache_retention", "prompt_cache_options", "moderation",
-]);
+  "reasoning_effort", "service_tier", "modalities",
+];
 
-const KNOWN = new Set([...HONOURED, ...NOT_YET]);
+/** Parameters of OpenAI's API that this server cannot honour: rejected by name, never dropped. */
+export const REJECTED_PARAMETERS: readonly string[] = [
+  "audio", "prediction", "web_search_options", "verbosity", "prompt_cache_retention", "prompt_cache_options", "moderation",
+];
+
+const KNOWN = new Set([...HONOURED_PARAMETERS, ...REJECTED_PARAMETERS]);
 const ROLES = ["system", "developer", "user", "assistant", "tool", "function"] as const;
+const FUNCTION_NAME = /^[a-zA-Z0-9_-]{1,64}$/;
+const EFFORTS: readonly ReasoningEffort[] = ["none", "minimal", "low", "medium", "high", "xhigh"];
 
-/** Content given as a string or as an array of parts; only text parts are accepted here. */
-function readTextContent(message: FieldReader, options: { required: boolean; allowRefusal?: boolean }): string | undefined {
+/** Reads message content: a string or an array of parts. Images only where `allowImages`. */
+function readContent(
+  message: FieldReader,
+  options: { required: boolean; allowRefusal?: boolean; allowImages?: boolean },
+): { text: string; parts: ContentPart[] } | undefined {
   const param = message.path("content");
   const value = message.obj.content;
   if (value === undefined || value === null) {
     if (options.required) message.required("content");
     return undefined;
   }
-  if (typeof value === "string") return value;
-  const parts = message.array("content", { minLength: 1 }) ?? [];
+  if (typeof value === "string") return { text: value, parts: [{ type: "text", text: value }] };
+  const rawParts = message.array("content", { minLength: 1 }) ?? [];
+  const parts: ContentPart[] = [];
   let text = "";
-  parts.forEach((raw, j) => {
+  rawParts.forEach((raw, j) => {
     const partParam = `${param}[${j}]`;
     const part = new FieldReader(raw, partParam);
     const type = part.string("type", { required: true });
     if (type === "text") {
       part.rejectUnknown(new Set(["type", "text"]));
-      text += part.string("text", { required: true });
+      const t = part.string("text", { required: true });
+      text += t;
+      parts.push({ type: "text", text: t });
     } else if (type === "refusal" && options.allowRefusal) {
       part.rejectUnknown(new Set(["type", "refusal"]));
       text += part.string("refusal", { required: true });
-    } else if (type === "image_url" || type === "input_audio" || type === "file") {
-      throw invalidRequest(
-        `Content of type '${type}' is not supported: local models accept text only (node-llama-cpp has no multimodal support). Send text parts, or route this model to an upstream provider that accepts ${type === "image_url" ? "images" : type === "input_audio" ? "audio" : "files"}.`,
-        partParam,
-        "unsupported_content_type",
-      );
+    } else if ((type === "image_url" || type === "image") && options.allowImages) {
+      if (type === "image_url") {
+        part.rejectUnknown(new Set(["type", "image_url"]));
+        const image = new FieldReader(part.required("image_url"), part.path("image_url"));
+        image.rejectUnknown(new Set(["url", "detail"]));
+        parts.push(readImage(image.string("url", { required: true }), image.obj.detail, partParam));
+      } else {
+        // The flat form some OpenAI-compatible providers accept, normalised to image_url.
+        part.rejectUnknown(new Set(["type", "image", "detail"]));
+        parts.push(readImage(part.string("image", { required: true }), part.obj.detail, partParam));
+      }
+    } else if (type === "input_audio" || type === "file") {
+      throw invalidRequest(`Content of type '${type}' is not supported by this server.`, partParam, "unsupported_content_type");
     } else {
-      throw invalidValue(`${partParam}.type`, type, options.allowRefusal ? ["text", "refusal"] : ["text", "image_url", "input_audio", "file"]);
+      const allowed = ["text", ...(options.allowRefusal ? ["refusal"] : []), ...(options.allowImages ? ["image_url", "image"] : [])];
+      throw invalidValue(`${partParam}.type`, type, allowed);
     }
   });
-  return text;
+  return { text, parts };
 }
 
 function readToolCalls(message: FieldReader): ToolCall[] {
@@ -79,7 +111,14 @@ function readToolCalls(message: FieldReader): ToolCall[] {
   });
 }
 
-function readMessage(raw: unknown, index: number, toolCallIds: Set<string>): ChatMessage {
+interface CallBook {
+  ids: Set<string>;
+  /** Legacy `function_call`s waiting for their `function` message, by name. */
+  legacy: Map<string, string[]>;
+  counter: number;
+}
+
+function readMessage(raw: unknown, index: number, book: CallBook): ChatMessage {
   const param = `messages[${index}]`;
   const message = new FieldReader(raw, param);
   const role = message.enumeration("role", ROLES, { required: true }) as (typeof ROLES)[number];
@@ -88,39 +127,55 @@ function readMessage(raw: unknown, index: number, toolCallIds: Set<string>): Cha
     case "developer":
       message.rejectUnknown(new Set(["role", "content", "name"]));
       message.string("name");
-      return { role: "system", content: readTextContent(message, { required: true }) ?? "" };
-    case "user":
+      return { role: "system", content: readContent(message, { required: true })?.text ?? "" };
+    case "user": {
       message.rejectUnknown(new Set(["role", "content", "name"]));
       message.string("name");
-      return { role: "user", content: readTextContent(message, { required: true }) ?? "" };
+      const content = readContent(message, { required: true, allowImages: true });
+      return { role: "user", content: content?.text ?? "", parts: content?.parts ?? [] };
+    }
     case "assistant": {
       message.rejectUnknown(new Set(["role", "content", "name", "refusal", "tool_calls", "function_call", "audio"]));
       message.string("name");
       message.string("refusal");
-      if (message.has("function_call")) throw unsupportedParameter(message.path("function_call"));
       if (message.has("audio")) throw unsupportedParameter(message.path("audio"));
       const toolCalls = readToolCalls(message);
-      const content = readTextContent(message, { required: toolCalls.length === 0, allowRefusal: true }) ?? "";
-      for (const call of toolCalls) toolCallIds.add(call.id);
+      const legacy = message.object("function_call");
+      if (legacy !== undefined) {
+        legacy.rejectUnknown(new Set(["name", "arguments"]));
+        const name = legacy.string("name", { required: true });
+        const id = `call_legacy_${book.counter++}`;
+        toolCalls.push({ id, name, arguments: legacy.string("arguments", { required: true }) });
+        book.legacy.set(name, [...(book.legacy.get(name) ?? []), id]);
+      }
+      const content = readContent(message, { required: toolCalls.length === 0, allowRefusal: true })?.text ?? "";
+      for (const call of toolCalls) book.ids.add(call.id);
       return { role: "assistant", content, toolCalls };
     }
     case "tool": {
       message.rejectUnknown(new Set(["role", "content", "tool_call_id"]));
       const toolCallId = message.string("tool_call_id", { required: true });
-      if (!toolCallIds.has(toolCallId)) {
+      if (!book.ids.has(toolCallId)) {
         throw invalidRequest(
           `Invalid parameter: messages with role 'tool' must be a response to a preceding message with 'tool_calls' (no call has id '${toolCallId}').`,
           message.path("tool_call_id"),
         );
       }
-      return { role: "tool", content: readTextContent(message, { required: true }) ?? "", toolCallId };
+      return { role: "tool", content: readContent(message, { required: true })?.text ?? "", toolCallId };
     }
-    case "function":
-      throw invalidRequest(
-        "Messages with role 'function' (the deprecated function-calling format) are not supported yet; use 'tool' messages.",
-        message.path("role"),
-        "unsupported_parameter",
-      );
+    case "function": {
+      message.rejectUnknown(new Set(["role", "content", "name"]));
+      const name = message.string("name", { required: true });
+      const pending = book.legacy.get(name);
+      const toolCallId = pending?.shift();
+      if (toolCallId === undefined) {
+        throw invalidRequest(
+          `Invalid parameter: a message with role 'function' must answer a preceding 'function_call' to '${name}'.`,
+          message.path("name"),
+        );
+      }
+      return { role: "tool", content: readContent(message, { required: true })?.text ?? "", toolCallId };
+    }
   }
 }
 
@@ -142,12 +197,119 @@ function toEngineSeed(seed: number): number {
   return ((seed % mod) + mod) % mod;
 }
 
+function readFunctionDefinition(fn: FieldReader, allowStrict: boolean): ToolDefinition {
+  fn.rejectUnknown(new Set(allowStrict ? ["name", "description", "parameters", "strict"] : ["name", "description", "parameters"]));
+  const name = fn.string("name", { required: true });
+  if (!FUNCTION_NAME.test(name)) {
+    throw invalidRequest(`Invalid '${fn.path("name")}': '${name}' does not match ^[a-zA-Z0-9_-]{1,64}$.`, fn.path("name"), "invalid_value");
+  }
+  const strict = (allowStrict ? fn.boolean("strict") : undefined) ?? false;
+  const parameters = fn.has("parameters")
+    ? toGrammarSchema(fn.obj.parameters, fn.path("parameters"), strict)
+    : { type: "object", properties: {} };
+  return { name, description: fn.string("description"), parameters, strict };
+}
+
+function readTools(reader: FieldReader): { tools: ToolDefinition[]; choice: ToolChoice; legacy: boolean } {
+  const rawTools = reader.array("tools", { maxLength: 128 });
+  const rawFunctions = reader.array("functions", { minLength: 1, maxLength: 128 });
+  if (rawTools !== undefined && rawFunctions !== undefined) {
+    throw invalidRequest("Use either 'tools' or the deprecated 'functions', not both.", "functions");
+  }
+  const tools: ToolDefinition[] = [];
+  if (rawTools !== undefined) {
+    rawTools.forEach((raw, i) => {
+      const tool = new FieldReader(raw, `tools[${i}]`);
+      const type = tool.string("type", { required: true });
+      if (type !== "function") throw invalidRequest(`Tools of type '${type}' are not supported; only 'function' tools are.`, tool.path("type"), "unsupported_parameter");
+      tool.rejectUnknown(new Set(["type", "function"]));
+      tools.push(readFunctionDefinition(new FieldReader(tool.required("function"), tool.path("function")), true));
+    });
+  }
+  rawFunctions?.forEach((raw, i) => tools.push(readFunctionDefinition(new FieldReader(raw, `functions[${i}]`), false)));
+  const names = new Set<string>();
+  for (const [i, tool] of tools.entries()) {
+    if (names.has(tool.name)) throw invalidRequest(`Duplicate function name '${tool.name}'.`, rawFunctions ? `functions[${i}].name` : `tools[${i}].function.name`, "invalid_value");
+    names.add(tool.name);
+  }
+
+  const legacy = rawFunctions !== undefined;
+  const choiceKey = legacy ? "function_call" : "tool_choice";
+  if (!legacy && reader.has("function_call")) throw invalidRequest("'function_call' requires 'functions'; with 'tools' use 'tool_choice'.", "function_call");
+  if (legacy && reader.has("tool_choice")) throw invalidRequest("'tool_choice' requires 'tools'; with 'functions' use 'function_call'.", "tool_choice");
+  const raw = reader.obj[choiceKey];
+  let choice: ToolChoice = tools.length > 0 ? "auto" : "none";
+  if (raw !== undefined && raw !== null) {
+    if (typeof raw === "string") {
+      const allowed = legacy ? (["none", "auto"] as const) : (["none", "auto", "required"] as const);
+      choice = reader.enumeration(choiceKey, allowed as readonly ("none" | "auto" | "required")[]) ?? choice;
+    } else {
+      const obj = new FieldReader(raw, choiceKey);
+      let name: string;
+      if (legacy) {
+        obj.rejectUnknown(new Set(["name"]));
+        name = obj.string("name", { required: true });
+      } else {
+        const type = obj.string("type", { required: true });
+        if (type !== "function") throw invalidRequest(`tool_choice of type '${type}' is not supported; use 'function'.`, "tool_choice.type", "unsupported_parameter");
+        obj.rejectUnknown(new Set(["type", "function"]));
+        const fn = new FieldReader(obj.required("function"), "tool_choice.function");
+        fn.rejectUnknown(new Set(["name"]));
+        name = fn.string("name", { required: true });
+      }
+      if (!names.has(name)) {
+        throw invalidRequest(`Invalid '${choiceKey}': no function named '${name}' was given.`, legacy ? "function_call.name" : "tool_choice.function.name", "invalid_value");
+      }
+      choice = { name };
+    }
+    if (tools.length === 0 && choice !== "none") {
+      throw invalidRequest(`'${choiceKey}' is only allowed when '${legacy ? "functions" : "tools"}' are specified.`, choiceKey);
+    }
+  }
+  return { tools, choice, legacy };
+}
+
+function readResponseFormat(reader: FieldReader): ResponseFormat {
+  const format = reader.object("response_format");
+  if (format === undefined) return { type: "text" };
+  const type = format.enumeration("type", ["text", "json_object", "json_schema"] as const, { required: true });
+  if (type === "text" || type === "json_object") {
+    format.rejectUnknown(new Set(["type"]));
+    return { type: type as "text" | "json_object" };
+  }
+  format.rejectUnknown(new Set(["type", "json_schema"]));
+  const spec = new FieldReader(format.required("json_schema"), "response_format.json_schema");
+  spec.rejectUnknown(new Set(["name", "description", "schema", "strict"]));
+  const name = spec.string("name", { required: true });
+  if (!FUNCTION_NAME.test(name)) throw invalidRequest(`Invalid 'response_format.json_schema.name': '${name}' does not match ^[a-zA-Z0-9_-]{1,64}$.`, "response_format.json_schema.name", "invalid_value");
+  spec.string("description");
+  const strict = spec.boolean("strict") ?? false;
+  const schema = spec.has("schema")
+    ? toGrammarSchema(spec.obj.schema, "response_format.json_schema.schema", strict)
+    : { type: "object", additionalProperties: true };
+  return { type: "json_schema", name, schema, strict };
+}
+
+function readLogitBias(reader: FieldReader): Map<number, number> {
+  const bias = reader.object("logit_bias");
+  const out = new Map<number, number>();
+  if (bias === undefined) return out;
+  for (const key of Object.keys(bias.obj)) {
+    if (!/^\d+$/.test(key)) {
+      throw invalidRequest(`Invalid 'logit_bias': keys must be token ids (non-negative integers), got '${key}'.`, `logit_bias.${key}`, "invalid_value");
+    }
+    const value = bias.number(key, { min: -100, max: 100 });
+    if (value !== undefined) out.set(Number(key), value);
+  }
+  if (out.size > 1024) throw invalidRequest("Invalid 'logit_bias': at most 1024 tokens may be biased.", "logit_bias", "invalid_value");
+  return out;
+}
+
 /** Validates a chat completions body and converts it to the canonical request. */
 export function parseChatCompletionRequest(body: unknown): ParsedChatCompletionRequest {
   const reader = new FieldReader(body, "");
   reader.rejectUnknown(KNOWN);
-  for (const key of NOT_YET) if (reader.has(key)) throw unsupportedParameter(key);
-  if (reader.boolean("logprobs") === true) throw unsupportedParameter("logprobs", "(true) is not supported by this server yet");
+  for (const key of REJECTED_PARAMETERS) if (reader.has(key)) throw unsupportedParameter(key);
   const tier = reader.enumeration("service_tier", ["auto", "default", "flex", "scale", "priority"] as const);
   if (tier !== undefined && tier !== "auto" && tier !== "default") throw unsupportedParameter("service_tier", `value '${tier}' is not supported; use 'auto' or 'default'`);
   const modalities = reader.array("modalities");
@@ -157,8 +319,8 @@ export function parseChatCompletionRequest(body: unknown): ParsedChatCompletionR
 
   const model = reader.string("model", { required: true, nonEmpty: true });
   const rawMessages = reader.array("messages", { required: true, minLength: 1 }) ?? [];
-  const toolCallIds = new Set<string>();
-  const messages = rawMessages.map((m, i) => readMessage(m, i, toolCallIds));
+  const book: CallBook = { ids: new Set(), legacy: new Map(), counter: 0 };
+  const messages = rawMessages.map((m, i) => readMessage(m, i, book));
 
   const maxTokens = reader.number("max_tokens", { integer: true, min: 1 });
   const maxCompletionTokens = reader.number("max_completion_tokens", { integer: true, min: 1 });
@@ -181,6 +343,17 @@ export function parseChatCompletionRequest(body: unknown): ParsedChatCompletionR
     includeObfuscation = streamOptions.boolean("include_obfuscation") ?? true;
   }
 
+  const logprobs = reader.boolean("logprobs") ?? false;
+  const topLogprobs = reader.number("top_logprobs", { integer: true, min: 0, max: 20 });
+  if (topLogprobs !== undefined && !logprobs) {
+    throw invalidRequest("'top_logprobs' requires 'logprobs' to be true.", "top_logprobs");
+  }
+  const { tools, choice, legacy } = readTools(reader);
+  const responseFormat = readResponseFormat(reader);
+  if (responseFormat.type !== "text" && tools.length > 0 && choice !== "none") {
+    throw invalidRequest("'response_format' other than 'text' cannot be combined with tool calls on this server; set tool_choice to 'none'.", "response_format");
+  }
+
   const request: ChatRequest = {
     model,
     messages,
@@ -190,10 +363,17 @@ export function parseChatCompletionRequest(body: unknown): ParsedChatCompletionR
       seed: seed === undefined ? undefined : toEngineSeed(seed),
       presencePenalty: reader.number("presence_penalty", { min: -2, max: 2 }) ?? 0,
       frequencyPenalty: reader.number("frequency_penalty", { min: -2, max: 2 }) ?? 0,
+      logitBias: readLogitBias(reader),
     },
     maxTokens: maxTokens ?? maxCompletionTokens,
     stop: readStop(reader),
     n: reader.number("n", { integer: true, min: 1, max: 128 }) ?? 1,
+    tools,
+    toolChoice: choice,
+    parallelToolCalls: reader.boolean("parallel_tool_calls") ?? true,
+    responseFormat,
+    topLogprobs: logprobs ? (topLogprobs ?? 0) : undefined,
+    reasoningEffort: reader.enumeration("reasoning_effort", EFFORTS),
   };
   return {
     request,
@@ -202,6 +382,7 @@ export function parseChatCompletionRequest(body: unknown): ParsedChatCompletionR
     includeObfuscation,
     metadata: readMetadata(reader, "metadata"),
     store: reader.boolean("store") ?? false,
+    legacyFunctions: legacy,
   };
 }
 
@@ -233,21 +414,57 @@ export interface CompletionEnvelope {
 export interface CompletedChoice {
   text: string;
   finishReason: FinishReason;
+  toolCalls: readonly ToolCall[];
+  /** Present when logprobs were asked for. */
+  logprobs: readonly TokenLogprob[] | undefined;
+}
+
+function renderLogprob(entry: TokenLogprob): Record<string, unknown> {
+  return {
+    token: entry.token,
+    logprob: entry.logprob,
+    bytes: entry.bytes,
+    top_logprobs: entry.topLogprobs.map((t) => ({ token: t.token, logprob: t.logprob, bytes: t.bytes })),
+  };
+}
+
+/** The wire finish reason: deprecated function calling reports `function_call`. */
+function wireFinishReason(reason: FinishReason, legacy: boolean): string {
+  return reason === "tool_calls" && legacy ? "function_call" : reason;
 }
 
 /** Renders a `chat.completion` object. */
-export function renderChatCompletion(env: CompletionEnvelope, choices: readonly CompletedChoice[], usage: Usage): Record<string, unknown> {
+export function renderChatCompletion(
+  env: CompletionEnvelope,
+  choices: readonly CompletedChoice[],
+  usage: Usage,
+  options: { legacyFunctions: boolean },
+): Record<string, unknown> {
   return {
     id: env.id,
     object: "chat.completion",
     created: env.created,
     model: env.model,
-    choices: choices.map((c, index) => ({
-      index,
-      message: { role: "assistant", content: c.text, refusal: null, annotations: [] },
-      logprobs: null,
-      finish_reason: c.finishReason,
-    })),
+    choices: choices.map((c, index) => {
+      const message: Record<string, unknown> = {
+        role: "assistant",
+        content: c.toolCalls.length > 0 && c.text === "" ? null : c.text,
+        refusal: null,
+        annotations: [],
+      };
+      const first = c.toolCalls[0];
+      if (options.legacyFunctions && first !== undefined) {
+        message.function_call = { name: first.name, arguments: first.arguments };
+      } else if (c.toolCalls.length > 0) {
+        message.tool_calls = c.toolCalls.map((t) => ({ id: t.id, type: "function", function: { name: t.name, arguments: t.arguments } }));
+      }
+      return {
+        index,
+        message,
+        logprobs: c.logprobs === undefined ? null : { content: c.logprobs.map(renderLogprob), refusal: null },
+        finish_reason: wireFinishReason(c.finishReason, options.legacyFunctions),
+      };
+    }),
     usage: renderUsage(usage),
     service_tier: "default",
     system_fingerprint: env.systemFingerprint,
@@ -257,7 +474,9 @@ export function renderChatCompletion(env: CompletionEnvelope, choices: readonly 
 /** The delta of one streamed choice. */
 export type ChunkDelta =
   | { kind: "role" }
-  | { kind: "content"; text: string }
+  | { kind: "content"; text: string; logprobs: readonly TokenLogprob[] | undefined }
+  | { kind: "tool-call-start"; index: number; id: string; name: string }
+  | { kind: "tool-call-delta"; index: number; arguments: string }
   | { kind: "finish"; finishReason: FinishReason };
 
 const OBFUSCATION_CHARS = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
@@ -277,13 +496,18 @@ function obfuscation(contentLength: number): string {
 /**
  * Serialises the `chat.completion.chunk` objects of one stream. Chunks are written once per token,
  * so the fields every chunk shares are serialised once and spliced in, rather than building and
- * stringifying a whole object per token. The output is byte-for-byte what JSON.stringify would give.
+ * stringifying a whole object per token. The output is what JSON.stringify would give.
  */
 export class ChunkSerializer {
   readonly #head: string;
   readonly #tail: (contentLength: number) => string;
+  readonly #legacy: boolean;
+  readonly #logprobs: boolean;
 
-  constructor(env: CompletionEnvelope, options: { includeUsage: boolean; includeObfuscation: boolean }) {
+  constructor(
+    env: CompletionEnvelope,
+    options: { includeUsage: boolean; includeObfuscation: boolean; legacyFunctions: boolean; logprobs: boolean },
+  ) {
     this.#head =
       `{"id":${JSON.stringify(env.id)},"object":"chat.completion.chunk","created":${env.created},` +
       `"model":${JSON.stringify(env.model)},"service_tier":"default","system_fingerprint":${JSON.stringify(env.systemFingerprint)},"choices":[`;
@@ -291,24 +515,43 @@ export class ChunkSerializer {
     this.#tail = options.includeObfuscation
       ? (n) => `]${usage},"obfuscation":"${obfuscation(n)}"}`
       : () => `]${usage}}`;
+    this.#legacy = options.legacyFunctions;
+    this.#logprobs = options.logprobs;
   }
 
   /** The JSON text of one chunk carrying `delta` for choice `choice`. */
   chunk(choice: number, delta: ChunkDelta): string {
-    let body: string;
+    let inner: string;
+    let logprobs = "null";
+    let finish = "null";
     let length = 0;
     switch (delta.kind) {
       case "role":
-        body = `{"index":${choice},"delta":{"role":"assistant","content":"","refusal":null},"logprobs":null,"finish_reason":null}`;
+        inner = `"role":"assistant","content":"","refusal":null`;
+        if (this.#logprobs) logprobs = `{"content":[],"refusal":null}`;
         break;
       case "content":
         length = delta.text.length;
-        body = `{"index":${choice},"delta":{"content":${JSON.stringify(delta.text)}},"logprobs":null,"finish_reason":null}`;
+        inner = `"content":${JSON.stringify(delta.text)}`;
+        if (this.#logprobs) logprobs = `{"content":${JSON.stringify((delta.logprobs ?? []).map(renderLogprob))},"refusal":null}`;
+        break;
+      case "tool-call-start":
+        inner = this.#legacy
+          ? `"function_call":{"name":${JSON.stringify(delta.name)},"arguments":""}`
+          : `"tool_calls":[{"index":${delta.index},"id":${JSON.stringify(delta.id)},"type":"function","function":{"name":${JSON.stringify(delta.name)},"arguments":""}}]`;
+        break;
+      case "tool-call-delta":
+        length = delta.arguments.length;
+        inner = this.#legacy
+          ? `"function_call":{"arguments":${JSON.stringify(delta.arguments)}}`
+          : `"tool_calls":[{"index":${delta.index},"function":{"arguments":${JSON.stringify(delta.arguments)}}}]`;
         break;
       case "finish":
-        body = `{"index":${choice},"delta":{},"logprobs":null,"finish_reason":"${delta.finishReason}"}`;
+        inner = "";
+        finish = `"${wireFinishReason(delta.finishReason, this.#legacy)}"`;
         break;
     }
+    const body = `{"index":${choice},"delta":{${inner}},"logprobs":${logprobs},"finish_reason":${finish}}`;
     return this.#head + body + this.#tail(length);
   }
 }

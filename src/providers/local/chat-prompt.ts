@@ -4,7 +4,6 @@ import {
   resolveChatWrapper,
   specializedChatWrapperTypeNames,
   type ChatHistoryItem,
-  type ChatModelFunctionCall,
   type ChatWrapper,
   type LlamaModel,
   type SpecializedChatWrapperTypeName,
@@ -42,45 +41,22 @@ function fail(name: string): never {
   throw new Error(`Chat template '${name}' could not be resolved`);
 }
 
-function parseArguments(text: string): unknown {
-  try {
-    return JSON.parse(text);
-  } catch {
-    return text;
-  }
-}
-
-/** Converts canonical messages to node-llama-cpp's chat history, ending with an open model turn. */
+/**
+ * Converts canonical messages to node-llama-cpp's chat history, ending with an open model turn.
+ * Tool calls and results must already be rendered as text (see `withToolsRendered`).
+ */
 export function toChatHistory(messages: readonly ChatMessage[]): ChatHistoryItem[] {
-  const history: ChatHistoryItem[] = [];
-  const pendingCalls = new Map<string, ChatModelFunctionCall>();
-  for (const message of messages) {
+  const history: ChatHistoryItem[] = messages.map((message): ChatHistoryItem => {
     switch (message.role) {
       case "system":
-        history.push({ type: "system", text: message.content });
-        break;
+        return { type: "system", text: message.content };
+      case "assistant":
+        return { type: "model", response: message.content === "" ? [] : [message.content] };
       case "user":
-        history.push({ type: "user", text: message.content });
-        break;
-      case "assistant": {
-        const response: (string | ChatModelFunctionCall)[] = [];
-        if (message.content !== "") response.push(message.content);
-        for (const call of message.toolCalls) {
-          const item: ChatModelFunctionCall = { type: "functionCall", name: call.name, params: parseArguments(call.arguments), result: undefined };
-          pendingCalls.set(call.id, item);
-          response.push(item);
-        }
-        history.push({ type: "model", response });
-        break;
-      }
-      case "tool": {
-        // The protocol layer guarantees a matching earlier call; results render inside that turn.
-        const call = pendingCalls.get(message.toolCallId);
-        if (call !== undefined) call.result = message.content;
-        break;
-      }
+      case "tool":
+        return { type: "user", text: message.content };
     }
-  }
+  });
   history.push({ type: "model", response: [] });
   return history;
 }

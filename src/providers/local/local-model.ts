@@ -1,14 +1,16 @@
 import { randomInt } from "node:crypto";
 import { statSync } from "node:fs";
-import type { Llama, LlamaContext, LlamaContextSequence, LlamaModel, SequenceEvaluateOptions, Token } from "node-llama-cpp";
-import type { ChatRequest, ChatStreamPart, FinishReason } from "../../core/chat.ts";
-import { contextLengthExceeded, invalidRequest, overloaded } from "../../core/errors.ts";
+import { TokenBias, type Llama, type LlamaContext, type LlamaContextSequence, type LlamaGrammar, type LlamaModel, type Token } from "node-llama-cpp";
+import type { ChatRequest, ChatStreamPart, JsonSchema, ToolCall } from "../../core/chat.ts";
+import { contextLengthExceeded, invalidRequest, overloaded, unsupportedParameter } from "../../core/errors.ts";
 import { mergeAsync } from "../../core/merge-async.ts";
 import type { ChatModel, ModelDescriptor } from "../provider.ts";
 import { renderChatPrompt, resolveChatFormat, type ChatFormat } from "./chat-prompt.ts";
+import { generateChoice, type OutputMode } from "./choice-generator.ts";
 import { SequencePool, type SequenceLease } from "./sequence-pool.ts";
-import { StopBuffer } from "./stop-buffer.ts";
-import { TokenTextDecoder } from "./token-text-decoder.ts";
+import { TokenBytes } from "./token-bytes.ts";
+import { TokenSampler } from "./token-sampler.ts";
+import { withToolsRendered } from "./tool-prompt.ts";
 
 /** Everything needed to load one GGUF model into the engine. */
 export interface LocalModelSpec {
@@ -26,7 +28,11 @@ export interface LocalModelSpec {
 interface ChoiceResult {
   completionTokens: number;
   cachedTokens: number;
+  toolCalls: ToolCall[];
 }
+
+/** Compiled grammars kept per model, keyed by their schema. */
+const GRAMMAR_CACHE_SIZE = 64;
 
 /** One GGUF model with its context, its sequences and the queue in front of them. */
 export class LocalModel implements ChatModel {
@@ -34,13 +40,18 @@ export class LocalModel implements ChatModel {
   /** Tokens per sequence, as the engine allocated them. */
   readonly contextSize: number;
   readonly format: ChatFormat;
+  readonly #llama: Llama;
   readonly #model: LlamaModel;
   readonly #context: LlamaContext;
   readonly #pool: SequencePool<LlamaContextSequence>;
+  readonly #bytes: TokenBytes;
+  readonly #grammars = new Map<string, Promise<LlamaGrammar>>();
 
-  private constructor(descriptor: ModelDescriptor, model: LlamaModel, context: LlamaContext, format: ChatFormat, queueSize: number) {
+  private constructor(llama: Llama, descriptor: ModelDescriptor, model: LlamaModel, context: LlamaContext, format: ChatFormat, queueSize: number) {
     this.descriptor = descriptor;
+    this.#llama = llama;
     this.#model = model;
+    this.#bytes = new TokenBytes(model);
     this.#context = context;
     this.format = format;
     this.contextSize = context.contextSize;
@@ -68,7 +79,7 @@ export class LocalModel implements ChatModel {
         created: Math.floor(statSync(spec.path).mtimeMs / 1000),
         ownedBy: "modelport",
       };
-      return new LocalModel(descriptor, model, context, format, spec.queueSize);
+      return new LocalModel(llama, descriptor, model, context, format, spec.queueSize);
     } catch (error) {
       await model.dispose();
       throw error;
@@ -80,8 +91,87 @@ export class LocalModel implements ChatModel {
     return { sequences: s.total, busy: s.busy, queued: s.queued, queue_size: s.queueSize, context_size: this.contextSize };
   }
 
+  /** A grammar for a JSON schema, compiled once per distinct schema. */
+  #grammarFor(schema: JsonSchema): Promise<LlamaGrammar> {
+    const key = JSON.stringify(schema);
+    let grammar = this.#grammars.get(key);
+    if (grammar === undefined) {
+      grammar = this.#llama.createGrammarForJsonSchema(schema as Parameters<Llama["createGrammarForJsonSchema"]>[0]);
+      grammar.catch(() => this.#grammars.delete(key));
+      if (this.#grammars.size >= GRAMMAR_CACHE_SIZE) this.#grammars.delete(this.#grammars.keys().next().value as string);
+      this.#grammars.set(key, grammar);
+    }
+    return grammar;
+  }
+
+  /** Checks what this model can honour and builds the output mode; throws 400s naming the parameter. */
+  async #outputMode(request: ChatRequest): Promise<OutputMode> {
+    for (const message of request.messages) {
+      if (message.role !== "user") continue;
+      for (const part of message.parts) {
+        if (part.type === "image") {
+          throw invalidRequest(
+            `Model '${this.descriptor.id}' does not accept image input: local models are text-only (node-llama-cpp has no multimodal support). Route this model to an upstream vision model, or send text.`,
+            part.param,
+            "unsupported_content_type",
+          );
+        }
+      }
+    }
+    if (request.reasoningEffort !== undefined) {
+      throw unsupportedParameter("reasoning_effort", `is not supported with model '${this.descriptor.id}': it does not reason`);
+    }
+    const { responseFormat, toolChoice, tools } = request;
+    const constrained = responseFormat.type !== "text" || (tools.length > 0 && toolChoice !== "none");
+    if (request.topLogprobs !== undefined && constrained) {
+      throw invalidRequest(
+        "'logprobs' cannot be combined with 'response_format' JSON modes or tool calls on local models: grammar-constrained sampling does not expose logits.",
+        "logprobs",
+        "unsupported_parameter",
+      );
+    }
+    const compile = async (schema: JsonSchema, param: string): Promise<LlamaGrammar> => {
+      try {
+        return await this.#grammarFor(schema);
+      } catch (error) {
+        throw invalidRequest(`The schema in '${param}' could not be turned into a grammar: ${(error as Error).message}`, param, "invalid_schema");
+      }
+    };
+    if (responseFormat.type === "json_object") return { type: "json", grammar: await compile({ type: "object", additionalProperties: true }, "response_format") };
+    if (responseFormat.type === "json_schema") return { type: "json", grammar: await compile(responseFormat.schema, "response_format.json_schema.schema") };
+    if (tools.length === 0 || toolChoice === "none") return { type: "text" };
+    const offered = typeof toolChoice === "object" ? tools.filter((t) => t.name === toolChoice.name) : tools;
+    const envelopes = offered.map((t) => ({ type: "object", properties: { name: { const: t.name }, arguments: t.parameters } }));
+    const schema = envelopes.length === 1 ? (envelopes[0] as JsonSchema) : { oneOf: envelopes };
+    return {
+      type: "tools",
+      grammar: await compile(schema, "tools"),
+      forced: toolChoice !== "auto",
+      maxCalls: typeof toolChoice === "object" || !request.parallelToolCalls ? 1 : 8,
+    };
+  }
+
+  #tokenBias(request: ChatRequest): TokenBias | undefined {
+    const { logitBias } = request.sampling;
+    if (logitBias.size === 0) return undefined;
+    const bias = new TokenBias(this.#model.tokenizer);
+    for (const [token, value] of logitBias) {
+      if (token >= this.#bytes.vocabularySize) {
+        throw invalidRequest(`Invalid 'logit_bias': token ${token} is outside this model's vocabulary of ${this.#bytes.vocabularySize} tokens.`, `logit_bias.${token}`, "invalid_value");
+      }
+      if (this.#model.isEogToken(token as Token)) {
+        throw invalidRequest(`Invalid 'logit_bias': token ${token} ends generation, and the engine cannot bias end-of-generation tokens.`, `logit_bias.${token}`, "unsupported_value");
+      }
+      bias.set(token as Token, value <= -100 ? "never" : { logit: value });
+    }
+    return bias;
+  }
+
   async *streamChat(request: ChatRequest, signal: AbortSignal): AsyncGenerator<ChatStreamPart> {
-    const prompt = renderChatPrompt(this.format, request.messages);
+    const mode = await this.#outputMode(request);
+    const tokenBias = this.#tokenBias(request);
+    const offerTools = mode.type === "tools";
+    const prompt = renderChatPrompt(this.format, withToolsRendered(request.messages, request.tools, offerTools));
     const tokens = prompt.text.tokenize(this.#model.tokenizer);
     if (tokens.length >= this.contextSize) throw contextLengthExceeded(this.contextSize, tokens.length);
     if (request.maxTokens !== undefined && tokens.length + request.maxTokens > this.contextSize) {
@@ -103,7 +193,7 @@ export class LocalModel implements ChatModel {
     const stops = [...request.stop, ...prompt.stopStrings];
     try {
       const choices = leases.map((lease, index) =>
-        this.#generateChoice(index, tokens, request, stops, lease, abort.signal),
+        this.#runChoice(index, tokens, request, stops, mode, tokenBias, lease, abort.signal),
       );
       // One choice (the common case) skips the merge and its per-token promise race.
       const results = choices.length === 1 ? [yield* choices[0] as AsyncGenerator<ChatStreamPart, ChoiceResult>] : yield* mergeAsync(choices);
@@ -123,11 +213,13 @@ export class LocalModel implements ChatModel {
     }
   }
 
-  async *#generateChoice(
+  async *#runChoice(
     index: number,
     tokens: Token[],
     request: ChatRequest,
     stops: readonly string[],
+    mode: OutputMode,
+    tokenBias: TokenBias | undefined,
     leasePromise: Promise<SequenceLease<LlamaContextSequence>>,
     signal: AbortSignal,
   ): AsyncGenerator<ChatStreamPart, ChoiceResult> {
@@ -141,35 +233,25 @@ export class LocalModel implements ChatModel {
         await sequence.eraseContextTokenRanges([{ start: reuse, end: sequence.nextTokenIndex }]);
       }
       const limit = Math.min(request.maxTokens ?? Number.POSITIVE_INFINITY, this.contextSize - tokens.length);
-      const generated: Token[] = [];
-      const decoder = new TokenTextDecoder(this.#model);
-      const stopBuffer = new StopBuffer(stops);
-      let finishReason: FinishReason = "stop";
-      let stoppedBySequence = false;
-      const iterator = sequence.evaluate(tokens.slice(reuse), this.#evaluateOptions(request, index, generated, limit));
-      for await (const token of iterator) {
-        generated.push(token);
-        const { emit, stopped } = stopBuffer.push(decoder.push(token));
-        if (emit !== "") yield { type: "text-delta", choice: index, text: emit };
-        if (stopped) {
-          stoppedBySequence = true;
-          break;
-        }
-        if (generated.length >= limit) {
-          finishReason = "length";
-          break;
-        }
-        if (signal.aborted) break;
-      }
-      if (!stoppedBySequence) {
-        const { emit, stopped } = stopBuffer.push(decoder.flush());
-        const rest = stopped ? emit : emit + stopBuffer.flush();
-        if (stopped) finishReason = "stop";
-        if (rest !== "") yield { type: "text-delta", choice: index, text: rest };
-      }
-      yield { type: "finish", choice: index, finishReason };
+      const { sampling } = request;
+      const sampler = new TokenSampler(
+        this.#model,
+        sequence,
+        {
+          temperature: sampling.temperature,
+          topP: sampling.topP,
+          seed: sampling.seed === undefined ? randomInt(0, 2 ** 32) : (sampling.seed + index) % 2 ** 32,
+          presencePenalty: sampling.presencePenalty,
+          frequencyPenalty: sampling.frequencyPenalty,
+          tokenBias,
+          topLogprobs: request.topLogprobs,
+        },
+        this.#bytes,
+        Math.max(64, Math.min(limit, this.contextSize)),
+      );
+      const { toolCalls } = yield* generateChoice(this.#model, sampler, { index, input: tokens.slice(reuse), limit, stops, mode }, signal);
       healthy = true;
-      return { completionTokens: generated.length, cachedTokens: reuse };
+      return { completionTokens: sampler.generated.length, cachedTokens: reuse, toolCalls };
     } finally {
       if (!healthy && !signal.aborted) {
         // An engine failure may leave the sequence's state out of step with its token list.
@@ -177,24 +259,6 @@ export class LocalModel implements ChatModel {
       }
       lease.release();
     }
-  }
-
-  #evaluateOptions(request: ChatRequest, choice: number, generated: Token[], limit: number): SequenceEvaluateOptions {
-    const { sampling } = request;
-    const seed = sampling.seed === undefined ? randomInt(0, 2 ** 32) : (sampling.seed + choice) % 2 ** 32;
-    const options: SequenceEvaluateOptions = { temperature: sampling.temperature, seed };
-    if (sampling.topP < 1) options.topP = sampling.topP;
-    if (sampling.presencePenalty !== 0 || sampling.frequencyPenalty !== 0) {
-      options.repeatPenalty = {
-        // OpenAI's penalties count every token sampled so far, so the window is the whole generation.
-        punishTokens: () => generated,
-        maxPunishTokens: Math.max(64, Math.min(limit, this.contextSize)),
-        penalty: 1,
-        presencePenalty: sampling.presencePenalty,
-        frequencyPenalty: sampling.frequencyPenalty,
-      };
-    }
-    return options;
   }
 
   async dispose(): Promise<void> {

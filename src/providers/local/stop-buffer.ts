@@ -10,17 +10,21 @@ export class StopBuffer {
     this.#stops = stops.filter((s) => s.length > 0);
   }
 
-  /** Adds text; returns what is now safe to emit and whether a stop sequence was completed. */
-  push(text: string): { emit: string; stopped: boolean } {
+  /** Adds text; returns what is now safe to emit and whether (and by which) stop sequence it ended. */
+  push(text: string): { emit: string; stopped: boolean; stop?: string } {
     const buffer = this.#held + text;
     let stopAt = -1;
+    let which: string | undefined;
     for (const stop of this.#stops) {
       const at = buffer.indexOf(stop);
-      if (at >= 0 && (stopAt < 0 || at < stopAt)) stopAt = at;
+      if (at >= 0 && (stopAt < 0 || at < stopAt)) {
+        stopAt = at;
+        which = stop;
+      }
     }
-    if (stopAt >= 0) {
+    if (stopAt >= 0 && which !== undefined) {
       this.#held = "";
-      return { emit: buffer.slice(0, stopAt), stopped: true };
+      return { emit: buffer.slice(0, stopAt), stopped: true, stop: which };
     }
     const keep = this.#longestPartialStop(buffer);
     this.#held = buffer.slice(buffer.length - keep);

@@ -33,7 +33,7 @@ export function chatCompletionsHandler(chat: ChatService, engineVersion: string)
       ctx.log.prompt_tokens = result.usage.promptTokens;
       ctx.log.completion_tokens = result.usage.completionTokens;
       ctx.log.cached_tokens = result.usage.cachedTokens;
-      sendJson(ctx.res, 200, renderChatCompletion(env, result.choices, result.usage));
+      sendJson(ctx.res, 200, renderChatCompletion(env, result.choices, result.usage, parsed));
       return;
     }
 
@@ -47,7 +47,7 @@ export function chatCompletionsHandler(chat: ChatService, engineVersion: string)
       connection: "keep-alive",
       "x-accel-buffering": "no",
     });
-    const serializer = new ChunkSerializer(env, parsed);
+    const serializer = new ChunkSerializer(env, { ...parsed, logprobs: parsed.request.topLogprobs !== undefined });
     const writer = new SseWriter(ctx.res, STREAM_COALESCE_MS);
     const send = (choice: number, delta: ChunkDelta): boolean | Promise<boolean> =>
       writer.write(encodeSseFrame(serializer.chunk(choice, delta)));
@@ -55,14 +55,26 @@ export function chatCompletionsHandler(chat: ChatService, engineVersion: string)
       for (let i = 0; i < parsed.request.n; i++) await send(i, { kind: "role" });
       for (let step = run.first; !step.done; step = await run.parts.next()) {
         const part = step.value;
-        let open = true;
-        if (part.type === "text-delta") open = await send(part.choice, { kind: "content", text: part.text });
-        else if (part.type === "finish") open = await send(part.choice, { kind: "finish", finishReason: part.finishReason });
-        else {
-          ctx.log.prompt_tokens = part.usage.promptTokens;
-          ctx.log.completion_tokens = part.usage.completionTokens;
-          ctx.log.cached_tokens = part.usage.cachedTokens;
-          if (parsed.includeUsage) open = await writer.write(encodeSseJson(renderUsageChunk(env, part.usage)));
+        let open: boolean;
+        switch (part.type) {
+          case "text-delta":
+            open = await send(part.choice, { kind: "content", text: part.text, logprobs: part.logprobs });
+            break;
+          case "tool-call-start":
+            open = await send(part.choice, { kind: "tool-call-start", index: part.index, id: part.id, name: part.name });
+            break;
+          case "tool-call-delta":
+            open = await send(part.choice, { kind: "tool-call-delta", index: part.index, arguments: part.arguments });
+            break;
+          case "finish":
+            open = await send(part.choice, { kind: "finish", finishReason: part.finishReason });
+            break;
+          case "usage":
+            ctx.log.prompt_tokens = part.usage.promptTokens;
+            ctx.log.completion_tokens = part.usage.completionTokens;
+            ctx.log.cached_tokens = part.usage.cachedTokens;
+            open = parsed.includeUsage ? await writer.write(encodeSseJson(renderUsageChunk(env, part.usage))) : true;
+            break;
         }
         if (!open) return;
       }
