@@ -135,9 +135,11 @@ function readMessage(raw: unknown, index: number, book: CallBook): ChatMessage {
       return { role: "user", content: content?.text ?? "", parts: content?.parts ?? [] };
     }
     case "assistant": {
-      message.rejectUnknown(new Set(["role", "content", "name", "refusal", "tool_calls", "function_call", "audio"]));
+      // `annotations` comes back when clients resend a response message as history; it carries no input.
+      message.rejectUnknown(new Set(["role", "content", "name", "refusal", "tool_calls", "function_call", "audio", "annotations"]));
       message.string("name");
       message.string("refusal");
+      message.array("annotations");
       if (message.has("audio")) throw unsupportedParameter(message.path("audio"));
       const toolCalls = readToolCalls(message);
       const legacy = message.object("function_call");
