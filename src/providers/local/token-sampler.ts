@@ -59,8 +59,9 @@ export class TokenSampler {
 
   #options(seed: number): SequenceEvaluateOptions {
     const s = this.#settings;
-    const options: SequenceEvaluateOptions = { temperature: s.temperature, seed };
-    if (s.topP < 1) options.topP = s.topP;
+    // OpenAI samples with temperature and top_p only: set top_p and turn off node-llama-cpp's top-k and min-p,
+    // which would also hide alternatives from logprobs.
+    const options: SequenceEvaluateOptions = { temperature: s.temperature, seed, topK: 0, minP: 0, topP: s.topP };
     if (s.tokenBias !== undefined) options.tokenBias = s.tokenBias;
     if (s.presencePenalty !== 0 || s.frequencyPenalty !== 0) {
       options.repeatPenalty = {
