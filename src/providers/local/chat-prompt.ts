@@ -17,6 +17,21 @@ export interface ChatFormat {
   source: "gguf" | "config" | "fallback";
 }
 
+/** The markers around a reasoning model's thinking, when its format has them (e.g. `<think>`). */
+export interface ThoughtMarkers {
+  prefix: LlamaText;
+  suffix: LlamaText;
+}
+
+/** The format's thought markers; undefined for models that do not reason. */
+export function thoughtMarkers(format: ChatFormat): ThoughtMarkers | undefined {
+  const thought = format.wrapper.settings.segments?.thought;
+  if (thought === undefined || thought.suffix === undefined) return undefined;
+  // "openedOnStart": the format's own prompt already opens the thinking block.
+  const prefix = typeof thought.prefix === "object" && "type" in thought.prefix ? LlamaText([]) : LlamaText(thought.prefix);
+  return { prefix, suffix: LlamaText(thought.suffix) };
+}
+
 function isSpecializedName(name: string): name is SpecializedChatWrapperTypeName {
   return (specializedChatWrapperTypeNames as readonly string[]).includes(name);
 }

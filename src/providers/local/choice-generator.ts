@@ -17,6 +17,17 @@ export type OutputMode =
   | { type: "json"; grammar: LlamaGrammar }
   | { type: "tools"; grammar: LlamaGrammar; forced: boolean; maxCalls: number };
 
+/** A thinking phase before the answer, for reasoning models. */
+export interface ReasoningPlan {
+  /** Most tokens the model may think; 0 skips thinking. */
+  budget: number;
+  /** Tokens that open and close the thinking block. */
+  open: Token[];
+  close: Token[];
+  /** The plain text that closes thinking when the model writes it itself. */
+  closeText: string;
+}
+
 /** Everything one choice's generation needs. */
 export interface ChoicePlan {
   index: number;
@@ -27,6 +38,7 @@ export interface ChoicePlan {
   /** User stop sequences and the chat format's own plain-text stops. */
   stops: readonly string[];
   mode: OutputMode;
+  reasoning: ReasoningPlan | undefined;
 }
 
 type PhaseEnd = "stop" | "trigger" | "end" | "length" | "abort";
@@ -41,7 +53,7 @@ export async function* generateChoice(
   sampler: TokenSampler,
   plan: ChoicePlan,
   signal: AbortSignal,
-): AsyncGenerator<ChatStreamPart, { toolCalls: ToolCall[] }> {
+): AsyncGenerator<ChatStreamPart, { toolCalls: ToolCall[]; reasoningTokens: number }> {
   const choice = plan.index;
   let lastToken: Token | undefined;
   const remaining = (): number => plan.limit - sampler.generated.length;
@@ -99,17 +111,35 @@ export async function* generateChoice(
     sampler.wantsLogprobs ? { type: "text-delta", choice, text, logprobs } : { type: "text-delta", choice, text },
   ];
 
+  let input = plan.input;
+  let reasoningTokens = 0;
+  const { reasoning } = plan;
+  if (reasoning !== undefined) {
+    if (reasoning.budget <= 0) {
+      input = [...input, ...reasoning.open, ...reasoning.close];
+    } else {
+      // Thinking is generated but never shown as content; past its budget the block is closed for the model.
+      const before = sampler.generated.length;
+      const thought = yield* phase([...input, ...reasoning.open], undefined, [reasoning.closeText], reasoning.budget, () => []);
+      reasoningTokens = sampler.generated.length - before;
+      if (thought.end === "end" || thought.end === "abort" || remaining() <= 0 || lastToken === undefined) {
+        yield { type: "finish", choice, finishReason: thought.end === "end" ? "stop" : "length" };
+        return { toolCalls: [], reasoningTokens };
+      }
+      input = thought.end === "stop" ? [lastToken] : [lastToken, ...reasoning.close];
+    }
+  }
+
   const { mode } = plan;
   if (mode.type !== "tools") {
     const stops = mode.type === "json" ? [...plan.stops, GRAMMAR_END] : plan.stops;
-    const result = yield* phase(plan.input, mode.type === "json" ? mode.grammar : undefined, stops, Number.POSITIVE_INFINITY, textPart);
+    const result = yield* phase(input, mode.type === "json" ? mode.grammar : undefined, stops, Number.POSITIVE_INFINITY, textPart);
     yield { type: "finish", choice, finishReason: result.end === "length" ? "length" : "stop" };
-    return { toolCalls: [] };
+    return { toolCalls: [], reasoningTokens };
   }
 
   const calls: ToolCall[] = [];
   let finishReason: FinishReason = "stop";
-  let input = plan.input;
   let inCall = mode.forced;
   if (mode.forced) input = [...input, ...model.tokenize(`${TOOL_CALL_OPEN}\n`, false, "trimLeadingSpace")];
   else {
@@ -147,5 +177,5 @@ export async function* generateChoice(
   }
   if (calls.length > 0 && finishReason !== "length") finishReason = "tool_calls";
   yield { type: "finish", choice, finishReason };
-  return { toolCalls: calls };
+  return { toolCalls: calls, reasoningTokens };
 }

@@ -1,12 +1,12 @@
 import { randomInt } from "node:crypto";
 import { statSync } from "node:fs";
 import { TokenBias, type Llama, type LlamaContext, type LlamaContextSequence, type LlamaGrammar, type LlamaModel, type Token } from "node-llama-cpp";
-import type { ChatRequest, ChatStreamPart, JsonSchema, ToolCall } from "../../core/chat.ts";
+import type { ChatRequest, ChatStreamPart, JsonSchema, ReasoningEffort, ToolCall } from "../../core/chat.ts";
 import { contextLengthExceeded, invalidRequest, overloaded, unsupportedParameter } from "../../core/errors.ts";
 import { mergeAsync } from "../../core/merge-async.ts";
 import type { ChatModel, ModelDescriptor } from "../provider.ts";
-import { renderChatPrompt, resolveChatFormat, type ChatFormat } from "./chat-prompt.ts";
-import { generateChoice, type OutputMode } from "./choice-generator.ts";
+import { renderChatPrompt, resolveChatFormat, thoughtMarkers, type ChatFormat, type ThoughtMarkers } from "./chat-prompt.ts";
+import { generateChoice, type OutputMode, type ReasoningPlan } from "./choice-generator.ts";
 import { SequencePool, type SequenceLease } from "./sequence-pool.ts";
 import { TokenBytes } from "./token-bytes.ts";
 import { TokenSampler } from "./token-sampler.ts";
@@ -28,8 +28,19 @@ export interface LocalModelSpec {
 interface ChoiceResult {
   completionTokens: number;
   cachedTokens: number;
+  reasoningTokens: number;
   toolCalls: ToolCall[];
 }
+
+/** Thinking budgets per `reasoning_effort`; `medium` is the default, as in OpenAI's API. */
+export const REASONING_BUDGETS: Readonly<Record<ReasoningEffort, number>> = {
+  none: 0,
+  minimal: 256,
+  low: 1024,
+  medium: 4096,
+  high: 16384,
+  xhigh: 32768,
+};
 
 /** Compiled grammars kept per model, keyed by their schema. */
 const GRAMMAR_CACHE_SIZE = 64;
@@ -46,12 +57,14 @@ export class LocalModel implements ChatModel {
   readonly #pool: SequencePool<LlamaContextSequence>;
   readonly #bytes: TokenBytes;
   readonly #grammars = new Map<string, Promise<LlamaGrammar>>();
+  readonly #thought: ThoughtMarkers | undefined;
 
   private constructor(llama: Llama, descriptor: ModelDescriptor, model: LlamaModel, context: LlamaContext, format: ChatFormat, queueSize: number) {
     this.descriptor = descriptor;
     this.#llama = llama;
     this.#model = model;
     this.#bytes = new TokenBytes(model);
+    this.#thought = thoughtMarkers(format);
     this.#context = context;
     this.format = format;
     this.contextSize = context.contextSize;
@@ -118,7 +131,7 @@ export class LocalModel implements ChatModel {
         }
       }
     }
-    if (request.reasoningEffort !== undefined) {
+    if (request.reasoningEffort !== undefined && this.#thought === undefined) {
       throw unsupportedParameter("reasoning_effort", `is not supported with model '${this.descriptor.id}': it does not reason`);
     }
     const { responseFormat, toolChoice, tools } = request;
@@ -167,8 +180,21 @@ export class LocalModel implements ChatModel {
     return bias;
   }
 
+  /** The thinking phase for a reasoning model's format; undefined for other models. */
+  #reasoningPlan(request: ChatRequest): ReasoningPlan | undefined {
+    if (this.#thought === undefined) return undefined;
+    const tokenize = (text: ThoughtMarkers["prefix"]): Token[] => text.tokenize(this.#model.tokenizer, "trimLeadingSpace");
+    return {
+      budget: REASONING_BUDGETS[request.reasoningEffort ?? "medium"],
+      open: tokenize(this.#thought.prefix),
+      close: tokenize(this.#thought.suffix),
+      closeText: this.#thought.suffix.toString().trim(),
+    };
+  }
+
   async *streamChat(request: ChatRequest, signal: AbortSignal): AsyncGenerator<ChatStreamPart> {
     const mode = await this.#outputMode(request);
+    const reasoning = this.#reasoningPlan(request);
     const tokenBias = this.#tokenBias(request);
     const offerTools = mode.type === "tools";
     const prompt = renderChatPrompt(this.format, withToolsRendered(request.messages, request.tools, offerTools));
@@ -193,7 +219,7 @@ export class LocalModel implements ChatModel {
     const stops = [...request.stop, ...prompt.stopStrings];
     try {
       const choices = leases.map((lease, index) =>
-        this.#runChoice(index, tokens, request, stops, mode, tokenBias, lease, abort.signal),
+        this.#runChoice(index, tokens, request, stops, mode, reasoning, tokenBias, lease, abort.signal),
       );
       // One choice (the common case) skips the merge and its per-token promise race.
       const results = choices.length === 1 ? [yield* choices[0] as AsyncGenerator<ChatStreamPart, ChoiceResult>] : yield* mergeAsync(choices);
@@ -203,7 +229,7 @@ export class LocalModel implements ChatModel {
           promptTokens: tokens.length,
           completionTokens: results.reduce((sum, r) => sum + r.completionTokens, 0),
           cachedTokens: results[0]?.cachedTokens ?? 0,
-          reasoningTokens: 0,
+          reasoningTokens: results.reduce((sum, r) => sum + r.reasoningTokens, 0),
         },
       };
     } finally {
@@ -219,6 +245,7 @@ export class LocalModel implements ChatModel {
     request: ChatRequest,
     stops: readonly string[],
     mode: OutputMode,
+    reasoning: ReasoningPlan | undefined,
     tokenBias: TokenBias | undefined,
     leasePromise: Promise<SequenceLease<LlamaContextSequence>>,
     signal: AbortSignal,
@@ -249,9 +276,10 @@ export class LocalModel implements ChatModel {
         this.#bytes,
         Math.max(64, Math.min(limit, this.contextSize)),
       );
-      const { toolCalls } = yield* generateChoice(this.#model, sampler, { index, input: tokens.slice(reuse), limit, stops, mode }, signal);
+      const plan = { index, input: tokens.slice(reuse), limit, stops, mode, reasoning };
+      const { toolCalls, reasoningTokens } = yield* generateChoice(this.#model, sampler, plan, signal);
       healthy = true;
-      return { completionTokens: sampler.generated.length, cachedTokens: reuse, toolCalls };
+      return { completionTokens: sampler.generated.length, cachedTokens: reuse, reasoningTokens, toolCalls };
     } finally {
       if (!healthy && !signal.aborted) {
         // An engine failure may leave the sequence's state out of step with its token list.
