@@ -4,7 +4,7 @@ import { StopBuffer } from "./stop-buffer.ts";
 import { TokenTextDecoder } from "./token-text-decoder.ts";
 import { TOOL_CALL_CLOSE, TOOL_CALL_OPEN } from "./tool-prompt.ts";
 import { ToolCallParser } from "./tool-call-parser.ts";
-import type { TokenSampler } from "./token-sampler.ts";
+import type { Sampler } from "./token-sampler.ts";
 
 /** node-llama-cpp's JSON-schema grammars end a value with four newlines; nothing inside can. */
 const GRAMMAR_END = "\n\n\n\n";
@@ -50,7 +50,7 @@ type PhaseEnd = "stop" | "trigger" | "end" | "length" | "abort";
  */
 export async function* generateChoice(
   model: LlamaModel,
-  sampler: TokenSampler,
+  sampler: Sampler,
   plan: ChoicePlan,
   signal: AbortSignal,
 ): AsyncGenerator<ChatStreamPart, { toolCalls: ToolCall[]; reasoningTokens: number }> {

@@ -33,13 +33,20 @@ function mixSeed(seed: number, n: number): number {
   return (seed + Math.imul(n, 0x9e3779b1)) >>> 0;
 }
 
+/** What the choice generator needs from a sampler: phases of sampled tokens and their count. */
+export interface Sampler {
+  readonly generated: readonly Token[];
+  readonly wantsLogprobs: boolean;
+  phase(input: Token[], grammar: LlamaGrammar | undefined): AsyncGenerator<Sampled>;
+}
+
 /**
  * Samples tokens from one sequence in phases: each phase evaluates its input tokens (a prompt, or
  * text forced between phases) and then samples, optionally under a grammar. Without logprobs it
  * uses node-llama-cpp's batched `evaluate`; with them, `controlledEvaluate`, which exposes raw logits
  * (logprob = logit − max logit − ln Σexp(logit − max)).
  */
-export class TokenSampler {
+export class TokenSampler implements Sampler {
   /** Every token sampled so far in this choice, across phases. */
   readonly generated: Token[] = [];
   readonly #model: LlamaModel;
