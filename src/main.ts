@@ -94,6 +94,7 @@ export async function startServer(config: Config, logger: Logger, hooks: StartHo
         threads: entry.threads ?? LocalEngine.defaultThreads(),
         batchSize: entry.batchSize,
         queueSize: entry.queueSize,
+        minPrefixReuse: entry.minPrefixReuse,
         chatTemplate: entry.chatTemplate,
       });
       registry.add(model);

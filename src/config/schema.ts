@@ -12,6 +12,8 @@ const engineSettings = {
   batchSize: z.number().int().min(1).optional(),
   /** Requests that may wait for a free sequence before new ones get 503. */
   queueSize: z.number().int().min(0).optional(),
+  /** Shortest shared prompt prefix worth reusing from a sequence's state. */
+  minPrefixReuse: z.number().int().min(1).optional(),
 };
 
 /** One model declared in the config file. */
@@ -42,6 +44,7 @@ export const configSchema = z.strictObject({
       threads: z.number().int().min(1).max(256).optional(),
       batchSize: z.number().int().min(1).default(512),
       queueSize: z.number().int().min(0).default(32),
+      minPrefixReuse: z.number().int().min(1).default(32),
     })
     .prefault({}),
   models: z.array(modelConfigSchema).default([]),

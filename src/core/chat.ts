@@ -82,7 +82,12 @@ export interface ChatRequest {
   /** Number of alternatives per token (0–20) when logprobs were asked for; undefined otherwise. */
   topLogprobs: number | undefined;
   reasoningEffort: ReasoningEffort | undefined;
+  /** Interactive requests go ahead of background work (batches, indexing) in queues and batches. */
+  priority: RequestPriority;
 }
+
+/** Scheduling class of a request. */
+export type RequestPriority = "interactive" | "background";
 
 /** Why a choice stopped. */
 export type FinishReason = "stop" | "length" | "tool_calls";

@@ -14,6 +14,7 @@ export interface ModelEntry {
   threads: number | undefined;
   batchSize: number;
   queueSize: number;
+  minPrefixReuse: number;
   source: "config" | "directory";
 }
 
@@ -45,6 +46,7 @@ export function collectModels(config: Config): ModelEntry[] {
     threads: m.threads ?? d.threads,
     batchSize: m.batchSize ?? d.batchSize,
     queueSize: m.queueSize ?? d.queueSize,
+    minPrefixReuse: m.minPrefixReuse ?? d.minPrefixReuse,
     source: "config",
   }));
   const declared = new Set(entries.map((e) => e.path));
@@ -60,6 +62,7 @@ export function collectModels(config: Config): ModelEntry[] {
       threads: d.threads,
       batchSize: d.batchSize,
       queueSize: d.queueSize,
+      minPrefixReuse: d.minPrefixReuse,
       source: "directory",
     });
   }

@@ -50,3 +50,21 @@ describe("SequencePool", () => {
     assert.equal(pool.capacity, 3);
   });
 });
+
+describe("SequencePool priorities", () => {
+  it("serves queued interactive requests before queued background work", async () => {
+    const pool = new SequencePool(["a"], 8);
+    const signal = new AbortController().signal;
+    const holder = await pool.acquire(signal);
+    const order: string[] = [];
+    const wait = (name: string, background: boolean) =>
+      pool.acquire(signal, () => 0, background).then((lease) => {
+        order.push(name);
+        lease.release();
+      });
+    const all = [wait("batch-1", true), wait("batch-2", true), wait("chat-1", false), wait("chat-2", false)];
+    holder.release();
+    await Promise.all(all);
+    assert.deepEqual(order, ["chat-1", "chat-2", "batch-1", "batch-2"]);
+  });
+});

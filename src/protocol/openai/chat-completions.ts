@@ -376,6 +376,7 @@ export function parseChatCompletionRequest(body: unknown): ParsedChatCompletionR
     responseFormat,
     topLogprobs: logprobs ? (topLogprobs ?? 0) : undefined,
     reasoningEffort: reader.enumeration("reasoning_effort", EFFORTS),
+    priority: "interactive",
   };
   return {
     request,

@@ -22,6 +22,8 @@ export interface LocalModelSpec {
   threads: number;
   batchSize: number;
   queueSize: number;
+  /** Shortest shared prefix worth reusing; shorter matches are evaluated afresh and count as uncached. */
+  minPrefixReuse: number;
   chatTemplate: string | undefined;
 }
 
@@ -58,8 +60,9 @@ export class LocalModel implements ChatModel {
   readonly #bytes: TokenBytes;
   readonly #grammars = new Map<string, Promise<LlamaGrammar>>();
   readonly #thought: ThoughtMarkers | undefined;
+  readonly #minPrefixReuse: number;
 
-  private constructor(llama: Llama, descriptor: ModelDescriptor, model: LlamaModel, context: LlamaContext, format: ChatFormat, queueSize: number) {
+  private constructor(llama: Llama, descriptor: ModelDescriptor, model: LlamaModel, context: LlamaContext, format: ChatFormat, spec: LocalModelSpec) {
     this.descriptor = descriptor;
     this.#llama = llama;
     this.#model = model;
@@ -69,7 +72,8 @@ export class LocalModel implements ChatModel {
     this.format = format;
     this.contextSize = context.contextSize;
     const sequences = Array.from({ length: context.totalSequences }, () => context.getSequence());
-    this.#pool = new SequencePool(sequences, queueSize);
+    this.#pool = new SequencePool(sequences, spec.queueSize);
+    this.#minPrefixReuse = spec.minPrefixReuse;
   }
 
   /** Loads the model file and allocates its context. */
@@ -92,7 +96,7 @@ export class LocalModel implements ChatModel {
         created: Math.floor(statSync(spec.path).mtimeMs / 1000),
         ownedBy: "modelport",
       };
-      return new LocalModel(llama, descriptor, model, context, format, spec.queueSize);
+      return new LocalModel(llama, descriptor, model, context, format, spec);
     } catch (error) {
       await model.dispose();
       throw error;
@@ -102,6 +106,12 @@ export class LocalModel implements ChatModel {
   stats(): Record<string, number> {
     const s = this.#pool.stats();
     return { sequences: s.total, busy: s.busy, queued: s.queued, queue_size: s.queueSize, context_size: this.contextSize };
+  }
+
+  /** Prompt tokens a sequence's state can serve: its shared prefix, if long enough to be worth it. */
+  #reusable(sequence: LlamaContextSequence, tokens: Token[]): number {
+    const shared = sequence.compareContextTokens(tokens).firstDifferentIndex;
+    return shared >= this.#minPrefixReuse ? shared : 0;
   }
 
   /** A grammar for a JSON schema, compiled once per distinct schema. */
@@ -212,9 +222,11 @@ export class LocalModel implements ChatModel {
     const abort = new AbortController();
     const onAbort = (): void => abort.abort(signal.reason);
     signal.addEventListener("abort", onAbort, { once: true });
-    const score = (seq: LlamaContextSequence): number => seq.compareContextTokens(tokens).firstDifferentIndex;
+    // Equal scores (nothing worth reusing) fall to the least recently used sequence, keeping warm ones warm.
+    const score = (seq: LlamaContextSequence): number => this.#reusable(seq, tokens);
     // All choices enter the pool now, synchronously, so the admission check above stays true.
-    const leases = Array.from({ length: request.n }, () => this.#pool.acquire(abort.signal, score));
+    const background = request.priority === "background";
+    const leases = Array.from({ length: request.n }, () => this.#pool.acquire(abort.signal, score, background));
     for (const lease of leases) lease.catch(() => undefined);
     const stops = [...request.stop, ...prompt.stopStrings];
     try {
@@ -254,8 +266,8 @@ export class LocalModel implements ChatModel {
     const sequence = lease.sequence;
     let healthy = false;
     try {
-      // Reuse the longest prefix this sequence already holds; at least one token is evaluated for logits.
-      const reuse = Math.min(sequence.compareContextTokens(tokens).firstDifferentIndex, tokens.length - 1);
+      // Reuse the prefix this sequence already holds; at least one token is evaluated for logits.
+      const reuse = Math.min(this.#reusable(sequence, tokens), tokens.length - 1);
       if (sequence.nextTokenIndex > reuse) {
         await sequence.eraseContextTokenRanges([{ start: reuse, end: sequence.nextTokenIndex }]);
       }
@@ -272,6 +284,8 @@ export class LocalModel implements ChatModel {
           frequencyPenalty: sampling.frequencyPenalty,
           tokenBias,
           topLogprobs: request.topLogprobs,
+          // The engine fills each batch from higher-priority sequences first.
+          evaluationPriority: request.priority === "background" ? 1 : 5,
         },
         this.#bytes,
         Math.max(64, Math.min(limit, this.contextSize)),

@@ -9,7 +9,7 @@ export interface SequenceLease<T> {
 interface Waiter<T> {
   resolve(lease: SequenceLease<T>): void;
   reject(error: unknown): void;
-  score: (sequence: T) => number;
+  background: boolean;
   cleanup(): void;
 }
 
@@ -59,9 +59,10 @@ export class SequencePool<T> {
 
   /**
    * Lends the free sequence with the highest `score` (for example the longest shared prompt
-   * prefix), or waits for one. Throws a 503 ApiError synchronously-rejected when the queue is full.
+   * prefix; ties go to the least recently used), or waits for one. Background waiters queue behind
+   * every interactive one. Rejects at once with a 503 ApiError when the queue is full.
    */
-  acquire(signal: AbortSignal, score: (sequence: T) => number = () => 0): Promise<SequenceLease<T>> {
+  acquire(signal: AbortSignal, score: (sequence: T) => number = () => 0, background = false): Promise<SequenceLease<T>> {
     if (signal.aborted) return Promise.reject(signal.reason);
     if (this.#free.length > 0) return Promise.resolve(this.#lend(this.#takeBest(score)));
     if (this.#waiters.length >= this.#queueSize) {
@@ -76,11 +77,13 @@ export class SequencePool<T> {
       const waiter: Waiter<T> = {
         resolve,
         reject,
-        score,
+        background,
         cleanup: () => signal.removeEventListener("abort", onAbort),
       };
       signal.addEventListener("abort", onAbort, { once: true });
-      this.#waiters.push(waiter);
+      const firstBackground = background ? -1 : this.#waiters.findIndex((w) => w.background);
+      if (firstBackground < 0) this.#waiters.push(waiter);
+      else this.#waiters.splice(firstBackground, 0, waiter);
     });
   }
 

@@ -1,5 +1,6 @@
 import {
   LlamaGrammarEvaluationState,
+  type EvaluationPriority,
   type LlamaContextSequence,
   type LlamaGrammar,
   type LlamaModel,
@@ -20,6 +21,7 @@ export interface SamplerSettings {
   tokenBias: TokenBias | undefined;
   /** Alternatives per token when logprobs are wanted (0–20); undefined for none. */
   topLogprobs: number | undefined;
+  evaluationPriority: EvaluationPriority;
 }
 
 /** One sampled token, with its logprob when asked for. */
@@ -68,7 +70,7 @@ export class TokenSampler implements Sampler {
     const s = this.#settings;
     // OpenAI samples with temperature and top_p only: set top_p and turn off node-llama-cpp's top-k and min-p,
     // which would also hide alternatives from logprobs.
-    const options: SequenceEvaluateOptions = { temperature: s.temperature, seed, topK: 0, minP: 0, topP: s.topP };
+    const options: SequenceEvaluateOptions = { temperature: s.temperature, seed, topK: 0, minP: 0, topP: s.topP, evaluationPriority: s.evaluationPriority };
     if (s.tokenBias !== undefined) options.tokenBias = s.tokenBias;
     if (s.presencePenalty !== 0 || s.frequencyPenalty !== 0) {
       options.repeatPenalty = {
@@ -115,7 +117,9 @@ export class TokenSampler implements Sampler {
         logits: { filter: { tokens: [] as Token[], includeTop: Math.max(1, k), includeSelected: true, includeMax: true } },
         options: this.#options(mixSeed(seed, step)),
       };
-      const results = await this.#sequence.controlledEvaluate([...pending.slice(0, -1), [last, { generateNext: next }]]);
+      const results = await this.#sequence.controlledEvaluate([...pending.slice(0, -1), [last, { generateNext: next }]], {
+        evaluationPriority: this.#settings.evaluationPriority,
+      });
       const out = results.at(-1)?.next;
       const token = out?.token;
       if (out === undefined || token === undefined || token === null || this.#model.isEogToken(token)) return;
