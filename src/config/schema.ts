@@ -16,6 +16,13 @@ const engineSettings = {
   minPrefixReuse: z.number().int().min(1).optional(),
 };
 
+/** Prices in US dollars per million tokens. */
+const pricingSchema = z.strictObject({
+  input: z.number().min(0),
+  cachedInput: z.number().min(0).optional(),
+  output: z.number().min(0),
+});
+
 /** One model declared in the config file. */
 export const modelConfigSchema = z.strictObject({
   id: z.string().min(1),
@@ -23,6 +30,8 @@ export const modelConfigSchema = z.strictObject({
   aliases: z.array(z.string().min(1)).default([]),
   /** A built-in chat wrapper name or a Jinja template; overrides the GGUF's template. */
   chatTemplate: z.string().min(1).optional(),
+  /** Prices for usage records; cached prompt tokens default to half the input price. */
+  pricing: pricingSchema.optional(),
   ...engineSettings,
 });
 

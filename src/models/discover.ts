@@ -1,6 +1,7 @@
 import { readdirSync, statSync } from "node:fs";
 import { join, resolve } from "node:path";
 import type { Config } from "../config/schema.ts";
+import type { Pricing } from "../core/pricing.ts";
 import { modelIdFromPath } from "../config/load.ts";
 
 /** A model to serve: declared in config or found in the models directory. */
@@ -15,6 +16,7 @@ export interface ModelEntry {
   batchSize: number;
   queueSize: number;
   minPrefixReuse: number;
+  pricing: Pricing | undefined;
   source: "config" | "directory";
 }
 
@@ -47,6 +49,7 @@ export function collectModels(config: Config): ModelEntry[] {
     batchSize: m.batchSize ?? d.batchSize,
     queueSize: m.queueSize ?? d.queueSize,
     minPrefixReuse: m.minPrefixReuse ?? d.minPrefixReuse,
+    pricing: m.pricing && { input: m.pricing.input, output: m.pricing.output, cachedInput: m.pricing.cachedInput ?? m.pricing.input / 2 },
     source: "config",
   }));
   const declared = new Set(entries.map((e) => e.path));
@@ -63,6 +66,7 @@ export function collectModels(config: Config): ModelEntry[] {
       batchSize: d.batchSize,
       queueSize: d.queueSize,
       minPrefixReuse: d.minPrefixReuse,
+      pricing: undefined,
       source: "directory",
     });
   }

@@ -1,4 +1,5 @@
 import type { ChatRequest, ChatStreamPart } from "../core/chat.ts";
+import type { Pricing } from "../core/pricing.ts";
 
 /** What `/v1/models` shows about a model. */
 export interface ModelDescriptor {
@@ -7,6 +8,8 @@ export interface ModelDescriptor {
   /** Unix seconds. */
   created: number;
   ownedBy: string;
+  /** Prices per million tokens, when configured. */
+  pricing: Pricing | undefined;
 }
 
 /**

@@ -75,6 +75,33 @@ describe("modelport CLI", () => {
     assert.match(res.stderr, /modelport serve --model \/path\/to\/model\.gguf/);
   });
 
+  it("logs each request's cost, billing cached prompt tokens at the cached-input price", async () => {
+    const dir = tmp();
+    const config = join(dir, "modelport.yaml");
+    writeFileSync(config, `models:\n  - id: priced\n    path: ${STORIES}\n    pricing: { input: 2, cachedInput: 0.5, output: 8 }\n`);
+    const serve = await spawnServe(["--config", config, "--models-dir", join(dir, "none"), "--data-dir", join(dir, "data")], { MODELPORT_API_KEYS: "" });
+    try {
+      const system = "You tell stories about a cat and a dog who play in the park. ".repeat(10);
+      for (const question of ["Who is the cat?", "Who is the dog?"]) {
+        const res = await fetch(`${serve.url}/v1/chat/completions`, {
+          method: "POST",
+          body: JSON.stringify({ model: "priced", messages: [{ role: "system", content: system }, { role: "user", content: question }], max_tokens: 5 }),
+        });
+        assert.equal(res.status, 200);
+      }
+    } finally {
+      serve.child.kill("SIGTERM");
+      await serve.exited;
+    }
+    const lines = serve.logs.filter((l) => l.msg === "request" && l.path === "/v1/chat/completions");
+    assert.equal(lines.length, 2);
+    const second = lines[1]!;
+    const [prompt, cached, completion] = [second.prompt_tokens, second.cached_tokens, second.completion_tokens].map(Number) as [number, number, number];
+    assert.ok(cached > 100, "the second request reused the system prompt");
+    const expected = ((prompt - cached) * 2 + cached * 0.5 + completion * 8) / 1e6;
+    assert.ok(Math.abs(Number(second.cost_usd) - expected) < 1e-8, `cost ${second.cost_usd} = ${expected}`);
+  });
+
   it("warns loudly when open, logs JSON without keys or prompt text, and shuts down gracefully on SIGTERM", async () => {
     const dir = tmp();
     mkdirSync(join(dir, "models"));

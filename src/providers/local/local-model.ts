@@ -4,6 +4,7 @@ import { TokenBias, type Llama, type LlamaContext, type LlamaContextSequence, ty
 import type { ChatRequest, ChatStreamPart, JsonSchema, ReasoningEffort, ToolCall } from "../../core/chat.ts";
 import { contextLengthExceeded, invalidRequest, overloaded, unsupportedParameter } from "../../core/errors.ts";
 import { mergeAsync } from "../../core/merge-async.ts";
+import type { Pricing } from "../../core/pricing.ts";
 import type { ChatModel, ModelDescriptor } from "../provider.ts";
 import { renderChatPrompt, resolveChatFormat, thoughtMarkers, type ChatFormat, type ThoughtMarkers } from "./chat-prompt.ts";
 import { generateChoice, type OutputMode, type ReasoningPlan } from "./choice-generator.ts";
@@ -24,6 +25,7 @@ export interface LocalModelSpec {
   queueSize: number;
   /** Shortest shared prefix worth reusing; shorter matches are evaluated afresh and count as uncached. */
   minPrefixReuse: number;
+  pricing: Pricing | undefined;
   chatTemplate: string | undefined;
 }
 
@@ -95,6 +97,7 @@ export class LocalModel implements ChatModel {
         aliases: spec.aliases,
         created: Math.floor(statSync(spec.path).mtimeMs / 1000),
         ownedBy: "modelport",
+        pricing: spec.pricing,
       };
       return new LocalModel(llama, descriptor, model, context, format, spec);
     } catch (error) {

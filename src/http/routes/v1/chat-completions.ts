@@ -1,4 +1,7 @@
+import type { Usage } from "../../../core/chat.ts";
 import { toApiError } from "../../../core/errors.ts";
+import { priceUsage, type Pricing } from "../../../core/pricing.ts";
+import type { LogFields } from "../../../logging/logger.ts";
 import { prefixedId, unixSeconds } from "../../../core/ids.ts";
 import { encodeSseFrame, encodeSseJson, SSE_DONE } from "../../../core/sse.ts";
 import {
@@ -15,6 +18,15 @@ import { sendJson } from "../../respond.ts";
 import { SseWriter } from "../../sse-writer.ts";
 import type { Handler } from "../../router.ts";
 
+/** Adds a request's token counts, and its cost when the model has prices, to its log line. */
+function logUsage(log: LogFields, usage: Usage, pricing: Pricing | undefined): void {
+  log.prompt_tokens = usage.promptTokens;
+  log.cached_tokens = usage.cachedTokens;
+  log.completion_tokens = usage.completionTokens;
+  log.reasoning_tokens = usage.reasoningTokens;
+  if (pricing !== undefined) log.cost_usd = Number(priceUsage(usage, pricing).toFixed(8));
+}
+
 /** Frames produced within this many milliseconds of the last write share one socket write. */
 const STREAM_COALESCE_MS = 4;
 
@@ -30,9 +42,7 @@ export function chatCompletionsHandler(chat: ChatService, engineVersion: string)
       const result = await chat.complete(parsed.request, ctx.signal);
       env.model = result.model.descriptor.id;
       env.systemFingerprint = systemFingerprint(env.model, engineVersion);
-      ctx.log.prompt_tokens = result.usage.promptTokens;
-      ctx.log.completion_tokens = result.usage.completionTokens;
-      ctx.log.cached_tokens = result.usage.cachedTokens;
+      logUsage(ctx.log, result.usage, result.model.descriptor.pricing);
       sendJson(ctx.res, 200, renderChatCompletion(env, result.choices, result.usage, parsed));
       return;
     }
@@ -70,9 +80,7 @@ export function chatCompletionsHandler(chat: ChatService, engineVersion: string)
             open = await send(part.choice, { kind: "finish", finishReason: part.finishReason });
             break;
           case "usage":
-            ctx.log.prompt_tokens = part.usage.promptTokens;
-            ctx.log.completion_tokens = part.usage.completionTokens;
-            ctx.log.cached_tokens = part.usage.cachedTokens;
+            logUsage(ctx.log, part.usage, run.model.descriptor.pricing);
             open = parsed.includeUsage ? await writer.write(encodeSseJson(renderUsageChunk(env, part.usage))) : true;
             break;
         }
