@@ -129,7 +129,7 @@ async function main(): Promise<void> {
     });
     const tokens = state.contextText.tokenize(model.tokenizer);
     const out: Token[] = [];
-    for await (const token of sequence.evaluate(tokens, { temperature: TEMPERATURE, seed: round, topK: 0, minP: 0, topP: 1 })) {
+    for await (const token of sequence.evaluate(tokens, { temperature: TEMPERATURE, seed: round, topK: 40, minP: 0, topP: 1 })) {
       out.push(token);
       model.detokenize([token]);
       if (out.length >= MAX_TOKENS) break;
@@ -165,7 +165,7 @@ async function main(): Promise<void> {
   appendResults(`## engine: HTTP streaming vs node-llama-cpp directly (${new Date().toISOString()})
 
 - Machine: ${machineFacts()}
-- Model: ${modelId()}, context ${CONTEXT} × ${SEQUENCES} sequences, ${THREADS} thread(s), flash attention off, temperature ${TEMPERATURE} with top_p 1 and no top-k / min-p (as the server samples), up to ${MAX_TOKENS} tokens, seed = round
+- Model: ${modelId()}, context ${CONTEXT} × ${SEQUENCES} sequences, ${THREADS} thread(s), flash attention off, temperature ${TEMPERATURE} with top_p 1, top-k 40 and no min-p (the server's defaults), up to ${MAX_TOKENS} tokens, seed = round
 - Tokens per round (direct, and HTTP when they differ): ${tokenCounts.join(", ")}
 
 | path | median tokens/s over ${ROUNDS} rounds |

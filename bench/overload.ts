@@ -31,12 +31,13 @@ try {
     const other = CONCURRENCY - ok - refused;
     failures += other;
     const rss = server.rssMiB();
-    rows.push(`| ${wave} | ${ok} | ${refused} | ${other} | ${seconds.toFixed(1)} | ${rss.toFixed(0)} |`);
-    console.log(`wave ${wave}: ${ok} completed, ${refused} refused with 503 + Retry-After, ${other} other (hung or failed) in ${seconds.toFixed(1)} s; RSS ${rss.toFixed(0)} MiB (before: ${before.toFixed(0)})`);
+    const heap = await fetch(`${server.url}/health`).then((r) => r.json() as Promise<{ memory: { heap_used_mib: number } }>);
+    rows.push(`| ${wave} | ${ok} | ${refused} | ${other} | ${seconds.toFixed(1)} | ${rss.toFixed(0)} | ${heap.memory.heap_used_mib} |`);
+    console.log(`wave ${wave}: ${ok} completed, ${refused} refused with 503 + Retry-After, ${other} other (hung or failed) in ${seconds.toFixed(1)} s; RSS ${rss.toFixed(0)} MiB (before: ${before.toFixed(0)}), JS heap ${heap.memory.heap_used_mib} MiB`);
   }
   const health = await fetch(`${server.url}/health`).then((r) => r.json() as Promise<{ models: Record<string, { busy: number; queued: number }> }>);
   const load = Object.values(health.models)[0];
-  rows.push(`| after | busy ${load?.busy}, queued ${load?.queued} | | | | ${server.rssMiB().toFixed(0)} |`);
+  rows.push(`| after | busy ${load?.busy}, queued ${load?.queued} | | | | ${server.rssMiB().toFixed(0)} | |`);
 } finally {
   await server.stop();
 }
@@ -45,8 +46,8 @@ appendResults(`## overload: ${CONCURRENCY} concurrent requests against 4 sequenc
 - Machine: ${machineFacts()}
 - Model: stories260K, 1 thread, 100 tokens per request, ${WAVES} waves; each request has a 60 s deadline (a hang would count under "other")
 
-| wave | completed | 503 + Retry-After | other | seconds | server RSS (MiB) |
-|---|---|---|---|---|---|
+| wave | completed | 503 + Retry-After | other | seconds | server RSS (MiB) | JS heap used (MiB) |
+|---|---|---|---|---|---|---|
 ${rows.join("\n")}
 `);
 if (failures > 0) process.exitCode = 1;

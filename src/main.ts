@@ -95,6 +95,7 @@ export async function startServer(config: Config, logger: Logger, hooks: StartHo
         batchSize: entry.batchSize,
         queueSize: entry.queueSize,
         minPrefixReuse: entry.minPrefixReuse,
+        samplingTopK: entry.samplingTopK,
         pricing: entry.pricing,
         chatTemplate: entry.chatTemplate,
       });

@@ -14,6 +14,8 @@ const engineSettings = {
   queueSize: z.number().int().min(0).optional(),
   /** Shortest shared prompt prefix worth reusing from a sequence's state. */
   minPrefixReuse: z.number().int().min(1).optional(),
+  /** Tokens sampled from (0 = the whole vocabulary, as OpenAI's top_p = 1 means, but slower). */
+  samplingTopK: z.number().int().min(0).optional(),
 };
 
 /** Prices in US dollars per million tokens. */
@@ -54,6 +56,7 @@ export const configSchema = z.strictObject({
       batchSize: z.number().int().min(1).default(512),
       queueSize: z.number().int().min(0).default(32),
       minPrefixReuse: z.number().int().min(1).default(32),
+      samplingTopK: z.number().int().min(0).default(40),
     })
     .prefault({}),
   models: z.array(modelConfigSchema).default([]),

@@ -16,6 +16,7 @@ export interface ModelEntry {
   batchSize: number;
   queueSize: number;
   minPrefixReuse: number;
+  samplingTopK: number;
   pricing: Pricing | undefined;
   source: "config" | "directory";
 }
@@ -49,6 +50,7 @@ export function collectModels(config: Config): ModelEntry[] {
     batchSize: m.batchSize ?? d.batchSize,
     queueSize: m.queueSize ?? d.queueSize,
     minPrefixReuse: m.minPrefixReuse ?? d.minPrefixReuse,
+    samplingTopK: m.samplingTopK ?? d.samplingTopK,
     pricing: m.pricing && { input: m.pricing.input, output: m.pricing.output, cachedInput: m.pricing.cachedInput ?? m.pricing.input / 2 },
     source: "config",
   }));
@@ -66,6 +68,7 @@ export function collectModels(config: Config): ModelEntry[] {
       batchSize: d.batchSize,
       queueSize: d.queueSize,
       minPrefixReuse: d.minPrefixReuse,
+      samplingTopK: d.samplingTopK,
       pricing: undefined,
       source: "directory",
     });

@@ -25,6 +25,8 @@ export interface LocalModelSpec {
   queueSize: number;
   /** Shortest shared prefix worth reusing; shorter matches are evaluated afresh and count as uncached. */
   minPrefixReuse: number;
+  /** Tokens sampled from; 0 is the whole vocabulary. Requests with logprobs always use the whole vocabulary. */
+  samplingTopK: number;
   pricing: Pricing | undefined;
   chatTemplate: string | undefined;
 }
@@ -46,6 +48,9 @@ export const REASONING_BUDGETS: Readonly<Record<ReasoningEffort, number>> = {
   xhigh: 32768,
 };
 
+/** A JSON integer, without the exponent node-llama-cpp's grammar allows. */
+const INTEGER_RULE = 'integer-number-rule ::= "-"? ("0" | [1-9] [0-9]{0,15})';
+
 /** Compiled grammars kept per model, keyed by their schema. */
 const GRAMMAR_CACHE_SIZE = 64;
 
@@ -63,6 +68,7 @@ export class LocalModel implements ChatModel {
   readonly #grammars = new Map<string, Promise<LlamaGrammar>>();
   readonly #thought: ThoughtMarkers | undefined;
   readonly #minPrefixReuse: number;
+  readonly #topK: number;
 
   private constructor(llama: Llama, descriptor: ModelDescriptor, model: LlamaModel, context: LlamaContext, format: ChatFormat, spec: LocalModelSpec) {
     this.descriptor = descriptor;
@@ -76,6 +82,7 @@ export class LocalModel implements ChatModel {
     const sequences = Array.from({ length: context.totalSequences }, () => context.getSequence());
     this.#pool = new SequencePool(sequences, spec.queueSize);
     this.#minPrefixReuse = spec.minPrefixReuse;
+    this.#topK = spec.samplingTopK;
   }
 
   /** Loads the model file and allocates its context. */
@@ -122,7 +129,10 @@ export class LocalModel implements ChatModel {
     const key = JSON.stringify(schema);
     let grammar = this.#grammars.get(key);
     if (grammar === undefined) {
-      grammar = this.#llama.createGrammarForJsonSchema(schema as Parameters<Llama["createGrammarForJsonSchema"]>[0]);
+      grammar = this.#llama
+        .createGrammarForJsonSchema(schema as Parameters<Llama["createGrammarForJsonSchema"]>[0])
+        // node-llama-cpp lets "integer" take an exponent (3e-10 is no integer): keep integers plain.
+        .then((g) => this.#llama.createGrammar({ grammar: g.grammar.replace(/^integer-number-rule ::= .*$/m, INTEGER_RULE) }));
       grammar.catch(() => this.#grammars.delete(key));
       if (this.#grammars.size >= GRAMMAR_CACHE_SIZE) this.#grammars.delete(this.#grammars.keys().next().value as string);
       this.#grammars.set(key, grammar);
@@ -282,6 +292,7 @@ export class LocalModel implements ChatModel {
         {
           temperature: sampling.temperature,
           topP: sampling.topP,
+          topK: request.topLogprobs === undefined ? this.#topK : 0,
           seed: sampling.seed === undefined ? randomInt(0, 2 ** 32) : (sampling.seed + index) % 2 ** 32,
           presencePenalty: sampling.presencePenalty,
           frequencyPenalty: sampling.frequencyPenalty,

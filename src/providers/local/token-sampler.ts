@@ -15,6 +15,8 @@ import type { TokenBytes } from "./token-bytes.ts";
 export interface SamplerSettings {
   temperature: number;
   topP: number;
+  /** Candidates kept before top_p; 0 keeps the whole vocabulary (exact, but slow on large vocabularies). */
+  topK: number;
   seed: number;
   presencePenalty: number;
   frequencyPenalty: number;
@@ -68,9 +70,9 @@ export class TokenSampler implements Sampler {
 
   #options(seed: number): SequenceEvaluateOptions {
     const s = this.#settings;
-    // OpenAI samples with temperature and top_p only: set top_p and turn off node-llama-cpp's top-k and min-p,
-    // which would also hide alternatives from logprobs.
-    const options: SequenceEvaluateOptions = { temperature: s.temperature, seed, topK: 0, minP: 0, topP: s.topP, evaluationPriority: s.evaluationPriority };
+    // OpenAI samples with temperature and top_p: min-p is off, and top-k is the configured bound
+    // (0, the whole vocabulary, whenever logprobs must report true probabilities).
+    const options: SequenceEvaluateOptions = { temperature: s.temperature, seed, topK: s.topK, minP: 0, topP: s.topP, evaluationPriority: s.evaluationPriority };
     if (s.tokenBias !== undefined) options.tokenBias = s.tokenBias;
     if (s.presencePenalty !== 0 || s.frequencyPenalty !== 0) {
       options.repeatPenalty = {
