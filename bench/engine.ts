@@ -1,7 +1,7 @@
 /**
  * bench/engine: tokens/s of one streamed chat completion through Modelport's HTTP API versus the
  * same generation through node-llama-cpp directly: same model, prompt tokens, seed, temperature,
- * context settings and thread count, alternating in one run. Target ratio (HTTP / direct) ≥ 0.9.
+ * context settings and thread count, alternating in one run. Target ratio (HTTP / direct) ≥ 0.95.
  *
  *   npm run bench:engine [-- --rounds 7 --tokens 1000 --model ../shared/models/stories260K.gguf]
  */
@@ -14,7 +14,7 @@ import { appendResults, machineFacts, median } from "./machine.ts";
 
 const { values } = parseArgs({
   options: {
-    rounds: { type: "string", default: "7" },
+    rounds: { type: "string", default: "15" },
     tokens: { type: "string", default: "1000" },
     threads: { type: "string", default: "1" },
     model: { type: "string", default: fileURLToPath(new URL("../../shared/models/stories260K.gguf", import.meta.url)) },
@@ -161,7 +161,10 @@ async function main(): Promise<void> {
   const directTps = median(directRates);
   const httpTps = median(httpRates);
   const ratio = httpTps / directTps;
-  console.log(`direct ${directTps.toFixed(0)} tok/s, http ${httpTps.toFixed(0)} tok/s, ratio ${ratio.toFixed(3)} (target >= 0.9)`);
+  // Each round runs the two paths back to back, so the ratio within a round cancels slow drifts in
+  // machine load; its median is the headline figure.
+  const paired = median(httpRates.map((h, i) => h / (directRates[i] as number)));
+  console.log(`direct ${directTps.toFixed(0)} tok/s, http ${httpTps.toFixed(0)} tok/s, ratio of medians ${ratio.toFixed(3)}, median paired ratio ${paired.toFixed(3)} (target >= 0.95)`);
   appendResults(`## engine: HTTP streaming vs node-llama-cpp directly (${new Date().toISOString()})
 
 - Machine: ${machineFacts()}
@@ -172,7 +175,8 @@ async function main(): Promise<void> {
 |---|---|
 | node-llama-cpp directly | ${directTps.toFixed(0)} |
 | Modelport HTTP stream (SSE) | ${httpTps.toFixed(0)} |
-| **ratio HTTP / direct** | **${ratio.toFixed(3)}** (target ≥ 0.9) |
+| ratio of the medians | ${ratio.toFixed(3)} |
+| **median of per-round ratios HTTP / direct** | **${paired.toFixed(3)}** (target ≥ 0.95) |
 `);
 }
 

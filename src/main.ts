@@ -1,4 +1,4 @@
-import { mkdirSync } from "node:fs";
+import { mkdirSync, statSync } from "node:fs";
 import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import { ConfigError } from "./config/load.ts";
@@ -91,7 +91,7 @@ export async function startServer(config: Config, logger: Logger, hooks: StartHo
         aliases: entry.aliases,
         contextSize: entry.contextSize,
         sequences: entry.sequences,
-        threads: entry.threads ?? LocalEngine.defaultThreads(),
+        threads: entry.threads ?? LocalEngine.defaultThreads(statSync(entry.path).size),
         batchSize: entry.batchSize,
         queueSize: entry.queueSize,
         minPrefixReuse: entry.minPrefixReuse,

@@ -28,7 +28,7 @@ function logUsage(log: LogFields, usage: Usage, pricing: Pricing | undefined): v
 }
 
 /** Frames produced within this many milliseconds of the last write share one socket write. */
-const STREAM_COALESCE_MS = 4;
+const STREAM_COALESCE_MS = 10;
 
 /** `POST /v1/chat/completions`: validate, run the chat service, render JSON or SSE. */
 export function chatCompletionsHandler(chat: ChatService, engineVersion: string): Handler {
