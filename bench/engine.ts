@@ -117,7 +117,7 @@ function modelId(): string {
 async function main(): Promise<void> {
   const llama = await getLlama({ build: "never", gpu: false, maxThreads: 0 });
   const model = await llama.loadModel({ modelPath: MODEL });
-  const context = await model.createContext({ sequences: SEQUENCES, contextSize: CONTEXT, threads: THREADS, flashAttention: false, batchSize: 512 });
+  const context = await model.createContext({ sequences: SEQUENCES, contextSize: CONTEXT, threads: THREADS, flashAttention: false, batchSize: 128 });
   const sequence: LlamaContextSequence = context.getSequence();
   const wrapper = resolveChatWrapper(model);
 

@@ -53,7 +53,7 @@ export const configSchema = z.strictObject({
       contextSize: z.number().int().min(64).default(4096),
       sequences: z.number().int().min(1).max(64).default(4),
       threads: z.number().int().min(1).max(256).optional(),
-      batchSize: z.number().int().min(1).default(512),
+      batchSize: z.number().int().min(1).default(128),
       queueSize: z.number().int().min(0).default(32),
       minPrefixReuse: z.number().int().min(1).default(32),
       samplingTopK: z.number().int().min(0).default(40),
