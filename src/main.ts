@@ -1,4 +1,5 @@
 import { mkdirSync, statSync } from "node:fs";
+import { join } from "node:path";
 import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import { ConfigError } from "./config/load.ts";
@@ -98,6 +99,9 @@ export async function startServer(config: Config, logger: Logger, hooks: StartHo
         samplingTopK: entry.samplingTopK,
         pricing: entry.pricing,
         chatTemplate: entry.chatTemplate,
+        prefixStore: config.prefixCache.enabled
+          ? { ...config.prefixCache, root: join(config.dataDir, "prefix-cache") }
+          : undefined,
       });
       registry.add(model);
       logger.info("model loaded", {

@@ -53,6 +53,7 @@ export function configFromEnv(env: Env): Json {
   setIn(defaults, "threads", intFromEnv(env, "MODELPORT_THREADS"));
   setIn(defaults, "queueSize", intFromEnv(env, "MODELPORT_QUEUE_SIZE"));
   if (Object.keys(defaults).length > 0) out.defaults = defaults;
+  if (env.MODELPORT_PREFIX_CACHE) out.prefixCache = { enabled: !/^(0|false|no|off)$/i.test(env.MODELPORT_PREFIX_CACHE) };
   const pull: Json = {};
   setIn(pull, "endpoint", env.MODELPORT_HF_ENDPOINT || undefined);
   setIn(pull, "defaultModel", env.MODELPORT_DEFAULT_MODEL || undefined);

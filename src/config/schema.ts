@@ -60,6 +60,16 @@ export const configSchema = z.strictObject({
     })
     .prefault({}),
   models: z.array(modelConfigSchema).default([]),
+  /** Hot prompt prefixes kept as KV state files in the data directory. */
+  prefixCache: z
+    .strictObject({
+      enabled: z.boolean().default(false),
+      minTokens: z.number().int().min(16).default(1024),
+      block: z.number().int().min(1).default(256),
+      maxBytes: z.number().int().min(0).default(1024 * 1024 * 1024),
+      minHits: z.number().int().min(1).default(2),
+    })
+    .prefault({}),
   pull: z
     .strictObject({
       endpoint: z.string().url().default("https://huggingface.co"),

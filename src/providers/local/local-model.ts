@@ -1,5 +1,6 @@
-import { randomInt } from "node:crypto";
+import { createHash, randomInt } from "node:crypto";
 import { statSync } from "node:fs";
+import { join } from "node:path";
 import { TokenBias, type Llama, type LlamaContext, type LlamaContextSequence, type LlamaGrammar, type LlamaModel, type Token } from "node-llama-cpp";
 import type { ChatRequest, ChatStreamPart, JsonSchema, ReasoningEffort, ToolCall } from "../../core/chat.ts";
 import { contextLengthExceeded, invalidRequest, overloaded, unsupportedParameter } from "../../core/errors.ts";
@@ -8,6 +9,7 @@ import type { Pricing } from "../../core/pricing.ts";
 import type { ChatModel, ModelDescriptor } from "../provider.ts";
 import { renderChatPrompt, resolveChatFormat, thoughtMarkers, type ChatFormat, type ThoughtMarkers } from "./chat-prompt.ts";
 import { generateChoice, type OutputMode, type ReasoningPlan } from "./choice-generator.ts";
+import { PrefixStateStore, type PrefixStoreOptions } from "./prefix-state-store.ts";
 import { SequencePool, type SequenceLease } from "./sequence-pool.ts";
 import { TokenBytes } from "./token-bytes.ts";
 import { TokenSampler } from "./token-sampler.ts";
@@ -29,6 +31,8 @@ export interface LocalModelSpec {
   samplingTopK: number;
   pricing: Pricing | undefined;
   chatTemplate: string | undefined;
+  /** Hot-prefix state files; undefined when the prefix cache is off. */
+  prefixStore: Omit<PrefixStoreOptions, "dir"> & { root: string } | undefined;
 }
 
 interface ChoiceResult {
@@ -69,6 +73,7 @@ export class LocalModel implements ChatModel {
   readonly #thought: ThoughtMarkers | undefined;
   readonly #minPrefixReuse: number;
   readonly #topK: number;
+  readonly #prefixStore: PrefixStateStore | undefined;
 
   private constructor(llama: Llama, descriptor: ModelDescriptor, model: LlamaModel, context: LlamaContext, format: ChatFormat, spec: LocalModelSpec) {
     this.descriptor = descriptor;
@@ -83,6 +88,13 @@ export class LocalModel implements ChatModel {
     this.#pool = new SequencePool(sequences, spec.queueSize);
     this.#minPrefixReuse = spec.minPrefixReuse;
     this.#topK = spec.samplingTopK;
+    if (spec.prefixStore !== undefined) {
+      // State files only fit the model and context size that wrote them: key the directory by both.
+      const stat = statSync(spec.path);
+      const key = createHash("sha256").update(`${spec.path}\0${stat.size}\0${stat.mtimeMs}\0${context.contextSize}`).digest("hex").slice(0, 16);
+      const { root, ...options } = spec.prefixStore;
+      this.#prefixStore = new PrefixStateStore({ ...options, dir: join(root, `${spec.id.replace(/[^\w.-]/g, "_")}-${key}`) });
+    }
   }
 
   /** Loads the model file and allocates its context. */
@@ -115,7 +127,14 @@ export class LocalModel implements ChatModel {
 
   stats(): Record<string, number> {
     const s = this.#pool.stats();
-    return { sequences: s.total, busy: s.busy, queued: s.queued, queue_size: s.queueSize, context_size: this.contextSize };
+    return {
+      sequences: s.total,
+      busy: s.busy,
+      queued: s.queued,
+      queue_size: s.queueSize,
+      context_size: this.contextSize,
+      ...(this.#prefixStore ? { stored_prefixes: this.#prefixStore.size, stored_prefix_bytes: this.#prefixStore.bytes } : {}),
+    };
   }
 
   /** Prompt tokens a sequence's state can serve: its shared prefix, if long enough to be worth it. */
@@ -279,8 +298,13 @@ export class LocalModel implements ChatModel {
     const sequence = lease.sequence;
     let healthy = false;
     try {
-      // Reuse the prefix this sequence already holds; at least one token is evaluated for logits.
-      const reuse = Math.min(this.#reusable(sequence, tokens), tokens.length - 1);
+      // Reuse the prefix this sequence already holds, or a stored hot prefix when that is longer;
+      // at least one token is always evaluated, for its logits.
+      let reuse = Math.min(this.#reusable(sequence, tokens), tokens.length - 1);
+      const stored = this.#prefixStore?.lookup(tokens);
+      if (stored !== undefined && stored.length > reuse && (await this.#prefixStore?.restore(sequence, stored))) {
+        reuse = Math.min(sequence.compareContextTokens(tokens).firstDifferentIndex, tokens.length - 1);
+      }
       if (sequence.nextTokenIndex > reuse) {
         await sequence.eraseContextTokenRanges([{ start: reuse, end: sequence.nextTokenIndex }]);
       }
@@ -307,6 +331,9 @@ export class LocalModel implements ChatModel {
       const plan = { index, input: tokens.slice(reuse), limit, stops, mode, reasoning };
       const { toolCalls, reasoningTokens } = yield* generateChoice(this.#model, sampler, plan, signal);
       healthy = true;
+      if (index === 0 && !signal.aborted && this.#prefixStore?.noteUse(tokens)) {
+        await this.#prefixStore.save(sequence, tokens).catch(() => undefined);
+      }
       return { completionTokens: sampler.generated.length, cachedTokens: reuse, reasoningTokens, toolCalls };
     } finally {
       if (!healthy && !signal.aborted) {
