@@ -5,19 +5,17 @@
  *
  *   npm run bench:engine [-- --rounds 7 --tokens 1000 --model ../shared/models/stories260K.gguf]
  */
-import { spawn } from "node:child_process";
-import { Agent, request } from "node:http";
-import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
 import { getLlama, resolveChatWrapper, type LlamaContextSequence, type Token } from "node-llama-cpp";
 import { appendResults, machineFacts, median } from "./machine.ts";
+import { startBenchServer, streamCompletion, STORIES } from "./server.ts";
 
 const { values } = parseArgs({
   options: {
     rounds: { type: "string", default: "15" },
     tokens: { type: "string", default: "1000" },
     threads: { type: "string", default: "1" },
-    model: { type: "string", default: fileURLToPath(new URL("../../shared/models/stories260K.gguf", import.meta.url)) },
+    model: { type: "string", default: STORIES },
   },
 });
 const ROUNDS = Number(values.rounds);
@@ -27,47 +25,9 @@ const MODEL = values.model;
 const CONTEXT = 2048;
 const SEQUENCES = 4;
 const TEMPERATURE = 0.8;
-const agent = new Agent({ keepAlive: true });
 
 function prompt(round: number): string {
   return `Story number ${round}. Once upon a time`;
-}
-
-async function startServer(): Promise<{ url: string; stop: () => Promise<void> }> {
-  const cli = fileURLToPath(new URL("../src/cli/index.ts", import.meta.url));
-  const child = spawn(process.execPath, [cli, "serve", "--port", "0", "-m", MODEL], {
-    env: {
-      ...process.env,
-      MODELPORT_THREADS: String(THREADS),
-      MODELPORT_SEQUENCES: String(SEQUENCES),
-      MODELPORT_CONTEXT_SIZE: String(CONTEXT),
-      MODELPORT_GPU: "cpu",
-      MODELPORT_AUTO_PULL: "false",
-      MODELPORT_LOG_LEVEL: "info",
-      MODELPORT_API_KEYS: "sk-bench",
-    },
-    stdio: ["ignore", "pipe", "inherit"],
-  });
-  const exited = new Promise<void>((r) => child.on("close", () => r()));
-  const url = await new Promise<string>((resolve, reject) => {
-    let out = "";
-    const timer = setTimeout(() => reject(new Error(`server did not start: ${out}`)), 60_000);
-    child.stdout.on("data", (d) => {
-      out += d;
-      const found = /"msg":"listening","url":"(http:\/\/[^"]+)\/v1"/.exec(out);
-      if (found) {
-        clearTimeout(timer);
-        resolve(found[1] as string);
-      }
-    });
-  });
-  return {
-    url,
-    stop: async () => {
-      child.kill("SIGTERM");
-      await exited;
-    },
-  };
 }
 
 interface Measurement {
@@ -75,39 +35,14 @@ interface Measurement {
   seconds: number;
 }
 
-/** One streamed completion over a plain node:http client that only keeps the stream's tail. */
-function viaHttp(url: string, round: number): Promise<Measurement> {
-  const body = JSON.stringify({
-    model: modelId(),
-    messages: [{ role: "user", content: prompt(round) }],
-    max_tokens: MAX_TOKENS,
-    seed: round,
-    temperature: TEMPERATURE,
-    stream: true,
-    stream_options: { include_usage: true },
-  });
-  const started = performance.now();
-  return new Promise((resolve, reject) => {
-    const req = request(`${url}/v1/chat/completions`, {
-      method: "POST",
-      agent,
-      headers: { authorization: "Bearer sk-bench", "content-type": "application/json", "content-length": Buffer.byteLength(body) },
-    }, (res) => {
-      let tail = "";
-      res.setEncoding("utf8");
-      res.on("data", (d: string) => {
-        tail = (tail + d).slice(-2048);
-      });
-      res.on("end", () => {
-        const seconds = (performance.now() - started) / 1000;
-        const usage = /"completion_tokens":(\d+)/.exec(tail);
-        if (!usage || !tail.endsWith("data: [DONE]\n\n")) reject(new Error(`incomplete stream: ${tail.slice(-300)}`));
-        else resolve({ tokens: Number(usage[1]), seconds });
-      });
-    });
-    req.on("error", reject);
-    req.end(body);
-  });
+/** One streamed completion as the official SDK would ask for it (obfuscation padding included). */
+async function viaHttp(url: string, round: number): Promise<Measurement> {
+  const result = await streamCompletion(
+    url,
+    { model: modelId(), messages: [{ role: "user", content: prompt(round) }], max_tokens: MAX_TOKENS, seed: round, temperature: TEMPERATURE },
+    { obfuscation: true },
+  );
+  return { tokens: result.completionTokens, seconds: result.totalMs / 1000 };
 }
 
 function modelId(): string {
@@ -137,7 +72,7 @@ async function main(): Promise<void> {
     return { tokens: out.length, seconds: (performance.now() - started) / 1000 };
   };
 
-  const server = await startServer();
+  const server = await startBenchServer({ model: MODEL, threads: THREADS, sequences: SEQUENCES, contextSize: CONTEXT });
   const httpRates: number[] = [];
   const directRates: number[] = [];
   const tokenCounts: string[] = [];

@@ -22,7 +22,7 @@ try {
     const started = performance.now();
     const settled = await Promise.allSettled(
       Array.from({ length: CONCURRENCY }, (_, i) =>
-        streamCompletion(server.url, { model: "stories260K", messages: [{ role: "user", content: `Request ${wave}-${i}` }], max_tokens: 100, seed: i }, 60_000),
+        streamCompletion(server.url, { model: "stories260K", messages: [{ role: "user", content: `Request ${wave}-${i}` }], max_tokens: 100, seed: i }, { timeoutMs: 60_000 }),
       ),
     );
     const seconds = (performance.now() - started) / 1000;

@@ -82,8 +82,14 @@ export interface StreamResult {
 const agent = new Agent({ keepAlive: true, maxSockets: 256 });
 
 /** One streamed chat completion over plain node:http, keeping only what the benchmarks measure. */
-export function streamCompletion(url: string, body: Record<string, unknown>, timeoutMs = 120_000): Promise<StreamResult> {
-  const payload = JSON.stringify({ ...body, stream: true, stream_options: { include_usage: true, include_obfuscation: false } });
+export function streamCompletion(
+  url: string,
+  body: Record<string, unknown>,
+  options: { timeoutMs?: number; obfuscation?: boolean } = {},
+): Promise<StreamResult> {
+  const timeoutMs = options.timeoutMs ?? 120_000;
+  const streamOptions = options.obfuscation ? { include_usage: true } : { include_usage: true, include_obfuscation: false };
+  const payload = JSON.stringify({ ...body, stream: true, stream_options: streamOptions });
   const started = performance.now();
   return new Promise((resolve, reject) => {
     const req = request(

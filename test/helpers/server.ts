@@ -2,6 +2,7 @@ import { mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
+import { getLlama, type Llama, type LlamaModel } from "node-llama-cpp";
 import OpenAI from "openai";
 import { loadConfig } from "../../src/config/load.ts";
 import type { Config } from "../../src/config/schema.ts";
@@ -93,4 +94,18 @@ export async function waitFor(check: () => boolean | Promise<boolean>, timeoutMs
     if (Date.now() > deadline) throw new Error("condition not met in time");
     await new Promise((r) => setTimeout(r, 20));
   }
+}
+
+/** The stories model loaded straight into node-llama-cpp, for tests that need its tokenizer. */
+export async function loadStoriesModel(): Promise<{ llama: Llama; model: LlamaModel; dispose(): Promise<void> }> {
+  const llama = await getLlama({ build: "never", gpu: false });
+  const model = await llama.loadModel({ modelPath: STORIES });
+  return {
+    llama,
+    model,
+    dispose: async () => {
+      await model.dispose();
+      await llama.dispose();
+    },
+  };
 }

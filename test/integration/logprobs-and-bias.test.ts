@@ -1,21 +1,20 @@
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
-import { getLlama, type Llama, type LlamaModel } from "node-llama-cpp";
+import type { LlamaModel } from "node-llama-cpp";
 import { assertSchema } from "../helpers/openapi.ts";
-import { STORIES, startTestServer, type TestServer } from "../helpers/server.ts";
+import { loadStoriesModel, startTestServer, type TestServer } from "../helpers/server.ts";
 
 let server: TestServer;
-let llama: Llama;
 let model: LlamaModel;
+let engine: Awaited<ReturnType<typeof loadStoriesModel>>;
 before(async () => {
   server = await startTestServer();
-  llama = await getLlama({ build: "never", gpu: false });
-  model = await llama.loadModel({ modelPath: STORIES });
+  engine = await loadStoriesModel();
+  model = engine.model;
 });
 after(async () => {
   await server.close();
-  await model.dispose();
-  await llama.dispose();
+  await engine.dispose();
 });
 
 const STORY = [{ role: "user" as const, content: "Once upon a time" }];

@@ -1,22 +1,21 @@
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
-import { getLlama, type Llama, type LlamaModel } from "node-llama-cpp";
+import type { LlamaModel } from "node-llama-cpp";
 import type { ChatMessage } from "../../src/core/chat.ts";
 import { renderChatPrompt, resolveChatFormat } from "../../src/providers/local/chat-prompt.ts";
-import { STORIES, startTestServer, type TestServer } from "../helpers/server.ts";
+import { loadStoriesModel, STORIES, startTestServer, type TestServer } from "../helpers/server.ts";
 
 let server: TestServer;
-let llama: Llama;
 let model: LlamaModel;
+let engine: Awaited<ReturnType<typeof loadStoriesModel>>;
 before(async () => {
   server = await startTestServer({ models: [{ id: "stories", path: STORIES, aliases: [] }] });
-  llama = await getLlama({ build: "never", gpu: false });
-  model = await llama.loadModel({ modelPath: STORIES });
+  engine = await loadStoriesModel();
+  model = engine.model;
 });
 after(async () => {
   await server.close();
-  await model.dispose();
-  await llama.dispose();
+  await engine.dispose();
 });
 
 const SYSTEM = `You are a storyteller. ${"Every story has a cat, a dog and a little girl who like to play in the park. ".repeat(12)}`;
