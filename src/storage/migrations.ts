@@ -1,0 +1,56 @@
+/** Schema changes, applied in order at start; each runs once. SQL that SQLite and PostgreSQL both accept. */
+export const MIGRATIONS: readonly { version: number; sql: string }[] = [
+  {
+    version: 1,
+    sql: `
+CREATE TABLE projects (
+  id TEXT PRIMARY KEY,
+  name TEXT NOT NULL,
+  created_at BIGINT NOT NULL,
+  archived_at BIGINT,
+  tier TEXT,
+  monthly_budget_usd DOUBLE PRECISION,
+  soft_budget_usd DOUBLE PRECISION
+);
+CREATE TABLE api_keys (
+  id TEXT PRIMARY KEY,
+  project_id TEXT NOT NULL REFERENCES projects(id),
+  name TEXT NOT NULL,
+  hash TEXT NOT NULL UNIQUE,
+  redacted TEXT NOT NULL,
+  models TEXT,
+  is_admin INTEGER NOT NULL DEFAULT 0,
+  created_at BIGINT NOT NULL,
+  last_used_at BIGINT,
+  revoked_at BIGINT
+);
+CREATE INDEX api_keys_project ON api_keys(project_id, created_at);
+CREATE TABLE rate_limits (
+  project_id TEXT NOT NULL REFERENCES projects(id),
+  model TEXT NOT NULL,
+  rpm INTEGER,
+  tpm INTEGER,
+  rpd INTEGER,
+  max_concurrent INTEGER,
+  PRIMARY KEY (project_id, model)
+);
+CREATE TABLE usage_records (
+  id TEXT PRIMARY KEY,
+  created_at BIGINT NOT NULL,
+  project_id TEXT NOT NULL,
+  key_id TEXT,
+  model TEXT NOT NULL,
+  endpoint TEXT NOT NULL,
+  input_tokens BIGINT NOT NULL,
+  cached_tokens BIGINT NOT NULL,
+  output_tokens BIGINT NOT NULL,
+  reasoning_tokens BIGINT NOT NULL,
+  latency_ms BIGINT NOT NULL,
+  status INTEGER NOT NULL,
+  cost_usd DOUBLE PRECISION NOT NULL,
+  batch INTEGER NOT NULL DEFAULT 0
+);
+CREATE INDEX usage_project_time ON usage_records(project_id, created_at);
+`,
+  },
+];

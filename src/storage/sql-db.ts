@@ -1,0 +1,138 @@
+import { DatabaseSync } from "node:sqlite";
+import pg from "pg";
+
+/** A row as the driver returns it. */
+export type Row = Record<string, unknown>;
+/** Values bound to `?` placeholders. */
+export type Param = string | number | null;
+
+/**
+ * The little SQL surface the storage layer needs, over SQLite (node:sqlite) and PostgreSQL (pg).
+ * Statements use `?` placeholders and SQL both databases accept.
+ */
+export interface SqlDb {
+  readonly dialect: "sqlite" | "postgres";
+  all(sql: string, params?: readonly Param[]): Promise<Row[]>;
+  run(sql: string, params?: readonly Param[]): Promise<number>;
+  exec(sql: string): Promise<void>;
+  /** Runs `fn` in a transaction (serialised across processes on PostgreSQL by an advisory lock when `lockKey` is given). */
+  transaction<T>(fn: (db: SqlDb) => Promise<T>, lockKey?: number): Promise<T>;
+  close(): Promise<void>;
+}
+
+/** SQLite through Node's built-in driver, in WAL mode so readers never wait for the writer. */
+export class SqliteDb implements SqlDb {
+  readonly dialect = "sqlite";
+  readonly #db: DatabaseSync;
+  #chain: Promise<unknown> = Promise.resolve();
+
+  constructor(file: string) {
+    this.#db = new DatabaseSync(file);
+    this.#db.exec("PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; PRAGMA busy_timeout = 5000; PRAGMA foreign_keys = ON;");
+  }
+
+  async all(sql: string, params: readonly Param[] = []): Promise<Row[]> {
+    return this.#db.prepare(sql).all(...params) as Row[];
+  }
+
+  async run(sql: string, params: readonly Param[] = []): Promise<number> {
+    return Number(this.#db.prepare(sql).run(...params).changes);
+  }
+
+  async exec(sql: string): Promise<void> {
+    this.#db.exec(sql);
+  }
+
+  transaction<T>(fn: (db: SqlDb) => Promise<T>): Promise<T> {
+    // One connection: transactions are queued so their statements never interleave.
+    const next = this.#chain.then(async () => {
+      this.#db.exec("BEGIN IMMEDIATE");
+      try {
+        const result = await fn(this);
+        this.#db.exec("COMMIT");
+        return result;
+      } catch (error) {
+        this.#db.exec("ROLLBACK");
+        throw error;
+      }
+    });
+    this.#chain = next.catch(() => undefined);
+    return next;
+  }
+
+  async close(): Promise<void> {
+    await this.#chain;
+    this.#db.close();
+  }
+}
+
+function toPg(sql: string): string {
+  let n = 0;
+  return sql.replace(/\?/g, () => `$${++n}`);
+}
+
+class PgClientDb implements SqlDb {
+  readonly dialect = "postgres";
+  readonly #client: pg.PoolClient;
+  constructor(client: pg.PoolClient) {
+    this.#client = client;
+  }
+  async all(sql: string, params: readonly Param[] = []): Promise<Row[]> {
+    return (await this.#client.query(toPg(sql), [...params])).rows as Row[];
+  }
+  async run(sql: string, params: readonly Param[] = []): Promise<number> {
+    return (await this.#client.query(toPg(sql), [...params])).rowCount ?? 0;
+  }
+  async exec(sql: string): Promise<void> {
+    await this.#client.query(sql);
+  }
+  transaction<T>(fn: (db: SqlDb) => Promise<T>): Promise<T> {
+    return fn(this);
+  }
+  async close(): Promise<void> {}
+}
+
+/** PostgreSQL through a connection pool. */
+export class PostgresDb implements SqlDb {
+  readonly dialect = "postgres";
+  readonly #pool: pg.Pool;
+
+  constructor(url: string) {
+    this.#pool = new pg.Pool({ connectionString: url, max: 10 });
+    // BIGINT columns hold seconds and token counts, well inside Number's exact range.
+    pg.types.setTypeParser(20, (v) => Number(v));
+    pg.types.setTypeParser(1700, (v) => Number(v));
+  }
+
+  async all(sql: string, params: readonly Param[] = []): Promise<Row[]> {
+    return (await this.#pool.query(toPg(sql), [...params])).rows as Row[];
+  }
+
+  async run(sql: string, params: readonly Param[] = []): Promise<number> {
+    return (await this.#pool.query(toPg(sql), [...params])).rowCount ?? 0;
+  }
+
+  async exec(sql: string): Promise<void> {
+    await this.#pool.query(sql);
+  }
+
+  async transaction<T>(fn: (db: SqlDb) => Promise<T>, lockKey?: number): Promise<T> {
+    const client = await this.#pool.connect();
+    try {
+      await client.query("BEGIN");
+      if (lockKey !== undefined) await client.query("SELECT pg_advisory_xact_lock($1)", [lockKey]);
+      const result = await fn(new PgClientDb(client));
+      await client.query("COMMIT");
+      return result;
+    } catch (error) {
+      await client.query("ROLLBACK").catch(() => undefined);
+      throw error;
+    } finally {
+      client.release();
+    }
+  }
+
+  async close(): Promise<void> {
+    await this.#pool.end();
+  }
+}
