@@ -1,5 +1,7 @@
 import { spawn } from "node:child_process";
-import { readFileSync } from "node:fs";
+import { mkdtempSync, readFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { Agent, request } from "node:http";
 import { fileURLToPath } from "node:url";
 
@@ -36,6 +38,7 @@ export async function startBenchServer(options: {
       MODELPORT_AUTO_PULL: "false",
       MODELPORT_LOG_LEVEL: "info",
       MODELPORT_API_KEYS: BENCH_KEY,
+      MODELPORT_DATA_DIR: join(mkdtempSync(join(tmpdir(), "modelport-bench-")), "data"),
     },
     stdio: ["ignore", "pipe", "inherit"],
   });

@@ -16,6 +16,13 @@ import { PullError, pullModel, type PullProgress } from "./models/pull.ts";
 import { LocalEngine } from "./providers/local/engine.ts";
 import { ChatService } from "./services/chat-service.ts";
 import { ModelRegistry } from "./services/model-registry.ts";
+import { organizationRoutes } from "./http/routes/v1/organization.ts";
+import { AccessService } from "./services/access.ts";
+import { BudgetGuard } from "./services/budgets.ts";
+import { PlatformGate } from "./services/request-gate.ts";
+import { UsageMeter } from "./services/usage-meter.ts";
+import { openStorage } from "./storage/open.ts";
+import type { Storage } from "./storage/storage.ts";
 import { VERSION } from "./version.ts";
 
 /** A listening server and the way to stop it. */
@@ -23,6 +30,8 @@ export interface RunningServer {
   url: string;
   port: number;
   registry: ModelRegistry;
+  storage: Storage;
+  meter: UsageMeter;
   app: App;
   /** Stops accepting, lets in-flight requests finish (up to the shutdown timeout), frees the engine. */
   close(): Promise<void>;
@@ -70,16 +79,31 @@ async function ensureModels(config: Config, logger: Logger, hooks: StartHooks): 
   return collectModels(config);
 }
 
-/** The composition root: config → engine → models → services → HTTP → listen. */
+/** The composition root: config → storage → engine → models → services → HTTP → listen. */
 export async function startServer(config: Config, logger: Logger, hooks: StartHooks = {}): Promise<RunningServer> {
-  const open = config.apiKeys.length === 0;
-  if (open && !isLoopback(config.host)) {
-    throw new ConfigError(
-      `Refusing to listen on ${config.host} without API keys: set MODELPORT_API_KEYS (comma-separated) or bind to 127.0.0.1.`,
-    );
-  }
   mkdirSync(config.dataDir, { recursive: true });
-  const entries = await ensureModels(config, logger, hooks);
+  const storage = await openStorage({ databaseUrl: config.databaseUrl, dataDir: config.dataDir });
+  const access = new AccessService(storage, logger);
+  try {
+    await access.bootstrap({ envKeys: config.apiKeys, adminKey: config.adminKey, dataDir: config.dataDir });
+    if (access.open && !isLoopback(config.host)) {
+      throw new ConfigError(
+        `Refusing to listen on ${config.host} without API keys: set MODELPORT_API_KEYS (comma-separated), create a project key, or bind to 127.0.0.1.`,
+      );
+    }
+  } catch (error) {
+    await storage.close();
+    throw error;
+  }
+  const meter = new UsageMeter(storage, logger);
+  const budgets = new BudgetGuard(storage, meter, logger);
+  let entries: ModelEntry[];
+  try {
+    entries = await ensureModels(config, logger, hooks);
+  } catch (error) {
+    await storage.close();
+    throw error;
+  }
 
   let state: "starting" | "ready" | "shutting_down" = "starting";
   const engine = await LocalEngine.create(config.gpu, logger);
@@ -114,6 +138,7 @@ export async function startServer(config: Config, logger: Logger, hooks: StartHo
     }
   } catch (error) {
     await engine.dispose();
+    await storage.close();
     throw error;
   }
 
@@ -123,9 +148,19 @@ export async function startServer(config: Config, logger: Logger, hooks: StartHo
     { method: "GET", pattern: "/ready", handler: readyHandler(() => state) },
     { method: "GET", pattern: "/v1/models", handler: listModelsHandler(registry) },
     { method: "GET", pattern: "/v1/models/:model", handler: getModelHandler(registry) },
-    { method: "POST", pattern: "/v1/chat/completions", handler: chatCompletionsHandler(chat, VERSION) },
+    { method: "POST", pattern: "/v1/chat/completions", handler: chatCompletionsHandler(chat, VERSION, new PlatformGate(budgets)) },
+    ...organizationRoutes({ storage, access, budgets }),
   ];
-  const app = createApp({ apiKeys: config.apiKeys, bodyLimitBytes: config.bodyLimitBytes, logger, routes });
+  const app = createApp({
+    authenticate: (header) => access.authenticate(header),
+    onCompleted: (done) => {
+      const usage = done.metering.usage ?? { promptTokens: 0, completionTokens: 0, cachedTokens: 0, reasoningTokens: 0 };
+      meter.record({ principal: done.principal, model: done.metering.model, endpoint: done.endpoint, usage, latencyMs: done.latencyMs, status: done.status, batch: done.metering.batch, pricing: done.metering.pricing });
+    },
+    bodyLimitBytes: config.bodyLimitBytes,
+    logger,
+    routes,
+  });
   const server: Server = createServer({ keepAliveTimeout: 5_000 }, app.handle);
   server.on("clientError", (_error, socket) => {
     if (socket.writable) socket.end("HTTP/1.1 400 Bad Request\r\nconnection: close\r\n\r\n");
@@ -141,7 +176,7 @@ export async function startServer(config: Config, logger: Logger, hooks: StartHo
   const port = (server.address() as AddressInfo).port;
   const hostForUrl = config.host.includes(":") ? `[${config.host}]` : config.host;
   state = "ready";
-  if (open) {
+  if (access.open) {
     logger.warn(
       "NO API KEYS CONFIGURED: every request is accepted without authentication. This is allowed only on a loopback address; set MODELPORT_API_KEYS to require keys.",
       { host: config.host },
@@ -171,10 +206,13 @@ export async function startServer(config: Config, logger: Logger, hooks: StartHo
       }
       server.closeAllConnections();
       await stopped;
+      // Every request has finished: its usage is in the meter, and goes to the database before exit.
+      await meter.close();
+      await storage.close();
       await engine.dispose();
       logger.info("stopped");
     })();
     return closing;
   };
-  return { url: `http://${hostForUrl}:${port}`, port, registry, app, close };
+  return { url: `http://${hostForUrl}:${port}`, port, registry, storage, meter, app, close };
 }

@@ -44,6 +44,9 @@ export function configFromEnv(env: Env): Json {
   setIn(out, "logLevel", env.MODELPORT_LOG_LEVEL || undefined);
   setIn(out, "shutdownTimeoutMs", intFromEnv(env, "MODELPORT_SHUTDOWN_TIMEOUT_MS"));
   setIn(out, "gpu", env.MODELPORT_GPU || undefined);
+  setIn(out, "adminKey", env.MODELPORT_ADMIN_KEY || undefined);
+  setIn(out, "databaseUrl", env.MODELPORT_DATABASE_URL || undefined);
+  setIn(out, "redisUrl", env.MODELPORT_REDIS_URL || undefined);
   if (env.MODELPORT_API_KEYS) {
     out.apiKeys = env.MODELPORT_API_KEYS.split(",").map((k) => k.trim()).filter((k) => k !== "");
   }

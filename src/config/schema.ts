@@ -44,6 +44,12 @@ export const configSchema = z.strictObject({
   dataDir: z.string().min(1).default("./data"),
   modelsDir: z.string().min(1).default("./models"),
   apiKeys: z.array(z.string().min(1)).default([]),
+  /** The bootstrap admin key; generated into DATA_DIR/admin-key when absent. */
+  adminKey: z.string().min(16).optional(),
+  /** PostgreSQL URL; SQLite in the data directory when absent. */
+  databaseUrl: z.string().min(1).optional(),
+  /** Redis URL; rate limits are kept in memory when absent. */
+  redisUrl: z.string().min(1).optional(),
   bodyLimitBytes: z.number().int().min(1024).default(16 * 1024 * 1024),
   logLevel: z.enum(["debug", "info", "warn", "error", "silent"]).default("info"),
   shutdownTimeoutMs: z.number().int().min(0).default(15_000),

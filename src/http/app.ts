@@ -2,17 +2,35 @@ import { randomBytes } from "node:crypto";
 import type { IncomingMessage, ServerResponse } from "node:http";
 import { ApiError, invalidRequest, toApiError } from "../core/errors.ts";
 import type { LogFields, Logger } from "../logging/logger.ts";
-import { createAuthenticator } from "./auth.ts";
+import { DEFAULT_PROJECT_ID, type Principal } from "../services/access.ts";
 import { readJsonBody, UnreadBodyError } from "./body.ts";
 import { sendError } from "./respond.ts";
-import { Router, type RequestContext, type Route } from "./router.ts";
+import { Router, type Metering, type RequestContext, type Route } from "./router.ts";
+
+/** One finished request that ran a model. */
+export interface CompletedRequest {
+  principal: Principal;
+  endpoint: string;
+  metering: Metering;
+  status: number;
+  latencyMs: number;
+}
 
 /** Settings the HTTP layer needs. */
 export interface AppOptions {
-  apiKeys: readonly string[];
+  /** Resolves the Authorization header to a principal, or throws 401. */
+  authenticate: (header: string | undefined) => Promise<Principal>;
+  /** Called once per finished request that ran a model, for usage metering. */
+  onCompleted?: (request: CompletedRequest) => void;
   bodyLimitBytes: number;
   logger: Logger;
   routes: readonly Route[];
+}
+
+const ANONYMOUS: Principal = { projectId: DEFAULT_PROJECT_ID, keyId: null, admin: false, models: null };
+
+function forbidden(message: string): ApiError {
+  return new ApiError(403, message, { type: "permission_error", code: "insufficient_permissions" });
 }
 
 /** A request handler plus what graceful shutdown needs to know about in-flight work. */
@@ -33,7 +51,6 @@ const REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
 /** Builds the HTTP application: request ids, auth, routing, body parsing, logging, one error mapper. */
 export function createApp(options: AppOptions): App {
   const router = new Router(options.routes);
-  const authenticate = createAuthenticator(options.apiKeys);
   const controllers = new Set<AbortController>();
   let draining = false;
   let idleWaiters: (() => void)[] = [];
@@ -64,10 +81,28 @@ export function createApp(options: AppOptions): App {
     const path = url.split("?")[0] ?? "/";
     const method = req.method ?? "GET";
     const log: LogFields = { request_id: requestId, method, path: path.length > 200 ? `${path.slice(0, 200)}…` : path };
-    const ctxBase = { req, res, requestId, signal: controller.signal, log };
+    const ctx: RequestContext = {
+      req,
+      res,
+      requestId,
+      signal: controller.signal,
+      log,
+      params: {},
+      principal: ANONYMOUS,
+      metering: undefined,
+      query: new URLSearchParams(url.includes("?") ? url.slice(url.indexOf("?") + 1) : ""),
+      readJson: () => readJsonBody(req, options.bodyLimitBytes),
+    };
 
     const run = async (): Promise<void> => {
-      if (path.startsWith("/v1/") || path === "/v1") authenticate(req);
+      if (path.startsWith("/v1/") || path === "/v1") {
+        ctx.principal = await options.authenticate(req.headers.authorization);
+        const adminRoute = path.startsWith("/v1/organization/") || path === "/v1/organization";
+        if (adminRoute && !ctx.principal.admin) throw forbidden("This endpoint needs an admin key.");
+        if (!adminRoute && ctx.principal.admin) throw forbidden("Admin keys only work with /v1/organization endpoints; use a project key.");
+        if (ctx.principal.keyId !== null) log.key_id = ctx.principal.keyId;
+        log.project_id = ctx.principal.projectId;
+      }
       let matched;
       try {
         matched = router.match(method, path);
@@ -77,11 +112,7 @@ export function createApp(options: AppOptions): App {
       if (matched === undefined) {
         throw new ApiError(404, `Invalid URL (${method} ${log.path})`, { type: "invalid_request_error", code: "unknown_url" });
       }
-      const ctx: RequestContext = {
-        ...ctxBase,
-        params: matched.params,
-        readJson: () => readJsonBody(req, options.bodyLimitBytes),
-      };
+      ctx.params = matched.params;
       await matched.route.handler(ctx);
     };
 
@@ -102,10 +133,14 @@ export function createApp(options: AppOptions): App {
         if (error instanceof UnreadBodyError) res.on("finish", () => req.destroy());
       })
       .finally(() => {
+        const latencyMs = performance.now() - started;
+        if (ctx.metering !== undefined) {
+          options.onCompleted?.({ principal: ctx.principal, endpoint: path, metering: ctx.metering, status: res.statusCode, latencyMs });
+        }
         const fields: LogFields = {
           ...log,
           status: res.statusCode,
-          duration_ms: Math.round(performance.now() - started),
+          duration_ms: Math.round(latencyMs),
         };
         if (controller.signal.aborted && !res.writableFinished) fields.aborted = true;
         options.logger.info("request", fields);

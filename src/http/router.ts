@@ -1,5 +1,16 @@
 import type { IncomingMessage, ServerResponse } from "node:http";
+import type { Usage } from "../core/chat.ts";
+import type { Pricing } from "../core/pricing.ts";
 import type { LogFields } from "../logging/logger.ts";
+import type { Principal } from "../services/access.ts";
+
+/** What a route reports for metering; set once the model is known. */
+export interface Metering {
+  model: string;
+  usage: Usage | undefined;
+  pricing: Pricing | undefined;
+  batch: boolean;
+}
 
 /** What a route handler gets: the parsed parts of one request, nothing framework-shaped. */
 export interface RequestContext {
@@ -11,6 +22,12 @@ export interface RequestContext {
   signal: AbortSignal;
   /** Fields added to the request's log line (never keys or prompt text). */
   log: LogFields;
+  /** Who is calling; set on every /v1 route. */
+  principal: Principal;
+  /** Set by routes that run a model, so the request is metered however it ends. */
+  metering: Metering | undefined;
+  /** The query string's parameters. */
+  query: URLSearchParams;
   readJson(): Promise<unknown>;
 }
 

@@ -1,4 +1,4 @@
-import type { ChatRequest, ChatStreamPart } from "../core/chat.ts";
+import type { ChatRequest, ChatStreamPart, Usage } from "../core/chat.ts";
 import type { Pricing } from "../core/pricing.ts";
 
 /** What `/v1/models` shows about a model. */
@@ -19,7 +19,11 @@ export interface ModelDescriptor {
  */
 export interface ChatModel {
   readonly descriptor: ModelDescriptor;
-  streamChat(request: ChatRequest, signal: AbortSignal): AsyncIterable<ChatStreamPart>;
+  /**
+   * Streams the request's choices. `onUsage` is called exactly once when the stream ends however it
+   * ends (finished, failed, or abandoned by its client), with the tokens actually used, for metering.
+   */
+  streamChat(request: ChatRequest, signal: AbortSignal, onUsage?: (usage: Usage) => void): AsyncIterable<ChatStreamPart>;
   /** Engine load, for health output. */
   stats(): Record<string, number>;
   dispose(): Promise<void>;

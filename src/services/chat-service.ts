@@ -34,17 +34,25 @@ export class ChatService {
     this.#registry = registry;
   }
 
-  /** Resolves the model and starts generating; throws ApiErrors for problems with the request. */
-  async start(request: ChatRequest, signal: AbortSignal): Promise<ChatRun> {
+  /** The model serving a public name, or a 404. */
+  resolve(name: string): ChatModel {
+    return this.#registry.resolve(name);
+  }
+
+  /**
+   * Starts generating; throws ApiErrors for problems with the request. `onUsage` gets the tokens
+   * used once the stream ends, however it ends.
+   */
+  async start(request: ChatRequest, signal: AbortSignal, onUsage?: (usage: Usage) => void): Promise<ChatRun> {
     const model = this.#registry.resolve(request.model);
-    const parts = model.streamChat(request, signal)[Symbol.asyncIterator]();
+    const parts = model.streamChat(request, signal, onUsage)[Symbol.asyncIterator]();
     const first = await parts.next();
     return { model, parts, first };
   }
 
   /** Runs a generation to the end and collects every choice. */
-  async complete(request: ChatRequest, signal: AbortSignal): Promise<ChatResult> {
-    const run = await this.start(request, signal);
+  async complete(request: ChatRequest, signal: AbortSignal, onUsage?: (usage: Usage) => void): Promise<ChatResult> {
+    const run = await this.start(request, signal, onUsage);
     const wantLogprobs = request.topLogprobs !== undefined;
     const choices: CollectedChoice[] = Array.from({ length: request.n }, () => ({
       text: "",

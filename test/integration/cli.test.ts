@@ -57,7 +57,7 @@ describe("modelport CLI", () => {
   });
 
   it("refuses to listen beyond loopback without API keys", async () => {
-    const res = await runCli(["serve", "--host", "0.0.0.0", "--port", "0", "-m", STORIES], { MODELPORT_API_KEYS: "", MODELPORT_GPU: "cpu" });
+    const res = await runCli(["serve", "--host", "0.0.0.0", "--port", "0", "-m", STORIES, "--data-dir", join(tmp(), "data")], { MODELPORT_API_KEYS: "", MODELPORT_GPU: "cpu" });
     assert.equal(res.code, 1);
     assert.match(res.stderr, /Refusing to listen on 0\.0\.0\.0 without API keys/);
   });
@@ -65,7 +65,7 @@ describe("modelport CLI", () => {
   it("exits with a clear message when it has no model and cannot download the default one", async () => {
     const dir = tmp();
     const port = await closedPort();
-    const res = await runCli(["serve", "--port", "0", "--models-dir", join(dir, "models")], {
+    const res = await runCli(["serve", "--port", "0", "--models-dir", join(dir, "models"), "--data-dir", join(dir, "data")], {
       MODELPORT_HF_ENDPOINT: `http://127.0.0.1:${port}`,
       MODELPORT_AUTO_PULL: "true",
       MODELPORT_GPU: "cpu",

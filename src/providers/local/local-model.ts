@@ -2,7 +2,7 @@ import { createHash, randomInt } from "node:crypto";
 import { statSync } from "node:fs";
 import { join } from "node:path";
 import { TokenBias, type Llama, type LlamaContext, type LlamaContextSequence, type LlamaGrammar, type LlamaModel, type Token } from "node-llama-cpp";
-import type { ChatRequest, ChatStreamPart, JsonSchema, ReasoningEffort, ToolCall } from "../../core/chat.ts";
+import type { ChatRequest, ChatStreamPart, JsonSchema, ReasoningEffort, Usage } from "../../core/chat.ts";
 import { contextLengthExceeded, invalidRequest, overloaded, unsupportedParameter } from "../../core/errors.ts";
 import { mergeAsync } from "../../core/merge-async.ts";
 import type { Pricing } from "../../core/pricing.ts";
@@ -35,11 +35,11 @@ export interface LocalModelSpec {
   prefixStore: Omit<PrefixStoreOptions, "dir"> & { root: string } | undefined;
 }
 
-interface ChoiceResult {
-  completionTokens: number;
+/** Live token counts of one request's choices, so usage is known however the request ends. */
+interface Tally {
+  samplers: TokenSampler[];
   cachedTokens: number;
   reasoningTokens: number;
-  toolCalls: ToolCall[];
 }
 
 /** Thinking budgets per `reasoning_effort`; `medium` is the default, as in OpenAI's API. */
@@ -234,7 +234,7 @@ export class LocalModel implements ChatModel {
     };
   }
 
-  async *streamChat(request: ChatRequest, signal: AbortSignal): AsyncGenerator<ChatStreamPart> {
+  async *streamChat(request: ChatRequest, signal: AbortSignal, onUsage?: (usage: Usage) => void): AsyncGenerator<ChatStreamPart> {
     const mode = await this.#outputMode(request);
     const reasoning = this.#reasoningPlan(request);
     const tokenBias = this.#tokenBias(request);
@@ -261,25 +261,27 @@ export class LocalModel implements ChatModel {
     const leases = Array.from({ length: request.n }, () => this.#pool.acquire(abort.signal, score, background));
     for (const lease of leases) lease.catch(() => undefined);
     const stops = [...request.stop, ...prompt.stopStrings];
+    const tally: Tally = { samplers: [], cachedTokens: 0, reasoningTokens: 0 };
+    const usage = (): Usage => ({
+      promptTokens: tokens.length,
+      completionTokens: tally.samplers.reduce((sum, s) => sum + s.generated.length, 0),
+      cachedTokens: tally.cachedTokens,
+      reasoningTokens: tally.reasoningTokens,
+    });
     try {
       const choices = leases.map((lease, index) =>
-        this.#runChoice(index, tokens, request, stops, mode, reasoning, tokenBias, lease, abort.signal),
+        this.#runChoice(index, tokens, request, stops, mode, reasoning, tokenBias, lease, abort.signal, tally),
       );
       // One choice (the common case) skips the merge and its per-token promise race.
-      const results = choices.length === 1 ? [yield* choices[0] as AsyncGenerator<ChatStreamPart, ChoiceResult>] : yield* mergeAsync(choices);
-      yield {
-        type: "usage",
-        usage: {
-          promptTokens: tokens.length,
-          completionTokens: results.reduce((sum, r) => sum + r.completionTokens, 0),
-          cachedTokens: results[0]?.cachedTokens ?? 0,
-          reasoningTokens: results.reduce((sum, r) => sum + r.reasoningTokens, 0),
-        },
-      };
+      if (choices.length === 1) yield* choices[0] as AsyncGenerator<ChatStreamPart, void>;
+      else yield* mergeAsync(choices);
+      yield { type: "usage", usage: usage() };
     } finally {
       signal.removeEventListener("abort", onAbort);
       abort.abort();
       for (const lease of leases) lease.then((l) => l.release(), () => undefined);
+      // Metered however the request ended: finished, failed, or abandoned by its client.
+      onUsage?.(usage());
     }
   }
 
@@ -293,7 +295,8 @@ export class LocalModel implements ChatModel {
     tokenBias: TokenBias | undefined,
     leasePromise: Promise<SequenceLease<LlamaContextSequence>>,
     signal: AbortSignal,
-  ): AsyncGenerator<ChatStreamPart, ChoiceResult> {
+    tally: Tally,
+  ): AsyncGenerator<ChatStreamPart, void> {
     const lease = await leasePromise;
     const sequence = lease.sequence;
     let healthy = false;
@@ -328,13 +331,15 @@ export class LocalModel implements ChatModel {
         this.#bytes,
         Math.max(64, Math.min(limit, this.contextSize)),
       );
+      tally.samplers[index] = sampler;
+      if (index === 0) tally.cachedTokens = reuse;
       const plan = { index, input: tokens.slice(reuse), limit, stops, mode, reasoning };
-      const { toolCalls, reasoningTokens } = yield* generateChoice(this.#model, sampler, plan, signal);
+      const { reasoningTokens } = yield* generateChoice(this.#model, sampler, plan, signal);
+      tally.reasoningTokens += reasoningTokens;
       healthy = true;
       if (index === 0 && !signal.aborted && this.#prefixStore?.noteUse(tokens)) {
         await this.#prefixStore.save(sequence, tokens).catch(() => undefined);
       }
-      return { completionTokens: sampler.generated.length, cachedTokens: reuse, reasoningTokens, toolCalls };
     } finally {
       if (!healthy && !signal.aborted) {
         // An engine failure may leave the sequence's state out of step with its token list.

@@ -16,7 +16,10 @@ import { systemFingerprint } from "../../../protocol/openai/fingerprint.ts";
 import type { ChatService } from "../../../services/chat-service.ts";
 import { sendJson } from "../../respond.ts";
 import { SseWriter } from "../../sse-writer.ts";
-import type { Handler } from "../../router.ts";
+import type { Handler, Metering } from "../../router.ts";
+import type { ChatRequest } from "../../../core/chat.ts";
+import type { ChatModel } from "../../../providers/provider.ts";
+import type { Principal } from "../../../services/access.ts";
 
 /** Adds a request's token counts, and its cost when the model has prices, to its log line. */
 function logUsage(log: LogFields, usage: Usage, pricing: Pricing | undefined): void {
@@ -30,25 +33,37 @@ function logUsage(log: LogFields, usage: Usage, pricing: Pricing | undefined): v
 /** Frames produced within this many milliseconds of the last write share one socket write. */
 const STREAM_COALESCE_MS = 10;
 
+/** Checks that run before any model work: key restrictions, budgets, rate limits. */
+export interface RequestGate {
+  admit(principal: Principal, model: ChatModel, request: ChatRequest): Promise<void>;
+}
+
 /** `POST /v1/chat/completions`: validate, run the chat service, render JSON or SSE. */
-export function chatCompletionsHandler(chat: ChatService, engineVersion: string): Handler {
+export function chatCompletionsHandler(chat: ChatService, engineVersion: string, gate: RequestGate): Handler {
   return async (ctx) => {
     const parsed = parseChatCompletionRequest(await ctx.readJson());
     ctx.log.model = parsed.request.model;
     ctx.log.stream = parsed.stream;
+    const model = chat.resolve(parsed.request.model);
+    await gate.admit(ctx.principal, model, parsed.request);
+    const metering: Metering = { model: model.descriptor.id, usage: undefined, pricing: model.descriptor.pricing, batch: false };
+    ctx.metering = metering;
+    const onUsage = (usage: Usage): void => {
+      metering.usage = usage;
+      logUsage(ctx.log, usage, model.descriptor.pricing);
+    };
     const env: CompletionEnvelope = { id: prefixedId("chatcmpl-"), created: unixSeconds(), model: "", systemFingerprint: "" };
 
     if (!parsed.stream) {
-      const result = await chat.complete(parsed.request, ctx.signal);
+      const result = await chat.complete(parsed.request, ctx.signal, onUsage);
       env.model = result.model.descriptor.id;
       env.systemFingerprint = systemFingerprint(env.model, engineVersion);
-      logUsage(ctx.log, result.usage, result.model.descriptor.pricing);
       sendJson(ctx.res, 200, renderChatCompletion(env, result.choices, result.usage, parsed));
       return;
     }
 
     // Errors up to the first generated part still get a proper status; after that they go in-stream.
-    const run = await chat.start(parsed.request, ctx.signal);
+    const run = await chat.start(parsed.request, ctx.signal, onUsage);
     env.model = run.model.descriptor.id;
     env.systemFingerprint = systemFingerprint(env.model, engineVersion);
     ctx.res.writeHead(200, {
@@ -80,7 +95,6 @@ export function chatCompletionsHandler(chat: ChatService, engineVersion: string)
             open = await send(part.choice, { kind: "finish", finishReason: part.finishReason });
             break;
           case "usage":
-            logUsage(ctx.log, part.usage, run.model.descriptor.pricing);
             open = parsed.includeUsage ? await writer.write(encodeSseJson(renderUsageChunk(env, part.usage))) : true;
             break;
         }

@@ -1,0 +1,143 @@
+import { createHash } from "node:crypto";
+import { existsSync, readFileSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { ApiError, invalidApiKey } from "../core/errors.ts";
+import { randomId, unixSeconds } from "../core/ids.ts";
+import type { Logger } from "../logging/logger.ts";
+import type { ApiKeyRecord, Project, Storage } from "../storage/storage.ts";
+
+/** Who is calling: the project a request is billed to and the key it used. */
+export interface Principal {
+  projectId: string;
+  keyId: string | null;
+  admin: boolean;
+  /** Models this key may use; null for all. */
+  models: readonly string[] | null;
+}
+
+/** The project requests belong to when no key names another, and where keys from the environment live. */
+export const DEFAULT_PROJECT_ID = "proj_default";
+
+/** Keys are stored as SHA-256 hex digests; the secret itself is never stored or logged. */
+export function hashKey(secret: string): string {
+  return createHash("sha256").update(secret, "utf8").digest("hex");
+}
+
+/** Shows the start and end of a key, as OpenAI's `redacted_value` does. */
+export function redact(secret: string): string {
+  return `${secret.slice(0, 8)}****${secret.slice(-4)}`;
+}
+
+/** A new secret: `sk-proj-…` for project keys, `sk-admin-…` for admin keys. */
+function newSecret(admin: boolean): string {
+  return `${admin ? "sk-admin-" : "sk-proj-"}${randomId(48)}`;
+}
+
+/**
+ * Projects and API keys: creating keys (the secret is returned once), resolving a Bearer token to a
+ * principal, revoking at once (every request looks its key up), and the bootstrap admin key.
+ */
+export class AccessService {
+  readonly #storage: Storage;
+  readonly #logger: Logger;
+  #open = false;
+  readonly #touched = new Map<string, number>();
+
+  constructor(storage: Storage, logger: Logger) {
+    this.#storage = storage;
+    this.#logger = logger;
+  }
+
+  /** Whether requests without a key are served (no project key exists anywhere). */
+  get open(): boolean {
+    return this.#open;
+  }
+
+  /**
+   * Ensures the default project, stores keys given in the environment, and makes sure an admin key
+   * exists (from `MODELPORT_ADMIN_KEY`, or generated once into a 0600 file in the data directory).
+   */
+  async bootstrap(options: { envKeys: readonly string[]; adminKey: string | undefined; dataDir: string }): Promise<{ adminKeyFile: string | undefined }> {
+    if ((await this.#storage.getProject(DEFAULT_PROJECT_ID)) === undefined) {
+      await this.#storage.createProject({ id: DEFAULT_PROJECT_ID, name: "Default project", createdAt: unixSeconds(), archivedAt: null, tier: null, monthlyBudgetUsd: null, softBudgetUsd: null }).catch(() => undefined);
+    }
+    for (const secret of options.envKeys) await this.#ensureKey(secret, "from MODELPORT_API_KEYS", false);
+    let adminKeyFile: string | undefined;
+    if (options.adminKey) {
+      await this.#ensureKey(options.adminKey, "from MODELPORT_ADMIN_KEY", true);
+    } else {
+      adminKeyFile = join(options.dataDir, "admin-key");
+      const existing = existsSync(adminKeyFile) ? readFileSync(adminKeyFile, "utf8").trim() : "";
+      if (existing !== "") {
+        await this.#ensureKey(existing, "bootstrap admin key", true);
+      } else {
+        const secret = newSecret(true);
+        await this.#ensureKey(secret, "bootstrap admin key", true);
+        writeFileSync(adminKeyFile, `${secret}\n`, { mode: 0o600 });
+        this.#logger.warn("generated an admin key", { file: adminKeyFile });
+      }
+    }
+    this.#open = options.envKeys.length === 0 && (await this.#storage.countActiveProjectKeys()) === 0;
+    return { adminKeyFile };
+  }
+
+  async #ensureKey(secret: string, name: string, admin: boolean): Promise<void> {
+    const hash = hashKey(secret);
+    if (await this.#storage.findApiKeyByHash(hash)) return;
+    await this.#storage.insertApiKey({
+      id: `key_${randomId(16)}`, projectId: DEFAULT_PROJECT_ID, name, hash, redacted: redact(secret), models: null, admin, createdAt: unixSeconds(), lastUsedAt: null, revokedAt: null,
+    });
+  }
+
+  /** Resolves an `Authorization` header; throws 401 for a missing, unknown or revoked key. */
+  async authenticate(header: string | undefined): Promise<Principal> {
+    if (header === undefined || header.trim() === "") {
+      if (this.#open) return { projectId: DEFAULT_PROJECT_ID, keyId: null, admin: false, models: null };
+      throw invalidApiKey("You didn't provide an API key. You need to provide your API key in an Authorization header using Bearer auth (i.e. Authorization: Bearer YOUR_KEY).");
+    }
+    const match = /^Bearer\s+(\S+)\s*$/i.exec(header);
+    const secret = match?.[1];
+    if (secret === undefined) throw invalidApiKey("The Authorization header must use Bearer auth (i.e. Authorization: Bearer YOUR_KEY).");
+    const key = await this.#storage.findApiKeyByHash(hashKey(secret));
+    if (key === undefined || key.revokedAt !== null) {
+      if (this.#open && key === undefined) return { projectId: DEFAULT_PROJECT_ID, keyId: null, admin: false, models: null };
+      throw invalidApiKey(`Incorrect API key provided: ${redact(secret)}. You can find your API key at your Modelport admin.`);
+    }
+    this.#touch(key);
+    return { projectId: key.projectId, keyId: key.id, admin: key.admin, models: key.models };
+  }
+
+  /** Records `last_used_at` at most once a minute per key, off the request's path. */
+  #touch(key: ApiKeyRecord): void {
+    const now = unixSeconds();
+    if ((this.#touched.get(key.id) ?? 0) > now - 60) return;
+    this.#touched.set(key.id, now);
+    this.#storage.touchApiKey(key.id, now).catch(() => undefined);
+  }
+
+  async createProject(input: { name: string; tier: string | null; monthlyBudgetUsd: number | null; softBudgetUsd: number | null }): Promise<Project> {
+    return this.#storage.createProject({ id: `proj_${randomId(24)}`, createdAt: unixSeconds(), archivedAt: null, ...input });
+  }
+
+  /** Creates a project key; the secret is in the result and nowhere else. */
+  async createApiKey(projectId: string, input: { name: string; models: string[] | null }): Promise<{ key: ApiKeyRecord; secret: string }> {
+    const project = await this.#storage.getProject(projectId);
+    if (project === undefined || project.archivedAt !== null) throw notFound(`No active project with id '${projectId}'.`);
+    const secret = newSecret(false);
+    const key = await this.#storage.insertApiKey({
+      id: `key_${randomId(16)}`, projectId, name: input.name, hash: hashKey(secret), redacted: redact(secret), models: input.models, admin: false, createdAt: unixSeconds(), lastUsedAt: null, revokedAt: null,
+    });
+    // From the first project key on, requests must carry one.
+    this.#open = false;
+    return { key, secret };
+  }
+
+  async revokeApiKey(projectId: string, keyId: string): Promise<void> {
+    if (!(await this.#storage.revokeApiKey(projectId, keyId, unixSeconds()))) throw notFound(`No API key '${keyId}' in project '${projectId}'.`);
+  }
+}
+
+/** 404 for an object that does not exist or belongs to another project. */
+export function notFound(message: string): ApiError {
+  return new ApiError(404, message, { type: "invalid_request_error", code: "not_found" });
+}

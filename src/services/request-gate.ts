@@ -1,0 +1,28 @@
+import type { ChatRequest } from "../core/chat.ts";
+import { ApiError } from "../core/errors.ts";
+import type { ChatModel } from "../providers/provider.ts";
+import type { Principal } from "./access.ts";
+import type { BudgetGuard } from "./budgets.ts";
+
+/**
+ * What every model request passes before any engine work: the key's model restriction, the
+ * project's budget, and (when configured) its rate limits.
+ */
+export class PlatformGate {
+  readonly #budgets: BudgetGuard;
+
+  constructor(budgets: BudgetGuard) {
+    this.#budgets = budgets;
+  }
+
+  async admit(principal: Principal, _model: ChatModel, request: ChatRequest): Promise<void> {
+    if (principal.models !== null && !principal.models.includes(request.model)) {
+      throw new ApiError(403, `This API key is not allowed to use the model '${request.model}'.`, {
+        type: "permission_error",
+        code: "model_not_allowed",
+        param: "model",
+      });
+    }
+    await this.#budgets.check(principal.projectId);
+  }
+}
