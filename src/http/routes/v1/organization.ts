@@ -54,7 +54,7 @@ function renderKey(k: ApiKeyRecord): Record<string, unknown> {
     created_at: k.createdAt,
     last_used_at: k.lastUsedAt,
     id: k.id,
-    owner_project_access: "all",
+    owner_project_access: "active",
     owner: { type: "service_account", service_account: { object: "organization.project.service_account", id: `svc_${k.id}`, name: k.name, role: "member", created_at: k.createdAt } },
     models: k.models,
   };
