@@ -20,6 +20,8 @@ import { organizationRoutes } from "./http/routes/v1/organization.ts";
 import { AccessService } from "./services/access.ts";
 import { BudgetGuard } from "./services/budgets.ts";
 import { PlatformGate } from "./services/request-gate.ts";
+import { RateLimiter } from "./services/rate-limiter.ts";
+import { MemoryLimitStore, RedisLimitStore } from "./services/rate-limits.ts";
 import { UsageMeter } from "./services/usage-meter.ts";
 import { openStorage } from "./storage/open.ts";
 import type { Storage } from "./storage/storage.ts";
@@ -97,10 +99,13 @@ export async function startServer(config: Config, logger: Logger, hooks: StartHo
   }
   const meter = new UsageMeter(storage, logger);
   const budgets = new BudgetGuard(storage, meter, logger);
+  // Exact across processes with Redis; exact within this process otherwise.
+  const limiter = new RateLimiter(storage, config.redisUrl ? new RedisLimitStore(config.redisUrl) : new MemoryLimitStore(), config.rateLimits.defaultTier);
   let entries: ModelEntry[];
   try {
     entries = await ensureModels(config, logger, hooks);
   } catch (error) {
+    await limiter.close();
     await storage.close();
     throw error;
   }
@@ -138,6 +143,7 @@ export async function startServer(config: Config, logger: Logger, hooks: StartHo
     }
   } catch (error) {
     await engine.dispose();
+    await limiter.close();
     await storage.close();
     throw error;
   }
@@ -148,7 +154,7 @@ export async function startServer(config: Config, logger: Logger, hooks: StartHo
     { method: "GET", pattern: "/ready", handler: readyHandler(() => state) },
     { method: "GET", pattern: "/v1/models", handler: listModelsHandler(registry) },
     { method: "GET", pattern: "/v1/models/:model", handler: getModelHandler(registry) },
-    { method: "POST", pattern: "/v1/chat/completions", handler: chatCompletionsHandler(chat, VERSION, new PlatformGate(budgets)) },
+    { method: "POST", pattern: "/v1/chat/completions", handler: chatCompletionsHandler(chat, VERSION, new PlatformGate(budgets, limiter)) },
     ...organizationRoutes({ storage, access, budgets }),
   ];
   const app = createApp({
@@ -208,6 +214,7 @@ export async function startServer(config: Config, logger: Logger, hooks: StartHo
       await stopped;
       // Every request has finished: its usage is in the meter, and goes to the database before exit.
       await meter.close();
+      await limiter.close();
       await storage.close();
       await engine.dispose();
       logger.info("stopped");

@@ -66,6 +66,13 @@ export const configSchema = z.strictObject({
     })
     .prefault({}),
   models: z.array(modelConfigSchema).default([]),
+  /** Rate limits for projects without an explicit limit or tier. */
+  rateLimits: z
+    .strictObject({
+      /** Usage tier applied to projects that have none; null for unlimited. */
+      defaultTier: z.enum(["free", "tier-1", "tier-2", "tier-3", "tier-4", "tier-5"]).nullable().default("tier-5"),
+    })
+    .prefault({}),
   /** Hot prompt prefixes kept as KV state files in the data directory. */
   prefixCache: z
     .strictObject({

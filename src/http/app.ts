@@ -90,6 +90,7 @@ export function createApp(options: AppOptions): App {
       params: {},
       principal: ANONYMOUS,
       metering: undefined,
+      cleanups: [],
       query: new URLSearchParams(url.includes("?") ? url.slice(url.indexOf("?") + 1) : ""),
       readJson: () => readJsonBody(req, options.bodyLimitBytes),
     };
@@ -134,6 +135,7 @@ export function createApp(options: AppOptions): App {
       })
       .finally(() => {
         const latencyMs = performance.now() - started;
+        for (const cleanup of ctx.cleanups) cleanup().catch((error: unknown) => options.logger.error("cleanup failed", { ...log, error: (error as Error).message }));
         if (ctx.metering !== undefined) {
           options.onCompleted?.({ principal: ctx.principal, endpoint: path, metering: ctx.metering, status: res.statusCode, latencyMs });
         }

@@ -28,6 +28,8 @@ export interface RequestContext {
   metering: Metering | undefined;
   /** The query string's parameters. */
   query: URLSearchParams;
+  /** Run once the request has ended, however it ended (releasing limits, say). */
+  cleanups: (() => Promise<void>)[];
   readJson(): Promise<unknown>;
 }
 

@@ -3,6 +3,7 @@ import { ApiError } from "../core/errors.ts";
 import type { ChatModel } from "../providers/provider.ts";
 import type { Principal } from "./access.ts";
 import type { BudgetGuard } from "./budgets.ts";
+import type { Admission, RateLimiter } from "./rate-limiter.ts";
 
 /**
  * What every model request passes before any engine work: the key's model restriction, the
@@ -10,12 +11,14 @@ import type { BudgetGuard } from "./budgets.ts";
  */
 export class PlatformGate {
   readonly #budgets: BudgetGuard;
+  readonly #limits: RateLimiter;
 
-  constructor(budgets: BudgetGuard) {
+  constructor(budgets: BudgetGuard, limits: RateLimiter) {
     this.#budgets = budgets;
+    this.#limits = limits;
   }
 
-  async admit(principal: Principal, _model: ChatModel, request: ChatRequest): Promise<void> {
+  async admit(principal: Principal, model: ChatModel, request: ChatRequest): Promise<Admission> {
     if (principal.models !== null && !principal.models.includes(request.model)) {
       throw new ApiError(403, `This API key is not allowed to use the model '${request.model}'.`, {
         type: "permission_error",
@@ -24,5 +27,6 @@ export class PlatformGate {
       });
     }
     await this.#budgets.check(principal.projectId);
+    return this.#limits.admit(principal, model.descriptor.id, request);
   }
 }

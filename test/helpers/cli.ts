@@ -59,11 +59,19 @@ export function spawnServe(args: string[], env: Record<string, string>): Promise
         const entry = JSON.parse(line) as Record<string, unknown>;
         logs.push(entry);
         if (entry.msg === "listening") {
+          clearTimeout(timer);
           resolve({ child, url: String(entry.url).replace(/\/v1$/, ""), logs, stdout: () => out, exited });
         }
       }
     });
     child.stderr.on("data", (d) => (err += d));
-    void exited.then((code) => reject(new Error(`serve exited with ${code} before listening:\n${out}\n${err}`)));
+    const timer = setTimeout(() => {
+      child.kill("SIGKILL");
+      reject(new Error(`serve did not log "listening" within 60 s:\n${out}\n${err}`));
+    }, 60_000);
+    void exited.then((code) => {
+      clearTimeout(timer);
+      reject(new Error(`serve exited with ${code} before listening:\n${out}\n${err}`));
+    });
   });
 }

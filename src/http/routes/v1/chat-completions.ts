@@ -20,6 +20,7 @@ import type { Handler, Metering } from "../../router.ts";
 import type { ChatRequest } from "../../../core/chat.ts";
 import type { ChatModel } from "../../../providers/provider.ts";
 import type { Principal } from "../../../services/access.ts";
+import type { Admission } from "../../../services/rate-limiter.ts";
 
 /** Adds a request's token counts, and its cost when the model has prices, to its log line. */
 function logUsage(log: LogFields, usage: Usage, pricing: Pricing | undefined): void {
@@ -35,7 +36,7 @@ const STREAM_COALESCE_MS = 10;
 
 /** Checks that run before any model work: key restrictions, budgets, rate limits. */
 export interface RequestGate {
-  admit(principal: Principal, model: ChatModel, request: ChatRequest): Promise<void>;
+  admit(principal: Principal, model: ChatModel, request: ChatRequest): Promise<Admission>;
 }
 
 /** `POST /v1/chat/completions`: validate, run the chat service, render JSON or SSE. */
@@ -45,9 +46,11 @@ export function chatCompletionsHandler(chat: ChatService, engineVersion: string,
     ctx.log.model = parsed.request.model;
     ctx.log.stream = parsed.stream;
     const model = chat.resolve(parsed.request.model);
-    await gate.admit(ctx.principal, model, parsed.request);
+    const admission = await gate.admit(ctx.principal, model, parsed.request);
+    for (const [name, value] of Object.entries(admission.headers)) ctx.res.setHeader(name, value);
     const metering: Metering = { model: model.descriptor.id, usage: undefined, pricing: model.descriptor.pricing, batch: false };
     ctx.metering = metering;
+    ctx.cleanups.push(() => admission.finish(metering.usage));
     const onUsage = (usage: Usage): void => {
       metering.usage = usage;
       logUsage(ctx.log, usage, model.descriptor.pricing);
