@@ -7,6 +7,7 @@ import { collectModels } from "../models/discover.ts";
 import { PullError, pullModel } from "../models/pull.ts";
 import { startServer } from "../main.ts";
 import { VERSION } from "../version.ts";
+import { keysCommand, projectsCommand } from "./admin.ts";
 import { createProgressBar } from "./progress.ts";
 
 const MAIN_HELP = `modelport ${VERSION}: an OpenAI-compatible API server for local GGUF models
@@ -17,6 +18,8 @@ Commands:
   serve     Start the API server (default endpoint http://127.0.0.1:8080/v1)
   pull      Download a GGUF model from Hugging Face into the models directory
   models    List the models the server would serve
+  projects  Create, list and archive projects
+  keys      Create, list and revoke API keys
 
 Run 'modelport <command> --help' for a command's options.
 Configuration: environment variables (MODELPORT_*) and an optional YAML file; see docs/configuration.md.
@@ -183,6 +186,10 @@ export async function runCli(argv: string[]): Promise<number> {
         return await pull(rest);
       case "models":
         return models(rest);
+      case "projects":
+        return await projectsCommand(rest);
+      case "keys":
+        return await keysCommand(rest);
       case "--version":
       case "-v":
         process.stdout.write(`${VERSION}\n`);

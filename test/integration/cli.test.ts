@@ -34,6 +34,37 @@ describe("modelport CLI", () => {
     assert.match(bad.stderr, /unknown command 'frobnicate'/);
   });
 
+  it("manages projects and keys from the command line; a key works at once and stops at once", async () => {
+    const dir = tmp();
+    const env = { MODELPORT_DATA_DIR: join(dir, "data") };
+    const project = await runCli(["projects", "create", "--name", "CLI team", "--tier", "tier-1", "--json"], env);
+    assert.equal(project.code, 0, project.stderr);
+    const projectId = (JSON.parse(project.stdout) as { id: string }).id;
+    const created = await runCli(["keys", "create", "--project", projectId, "--name", "ci", "--models", "stories260K", "--json"], env);
+    assert.equal(created.code, 0, created.stderr);
+    const key = JSON.parse(created.stdout) as { id: string; value: string; models: string[] };
+    assert.match(key.value, /^sk-proj-/);
+    assert.deepEqual(key.models, ["stories260K"]);
+    const listed = await runCli(["keys", "list", "--project", projectId], env);
+    assert.match(listed.stdout, new RegExp(key.id));
+    assert.ok(!listed.stdout.includes(key.value), "lists never show secrets");
+    const serve = await spawnServe(["-m", STORIES, "--data-dir", join(dir, "data")], {});
+    try {
+      const call = () => fetch(`${serve.url}/v1/models`, { headers: { authorization: `Bearer ${key.value}` } });
+      assert.equal((await call()).status, 200);
+      const revoked = await runCli(["keys", "revoke", key.id, "--project", projectId], env);
+      assert.equal(revoked.code, 0, revoked.stderr);
+      assert.equal((await call()).status, 401, "revoked in another process, refused at once");
+    } finally {
+      serve.child.kill("SIGTERM");
+      await serve.exited;
+    }
+    const projects = await runCli(["projects", "list"], env);
+    assert.match(projects.stdout, /CLI team	active	tier=tier-1/);
+    const help = await runCli(["keys", "--help"]);
+    assert.match(help.stdout, /^Usage: modelport keys/);
+  });
+
   it("lists the models of a directory and of a config file", async () => {
     const dir = tmp();
     copyFileSync(STORIES, join(dir, "stories260K.gguf"));
