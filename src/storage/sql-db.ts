@@ -71,20 +71,30 @@ function toPg(sql: string): string {
   return sql.replace(/\?/g, () => `$${++n}`);
 }
 
-class PgClientDb implements SqlDb {
+/** Statements over anything pg can query: the pool, or one client inside a transaction. */
+abstract class PgQueries {
   readonly dialect = "postgres";
-  readonly #client: pg.PoolClient;
-  constructor(client: pg.PoolClient) {
-    this.#client = client;
-  }
+  protected abstract query(sql: string, params: Param[]): Promise<pg.QueryResult>;
   async all(sql: string, params: readonly Param[] = []): Promise<Row[]> {
-    return (await this.#client.query(toPg(sql), [...params])).rows as Row[];
+    return (await this.query(toPg(sql), [...params])).rows as Row[];
   }
   async run(sql: string, params: readonly Param[] = []): Promise<number> {
-    return (await this.#client.query(toPg(sql), [...params])).rowCount ?? 0;
+    return (await this.query(toPg(sql), [...params])).rowCount ?? 0;
   }
   async exec(sql: string): Promise<void> {
-    await this.#client.query(sql);
+    await this.query(sql, []);
+  }
+}
+
+/** One pooled client inside a transaction; nested transactions join it. */
+class PgClientDb extends PgQueries implements SqlDb {
+  readonly #client: pg.PoolClient;
+  constructor(client: pg.PoolClient) {
+    super();
+    this.#client = client;
+  }
+  protected query(sql: string, params: Param[]): Promise<pg.QueryResult> {
+    return this.#client.query(sql, params);
   }
   transaction<T>(fn: (db: SqlDb) => Promise<T>): Promise<T> {
     return fn(this);
@@ -93,27 +103,19 @@ class PgClientDb implements SqlDb {
 }
 
 /** PostgreSQL through a connection pool. */
-export class PostgresDb implements SqlDb {
-  readonly dialect = "postgres";
+export class PostgresDb extends PgQueries implements SqlDb {
   readonly #pool: pg.Pool;
 
   constructor(url: string) {
+    super();
     this.#pool = new pg.Pool({ connectionString: url, max: 10 });
     // BIGINT columns hold seconds and token counts, well inside Number's exact range.
     pg.types.setTypeParser(20, (v) => Number(v));
     pg.types.setTypeParser(1700, (v) => Number(v));
   }
 
-  async all(sql: string, params: readonly Param[] = []): Promise<Row[]> {
-    return (await this.#pool.query(toPg(sql), [...params])).rows as Row[];
-  }
-
-  async run(sql: string, params: readonly Param[] = []): Promise<number> {
-    return (await this.#pool.query(toPg(sql), [...params])).rowCount ?? 0;
-  }
-
-  async exec(sql: string): Promise<void> {
-    await this.#pool.query(sql);
+  protected query(sql: string, params: Param[]): Promise<pg.QueryResult> {
+    return this.#pool.query(sql, params);
   }
 
   async transaction<T>(fn: (db: SqlDb) => Promise<T>, lockKey?: number): Promise<T> {
