@@ -24,6 +24,10 @@ import { RateLimiter } from "./services/rate-limiter.ts";
 import { MemoryLimitStore, RedisLimitStore } from "./services/rate-limits.ts";
 import { UsageMeter } from "./services/usage-meter.ts";
 import { openStorage } from "./storage/open.ts";
+import { openAiPrice } from "./core/pricing.ts";
+import { unixSeconds } from "./core/ids.ts";
+import type { Deployment } from "./providers/openai-compatible/deployment.ts";
+import { RoutedChatModel } from "./providers/openai-compatible/routed-model.ts";
 import type { Storage } from "./storage/storage.ts";
 import { VERSION } from "./version.ts";
 
@@ -79,6 +83,37 @@ async function ensureModels(config: Config, logger: Logger, hooks: StartHooks): 
     );
   }
   return collectModels(config);
+}
+
+/** Registers each configured upstream model, routed over its deployments. */
+function addUpstreamModels(config: Config, registry: ModelRegistry): void {
+  const byId = new Map(config.upstreams.deployments.map((d) => [d.id, d]));
+  for (const m of config.upstreams.models) {
+    const deployments: Deployment[] = m.deployments.map((id) => {
+      const d = byId.get(id);
+      if (d === undefined) throw new ConfigError(`Upstream model '${m.name}' names an unknown deployment '${id}'.`);
+      const apiKey = d.apiKeyEnv === undefined ? undefined : process.env[d.apiKeyEnv];
+      if (d.apiKeyEnv !== undefined && !apiKey) throw new ConfigError(`Deployment '${d.id}' takes its API key from ${d.apiKeyEnv}, which is not set.`);
+      return { id: d.id, baseUrl: d.baseUrl, apiKey, model: d.model, weight: d.weight, timeoutMs: d.timeoutMs };
+    });
+    const first = deployments[0] as Deployment;
+    const pricing = m.pricing ? { input: m.pricing.input, output: m.pricing.output, cachedInput: m.pricing.cachedInput ?? m.pricing.input / 2 } : openAiPrice(first.model);
+    const resolveAll = (names: readonly string[]) => () => names.map((n) => registry.resolve(n));
+    registry.add(
+      new RoutedChatModel(
+        { id: m.name, aliases: m.aliases, created: unixSeconds(), ownedBy: "upstream", pricing },
+        deployments,
+        {
+          maxRetries: m.maxRetries,
+          deadlineMs: m.deadlineMs,
+          breakerThreshold: m.breakerThreshold,
+          breakerCooldownMs: m.breakerCooldownMs,
+          fallbacks: resolveAll(m.fallbacks),
+          contextFallbacks: resolveAll(m.contextFallbacks),
+        },
+      ),
+    );
+  }
 }
 
 /** The composition root: config → storage → engine → models → services → HTTP → listen. */
@@ -148,6 +183,14 @@ export async function startServer(config: Config, logger: Logger, hooks: StartHo
     throw error;
   }
 
+  try {
+    addUpstreamModels(config, registry);
+  } catch (error) {
+    await engine.dispose();
+    await limiter.close();
+    await storage.close();
+    throw error;
+  }
   const chat = new ChatService(registry);
   const routes: Route[] = [
     { method: "GET", pattern: "/health", handler: healthHandler(registry) },

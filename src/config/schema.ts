@@ -66,6 +66,41 @@ export const configSchema = z.strictObject({
     })
     .prefault({}),
   models: z.array(modelConfigSchema).default([]),
+  /** Upstream providers: deployments, and the public model names routed to them. */
+  upstreams: z
+    .strictObject({
+      deployments: z
+        .array(
+          z.strictObject({
+            id: z.string().min(1),
+            provider: z.literal("openai-compatible").default("openai-compatible"),
+            baseUrl: z.string().url(),
+            /** The environment variable that holds the upstream's API key; keys never go in config files. */
+            apiKeyEnv: z.string().min(1).optional(),
+            model: z.string().min(1),
+            weight: z.number().min(0).default(1),
+            timeoutMs: z.number().int().min(1).default(30_000),
+          }),
+        )
+        .default([]),
+      models: z
+        .array(
+          z.strictObject({
+            name: z.string().min(1),
+            aliases: z.array(z.string().min(1)).default([]),
+            deployments: z.array(z.string().min(1)).min(1),
+            fallbacks: z.array(z.string().min(1)).default([]),
+            contextFallbacks: z.array(z.string().min(1)).default([]),
+            maxRetries: z.number().int().min(0).default(2),
+            deadlineMs: z.number().int().min(1).default(120_000),
+            breakerThreshold: z.number().int().min(1).default(3),
+            breakerCooldownMs: z.number().int().min(0).default(30_000),
+            pricing: pricingSchema.optional(),
+          }),
+        )
+        .default([]),
+    })
+    .prefault({}),
   /** Rate limits for projects without an explicit limit or tier. */
   rateLimits: z
     .strictObject({

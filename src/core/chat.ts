@@ -90,7 +90,7 @@ export interface ChatRequest {
 export type RequestPriority = "interactive" | "background";
 
 /** Why a choice stopped. */
-export type FinishReason = "stop" | "length" | "tool_calls";
+export type FinishReason = "stop" | "length" | "tool_calls" | "content_filter";
 
 /** One alternative token with its log probability. */
 export interface TopLogprob {
@@ -119,7 +119,9 @@ export type ChatStreamPart =
   | { type: "tool-call-start"; choice: number; index: number; id: string; name: string }
   | { type: "tool-call-delta"; choice: number; index: number; arguments: string }
   | { type: "finish"; choice: number; finishReason: FinishReason }
-  | { type: "usage"; usage: Usage };
+  | { type: "usage"; usage: Usage }
+  /** Another model took the request over (a fallback); comes before any other part. */
+  | { type: "served-by"; model: string };
 
 /** A usage with every count at zero. */
 export function emptyUsage(): Usage {

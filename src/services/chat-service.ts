@@ -44,9 +44,14 @@ export class ChatService {
    * used once the stream ends, however it ends.
    */
   async start(request: ChatRequest, signal: AbortSignal, onUsage?: (usage: Usage) => void): Promise<ChatRun> {
-    const model = this.#registry.resolve(request.model);
+    let model = this.#registry.resolve(request.model);
     const parts = model.streamChat(request, signal, onUsage)[Symbol.asyncIterator]();
-    const first = await parts.next();
+    let first = await parts.next();
+    // A fallback that took over names itself first: responses and metering report the model that served.
+    while (!first.done && first.value.type === "served-by") {
+      model = this.#registry.resolve(first.value.model);
+      first = await parts.next();
+    }
     return { model, parts, first };
   }
 
@@ -67,6 +72,7 @@ export class ChatService {
         usage = part.usage;
         continue;
       }
+      if (part.type === "served-by") continue;
       const choice = choices[part.choice];
       if (choice === undefined) continue;
       switch (part.type) {

@@ -60,6 +60,8 @@ export function chatCompletionsHandler(chat: ChatService, engineVersion: string,
     if (!parsed.stream) {
       const result = await chat.complete(parsed.request, ctx.signal, onUsage);
       env.model = result.model.descriptor.id;
+      metering.model = env.model;
+      metering.pricing = result.model.descriptor.pricing;
       env.systemFingerprint = systemFingerprint(env.model, engineVersion);
       sendJson(ctx.res, 200, renderChatCompletion(env, result.choices, result.usage, parsed));
       return;
@@ -68,6 +70,8 @@ export function chatCompletionsHandler(chat: ChatService, engineVersion: string,
     // Errors up to the first generated part still get a proper status; after that they go in-stream.
     const run = await chat.start(parsed.request, ctx.signal, onUsage);
     env.model = run.model.descriptor.id;
+    metering.model = env.model;
+    metering.pricing = run.model.descriptor.pricing;
     env.systemFingerprint = systemFingerprint(env.model, engineVersion);
     ctx.res.writeHead(200, {
       "content-type": "text/event-stream; charset=utf-8",
@@ -96,6 +100,9 @@ export function chatCompletionsHandler(chat: ChatService, engineVersion: string,
             break;
           case "finish":
             open = await send(part.choice, { kind: "finish", finishReason: part.finishReason });
+            break;
+          case "served-by":
+            open = true;
             break;
           case "usage":
             open = parsed.includeUsage ? await writer.write(encodeSseJson(renderUsageChunk(env, part.usage))) : true;

@@ -1,0 +1,177 @@
+import type { ChatRequest, ChatStreamPart, Usage } from "../../core/chat.ts";
+import { ApiError } from "../../core/errors.ts";
+import type { ChatModel, ModelDescriptor } from "../provider.ts";
+import { streamFromDeployment, type Deployment } from "./deployment.ts";
+import { UpstreamError } from "./upstream-error.ts";
+
+/** How a routed model retries, falls back and protects failing deployments. */
+export interface RoutingPolicy {
+  /** Retries after the first attempt, across deployments. */
+  maxRetries: number;
+  /** The whole request's time limit, attempts and waits included. */
+  deadlineMs: number;
+  /** Consecutive failures that open a deployment's circuit, and how long it then rests. */
+  breakerThreshold: number;
+  breakerCooldownMs: number;
+  /** Models to try, in order, once the deployments are exhausted. */
+  fallbacks: () => ChatModel[];
+  /** Models to try when the upstream says the context is too long. */
+  contextFallbacks: () => ChatModel[];
+}
+
+interface DeploymentState {
+  deployment: Deployment;
+  inFlight: number;
+  failures: number;
+  openUntil: number;
+  requests: number;
+}
+
+/** Waits `ms`, or less when the signal aborts. */
+function sleep(ms: number, signal: AbortSignal): Promise<void> {
+  return new Promise((resolve) => {
+    const timer = setTimeout(done, ms);
+    function done(): void {
+      clearTimeout(timer);
+      signal.removeEventListener("abort", done);
+      resolve();
+    }
+    signal.addEventListener("abort", done, { once: true });
+  });
+}
+
+/** OpenAI's SDK backoff: 0.5 s doubling to 8 s, minus up to 25 % jitter; a Retry-After up to a minute wins. */
+export function backoffMs(attempt: number, retryAfter: number | undefined): number {
+  if (retryAfter !== undefined && retryAfter >= 0 && retryAfter <= 60_000) return retryAfter;
+  return Math.min(8000, 500 * 2 ** (attempt - 1)) * (1 - Math.random() * 0.25);
+}
+
+/**
+ * A public model served by upstream deployments: weighted, least-loaded selection; retries with
+ * backoff until the first token, never after; a circuit breaker per deployment; an overall
+ * deadline; fallbacks to other models (the local engine included).
+ */
+export class RoutedChatModel implements ChatModel {
+  readonly descriptor: ModelDescriptor;
+  readonly #states: DeploymentState[];
+  readonly #policy: RoutingPolicy;
+
+  constructor(descriptor: ModelDescriptor, deployments: readonly Deployment[], policy: RoutingPolicy) {
+    this.descriptor = descriptor;
+    this.#states = deployments.map((deployment) => ({ deployment, inFlight: 0, failures: 0, openUntil: 0, requests: 0 }));
+    this.#policy = policy;
+  }
+
+  stats(): Record<string, number> {
+    const out: Record<string, number> = {};
+    for (const s of this.#states) {
+      out[`${s.deployment.id}.requests`] = s.requests;
+      out[`${s.deployment.id}.in_flight`] = s.inFlight;
+      out[`${s.deployment.id}.circuit_open`] = s.openUntil > Date.now() ? 1 : 0;
+    }
+    return out;
+  }
+
+  /** The least loaded deployment relative to its weight, ties broken at random by weight. */
+  #pick(exclude: ReadonlySet<DeploymentState>): DeploymentState | undefined {
+    const now = Date.now();
+    const open = this.#states.filter((s) => s.openUntil <= now && s.deployment.weight > 0 && !exclude.has(s));
+    const candidates = open.length > 0 ? open : this.#states.filter((s) => s.openUntil <= now && s.deployment.weight > 0);
+    if (candidates.length === 0) return undefined;
+    const load = (s: DeploymentState) => s.inFlight / s.deployment.weight;
+    const least = Math.min(...candidates.map(load));
+    const tied = candidates.filter((s) => load(s) === least);
+    let ticket = Math.random() * tied.reduce((sum, s) => sum + s.deployment.weight, 0);
+    for (const s of tied) {
+      ticket -= s.deployment.weight;
+      if (ticket < 0) return s;
+    }
+    return tied.at(-1);
+  }
+
+  #failed(s: DeploymentState): void {
+    s.failures++;
+    if (s.failures >= this.#policy.breakerThreshold) s.openUntil = Date.now() + this.#policy.breakerCooldownMs;
+  }
+
+  async *streamChat(request: ChatRequest, signal: AbortSignal, onUsage?: (usage: Usage) => void): AsyncGenerator<ChatStreamPart> {
+    const deadline = AbortSignal.any([signal, AbortSignal.timeout(this.#policy.deadlineMs)]);
+    let usage: Usage | undefined;
+    let delegated = false;
+    let lastError: UpstreamError | undefined;
+    const tried = new Set<DeploymentState>();
+    try {
+      for (let attempt = 0; attempt <= this.#policy.maxRetries && !deadline.aborted; attempt++) {
+        const state = this.#pick(tried);
+        if (state === undefined) break;
+        tried.add(state);
+        if (tried.size === this.#states.length) tried.clear();
+        const attemptAbort = new AbortController();
+        const onDeadline = (): void => attemptAbort.abort();
+        deadline.addEventListener("abort", onDeadline, { once: true });
+        const timer = setTimeout(() => attemptAbort.abort(), state.deployment.timeoutMs);
+        state.inFlight++;
+        state.requests++;
+        let committed = false;
+        try {
+          const parts = streamFromDeployment(state.deployment, request, attemptAbort.signal);
+          for await (const part of parts) {
+            if (!committed) {
+              // The first part reaches the client from here on: no more retries for this request.
+              committed = true;
+              clearTimeout(timer);
+              state.failures = 0;
+              state.openUntil = 0;
+            }
+            if (part.type === "usage") usage = part.usage;
+            yield part;
+          }
+          if (!committed) {
+            state.failures = 0;
+          }
+          return;
+        } catch (error) {
+          clearTimeout(timer);
+          const upstream = error instanceof UpstreamError ? error : new UpstreamError(502, "The upstream failed.", { type: "server_error", code: "upstream_error", retryable: true });
+          if (committed || signal.aborted) throw upstream;
+          if (upstream.retryable) this.#failed(state);
+          lastError = upstream;
+          if (upstream.code === "context_length_exceeded") break;
+          if (!upstream.retryable) throw upstream;
+          if (attempt < this.#policy.maxRetries) await sleep(backoffMs(attempt + 1, upstream.retryAfterMs), deadline);
+        } finally {
+          clearTimeout(timer);
+          deadline.removeEventListener("abort", onDeadline);
+          state.inFlight--;
+        }
+      }
+      const fallbacks = lastError?.code === "context_length_exceeded" ? this.#policy.contextFallbacks() : this.#policy.fallbacks();
+      if (lastError?.code === "context_length_exceeded" && fallbacks.length === 0) throw lastError;
+      let fallbackError: unknown;
+      for (const fallback of fallbacks) {
+        // Each fallback meters its own usage through the same callback.
+        const parts = fallback.streamChat(request, signal, onUsage)[Symbol.asyncIterator]();
+        let first: IteratorResult<ChatStreamPart>;
+        try {
+          first = await parts.next();
+        } catch (error) {
+          fallbackError = error;
+          continue;
+        }
+        delegated = true;
+        yield { type: "served-by", model: fallback.descriptor.id };
+        for (let step = first; !step.done; step = await parts.next()) yield step.value;
+        return;
+      }
+      if (fallbackError !== undefined) throw fallbackError;
+      if (deadline.aborted && !signal.aborted) {
+        throw new ApiError(504, `No upstream for '${this.descriptor.id}' answered within ${this.#policy.deadlineMs} ms.`, { type: "server_error", code: "upstream_timeout" });
+      }
+      throw lastError ?? new ApiError(503, `Every upstream deployment for '${this.descriptor.id}' is resting after failures; retry shortly.`, { type: "server_error", code: "upstream_unavailable", headers: { "retry-after": "1" } });
+    } finally {
+      if (!delegated) onUsage?.(usage ?? { promptTokens: 0, completionTokens: 0, cachedTokens: 0, reasoningTokens: 0 });
+    }
+  }
+
+  async dispose(): Promise<void> {}
+}

@@ -1,0 +1,169 @@
+import assert from "node:assert/strict";
+import { after, before, beforeEach, describe, it } from "node:test";
+import OpenAI from "openai";
+import { assertSchema } from "../helpers/openapi.ts";
+import { startFakeUpstream, type FakeUpstream } from "../helpers/fake-upstream.ts";
+import { raw, sseData, STORIES, startTestServer, type TestServer } from "../helpers/server.ts";
+
+const SECRET = "sk-upstream-secret-should-never-leak";
+let a: FakeUpstream;
+let b: FakeUpstream;
+let server: TestServer;
+let client: OpenAI;
+
+before(async () => {
+  a = await startFakeUpstream();
+  b = await startFakeUpstream();
+  process.env.TEST_UPSTREAM_KEY = SECRET;
+  server = await startTestServer({
+    models: [{ id: "stories", path: STORIES, aliases: [] }],
+    upstreams: {
+      deployments: [
+        { id: "a", provider: "openai-compatible", baseUrl: a.url, apiKeyEnv: "TEST_UPSTREAM_KEY", model: "gpt-4o-mini", weight: 3, timeoutMs: 400 },
+        { id: "b", provider: "openai-compatible", baseUrl: b.url, model: "gpt-4o-mini", weight: 1, timeoutMs: 400 },
+      ],
+      models: [
+        { name: "cloud", aliases: [], deployments: ["a", "b"], fallbacks: ["stories"], contextFallbacks: [], maxRetries: 2, deadlineMs: 5000, breakerThreshold: 3, breakerCooldownMs: 60_000 },
+        { name: "only-a", aliases: [], deployments: ["a"], fallbacks: [], contextFallbacks: [], maxRetries: 2, deadlineMs: 5000, breakerThreshold: 100, breakerCooldownMs: 0 },
+        { name: "a-then-local", aliases: [], deployments: ["a"], fallbacks: ["stories"], contextFallbacks: [], maxRetries: 1, deadlineMs: 5000, breakerThreshold: 100, breakerCooldownMs: 0 },
+      ],
+    },
+  });
+  client = new OpenAI({ baseURL: server.baseURL, apiKey: "unused", maxRetries: 0 });
+});
+after(async () => {
+  await server.close();
+  await a.close();
+  await b.close();
+});
+beforeEach(() => {
+  a.seen.length = 0;
+  b.seen.length = 0;
+  a.script(() => ({ kind: "stream", text: "Hello from upstream A" }));
+  b.script(() => ({ kind: "stream", text: "Hello from upstream B" }));
+});
+
+describe("OpenAI-compatible upstreams", () => {
+  it("proxies non-streaming and streaming requests exactly, always asking the upstream for usage", async () => {
+    const res = await client.chat.completions.create({ model: "only-a", messages: [{ role: "user", content: "Hi" }], max_tokens: 20, temperature: 0.5 });
+    assertSchema("CreateChatCompletionResponse", res);
+    assert.equal(res.choices[0]!.message.content, "Hello from upstream A");
+    assert.equal(res.usage!.prompt_tokens, 11);
+    const sent = a.seen[0]!;
+    assert.equal(sent.body.model, "gpt-4o-mini");
+    assert.equal(sent.body.stream, true);
+    assert.deepEqual(sent.body.stream_options, { include_usage: true });
+    assert.equal(sent.body.max_completion_tokens, 20);
+    assert.equal(sent.headers.authorization, `Bearer ${SECRET}`);
+
+    const stream = await raw(server, "/v1/chat/completions", { body: JSON.stringify({ model: "only-a", messages: [{ role: "user", content: "Hi" }], stream: true }) });
+    const frames = sseData(stream.text);
+    assert.equal(frames.at(-1), "[DONE]");
+    for (const f of frames.slice(0, -1)) assertSchema("CreateChatCompletionStreamResponse", JSON.parse(f));
+    assert.ok(!stream.text.includes('"usage":{'), "no usage chunk unless the client asked for one");
+  });
+
+  it("streams upstream tool calls through, and the SDK's runTools loop works over them", async () => {
+    let turn = 0;
+    a.script(() => (++turn === 1 ? { kind: "stream", text: "", toolCall: { name: "get_weather", arguments: '{"city":"Paris"}' } } : { kind: "stream", text: "It is sunny." }));
+    const seenArgs: unknown[] = [];
+    const runner = client.chat.completions.runTools({
+      model: "only-a",
+      messages: [{ role: "user", content: "Weather in Paris?" }],
+      tools: [{ type: "function", function: { name: "get_weather", description: "weather", parameters: { type: "object", properties: { city: { type: "string" } } }, function: (args: unknown) => (seenArgs.push(args), "sunny"), parse: JSON.parse } }],
+    });
+    assert.equal(await runner.finalContent(), "It is sunny.");
+    assert.deepEqual(seenArgs, [{ city: "Paris" }]);
+    const second = a.seen[1]!.body.messages as { role: string; tool_call_id?: string }[];
+    assert.ok(second.some((m) => m.role === "tool" && m.tool_call_id === "call_up1"), "the tool result went back to the upstream");
+  });
+
+  it("retries a 429, honouring Retry-After, then answers", async () => {
+    a.script((n) => (n === 1 ? { kind: "json", status: 429, body: { error: { message: "slow down", type: "rate_limit_error", code: "rate_limit_exceeded" } }, headers: { "retry-after-ms": "300" } } : { kind: "stream", text: "ok" }));
+    const started = performance.now();
+    const res = await client.chat.completions.create({ model: "only-a", messages: [{ role: "user", content: "Hi" }] });
+    assert.equal(res.choices[0]!.message.content, "ok");
+    assert.equal(a.seen.length, 2);
+    assert.ok(performance.now() - started >= 290, "waited as the upstream asked");
+  });
+
+  it("gives up after the retries with a 502 in OpenAI's envelope, without leaking the upstream key", async () => {
+    a.script(() => ({ kind: "json", status: 500, body: { error: { message: `internal error, key ${SECRET}` } } }));
+    const res = await raw(server, "/v1/chat/completions", { body: JSON.stringify({ model: "only-a", messages: [{ role: "user", content: "Hi" }] }) });
+    assert.equal(res.status, 502);
+    assertSchema("ErrorResponse", res.body);
+    assert.equal(a.seen.length, 3, "one attempt and two retries");
+    assert.ok(!res.text.includes(SECRET));
+  });
+
+  it("passes request errors through with their status, and does not retry them", async () => {
+    a.script(() => ({ kind: "json", status: 400, body: { error: { message: "bad value for temperature", type: "invalid_request_error", param: "temperature", code: "invalid_value" } } }));
+    const res = await raw(server, "/v1/chat/completions", { body: JSON.stringify({ model: "only-a", messages: [{ role: "user", content: "Hi" }] }) });
+    assert.equal(res.status, 400);
+    assert.deepEqual((res.body as { error: { param: string; code: string } }).error.param, "temperature");
+    assert.equal(a.seen.length, 1);
+  });
+
+  it("times out a hanging deployment and retries on the other one", async () => {
+    a.script(() => ({ kind: "hang" }));
+    let answered = 0;
+    for (let i = 0; i < 3; i++) {
+      const res = await client.chat.completions.create({ model: "cloud", messages: [{ role: "user", content: "Hi" }] });
+      if (res.choices[0]!.message.content === "Hello from upstream B") answered++;
+    }
+    assert.equal(answered, 3);
+  });
+
+  it("opens the circuit of a failing deployment, and falls back to the local engine when none is left", async () => {
+    a.script(() => ({ kind: "json", status: 503, body: {} }));
+    b.script(() => ({ kind: "json", status: 503, body: {} }));
+    const res = await client.chat.completions.create({ model: "cloud", messages: [{ role: "user", content: "Once upon a time" }], max_tokens: 5 });
+    assert.equal(res.model, "stories", "served by the local fallback");
+    const hitsBefore = a.seen.length + b.seen.length;
+    await client.chat.completions.create({ model: "cloud", messages: [{ role: "user", content: "Once upon a time" }], max_tokens: 5 });
+    const health = (await raw(server, "/health")).body as { models: { cloud: Record<string, number> } };
+    assert.ok((health.models.cloud["a.circuit_open"] ?? 0) + (health.models.cloud["b.circuit_open"] ?? 0) >= 1);
+    assert.ok(a.seen.length + b.seen.length - hitsBefore < 3, "resting deployments are skipped");
+  });
+
+  it("never retries a stream after its first byte: a reset mid-stream ends it with an SSE error event", async () => {
+    a.script(() => ({ kind: "stream", text: "one two three four five six", resetAfterChunks: 3 }));
+    const res = await raw(server, "/v1/chat/completions", { body: JSON.stringify({ model: "only-a", messages: [{ role: "user", content: "Hi" }], stream: true }) });
+    assert.equal(res.status, 200);
+    const frames = sseData(res.text);
+    const last = JSON.parse(frames.at(-1)!) as { error?: { type: string } };
+    assert.equal(last.error?.type, "server_error");
+    assert.equal(a.seen.length, 1);
+  });
+
+  it("falls back from an upstream to the local engine", async () => {
+    a.script(() => ({ kind: "json", status: 500, body: {} }));
+    const res = await client.chat.completions.create({ model: "a-then-local", messages: [{ role: "user", content: "Once upon a time" }], max_tokens: 5 });
+    assert.equal(res.model, "stories");
+    assert.equal(a.seen.length, 2);
+  });
+});
+
+describe("load balancing", () => {
+  it("spreads sequential requests by weight (3:1 within 5% over 1,000)", async () => {
+    const lb = await startTestServer({
+      models: [{ id: "stories", path: STORIES, aliases: [] }],
+      upstreams: {
+        deployments: [
+          { id: "a", provider: "openai-compatible", baseUrl: a.url, model: "m", weight: 3, timeoutMs: 2000 },
+          { id: "b", provider: "openai-compatible", baseUrl: b.url, model: "m", weight: 1, timeoutMs: 2000 },
+        ],
+        models: [{ name: "lb", aliases: [], deployments: ["a", "b"], fallbacks: [], contextFallbacks: [], maxRetries: 0, deadlineMs: 5000, breakerThreshold: 3, breakerCooldownMs: 1000 }],
+      },
+    });
+    try {
+      const lbClient = new OpenAI({ baseURL: lb.baseURL, apiKey: "unused", maxRetries: 0 });
+      for (let i = 0; i < 1000; i++) await lbClient.chat.completions.create({ model: "lb", messages: [{ role: "user", content: "x" }] });
+      const share = a.seen.length / (a.seen.length + b.seen.length);
+      assert.equal(a.seen.length + b.seen.length, 1000, "no request lost or duplicated");
+      assert.ok(Math.abs(share - 0.75) <= 0.05, `deployment a got ${(share * 100).toFixed(1)}%`);
+    } finally {
+      await lb.close();
+    }
+  });
+});
