@@ -55,8 +55,9 @@ export function isLoopback(host: string): boolean {
 
 async function ensureModels(config: Config, logger: Logger, hooks: StartHooks): Promise<ModelEntry[]> {
   const found = collectModels(config);
-  if (found.length > 0 || !config.pull.autoPull) {
-    if (found.length === 0) {
+  // A gateway in front of upstreams needs no local model.
+  if (found.length > 0 || !config.pull.autoPull || config.upstreams.models.length > 0) {
+    if (found.length === 0 && config.upstreams.models.length === 0) {
       throw new ConfigError(
         `No models to serve: ${config.modelsDir} has no .gguf files and auto-pull is off. ` +
           "Put a GGUF file there, run `modelport serve --model /path/to/model.gguf`, or run `modelport pull <name>`.",
@@ -94,7 +95,7 @@ function addUpstreamModels(config: Config, registry: ModelRegistry): void {
       if (d === undefined) throw new ConfigError(`Upstream model '${m.name}' names an unknown deployment '${id}'.`);
       const apiKey = d.apiKeyEnv === undefined ? undefined : process.env[d.apiKeyEnv];
       if (d.apiKeyEnv !== undefined && !apiKey) throw new ConfigError(`Deployment '${d.id}' takes its API key from ${d.apiKeyEnv}, which is not set.`);
-      return { id: d.id, baseUrl: d.baseUrl, apiKey, model: d.model, weight: d.weight, timeoutMs: d.timeoutMs };
+      return { id: d.id, provider: d.provider, apiVersion: d.apiVersion, baseUrl: d.baseUrl, apiKey, model: d.model, weight: d.weight, timeoutMs: d.timeoutMs };
     });
     const first = deployments[0] as Deployment;
     const pricing = m.pricing ? { input: m.pricing.input, output: m.pricing.output, cachedInput: m.pricing.cachedInput ?? m.pricing.input / 2 } : openAiPrice(first.model);

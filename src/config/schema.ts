@@ -73,8 +73,10 @@ export const configSchema = z.strictObject({
         .array(
           z.strictObject({
             id: z.string().min(1),
-            provider: z.literal("openai-compatible").default("openai-compatible"),
+            provider: z.enum(["openai-compatible", "azure-openai"]).default("openai-compatible"),
             baseUrl: z.string().url(),
+            /** Azure OpenAI's api-version. */
+            apiVersion: z.string().min(1).optional(),
             /** The environment variable that holds the upstream's API key; keys never go in config files. */
             apiKeyEnv: z.string().min(1).optional(),
             model: z.string().min(1),

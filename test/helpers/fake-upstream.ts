@@ -7,6 +7,7 @@ export type Behavior =
   | { kind: "hang" };
 
 export interface SeenRequest {
+  url: string;
   body: Record<string, unknown>;
   headers: IncomingHttpHeaders;
 }
@@ -30,7 +31,7 @@ export async function startFakeUpstream(): Promise<FakeUpstream> {
     let raw = "";
     req.on("data", (d) => (raw += d));
     req.on("end", async () => {
-      const request: SeenRequest = { body: raw ? (JSON.parse(raw) as Record<string, unknown>) : {}, headers: req.headers };
+      const request: SeenRequest = { url: req.url ?? "", body: raw ? (JSON.parse(raw) as Record<string, unknown>) : {}, headers: req.headers };
       seen.push(request);
       const b = behave(seen.length, request);
       if (b.kind === "hang") return;

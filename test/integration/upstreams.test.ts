@@ -21,10 +21,12 @@ before(async () => {
       deployments: [
         { id: "a", provider: "openai-compatible", baseUrl: a.url, apiKeyEnv: "TEST_UPSTREAM_KEY", model: "gpt-4o-mini", weight: 3, timeoutMs: 400 },
         { id: "b", provider: "openai-compatible", baseUrl: b.url, model: "gpt-4o-mini", weight: 1, timeoutMs: 400 },
+        { id: "azure", provider: "azure-openai", apiVersion: "2024-10-21", baseUrl: b.url.replace(/\/v1$/, ""), apiKeyEnv: "TEST_UPSTREAM_KEY", model: "my-gpt4o", weight: 1, timeoutMs: 2000 },
       ],
       models: [
         { name: "cloud", aliases: [], deployments: ["a", "b"], fallbacks: ["stories"], contextFallbacks: [], maxRetries: 2, deadlineMs: 5000, breakerThreshold: 3, breakerCooldownMs: 60_000 },
         { name: "only-a", aliases: [], deployments: ["a"], fallbacks: [], contextFallbacks: [], maxRetries: 2, deadlineMs: 5000, breakerThreshold: 100, breakerCooldownMs: 0 },
+        { name: "azure", aliases: [], deployments: ["azure"], fallbacks: [], contextFallbacks: [], maxRetries: 0, deadlineMs: 5000, breakerThreshold: 3, breakerCooldownMs: 1000 },
         { name: "a-then-local", aliases: [], deployments: ["a"], fallbacks: ["stories"], contextFallbacks: [], maxRetries: 1, deadlineMs: 5000, breakerThreshold: 100, breakerCooldownMs: 0 },
       ],
     },
@@ -61,6 +63,15 @@ describe("OpenAI-compatible upstreams", () => {
     assert.equal(frames.at(-1), "[DONE]");
     for (const f of frames.slice(0, -1)) assertSchema("CreateChatCompletionStreamResponse", JSON.parse(f));
     assert.ok(!stream.text.includes('"usage":{'), "no usage chunk unless the client asked for one");
+  });
+
+  it("addresses Azure OpenAI deployments by URL, api-version and api-key header", async () => {
+    const res = await client.chat.completions.create({ model: "azure", messages: [{ role: "user", content: "Hi" }] });
+    assert.equal(res.choices[0]!.message.content, "Hello from upstream B");
+    const sent = b.seen[0]!;
+    assert.equal(sent.url, "/openai/deployments/my-gpt4o/chat/completions?api-version=2024-10-21");
+    assert.equal(sent.headers["api-key"], SECRET);
+    assert.equal(sent.headers.authorization, undefined);
   });
 
   it("streams upstream tool calls through, and the SDK's runTools loop works over them", async () => {
@@ -164,6 +175,58 @@ describe("load balancing", () => {
       assert.ok(Math.abs(share - 0.75) <= 0.05, `deployment a got ${(share * 100).toFixed(1)}%`);
     } finally {
       await lb.close();
+    }
+  });
+});
+
+describe("another Modelport process as a real upstream", () => {
+  it("serves chat, streams and forced tool calls through the gateway", async () => {
+    const { spawnServe } = await import("../helpers/cli.ts");
+    const { mkdtempSync } = await import("node:fs");
+    const { tmpdir } = await import("node:os");
+    const { join } = await import("node:path");
+    const upstream = await spawnServe(["-m", STORIES, "--data-dir", join(mkdtempSync(join(tmpdir(), "modelport-up-")), "data")], { MODELPORT_API_KEYS: "sk-inner-upstream-key" });
+    process.env.TEST_INNER_KEY = "sk-inner-upstream-key";
+    let gateway: TestServer | undefined;
+    try {
+    gateway = await startTestServer({
+      models: [],
+      upstreams: {
+        deployments: [{ id: "inner", provider: "openai-compatible", baseUrl: `${upstream.url}/v1`, apiKeyEnv: "TEST_INNER_KEY", model: "stories260K", weight: 1, timeoutMs: 10_000 }],
+        models: [{ name: "remote-stories", aliases: [], deployments: ["inner"], fallbacks: [], contextFallbacks: [], maxRetries: 1, deadlineMs: 20_000, breakerThreshold: 3, breakerCooldownMs: 1000 }],
+      },
+    });
+      const gw = new OpenAI({ baseURL: gateway.baseURL, apiKey: "unused", maxRetries: 0 });
+      const res = await gw.chat.completions.create({ model: "remote-stories", messages: [{ role: "user", content: "Once upon a time" }], max_tokens: 12, seed: 3 });
+      assertSchema("CreateChatCompletionResponse", res);
+      assert.equal(res.model, "remote-stories");
+      assert.ok(res.usage!.completion_tokens > 0);
+      const stream = await gw.chat.completions.create({ model: "remote-stories", messages: [{ role: "user", content: "Once upon a time" }], max_tokens: 12, seed: 3, stream: true, stream_options: { include_usage: true } });
+      let text = "";
+      let usage;
+      for await (const chunk of stream) {
+        assertSchema("CreateChatCompletionStreamResponse", chunk);
+        text += chunk.choices[0]?.delta.content ?? "";
+        usage = chunk.usage ?? usage;
+      }
+      assert.equal(text, res.choices[0]!.message.content, "same seed, same text, streamed or not");
+      assert.equal(usage?.completion_tokens, res.usage!.completion_tokens);
+      const tool = await gw.chat.completions.create({
+        model: "remote-stories",
+        messages: [{ role: "user", content: "Weather in Paris?" }],
+        tools: [{ type: "function", function: { name: "get_weather", strict: true, parameters: { type: "object", properties: { city: { type: "string", maxLength: 20 } }, required: ["city"], additionalProperties: false } } }],
+        tool_choice: "required",
+        seed: 1,
+        max_tokens: 100,
+      });
+      const call = tool.choices[0]!.message.tool_calls![0]!;
+      assert.equal(call.type === "function" && call.function.name, "get_weather");
+      if (call.type === "function") assert.equal(typeof (JSON.parse(call.function.arguments) as { city: unknown }).city, "string");
+      assert.equal(tool.choices[0]!.finish_reason, "tool_calls");
+    } finally {
+      await gateway?.close();
+      upstream.child.kill("SIGTERM");
+      await upstream.exited;
     }
   });
 });

@@ -7,6 +7,10 @@ import { fromUpstreamResponse, UpstreamError } from "./upstream-error.ts";
 /** One upstream deployment: where to send requests for a public model, and how much of the traffic. */
 export interface Deployment {
   id: string;
+  /** `openai-compatible` (OpenAI, vLLM, Ollama, llama.cpp server, DeepSeek, another Modelport) or `azure-openai`. */
+  provider: "openai-compatible" | "azure-openai";
+  /** Azure's `api-version` query parameter. */
+  apiVersion: string | undefined;
   /** Base URL ending before `/chat/completions`, e.g. `https://api.openai.com/v1`. */
   baseUrl: string;
   /** The key itself, read from the environment variable the config names; never logged. */
@@ -25,10 +29,19 @@ export interface Deployment {
  */
 export async function* streamFromDeployment(d: Deployment, request: ChatRequest, signal: AbortSignal): AsyncGenerator<ChatStreamPart> {
   const headers: Record<string, string> = { "content-type": "application/json", accept: "text/event-stream" };
-  if (d.apiKey) headers.authorization = `Bearer ${d.apiKey}`;
+  let url: string;
+  const base = d.baseUrl.replace(/\/+$/, "");
+  if (d.provider === "azure-openai") {
+    // Azure addresses a deployment by URL and authenticates with an api-key header.
+    url = `${base}/openai/deployments/${encodeURIComponent(d.model)}/chat/completions?api-version=${encodeURIComponent(d.apiVersion ?? "2024-10-21")}`;
+    if (d.apiKey) headers["api-key"] = d.apiKey;
+  } else {
+    url = `${base}/chat/completions`;
+    if (d.apiKey) headers.authorization = `Bearer ${d.apiKey}`;
+  }
   let res: Response;
   try {
-    res = await fetch(`${d.baseUrl.replace(/\/+$/, "")}/chat/completions`, {
+    res = await fetch(url, {
       method: "POST",
       headers,
       body: JSON.stringify(toOpenAiChatBody(request, d.model, true)),
