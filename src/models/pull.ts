@@ -2,7 +2,6 @@ import { createHash } from "node:crypto";
 import { createReadStream, createWriteStream, existsSync } from "node:fs";
 import { mkdir, readFile, rename, rm, stat, writeFile } from "node:fs/promises";
 import { basename, join } from "node:path";
-import { Readable } from "node:stream";
 import { pipeline } from "node:stream/promises";
 import type { PullTarget } from "./catalogue.ts";
 
@@ -194,12 +193,20 @@ async function downloadOnce(
   let received = start;
   const knownTotal = meta.size;
   options.onProgress?.({ received, total: knownTotal });
-  const counted = Readable.fromWeb(res.body as import("node:stream/web").ReadableStream<Uint8Array>);
-  counted.on("data", (chunk: Buffer) => {
-    received += chunk.length;
-    options.onProgress?.({ received, total: knownTotal });
-  });
-  await pipeline(counted, createWriteStream(part, { flags: start > 0 ? "a" : "w" }));
+  // Every byte received is on disk before an error is reported, so the next attempt resumes exactly there.
+  const file = createWriteStream(part, { flags: start > 0 ? "a" : "w" });
+  let failure: unknown;
+  try {
+    for await (const chunk of res.body as unknown as AsyncIterable<Uint8Array>) {
+      received += chunk.length;
+      if (!file.write(chunk)) await new Promise<void>((resolve) => file.once("drain", () => resolve()));
+      options.onProgress?.({ received, total: knownTotal });
+    }
+  } catch (error) {
+    failure = error;
+  }
+  await new Promise<void>((resolve, reject) => file.end((error?: Error | null) => (error ? reject(error) : resolve())));
+  if (failure !== undefined) throw failure;
   if (knownTotal !== undefined && received < knownTotal) {
     throw new PullError(`Connection closed at ${received} of ${knownTotal} bytes.`, true);
   }
