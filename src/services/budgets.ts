@@ -1,6 +1,6 @@
 import { ApiError } from "../core/errors.ts";
 import type { Logger } from "../logging/logger.ts";
-import type { Storage } from "../storage/storage.ts";
+import type { Project, Storage } from "../storage/storage.ts";
 import type { UsageMeter } from "./usage-meter.ts";
 
 /** Unix seconds at the start of the current UTC month. */
@@ -26,6 +26,7 @@ export class BudgetGuard {
   readonly #meter: UsageMeter;
   readonly #logger: Logger;
   readonly #cache = new Map<string, { at: number; spent: number }>();
+  readonly #projects = new Map<string, { at: number; project: Project | undefined }>();
   readonly #warned = new Set<string>();
 
   constructor(storage: Storage, meter: UsageMeter, logger: Logger) {
@@ -46,9 +47,18 @@ export class BudgetGuard {
     return stored + this.#meter.pendingSpend(projectId);
   }
 
+  /** The project's budget settings, read at most once a second (admin changes apply that quickly). */
+  async #project(projectId: string): Promise<Project | undefined> {
+    const cached = this.#projects.get(projectId);
+    if (cached && Date.now() - cached.at < 1000) return cached.project;
+    const project = await this.#storage.getProject(projectId);
+    this.#projects.set(projectId, { at: Date.now(), project });
+    return project;
+  }
+
   /** Throws 429 when the project is over its monthly budget. */
   async check(projectId: string): Promise<void> {
-    const project = await this.#storage.getProject(projectId);
+    const project = await this.#project(projectId);
     if (project === undefined || (project.monthlyBudgetUsd === null && project.softBudgetUsd === null)) return;
     const spent = await this.spend(projectId);
     if (project.softBudgetUsd !== null && spent >= project.softBudgetUsd) {

@@ -53,7 +53,6 @@ export function chatCompletionsHandler(chat: ChatService, engineVersion: string,
     ctx.cleanups.push(() => admission.finish(metering.usage));
     const onUsage = (usage: Usage): void => {
       metering.usage = usage;
-      logUsage(ctx.log, usage, model.descriptor.pricing);
     };
     const env: CompletionEnvelope = { id: prefixedId("chatcmpl-"), created: unixSeconds(), model: "", systemFingerprint: "" };
 
@@ -62,6 +61,7 @@ export function chatCompletionsHandler(chat: ChatService, engineVersion: string,
       env.model = result.model.descriptor.id;
       metering.model = env.model;
       metering.pricing = result.model.descriptor.pricing;
+      logUsage(ctx.log, result.usage, metering.pricing);
       env.systemFingerprint = systemFingerprint(env.model, engineVersion);
       sendJson(ctx.res, 200, renderChatCompletion(env, result.choices, result.usage, parsed));
       return;
@@ -117,6 +117,8 @@ export function chatCompletionsHandler(chat: ChatService, engineVersion: string,
     } finally {
       await run.parts.return?.(undefined);
       await writer.end();
+      // Logged once the stream has ended, with the prices of the model that actually served.
+      if (metering.usage) logUsage(ctx.log, metering.usage, metering.pricing);
     }
   };
 }

@@ -2,11 +2,11 @@ import { invalidRequest } from "../../../core/errors.ts";
 import { unixSeconds } from "../../../core/ids.ts";
 import { FieldReader } from "../../../protocol/openai/validate.ts";
 import { notFound, type AccessService } from "../../../services/access.ts";
-import { monthStart, type BudgetGuard } from "../../../services/budgets.ts";
+import type { BudgetGuard } from "../../../services/budgets.ts";
 import { USAGE_TIERS } from "../../../services/usage-tiers.ts";
 import type { ApiKeyRecord, Project, RateLimitRecord, Storage, UsageGroup } from "../../../storage/storage.ts";
 import { sendJson } from "../../respond.ts";
-import type { Handler, RequestContext, Route } from "../../router.ts";
+import type { RequestContext, Route } from "../../router.ts";
 
 /** What the admin API needs. */
 export interface OrganizationDeps {
@@ -128,67 +128,66 @@ function usageQuery(ctx: RequestContext, allowedGroups: readonly UsageGroup[]) {
 /** The admin API, shaped like OpenAI's `/v1/organization/...`; every route needs an admin key. */
 export function organizationRoutes(deps: OrganizationDeps): Route[] {
   const { storage, access, budgets } = deps;
-  const handler = (fn: Handler): Handler => fn;
   return [
     {
       method: "GET",
       pattern: "/v1/organization/projects",
-      handler: handler(async (ctx) => {
+      handler: async (ctx) => {
         const limit = limitParam(ctx);
         const projects = await storage.listProjects({ after: ctx.query.get("after") ?? undefined, limit: limit + 1, includeArchived: ctx.query.get("include_archived") === "true" });
         const rendered = await Promise.all(projects.slice(0, limit).map((p) => renderProject(p, budgets)));
         sendJson(ctx.res, 200, { ...page(projects, limit, () => ({})), data: rendered });
-      }),
+      },
     },
     {
       method: "POST",
       pattern: "/v1/organization/projects",
-      handler: handler(async (ctx) => {
+      handler: async (ctx) => {
         const body = new FieldReader(await ctx.readJson(), "");
         body.required("name");
         const fields = readProjectFields(body);
         const project = await access.createProject({ name: fields.name ?? "", tier: fields.tier ?? null, monthlyBudgetUsd: fields.monthlyBudgetUsd ?? null, softBudgetUsd: fields.softBudgetUsd ?? null });
         sendJson(ctx.res, 200, await renderProject(project, budgets));
-      }),
+      },
     },
     {
       method: "GET",
       pattern: "/v1/organization/projects/:project",
-      handler: handler(async (ctx) => sendJson(ctx.res, 200, await renderProject(await projectOr404(storage, ctx.params.project), budgets))),
+      handler: async (ctx) => sendJson(ctx.res, 200, await renderProject(await projectOr404(storage, ctx.params.project), budgets)),
     },
     {
       method: "POST",
       pattern: "/v1/organization/projects/:project",
-      handler: handler(async (ctx) => {
+      handler: async (ctx) => {
         const project = await projectOr404(storage, ctx.params.project);
         const fields = readProjectFields(new FieldReader(await ctx.readJson(), ""));
         const updated = await storage.updateProject(project.id, fields);
         sendJson(ctx.res, 200, await renderProject(updated ?? project, budgets));
-      }),
+      },
     },
     {
       method: "POST",
       pattern: "/v1/organization/projects/:project/archive",
-      handler: handler(async (ctx) => {
+      handler: async (ctx) => {
         const project = await projectOr404(storage, ctx.params.project);
         const updated = await storage.updateProject(project.id, { archivedAt: project.archivedAt ?? unixSeconds() });
         sendJson(ctx.res, 200, await renderProject(updated ?? project, budgets));
-      }),
+      },
     },
     {
       method: "GET",
       pattern: "/v1/organization/projects/:project/api_keys",
-      handler: handler(async (ctx) => {
+      handler: async (ctx) => {
         const project = await projectOr404(storage, ctx.params.project);
         const limit = limitParam(ctx);
         const keys = await storage.listApiKeys(project.id, { after: ctx.query.get("after") ?? undefined, limit: limit + 1 });
         sendJson(ctx.res, 200, page(keys, limit, renderKey));
-      }),
+      },
     },
     {
       method: "POST",
       pattern: "/v1/organization/projects/:project/api_keys",
-      handler: handler(async (ctx) => {
+      handler: async (ctx) => {
         const project = await projectOr404(storage, ctx.params.project);
         const body = new FieldReader(await ctx.readJson(), "");
         body.rejectUnknown(new Set(["name", "models"]));
@@ -200,38 +199,38 @@ export function organizationRoutes(deps: OrganizationDeps): Route[] {
         const { key, secret } = await access.createApiKey(project.id, { name, models: models ?? null });
         // The secret appears in this response only; it is stored as a hash.
         sendJson(ctx.res, 200, { ...renderKey(key), value: secret });
-      }),
+      },
     },
     {
       method: "GET",
       pattern: "/v1/organization/projects/:project/api_keys/:key",
-      handler: handler(async (ctx) => {
+      handler: async (ctx) => {
         const key = await storage.getApiKey(ctx.params.project ?? "", ctx.params.key ?? "");
         if (key === undefined || key.admin) throw notFound(`No API key '${ctx.params.key}' in project '${ctx.params.project}'.`);
         sendJson(ctx.res, 200, renderKey(key));
-      }),
+      },
     },
     {
       method: "DELETE",
       pattern: "/v1/organization/projects/:project/api_keys/:key",
-      handler: handler(async (ctx) => {
+      handler: async (ctx) => {
         await access.revokeApiKey(ctx.params.project ?? "", ctx.params.key ?? "");
         sendJson(ctx.res, 200, { object: "organization.project.api_key.deleted", id: ctx.params.key, deleted: true });
-      }),
+      },
     },
     {
       method: "GET",
       pattern: "/v1/organization/projects/:project/rate_limits",
-      handler: handler(async (ctx) => {
+      handler: async (ctx) => {
         const project = await projectOr404(storage, ctx.params.project);
         const limits = (await storage.listRateLimits(project.id)).map((r) => ({ ...r, id: `rl-${r.model}` }));
         sendJson(ctx.res, 200, page(limits, limitParam(ctx), renderLimit));
-      }),
+      },
     },
     {
       method: "POST",
       pattern: "/v1/organization/projects/:project/rate_limits/:limit",
-      handler: handler(async (ctx) => {
+      handler: async (ctx) => {
         const project = await projectOr404(storage, ctx.params.project);
         const id = ctx.params.limit ?? "";
         if (!id.startsWith("rl-") || id.length <= 3) throw notFound(`No rate limit '${id}': ids look like rl-<model>.`);
@@ -248,12 +247,12 @@ export function organizationRoutes(deps: OrganizationDeps): Route[] {
           maxConcurrent: read("max_concurrent_requests", current?.maxConcurrent),
         });
         sendJson(ctx.res, 200, renderLimit(saved));
-      }),
+      },
     },
     {
       method: "GET",
       pattern: "/v1/organization/usage/completions",
-      handler: handler(async (ctx) => {
+      handler: async (ctx) => {
         const q = usageQuery(ctx, ["project_id", "model", "api_key_id", "batch"]);
         const rows = await storage.usageBuckets({
           start: q.start, end: q.end, bucketSeconds: q.width, groupBy: q.groupBy,
@@ -280,12 +279,12 @@ export function organizationRoutes(deps: OrganizationDeps): Route[] {
           buckets.set(r.bucketStart, list);
         }
         sendJson(ctx.res, 200, renderBuckets(buckets, q.width));
-      }),
+      },
     },
     {
       method: "GET",
       pattern: "/v1/organization/costs",
-      handler: handler(async (ctx) => {
+      handler: async (ctx) => {
         const q = usageQuery(ctx, ["project_id", "line_item", "api_key_id"] as unknown as UsageGroup[]);
         const groupBy = q.groupBy.map((g) => ((g as string) === "line_item" ? "model" : g)) as UsageGroup[];
         const rows = await storage.usageBuckets({ start: q.start, end: q.end, bucketSeconds: q.width, groupBy, projectIds: listParam(ctx, "project_ids") });
@@ -302,7 +301,7 @@ export function organizationRoutes(deps: OrganizationDeps): Route[] {
           buckets.set(r.bucketStart, list);
         }
         sendJson(ctx.res, 200, renderBuckets(buckets, q.width));
-      }),
+      },
     },
   ];
 }
@@ -313,6 +312,3 @@ function renderBuckets(buckets: Map<number, Record<string, unknown>[]>, width: n
     .map(([start, results]) => ({ object: "bucket", start_time: start, end_time: start + width, results }));
   return { object: "page", data, has_more: false, next_page: null };
 }
-
-/** The first second of this month, for clients that ask for month-to-date figures. */
-export const monthToDate = monthStart;
