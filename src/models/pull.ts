@@ -31,6 +31,8 @@ export interface PullOptions {
   /** Attempts in this process; each resumes where the last stopped. */
   attempts?: number;
   onProgress?: (progress: PullProgress) => void;
+  /** An attempt that receives nothing for this long is abandoned and resumed (default 30 s). */
+  idleTimeoutMs?: number;
   /** Called before a retry, with the reason. */
   onRetry?: (attempt: number, reason: string) => void;
   signal?: AbortSignal;
@@ -157,9 +159,25 @@ async function downloadOnce(
     headers.range = `bytes=${offset}-`;
     if (meta.etag) headers["if-range"] = meta.etag;
   }
-  const init: RequestInit = { headers, redirect: "follow" };
-  if (options.signal) init.signal = options.signal;
-  const res = await fetch(url, init);
+  // A stalled connection would otherwise hang forever: no byte for idleTimeoutMs ends the attempt.
+  const idle = new AbortController();
+  const idleMs = options.idleTimeoutMs ?? 30_000;
+  // unref: a pending idle timer never keeps the process alive after the attempt has ended.
+  let idleTimer = setTimeout(() => idle.abort(), idleMs).unref();
+  const bump = (): void => {
+    clearTimeout(idleTimer);
+    idleTimer = setTimeout(() => idle.abort(), idleMs).unref();
+  };
+  const init: RequestInit = { headers, redirect: "follow", signal: options.signal ? AbortSignal.any([options.signal, idle.signal]) : idle.signal };
+  let res: Response;
+  try {
+    res = await fetch(url, init);
+  } catch (error) {
+    clearTimeout(idleTimer);
+    if (idle.signal.aborted) throw new PullError(`No answer from ${url} for ${idleMs} ms.`, true);
+    throw error;
+  }
+  if (res.status !== 200 && res.status !== 206) clearTimeout(idleTimer);
   if (res.status === 416 && offset > 0 && meta.size === offset) return;
   if (res.status === 404) throw new PullError(`Not found: ${url} (check the repository and file name).`, false);
   if (res.status === 401 || res.status === 403) {
@@ -198,12 +216,15 @@ async function downloadOnce(
   let failure: unknown;
   try {
     for await (const chunk of res.body as unknown as AsyncIterable<Uint8Array>) {
+      bump();
       received += chunk.length;
       if (!file.write(chunk)) await new Promise<void>((resolve) => file.once("drain", () => resolve()));
       options.onProgress?.({ received, total: knownTotal });
     }
   } catch (error) {
-    failure = error;
+    failure = idle.signal.aborted ? new PullError(`The download stalled: nothing received for ${idleMs} ms.`, true) : error;
+  } finally {
+    clearTimeout(idleTimer);
   }
   await new Promise<void>((resolve, reject) => file.end((error?: Error | null) => (error ? reject(error) : resolve())));
   if (failure !== undefined) throw failure;

@@ -8,7 +8,7 @@ import { MODELS_DIR } from "./server.ts";
 export interface FakeHub {
   url: string;
   requests: { path: string; headers: IncomingHttpHeaders }[];
-  /** Cut the connection after this many body bytes, for the next `times` responses. */
+  /** Stall the response after this many body bytes (connection left open), for the next `times` responses. */
   cut(bytes: number, times: number): void;
   /** Advertise a wrong sha256 in `x-linked-etag`. */
   lie(on: boolean): void;
@@ -51,7 +51,8 @@ export async function startFakeHub(): Promise<FakeHub> {
     const body = data.subarray(start);
     if (cutTimes > 0 && cutBytes < body.length) {
       cutTimes--;
-      res.write(body.subarray(0, cutBytes), () => setTimeout(() => res.destroy(), 20));
+      // Send part of the body and then nothing: the client must notice the stall and resume.
+      res.write(body.subarray(0, cutBytes));
       return;
     }
     res.end(body);

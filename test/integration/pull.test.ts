@@ -41,14 +41,15 @@ describe("modelport pull", () => {
     assert.deepEqual(readdirSync(dir), ["stories260K.gguf"], "no partial files are left behind");
   });
 
-  it("resumes an interrupted download with an HTTP Range request", async () => {
+  it("resumes a stalled download with an HTTP Range request", async () => {
     const dir = tmp();
     hub.cut(300_000, 1);
     const before = hub.requests.length;
     const retries: string[] = [];
-    const result = await pullModel(target("llama-2-tiny-random.gguf"), { endpoint: hub.url, modelsDir: dir, onRetry: (_, r) => retries.push(r) });
+    const result = await pullModel(target("llama-2-tiny-random.gguf"), { endpoint: hub.url, modelsDir: dir, idleTimeoutMs: 300, onRetry: (_, r) => retries.push(r) });
     assert.equal(result.sha256, sha(TINY_RANDOM));
     assert.equal(retries.length, 1);
+    assert.match(retries[0]!, /stalled/);
     const ranges = hub.requests.slice(before).map((r) => r.headers.range);
     assert.deepEqual(ranges, [undefined, "bytes=300000-"]);
   });
@@ -56,7 +57,7 @@ describe("modelport pull", () => {
   it("resumes a partial file left by an earlier run, from the CLI", async () => {
     const dir = tmp();
     hub.cut(500_000, 1);
-    await assert.rejects(pullModel(target("stories260K.gguf"), { endpoint: hub.url, modelsDir: dir, attempts: 1 }), PullError);
+    await assert.rejects(pullModel(target("stories260K.gguf"), { endpoint: hub.url, modelsDir: dir, attempts: 1, idleTimeoutMs: 300 }), PullError);
     assert.equal(statSync(join(dir, "stories260K.gguf.part")).size, 500_000);
     assert.ok(!existsSync(join(dir, "stories260K.gguf")), "an incomplete file is never served");
     const before = hub.requests.length;
