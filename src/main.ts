@@ -26,8 +26,10 @@ import { UsageMeter } from "./services/usage-meter.ts";
 import { openStorage } from "./storage/open.ts";
 import { openAiPrice } from "./core/pricing.ts";
 import { unixSeconds } from "./core/ids.ts";
-import type { Deployment } from "./providers/openai-compatible/deployment.ts";
-import { RoutedChatModel } from "./providers/openai-compatible/routed-model.ts";
+import type { Deployment } from "./providers/upstream/deployment.ts";
+import { anthropicAdapter } from "./providers/anthropic/adapter.ts";
+import { azureOpenAiAdapter, openAiCompatibleAdapter } from "./providers/openai-compatible/adapter.ts";
+import { RoutedChatModel } from "./providers/upstream/routed-model.ts";
 import type { Storage } from "./storage/storage.ts";
 import { VERSION } from "./version.ts";
 
@@ -86,6 +88,9 @@ async function ensureModels(config: Config, logger: Logger, hooks: StartHooks): 
   return collectModels(config);
 }
 
+/** Each provider's wire format. */
+const ADAPTERS = { "openai-compatible": openAiCompatibleAdapter, "azure-openai": azureOpenAiAdapter, anthropic: anthropicAdapter } as const;
+
 /** Registers each configured upstream model, routed over its deployments. */
 function addUpstreamModels(config: Config, registry: ModelRegistry): void {
   const byId = new Map(config.upstreams.deployments.map((d) => [d.id, d]));
@@ -95,7 +100,21 @@ function addUpstreamModels(config: Config, registry: ModelRegistry): void {
       if (d === undefined) throw new ConfigError(`Upstream model '${m.name}' names an unknown deployment '${id}'.`);
       const apiKey = d.apiKeyEnv === undefined ? undefined : process.env[d.apiKeyEnv];
       if (d.apiKeyEnv !== undefined && !apiKey) throw new ConfigError(`Deployment '${d.id}' takes its API key from ${d.apiKeyEnv}, which is not set.`);
-      return { id: d.id, provider: d.provider, apiVersion: d.apiVersion, baseUrl: d.baseUrl, apiKey, model: d.model, weight: d.weight, timeoutMs: d.timeoutMs };
+      return {
+        id: d.id,
+        adapter: ADAPTERS[d.provider],
+        apiVersion: d.apiVersion,
+        baseUrl: d.baseUrl,
+        apiKey,
+        model: d.model,
+        weight: d.weight,
+        timeoutMs: d.timeoutMs,
+        unsupportedParams: new Set(d.unsupportedParams),
+        dropUnsupportedParams: d.dropUnsupportedParams,
+        rpm: d.rpm,
+        tpm: d.tpm,
+        defaultMaxTokens: d.maxTokens,
+      };
     });
     const first = deployments[0] as Deployment;
     const pricing = m.pricing ? { input: m.pricing.input, output: m.pricing.output, cachedInput: m.pricing.cachedInput ?? m.pricing.input / 2 } : openAiPrice(first.model);

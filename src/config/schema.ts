@@ -1,4 +1,5 @@
 import { z } from "zod";
+import { DECLARABLE_PARAMS } from "../core/declarable-params.ts";
 
 /** Per-model engine settings that can also be given as defaults for every model. */
 const engineSettings = {
@@ -73,7 +74,7 @@ export const configSchema = z.strictObject({
         .array(
           z.strictObject({
             id: z.string().min(1),
-            provider: z.enum(["openai-compatible", "azure-openai"]).default("openai-compatible"),
+            provider: z.enum(["openai-compatible", "azure-openai", "anthropic"]).default("openai-compatible"),
             baseUrl: z.string().url(),
             /** Azure OpenAI's api-version. */
             apiVersion: z.string().min(1).optional(),
@@ -82,6 +83,15 @@ export const configSchema = z.strictObject({
             model: z.string().min(1),
             weight: z.number().min(0).default(1),
             timeoutMs: z.number().int().min(1).default(30_000),
+            /** This deployment's own limits (requests and tokens per minute), enforced by the router in this process. */
+            rpm: z.number().int().min(1).optional(),
+            tpm: z.number().int().min(1).optional(),
+            /** Parameters this upstream lacks, beyond what its adapter declares (e.g. `logprobs` on an Ollama). */
+            unsupportedParams: z.array(z.enum(DECLARABLE_PARAMS)).default([]),
+            /** Leave parameters the upstream lacks out of the call instead of answering 400. */
+            dropUnsupportedParams: z.boolean().default(false),
+            /** Output-token cap sent when a request sets none and the provider requires one (Anthropic). */
+            maxTokens: z.number().int().min(1).default(4096),
           }),
         )
         .default([]),

@@ -1,28 +1,15 @@
 import type { ChatRequest, Usage } from "../core/chat.ts";
+import { estimateTokens } from "../core/token-estimate.ts";
 import type { Storage } from "../storage/storage.ts";
 import type { Principal } from "./access.ts";
 import { rateLimited, rateLimitHeaders, type LimitStore, type Limits } from "./rate-limits.ts";
 import { USAGE_TIERS } from "./usage-tiers.ts";
-
-/** Output tokens assumed when a request sets no max_tokens, until actual usage is reconciled. */
-const DEFAULT_OUTPUT_ESTIMATE = 256;
 
 /** A request admitted under its project's limits. */
 export interface Admission {
   headers: Record<string, string>;
   /** Reconciles estimated with actual tokens and ends the in-flight count; call once. */
   finish(usage: Usage | undefined): Promise<void>;
-}
-
-/**
- * Tokens a request will use, estimated before it runs, as OpenAI estimates for TPM: prompt text at
- * about four characters a token, plus the output it may produce.
- */
-export function estimateTokens(request: ChatRequest): number {
-  let chars = 0;
-  for (const m of request.messages) chars += m.content.length + 4;
-  for (const t of request.tools) chars += JSON.stringify(t.parameters).length + t.name.length + (t.description?.length ?? 0);
-  return Math.ceil(chars / 4) + (request.maxTokens ?? DEFAULT_OUTPUT_ESTIMATE) * request.n;
 }
 
 /**

@@ -5,7 +5,7 @@ import { fileURLToPath } from "node:url";
 import { getLlama, type Llama, type LlamaModel } from "node-llama-cpp";
 import OpenAI from "openai";
 import { loadConfig } from "../../src/config/load.ts";
-import type { Config } from "../../src/config/schema.ts";
+import { configSchema, type Config, type ConfigInput } from "../../src/config/schema.ts";
 import { createLogger } from "../../src/logging/logger.ts";
 import { startServer, type RunningServer } from "../../src/main.ts";
 
@@ -24,8 +24,10 @@ export interface TestServer extends RunningServer {
  * Starts the real server on a free loopback port with the test models, one thread each (the tiny
  * models run about 15 times faster on one thread than on two), and no auto-pull.
  */
-export async function startTestServer(overrides: Partial<Config> & { env?: Record<string, string> } = {}): Promise<TestServer> {
-  const { env, ...rest } = overrides;
+export async function startTestServer(
+  overrides: Partial<Omit<Config, "upstreams">> & { upstreams?: ConfigInput["upstreams"]; env?: Record<string, string> } = {},
+): Promise<TestServer> {
+  const { env, upstreams, ...rest } = overrides;
   const dir = mkdtempSync(join(tmpdir(), "modelport-test-"));
   const base = loadConfig({
     MODELPORT_PORT: "0",
@@ -45,6 +47,8 @@ export async function startTestServer(overrides: Partial<Config> & { env?: Recor
       { id: "tiny-random", path: TINY_RANDOM, aliases: [] },
     ],
     ...rest,
+    // Upstreams are given as in a config file, defaults filled in.
+    ...(upstreams !== undefined ? { upstreams: configSchema.shape.upstreams.parse(upstreams) } : {}),
   };
   const server = await startServer(config, createLogger(config.logLevel));
   const apiKey = config.apiKeys[0] ?? "unused";

@@ -1,8 +1,13 @@
 import type { ChatRequest, ChatStreamPart, Usage } from "../../core/chat.ts";
 import { ApiError } from "../../core/errors.ts";
 import type { ChatModel, ModelDescriptor } from "../provider.ts";
+import { estimateTokens } from "../../core/token-estimate.ts";
 import { streamFromDeployment, type Deployment } from "./deployment.ts";
+import { DeploymentLimits } from "./deployment-limits.ts";
+import { usedParams } from "../../core/declarable-params.ts";
 import { UpstreamError } from "./upstream-error.ts";
+
+const NONE: ReadonlySet<string> = new Set();
 
 /** How a routed model retries, falls back and protects failing deployments. */
 export interface RoutingPolicy {
@@ -25,6 +30,7 @@ interface DeploymentState {
   failures: number;
   openUntil: number;
   requests: number;
+  limits: DeploymentLimits;
 }
 
 /** Waits `ms`, or less when the signal aborts. */
@@ -58,7 +64,14 @@ export class RoutedChatModel implements ChatModel {
 
   constructor(descriptor: ModelDescriptor, deployments: readonly Deployment[], policy: RoutingPolicy) {
     this.descriptor = descriptor;
-    this.#states = deployments.map((deployment) => ({ deployment, inFlight: 0, failures: 0, openUntil: 0, requests: 0 }));
+    this.#states = deployments.map((deployment) => ({
+      deployment,
+      inFlight: 0,
+      failures: 0,
+      openUntil: 0,
+      requests: 0,
+      limits: new DeploymentLimits(deployment.rpm, deployment.tpm),
+    }));
     this.#policy = policy;
   }
 
@@ -72,21 +85,59 @@ export class RoutedChatModel implements ChatModel {
     return out;
   }
 
-  /** The least loaded deployment relative to its weight, ties broken at random by weight. */
-  #pick(exclude: ReadonlySet<DeploymentState>): DeploymentState | undefined {
+  /**
+   * The least loaded eligible deployment relative to its weight, ties broken at random by weight;
+   * deployments tried already are avoided while others remain. Deployments at their own RPM/TPM
+   * are skipped; when that leaves none, `limitedForMs` says how soon one frees up.
+   */
+  #pick(eligible: ReadonlyMap<DeploymentState, ReadonlySet<string>>, exclude: ReadonlySet<DeploymentState>, tokens: number): { state?: DeploymentState; limitedForMs?: number } {
     const now = Date.now();
-    const open = this.#states.filter((s) => s.openUntil <= now && s.deployment.weight > 0 && !exclude.has(s));
-    const candidates = open.length > 0 ? open : this.#states.filter((s) => s.openUntil <= now && s.deployment.weight > 0);
-    if (candidates.length === 0) return undefined;
+    let limitedForMs: number | undefined;
+    const ready = (s: DeploymentState): boolean => {
+      if (s.openUntil > now || s.deployment.weight <= 0 || !eligible.has(s)) return false;
+      const wait = s.limits.wait(tokens, now);
+      if (wait > 0) limitedForMs = Math.min(limitedForMs ?? wait, wait);
+      return wait === 0;
+    };
+    const all = this.#states.filter(ready);
+    const fresh = all.filter((s) => !exclude.has(s));
+    const candidates = fresh.length > 0 ? fresh : all;
+    if (candidates.length === 0) return limitedForMs === undefined ? {} : { limitedForMs };
     const load = (s: DeploymentState) => s.inFlight / s.deployment.weight;
     const least = Math.min(...candidates.map(load));
     const tied = candidates.filter((s) => load(s) === least);
     let ticket = Math.random() * tied.reduce((sum, s) => sum + s.deployment.weight, 0);
     for (const s of tied) {
       ticket -= s.deployment.weight;
-      if (ticket < 0) return s;
+      if (ticket < 0) return { state: s };
     }
-    return tied.at(-1);
+    return { state: tied.at(-1) as DeploymentState };
+  }
+
+  /**
+   * Which deployments can take this request, and the parameters each must leave out. A parameter no
+   * deployment can take is a 400 naming it, unless a deployment opted into dropping it.
+   */
+  #eligible(request: ChatRequest): Map<DeploymentState, ReadonlySet<string>> {
+    const used = usedParams(request);
+    const eligible = new Map<DeploymentState, ReadonlySet<string>>();
+    let refusal: { param: string; name: string; detail?: string; provider: string } | undefined;
+    for (const s of this.#states) {
+      const d = s.deployment;
+      const lacking = [...d.adapter.unsupported(request, used), ...used.filter((p) => d.unsupportedParams.has(p.name))];
+      if (lacking.length === 0) eligible.set(s, NONE);
+      else if (d.dropUnsupportedParams) eligible.set(s, new Set(lacking.map((p) => p.name)));
+      else refusal ??= { ...(lacking[0] as { param: string; name: string; detail?: string }), provider: d.adapter.name };
+    }
+    if (eligible.size === 0 && refusal !== undefined) {
+      const what = refusal.detail ?? `its ${refusal.provider} upstream has no '${refusal.name}'`;
+      throw new ApiError(400, `The model '${this.descriptor.id}' does not support '${refusal.name}' as given: ${what}.`, {
+        type: "invalid_request_error",
+        code: "unsupported_parameter",
+        param: refusal.param,
+      });
+    }
+    return eligible;
   }
 
   #failed(s: DeploymentState): void {
@@ -95,6 +146,9 @@ export class RoutedChatModel implements ChatModel {
   }
 
   async *streamChat(request: ChatRequest, signal: AbortSignal, onUsage?: (usage: Usage) => void): AsyncGenerator<ChatStreamPart> {
+    const eligible = this.#eligible(request);
+    const limited = this.#states.some((s) => s.deployment.tpm !== undefined || s.deployment.rpm !== undefined);
+    const estimate = limited ? estimateTokens(request) : 0;
     const deadline = AbortSignal.any([signal, AbortSignal.timeout(this.#policy.deadlineMs)]);
     let usage: Usage | undefined;
     let delegated = false;
@@ -102,19 +156,30 @@ export class RoutedChatModel implements ChatModel {
     const tried = new Set<DeploymentState>();
     try {
       for (let attempt = 0; attempt <= this.#policy.maxRetries && !deadline.aborted; attempt++) {
-        const state = this.#pick(tried);
-        if (state === undefined) break;
+        const { state, limitedForMs } = this.#pick(eligible, tried, estimate);
+        if (state === undefined) {
+          if (limitedForMs !== undefined) {
+            lastError = new UpstreamError(429, `Every deployment of '${this.descriptor.id}' is at its configured rate limit; retry in ${Math.ceil(limitedForMs / 1000)} s.`, {
+              type: "rate_limit_error",
+              code: "rate_limit_exceeded",
+              retryable: true,
+              retryAfterMs: limitedForMs,
+            });
+          }
+          break;
+        }
         tried.add(state);
-        if (tried.size === this.#states.length) tried.clear();
         const attemptAbort = new AbortController();
         const onDeadline = (): void => attemptAbort.abort();
         deadline.addEventListener("abort", onDeadline, { once: true });
         const timer = setTimeout(() => attemptAbort.abort(), state.deployment.timeoutMs);
         state.inFlight++;
         state.requests++;
+        state.limits.take(estimate);
+        let attemptUsage: Usage | undefined;
         let committed = false;
         try {
-          const parts = streamFromDeployment(state.deployment, request, attemptAbort.signal);
+          const parts = streamFromDeployment(state.deployment, request, eligible.get(state) ?? NONE, attemptAbort.signal);
           for await (const part of parts) {
             if (!committed) {
               // The first part reaches the client from here on: no more retries for this request.
@@ -123,7 +188,7 @@ export class RoutedChatModel implements ChatModel {
               state.failures = 0;
               state.openUntil = 0;
             }
-            if (part.type === "usage") usage = part.usage;
+            if (part.type === "usage") usage = attemptUsage = part.usage;
             yield part;
           }
           if (!committed) {
@@ -143,6 +208,8 @@ export class RoutedChatModel implements ChatModel {
           clearTimeout(timer);
           deadline.removeEventListener("abort", onDeadline);
           state.inFlight--;
+          // A failed attempt that sent nothing used no tokens; a finished one used what it reported.
+          if (limited) state.limits.reconcile(estimate, attemptUsage ? attemptUsage.promptTokens + attemptUsage.completionTokens : committed ? estimate : 0);
         }
       }
       const fallbacks = lastError?.code === "context_length_exceeded" ? this.#policy.contextFallbacks() : this.#policy.fallbacks();

@@ -1,0 +1,57 @@
+import type { ChatStreamPart } from "../../core/chat.ts";
+import type { AdapterTarget, UpstreamAdapter, UpstreamCall } from "../upstream/adapter.ts";
+import { mapUpstreamError, openAiErrorBody, UpstreamError } from "../upstream/upstream-error.ts";
+import { toOpenAiChatBody } from "./convert-request.ts";
+import { chunkToParts } from "./convert-stream.ts";
+
+function converter(target: AdapterTarget): (data: string) => ChatStreamPart[] {
+  return (data) => {
+    let chunk: unknown;
+    try {
+      chunk = JSON.parse(data);
+    } catch {
+      throw new UpstreamError(502, `The upstream deployment '${target.id}' sent a malformed stream.`, { type: "server_error", code: "upstream_error", retryable: true });
+    }
+    const error = (chunk as { error?: { message?: unknown } } | null)?.error;
+    if (error !== undefined && error !== null) {
+      throw new UpstreamError(502, `The upstream deployment '${target.id}' failed mid-stream: ${typeof error.message === "string" ? error.message : "unknown error"}`, {
+        type: "server_error",
+        code: "upstream_error",
+        retryable: true,
+      });
+    }
+    return chunkToParts(chunk);
+  };
+}
+
+function call(url: string, headers: Record<string, string>, body: unknown): UpstreamCall {
+  return { url, headers: { "content-type": "application/json", accept: "text/event-stream", ...headers }, body: JSON.stringify(body) };
+}
+
+/**
+ * OpenAI's own wire format, spoken by OpenAI, DeepSeek, vLLM, Ollama's `/v1`, llama.cpp server and
+ * another Modelport: every parameter passes through as is.
+ */
+export const openAiCompatibleAdapter: UpstreamAdapter = {
+  name: "openai-compatible",
+  unsupported: () => [],
+  streamCall(target, request, dropped) {
+    const auth: Record<string, string> = target.apiKey ? { authorization: `Bearer ${target.apiKey}` } : {};
+    return call(`${target.baseUrl.replace(/\/+$/, "")}/chat/completions`, auth, toOpenAiChatBody(request, target.model, true, dropped));
+  },
+  streamConverter: converter,
+  errorFrom: (target, status, headers, body) => mapUpstreamError(target.id, status, headers, openAiErrorBody(body)),
+};
+
+/** Azure OpenAI: OpenAI's body, a deployment URL with `api-version`, and an `api-key` header. */
+export const azureOpenAiAdapter: UpstreamAdapter = {
+  name: "azure-openai",
+  unsupported: () => [],
+  streamCall(target, request, dropped) {
+    const base = target.baseUrl.replace(/\/+$/, "");
+    const url = `${base}/openai/deployments/${encodeURIComponent(target.model)}/chat/completions?api-version=${encodeURIComponent(target.apiVersion ?? "2024-10-21")}`;
+    return call(url, target.apiKey ? { "api-key": target.apiKey } : {}, toOpenAiChatBody(request, target.model, true, dropped));
+  },
+  streamConverter: converter,
+  errorFrom: (target, status, headers, body) => mapUpstreamError(target.id, status, headers, openAiErrorBody(body)),
+};

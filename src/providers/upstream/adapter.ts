@@ -1,0 +1,43 @@
+import type { ChatRequest, ChatStreamPart } from "../../core/chat.ts";
+import type { UsedParam } from "../../core/declarable-params.ts";
+import type { UpstreamError } from "./upstream-error.ts";
+
+/** One HTTP call to an upstream, ready to send. */
+export interface UpstreamCall {
+  url: string;
+  headers: Record<string, string>;
+  body: string;
+}
+
+/** Where and how to reach one deployment, as an adapter needs it. */
+export interface AdapterTarget {
+  id: string;
+  /** Base URL ending before the endpoint path, e.g. `https://api.openai.com/v1`. */
+  baseUrl: string;
+  apiKey: string | undefined;
+  /** The model (or Azure deployment) name the upstream knows. */
+  model: string;
+  /** Azure's api-version. */
+  apiVersion: string | undefined;
+  /** Output-token cap to send when the request sets none and the provider requires one. */
+  defaultMaxTokens: number;
+}
+
+/**
+ * One provider's wire format: pure converters between canonical requests/stream parts and the
+ * provider's JSON, plus what the provider cannot take. Transport, retries and routing live elsewhere.
+ */
+export interface UpstreamAdapter {
+  readonly name: string;
+  /**
+   * The used parameters this provider cannot honour, with a reason when it is a value rather than
+   * the parameter that is out of range (e.g. Anthropic's temperature stops at 1).
+   */
+  unsupported(request: ChatRequest, used: readonly UsedParam[]): Array<UsedParam & { detail?: string }>;
+  /** The streaming call for this request; `dropped` parameters are left out of the body. */
+  streamCall(target: AdapterTarget, request: ChatRequest, dropped: ReadonlySet<string>): UpstreamCall;
+  /** A converter for one response stream: each SSE `data` payload in, stream parts out; throws UpstreamErrors. */
+  streamConverter(target: AdapterTarget): (data: string) => ChatStreamPart[];
+  /** An upstream HTTP error (already read as text) in OpenAI's terms. */
+  errorFrom(target: AdapterTarget, status: number, headers: Headers, body: string): UpstreamError;
+}
