@@ -37,7 +37,10 @@ export type JsonSchema = { [key: string]: unknown };
 export interface ToolDefinition {
   name: string;
   description: string | undefined;
+  /** The schema in the subset the local engine's grammars take (all properties required). */
   parameters: JsonSchema;
+  /** The schema as the client sent it (validated), for upstreams that take JSON Schema themselves. */
+  wireParameters: JsonSchema;
   strict: boolean;
 }
 
@@ -48,7 +51,7 @@ export type ToolChoice = "none" | "auto" | "required" | { name: string };
 export type ResponseFormat =
   | { type: "text" }
   | { type: "json_object" }
-  | { type: "json_schema"; name: string; schema: JsonSchema; strict: boolean };
+  | { type: "json_schema"; name: string; description?: string; schema: JsonSchema; wireSchema: JsonSchema; strict: boolean };
 
 /** How much a reasoning model may think before answering. */
 export type ReasoningEffort = "none" | "minimal" | "low" | "medium" | "high" | "xhigh";

@@ -3,6 +3,7 @@ import type {
   ChatRequest,
   ContentPart,
   FinishReason,
+  JsonSchema,
   ReasoningEffort,
   ResponseFormat,
   TokenLogprob,
@@ -209,7 +210,8 @@ function readFunctionDefinition(fn: FieldReader, allowStrict: boolean): ToolDefi
   const parameters = fn.has("parameters")
     ? toGrammarSchema(fn.obj.parameters, fn.path("parameters"), strict)
     : { type: "object", properties: {} };
-  return { name, description: fn.string("description"), parameters, strict };
+  const wireParameters = fn.has("parameters") ? (fn.obj.parameters as JsonSchema) : { type: "object", properties: {} };
+  return { name, description: fn.string("description"), parameters, wireParameters, strict };
 }
 
 function readTools(reader: FieldReader): { tools: ToolDefinition[]; choice: ToolChoice; legacy: boolean } {
@@ -284,12 +286,13 @@ function readResponseFormat(reader: FieldReader): ResponseFormat {
   spec.rejectUnknown(new Set(["name", "description", "schema", "strict"]));
   const name = spec.string("name", { required: true });
   if (!FUNCTION_NAME.test(name)) throw invalidRequest(`Invalid 'response_format.json_schema.name': '${name}' does not match ^[a-zA-Z0-9_-]{1,64}$.`, "response_format.json_schema.name", "invalid_value");
-  spec.string("description");
   const strict = spec.boolean("strict") ?? false;
   const schema = spec.has("schema")
     ? toGrammarSchema(spec.obj.schema, "response_format.json_schema.schema", strict)
     : { type: "object", additionalProperties: true };
-  return { type: "json_schema", name, schema, strict };
+  const wireSchema = spec.has("schema") ? (spec.obj.schema as JsonSchema) : { type: "object", additionalProperties: true };
+  const description = spec.string("description");
+  return { type: "json_schema", name, ...(description !== undefined ? { description } : {}), schema, wireSchema, strict };
 }
 
 function readLogitBias(reader: FieldReader): Map<number, number> {

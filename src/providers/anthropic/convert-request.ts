@@ -82,7 +82,7 @@ export function toAnthropicBody(request: ChatRequest, model: string, defaultMaxT
     body.tools = request.tools.map((t) => ({
       name: t.name,
       ...(t.description ? { description: t.description } : {}),
-      input_schema: t.parameters.type === "object" ? t.parameters : { type: "object", properties: {}, ...t.parameters },
+      input_schema: t.wireParameters.type === "object" ? t.wireParameters : { type: "object", properties: {}, ...t.wireParameters },
     }));
     const parallel = keep("parallel_tool_calls") ? { disable_parallel_tool_use: !request.parallelToolCalls } : {};
     const c = request.toolChoice;

@@ -51,7 +51,7 @@ export function toOpenAiChatBody(request: ChatRequest, upstreamModel: string, st
   if (request.tools.length > 0 && keep("tools")) {
     body.tools = request.tools.map((t) => ({
       type: "function",
-      function: { name: t.name, ...(t.description ? { description: t.description } : {}), parameters: t.parameters, ...(t.strict ? { strict: true } : {}) },
+      function: { name: t.name, ...(t.description ? { description: t.description } : {}), parameters: t.wireParameters, ...(t.strict ? { strict: true } : {}) },
     }));
     body.tool_choice = typeof request.toolChoice === "object" ? { type: "function", function: { name: request.toolChoice.name } } : request.toolChoice;
     if (keep("parallel_tool_calls")) body.parallel_tool_calls = request.parallelToolCalls;
@@ -59,7 +59,7 @@ export function toOpenAiChatBody(request: ChatRequest, upstreamModel: string, st
   const f = request.responseFormat;
   if (keep("response_format")) {
     if (f.type === "json_object") body.response_format = { type: "json_object" };
-    if (f.type === "json_schema") body.response_format = { type: "json_schema", json_schema: { name: f.name, schema: f.schema, strict: f.strict } };
+    if (f.type === "json_schema") body.response_format = { type: "json_schema", json_schema: { name: f.name, ...(f.description !== undefined ? { description: f.description } : {}), schema: f.wireSchema, strict: f.strict } };
   }
   if (request.topLogprobs !== undefined && keep("logprobs")) {
     body.logprobs = true;
