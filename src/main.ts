@@ -20,6 +20,7 @@ import { organizationRoutes } from "./http/routes/v1/organization.ts";
 import { AccessService } from "./services/access.ts";
 import { BudgetGuard } from "./services/budgets.ts";
 import { PlatformGate } from "./services/request-gate.ts";
+import { forwardHandler } from "./http/routes/v1/forward.ts";
 import { RateLimiter } from "./services/rate-limiter.ts";
 import { MemoryLimitStore, RedisLimitStore } from "./services/rate-limits.ts";
 import { UsageMeter } from "./services/usage-meter.ts";
@@ -212,12 +213,18 @@ export async function startServer(config: Config, logger: Logger, hooks: StartHo
     throw error;
   }
   const chat = new ChatService(registry);
+  const gate = new PlatformGate(budgets, limiter);
   const routes: Route[] = [
     { method: "GET", pattern: "/health", handler: healthHandler(registry) },
     { method: "GET", pattern: "/ready", handler: readyHandler(() => state) },
     { method: "GET", pattern: "/v1/models", handler: listModelsHandler(registry) },
     { method: "GET", pattern: "/v1/models/:model", handler: getModelHandler(registry) },
-    { method: "POST", pattern: "/v1/chat/completions", handler: chatCompletionsHandler(chat, VERSION, new PlatformGate(budgets, limiter)) },
+    { method: "POST", pattern: "/v1/chat/completions", handler: chatCompletionsHandler(chat, VERSION, gate) },
+    ...(["/responses", "/embeddings", "/completions", "/moderations"] as const).map((endpoint) => ({
+      method: "POST" as const,
+      pattern: `/v1${endpoint}`,
+      handler: forwardHandler(endpoint, registry, gate),
+    })),
     ...organizationRoutes({ storage, access, budgets }),
   ];
   const app = createApp({

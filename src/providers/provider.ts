@@ -24,7 +24,25 @@ export interface ChatModel {
    * ends (finished, failed, or abandoned by its client), with the tokens actually used, for metering.
    */
   streamChat(request: ChatRequest, signal: AbortSignal, onUsage?: (usage: Usage) => void): AsyncIterable<ChatStreamPart>;
+  /**
+   * Relays a body to another OpenAI endpoint as is (upstream models whose provider has it); absent
+   * where the model cannot.
+   */
+  forward?(endpoint: ForwardEndpoint, body: Readonly<Record<string, unknown>>, signal: AbortSignal): Promise<ForwardedResponse>;
   /** Engine load, for health output. */
   stats(): Record<string, number>;
   dispose(): Promise<void>;
+}
+
+/** OpenAI endpoints that pass through to upstreams which have them. */
+export type ForwardEndpoint = "/responses" | "/embeddings" | "/completions" | "/moderations";
+
+/** An upstream's answer to a forwarded request, ready to relay. */
+export interface ForwardedResponse {
+  status: number;
+  contentType: string;
+  /** The body bytes: whole for JSON, as they arrive for a stream. */
+  body: AsyncIterable<Uint8Array> | readonly Uint8Array[];
+  /** The deployment that answered, for logs. */
+  deployment: string;
 }

@@ -1,5 +1,4 @@
-import type { ChatRequest, Usage } from "../core/chat.ts";
-import { estimateTokens } from "../core/token-estimate.ts";
+import type { Usage } from "../core/chat.ts";
 import type { Storage } from "../storage/storage.ts";
 import type { Principal } from "./access.ts";
 import { rateLimited, rateLimitHeaders, type LimitStore, type Limits } from "./rate-limits.ts";
@@ -47,10 +46,9 @@ export class RateLimiter {
   }
 
   /** Admits a request or throws 429 `rate_limit_exceeded` with Retry-After. */
-  async admit(principal: Principal, model: string, request: ChatRequest): Promise<Admission> {
+  async admit(principal: Principal, model: string, estimate: number): Promise<Admission> {
     const limits = await this.limitsFor(principal.projectId, model);
     const key = `${principal.projectId}:${model}`;
-    const estimate = estimateTokens(request);
     const decision = await this.#store.acquire(key, limits, estimate);
     if (!decision.allowed) throw rateLimited(model, decision, limits, estimate);
     let finished = false;

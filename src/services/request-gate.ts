@@ -1,4 +1,3 @@
-import type { ChatRequest } from "../core/chat.ts";
 import { ApiError } from "../core/errors.ts";
 import type { ChatModel } from "../providers/provider.ts";
 import type { Principal } from "./access.ts";
@@ -18,15 +17,19 @@ export class PlatformGate {
     this.#limits = limits;
   }
 
-  async admit(principal: Principal, model: ChatModel, request: ChatRequest): Promise<Admission> {
-    if (principal.models !== null && !principal.models.includes(request.model)) {
-      throw new ApiError(403, `This API key is not allowed to use the model '${request.model}'.`, {
+  /**
+   * Admits a request for `requested` (the name the client used) served by `model`, reserving
+   * `estimatedTokens` against TPM until the actual usage is known.
+   */
+  async admit(principal: Principal, requested: string, model: ChatModel, estimatedTokens: number): Promise<Admission> {
+    if (principal.models !== null && !principal.models.includes(requested)) {
+      throw new ApiError(403, `This API key is not allowed to use the model '${requested}'.`, {
         type: "permission_error",
         code: "model_not_allowed",
         param: "model",
       });
     }
     await this.#budgets.check(principal.projectId);
-    return this.#limits.admit(principal, model.descriptor.id, request);
+    return this.#limits.admit(principal, model.descriptor.id, estimatedTokens);
   }
 }

@@ -4,7 +4,9 @@ import { createServer, type IncomingHttpHeaders, type Server } from "node:http";
 export type Behavior =
   | { kind: "json"; status: number; body: unknown; headers?: Record<string, string> }
   | { kind: "stream"; text: string; usage?: { prompt_tokens: number; completion_tokens: number }; delayMs?: number; resetAfterChunks?: number; toolCall?: { name: string; arguments: string } }
-  | { kind: "hang" };
+  | { kind: "hang" }
+  /** Raw SSE frames (each written as `data: <frame>\n\n`), optionally dropping the connection after them. */
+  | { kind: "sse"; frames: string[]; reset?: boolean };
 
 export interface SeenRequest {
   url: string;
@@ -35,6 +37,15 @@ export async function startFakeUpstream(): Promise<FakeUpstream> {
       seen.push(request);
       const b = behave(seen.length, request);
       if (b.kind === "hang") return;
+      if (b.kind === "sse") {
+        res.writeHead(200, { "content-type": "text/event-stream" });
+        for (const f of b.frames) res.write(`data: ${f}\n\n`);
+        if (b.reset) {
+          await new Promise((r) => setTimeout(r, 50));
+          res.destroy();
+        } else res.end();
+        return;
+      }
       if (b.kind === "json") {
         res.writeHead(b.status, { "content-type": "application/json", ...b.headers }).end(JSON.stringify(b.body));
         return;

@@ -230,3 +230,68 @@ describe("another Modelport process as a real upstream", () => {
     }
   });
 });
+
+describe("other endpoints pass through to upstreams", () => {
+  const responseBody = {
+    id: "resp_up1", object: "response", created_at: 1, status: "completed", model: "gpt-4o-mini", output: [{ type: "message", id: "msg_1", status: "completed", role: "assistant", content: [{ type: "output_text", text: "Hi from Responses", annotations: [] }] }],
+    usage: { input_tokens: 12, input_tokens_details: { cached_tokens: 4 }, output_tokens: 5, output_tokens_details: { reasoning_tokens: 2 }, total_tokens: 17 },
+  };
+
+  it("relays POST /v1/responses with the upstream model name, retries before answering, and meters its usage", async () => {
+    a.script((n) => (n === 1 ? { kind: "json", status: 503, body: {} } : { kind: "json", status: 200, body: responseBody }));
+    const res = await client.responses.create({ model: "only-a", input: "Hello", max_output_tokens: 50 });
+    assert.equal(res.output_text, "Hi from Responses");
+    assert.equal(a.seen.length, 2, "the 503 was retried");
+    assert.equal(a.seen[1]!.url, "/v1/responses");
+    assert.deepEqual(a.seen[1]!.body, { model: "gpt-4o-mini", input: "Hello", max_output_tokens: 50 });
+    assert.equal(a.seen[1]!.headers.authorization, `Bearer ${SECRET}`);
+    await server.meter.flush();
+    const [row] = await server.storage.db.all("SELECT * FROM usage_records ORDER BY created_at DESC, rowid DESC LIMIT 1", []);
+    assert.deepEqual([row?.model, Number(row?.input_tokens), Number(row?.cached_tokens), Number(row?.output_tokens)], ["only-a", 12, 4, 5]);
+  });
+
+  it("relays a Responses stream byte for byte and meters the usage of its response.completed event", async () => {
+    const events = [
+      { type: "response.created", sequence_number: 0, response: { ...responseBody, status: "in_progress", output: [], usage: null } },
+      { type: "response.output_text.delta", sequence_number: 1, item_id: "msg_1", output_index: 0, content_index: 0, delta: "Hi from Responses", logprobs: [] },
+      { type: "response.completed", sequence_number: 2, response: { ...responseBody, usage: { ...responseBody.usage, input_tokens: 30 } } },
+    ];
+    a.script(() => ({ kind: "sse", frames: events.map((e) => JSON.stringify(e)) }));
+    const stream = await client.responses.create({ model: "only-a", input: "Hello", stream: true });
+    const types: string[] = [];
+    for await (const event of stream) types.push(event.type);
+    assert.deepEqual(types, ["response.created", "response.output_text.delta", "response.completed"]);
+    await server.meter.flush();
+    const [row] = await server.storage.db.all("SELECT * FROM usage_records ORDER BY created_at DESC, rowid DESC LIMIT 1", []);
+    assert.equal(Number(row?.input_tokens), 30);
+  });
+
+  it("ends a relayed stream that breaks mid-way with an error event", async () => {
+    a.script(() => ({ kind: "sse", frames: [JSON.stringify({ type: "response.created", sequence_number: 0 })], reset: true }));
+    const res = await raw(server, "/v1/responses", { body: JSON.stringify({ model: "only-a", input: "Hello", stream: true }) });
+    assert.equal(res.status, 200);
+    assert.match(res.text, /event: error\ndata: \{"error":\{"message":"The upstream of 'only-a' failed mid-stream\./);
+  });
+
+  it("relays embeddings to Azure's deployment URL, and passes upstream request errors through", async () => {
+    b.script(() => ({ kind: "json", status: 200, body: { object: "list", data: [{ object: "embedding", index: 0, embedding: [0.1, 0.2] }], model: "my-gpt4o", usage: { prompt_tokens: 3, total_tokens: 3 } } }));
+    const res = await client.embeddings.create({ model: "azure", input: "hello", encoding_format: "float" });
+    assert.deepEqual(res.data[0]!.embedding, [0.1, 0.2]);
+    assert.equal(b.seen[0]!.url, "/openai/deployments/my-gpt4o/embeddings?api-version=2024-10-21");
+    b.script(() => ({ kind: "json", status: 400, body: { error: { message: "bad input", type: "invalid_request_error", param: "input", code: null } } }));
+    const bad = await raw(server, "/v1/embeddings", { body: JSON.stringify({ model: "azure", input: [] }) });
+    assert.equal(bad.status, 400);
+    assert.equal((bad.body as { error: { param: string } }).error.param, "input");
+  });
+
+  it("answers 400 for a model that cannot take the endpoint, and 404 for an unknown model", async () => {
+    const local = await raw(server, "/v1/embeddings", { body: JSON.stringify({ model: "stories", input: "x" }) });
+    assert.equal(local.status, 400);
+    assertSchema("ErrorResponse", local.body);
+    assert.equal((local.body as { error: { code: string } }).error.code, "unsupported_endpoint");
+    const unknown = await raw(server, "/v1/responses", { body: JSON.stringify({ model: "nope", input: "x" }) });
+    assert.equal(unknown.status, 404);
+    const noModel = await raw(server, "/v1/responses", { body: JSON.stringify({ input: "x" }) });
+    assert.equal((noModel.body as { error: { param: string } }).error.param, "model");
+  });
+});

@@ -25,7 +25,8 @@ function converter(target: AdapterTarget): (data: string) => ChatStreamPart[] {
 }
 
 function call(url: string, headers: Record<string, string>, body: unknown): UpstreamCall {
-  return { url, headers: { "content-type": "application/json", accept: "text/event-stream", ...headers }, body: JSON.stringify(body) };
+  const accept = (body as { stream?: unknown }).stream === true ? "text/event-stream" : "application/json";
+  return { url, headers: { "content-type": "application/json", accept, ...headers }, body: JSON.stringify(body) };
 }
 
 /**
@@ -40,6 +41,10 @@ export const openAiCompatibleAdapter: UpstreamAdapter = {
     return call(`${target.baseUrl.replace(/\/+$/, "")}/chat/completions`, auth, toOpenAiChatBody(request, target.model, true, dropped));
   },
   streamConverter: converter,
+  forwardCall(target, endpoint, body) {
+    const auth: Record<string, string> = target.apiKey ? { authorization: `Bearer ${target.apiKey}` } : {};
+    return call(`${target.baseUrl.replace(/\/+$/, "")}${endpoint}`, auth, { ...body, model: target.model });
+  },
   errorFrom: (target, status, headers, body) => mapUpstreamError(target.id, status, headers, openAiErrorBody(body)),
 };
 
@@ -53,5 +58,14 @@ export const azureOpenAiAdapter: UpstreamAdapter = {
     return call(url, target.apiKey ? { "api-key": target.apiKey } : {}, toOpenAiChatBody(request, target.model, true, dropped));
   },
   streamConverter: converter,
+  forwardCall(target, endpoint, body) {
+    const base = target.baseUrl.replace(/\/+$/, "");
+    // Azure serves the Responses API only under its v1 path, addressed by deployment name in the body.
+    const url =
+      endpoint === "/responses"
+        ? `${base}/openai/v1/responses`
+        : `${base}/openai/deployments/${encodeURIComponent(target.model)}${endpoint}?api-version=${encodeURIComponent(target.apiVersion ?? "2024-10-21")}`;
+    return call(url, target.apiKey ? { "api-key": target.apiKey } : {}, { ...body, model: target.model });
+  },
   errorFrom: (target, status, headers, body) => mapUpstreamError(target.id, status, headers, openAiErrorBody(body)),
 };

@@ -1,4 +1,5 @@
 import type { ChatRequest, ChatStreamPart } from "../../core/chat.ts";
+import type { ForwardEndpoint } from "../provider.ts";
 import type { UsedParam } from "../../core/declarable-params.ts";
 import type { UpstreamError } from "./upstream-error.ts";
 
@@ -38,6 +39,12 @@ export interface UpstreamAdapter {
   streamCall(target: AdapterTarget, request: ChatRequest, dropped: ReadonlySet<string>): UpstreamCall;
   /** A converter for one response stream: each SSE `data` payload in, stream parts out; throws UpstreamErrors. */
   streamConverter(target: AdapterTarget): (data: string) => ChatStreamPart[];
+  /**
+   * For providers that speak OpenAI's other endpoints (`/responses`, `/embeddings`, `/completions`,
+   * `/moderations`): the call forwarding a client's body as is, with the upstream's model name.
+   * Absent where the provider has no such endpoints.
+   */
+  forwardCall?(target: AdapterTarget, endpoint: ForwardEndpoint, body: Readonly<Record<string, unknown>>): UpstreamCall;
   /** An upstream HTTP error (already read as text) in OpenAI's terms. */
   errorFrom(target: AdapterTarget, status: number, headers: Headers, body: string): UpstreamError;
 }

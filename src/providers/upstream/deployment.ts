@@ -54,7 +54,8 @@ export async function* streamFromDeployment(d: Deployment, request: ChatRequest,
   }
 }
 
-function networkError(d: Deployment, error: unknown, signal: AbortSignal): UpstreamError {
+/** A failure to reach or read a deployment, as a retryable UpstreamError (a timeout when `signal` fired). */
+export function networkError(d: Deployment, error: unknown, signal: AbortSignal): UpstreamError {
   if (signal.aborted) {
     return new UpstreamError(504, `The upstream deployment '${d.id}' did not answer in time.`, { type: "server_error", code: "upstream_timeout", retryable: true });
   }

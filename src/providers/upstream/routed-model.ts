@@ -1,8 +1,9 @@
 import type { ChatRequest, ChatStreamPart, Usage } from "../../core/chat.ts";
 import { ApiError } from "../../core/errors.ts";
-import type { ChatModel, ModelDescriptor } from "../provider.ts";
+import type { ChatModel, ForwardedResponse, ForwardEndpoint, ModelDescriptor } from "../provider.ts";
 import { estimateTokens } from "../../core/token-estimate.ts";
-import { streamFromDeployment, type Deployment } from "./deployment.ts";
+import type { UpstreamAdapter } from "./adapter.ts";
+import { networkError, streamFromDeployment, type Deployment } from "./deployment.ts";
 import { DeploymentLimits } from "./deployment-limits.ts";
 import { usedParams } from "../../core/declarable-params.ts";
 import { UpstreamError } from "./upstream-error.ts";
@@ -238,6 +239,101 @@ export class RoutedChatModel implements ChatModel {
     } finally {
       if (!delegated) onUsage?.(usage ?? { promptTokens: 0, completionTokens: 0, cachedTokens: 0, reasoningTokens: 0 });
     }
+  }
+
+  /**
+   * Forwards a client's body to another OpenAI endpoint of a deployment that has it, with the same
+   * selection, breaker, retries and deadline as chat. A JSON answer is read whole before it is
+   * returned, so any failure can still be retried; a stream is committed once its status is 200.
+   */
+  async forward(endpoint: ForwardEndpoint, body: Readonly<Record<string, unknown>>, signal: AbortSignal): Promise<ForwardedResponse> {
+    const eligible = new Map<DeploymentState, ReadonlySet<string>>();
+    for (const s of this.#states) if (s.deployment.adapter.forwardCall !== undefined) eligible.set(s, NONE);
+    if (eligible.size === 0) {
+      throw new ApiError(400, `The model '${this.descriptor.id}' does not support ${"/v1" + endpoint} (its upstream speaks only chat).`, {
+        type: "invalid_request_error",
+        code: "unsupported_endpoint",
+        param: "model",
+      });
+    }
+    const stream = body.stream === true;
+    const deadline = AbortSignal.any([signal, AbortSignal.timeout(this.#policy.deadlineMs)]);
+    const tried = new Set<DeploymentState>();
+    let lastError: UpstreamError | undefined;
+    for (let attempt = 0; attempt <= this.#policy.maxRetries && !deadline.aborted; attempt++) {
+      const { state } = this.#pick(eligible, tried, 0);
+      if (state === undefined) break;
+      tried.add(state);
+      const d = state.deployment;
+      const call = (d.adapter.forwardCall as NonNullable<UpstreamAdapter["forwardCall"]>)(d, endpoint, body);
+      const attemptAbort = new AbortController();
+      const onDeadline = (): void => attemptAbort.abort();
+      deadline.addEventListener("abort", onDeadline, { once: true });
+      const timer = setTimeout(() => attemptAbort.abort(), d.timeoutMs);
+      state.inFlight++;
+      state.requests++;
+      let handedOver = false;
+      try {
+        let res: Response;
+        try {
+          res = await fetch(call.url, { method: "POST", headers: call.headers, body: call.body, signal: attemptAbort.signal });
+        } catch (error) {
+          throw networkError(d, error, attemptAbort.signal);
+        }
+        if (!res.ok) throw d.adapter.errorFrom(d, res.status, res.headers, await res.text().catch(() => ""));
+        const contentType = res.headers.get("content-type") ?? "application/json";
+        if (!stream || res.body === null) {
+          let bytes: Uint8Array;
+          try {
+            bytes = new Uint8Array(await res.arrayBuffer());
+          } catch (error) {
+            throw networkError(d, error, attemptAbort.signal);
+          }
+          state.failures = 0;
+          return { status: res.status, contentType, body: [bytes], deployment: d.id };
+        }
+        // Committed: from here the bytes go to the client and nothing is retried.
+        clearTimeout(timer);
+        state.failures = 0;
+        state.openUntil = 0;
+        handedOver = true;
+        const upstream = res.body;
+        const release = (): void => {
+          deadline.removeEventListener("abort", onDeadline);
+          state.inFlight--;
+        };
+        return {
+          status: res.status,
+          contentType,
+          deployment: d.id,
+          body: (async function* () {
+            try {
+              for await (const chunk of upstream) yield chunk;
+            } finally {
+              release();
+              attemptAbort.abort();
+            }
+          })(),
+        };
+      } catch (error) {
+        const upstream = error instanceof UpstreamError ? error : new UpstreamError(502, "The upstream failed.", { type: "server_error", code: "upstream_error", retryable: true });
+        if (signal.aborted) throw upstream;
+        if (upstream.retryable) this.#failed(state);
+        lastError = upstream;
+        if (!upstream.retryable) throw upstream;
+        if (attempt < this.#policy.maxRetries) await sleep(backoffMs(attempt + 1, upstream.retryAfterMs), deadline);
+      } finally {
+        clearTimeout(timer);
+        if (!handedOver) {
+          deadline.removeEventListener("abort", onDeadline);
+          state.inFlight--;
+        }
+      }
+    }
+    if (deadline.aborted && !signal.aborted) {
+      throw new ApiError(504, `No upstream for '${this.descriptor.id}' answered within ${this.#policy.deadlineMs} ms.`, { type: "server_error", code: "upstream_timeout" });
+    }
+    throw lastError ?? new ApiError(503, `Every upstream deployment for '${this.descriptor.id}' is resting after failures; retry shortly.`, { type: "server_error", code: "upstream_unavailable", headers: { "retry-after": "1" } });
   }
 
   async dispose(): Promise<void> {}

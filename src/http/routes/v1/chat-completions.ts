@@ -17,7 +17,7 @@ import type { ChatService } from "../../../services/chat-service.ts";
 import { sendJson } from "../../respond.ts";
 import { SseWriter } from "../../sse-writer.ts";
 import type { Handler, Metering } from "../../router.ts";
-import type { ChatRequest } from "../../../core/chat.ts";
+import { estimateTokens } from "../../../core/token-estimate.ts";
 import type { ChatModel } from "../../../providers/provider.ts";
 import type { Principal } from "../../../services/access.ts";
 import type { Admission } from "../../../services/rate-limiter.ts";
@@ -36,7 +36,7 @@ const STREAM_COALESCE_MS = 10;
 
 /** Checks that run before any model work: key restrictions, budgets, rate limits. */
 export interface RequestGate {
-  admit(principal: Principal, model: ChatModel, request: ChatRequest): Promise<Admission>;
+  admit(principal: Principal, requested: string, model: ChatModel, estimatedTokens: number): Promise<Admission>;
 }
 
 /** `POST /v1/chat/completions`: validate, run the chat service, render JSON or SSE. */
@@ -46,7 +46,7 @@ export function chatCompletionsHandler(chat: ChatService, engineVersion: string,
     ctx.log.model = parsed.request.model;
     ctx.log.stream = parsed.stream;
     const model = chat.resolve(parsed.request.model);
-    const admission = await gate.admit(ctx.principal, model, parsed.request);
+    const admission = await gate.admit(ctx.principal, parsed.request.model, model, estimateTokens(parsed.request));
     for (const [name, value] of Object.entries(admission.headers)) ctx.res.setHeader(name, value);
     const metering: Metering = { model: model.descriptor.id, usage: undefined, pricing: model.descriptor.pricing, batch: false };
     ctx.metering = metering;

@@ -1,0 +1,62 @@
+import type { Usage } from "../../core/chat.ts";
+
+type Json = Record<string, unknown>;
+const isObject = (v: unknown): v is Json => typeof v === "object" && v !== null && !Array.isArray(v);
+const n = (v: unknown): number => (typeof v === "number" && Number.isFinite(v) ? v : 0);
+
+/**
+ * A usage object of any OpenAI endpoint in canonical form: chat and completions
+ * (`prompt_tokens`/`completion_tokens`), embeddings (`prompt_tokens` only) and Responses
+ * (`input_tokens`/`output_tokens`, with their details).
+ */
+export function canonicalUsage(raw: unknown): Usage | undefined {
+  if (!isObject(raw)) return undefined;
+  if ("input_tokens" in raw || "output_tokens" in raw) {
+    const inDetails = isObject(raw.input_tokens_details) ? raw.input_tokens_details : {};
+    const outDetails = isObject(raw.output_tokens_details) ? raw.output_tokens_details : {};
+    return { promptTokens: n(raw.input_tokens), completionTokens: n(raw.output_tokens), cachedTokens: n(inDetails.cached_tokens), reasoningTokens: n(outDetails.reasoning_tokens) };
+  }
+  if (!("prompt_tokens" in raw)) return undefined;
+  const inDetails = isObject(raw.prompt_tokens_details) ? raw.prompt_tokens_details : {};
+  const outDetails = isObject(raw.completion_tokens_details) ? raw.completion_tokens_details : {};
+  return { promptTokens: n(raw.prompt_tokens), completionTokens: n(raw.completion_tokens), cachedTokens: n(inDetails.cached_tokens), reasoningTokens: n(outDetails.reasoning_tokens) };
+}
+
+/** The usage in a whole JSON answer (top-level `usage`), if any. */
+export function usageOfJson(text: string): Usage | undefined {
+  try {
+    const body: unknown = JSON.parse(text);
+    return isObject(body) ? canonicalUsage(body.usage) : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * Watches a relayed SSE stream for usage without holding it up: the last `usage` seen in a data
+ * frame, at the top level (chat, completions) or in a Responses event's `response`.
+ */
+export class SseUsageScanner {
+  readonly #decoder = new TextDecoder();
+  #pending = "";
+  usage: Usage | undefined;
+
+  push(chunk: Uint8Array): void {
+    this.#pending += this.#decoder.decode(chunk, { stream: true });
+    let nl: number;
+    while ((nl = this.#pending.indexOf("\n")) >= 0) {
+      const line = this.#pending.slice(0, nl);
+      this.#pending = this.#pending.slice(nl + 1);
+      // Cheap test first: most frames carry no usage.
+      if (!line.startsWith("data:") || !line.includes('"usage"')) continue;
+      try {
+        const frame: unknown = JSON.parse(line.slice(5));
+        if (!isObject(frame)) continue;
+        const found = canonicalUsage(frame.usage) ?? (isObject(frame.response) ? canonicalUsage(frame.response.usage) : undefined);
+        if (found !== undefined) this.usage = found;
+      } catch {
+        // Not JSON: not ours to judge; the client gets it as is.
+      }
+    }
+  }
+}
