@@ -1,4 +1,4 @@
-import type { ChatStreamPart, FinishReason, TokenLogprob, Usage } from "../../core/chat.ts";
+import type { ChatStreamPart, FinishReason, ReasoningEffort, TokenLogprob, Usage } from "../../core/chat.ts";
 import { emptyUsage } from "../../core/chat.ts";
 import { toApiError } from "../../core/errors.ts";
 import { prefixedId, unixSeconds } from "../../core/ids.ts";
@@ -65,7 +65,7 @@ export interface ResponseObject {
   parallel_tool_calls: boolean;
   previous_response_id: string | null;
   prompt_cache_key: string | null;
-  reasoning: { effort: string | null; summary: string | null };
+  reasoning: { effort: ReasoningEffort | null; summary: "auto" | null };
   safety_identifier: string | null;
   service_tier: "default";
   store: boolean;

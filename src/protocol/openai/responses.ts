@@ -199,8 +199,10 @@ export interface ResponsesRequest {
   background: boolean;
   stream: boolean;
   includeObfuscation: boolean;
+  /** Validated; only `message.output_text.logprobs` changes anything, as the rest concern built-in tools. */
   include: IncludeValue[];
   metadata: Record<string, string>;
+  /** 'auto' asks the caller to drop the oldest items when the context is too long. */
   truncation: "auto" | "disabled";
   maxOutputTokens: number | undefined;
   /** Applies to built-in tools only, of which there are none yet; repeated in the response. */
@@ -214,6 +216,7 @@ export interface ResponsesRequest {
   toolChoice: ToolChoice;
   responseFormat: ResponseFormat;
   reasoningEffort: ReasoningEffort | undefined;
+  /** Only 'auto' is accepted (the model decides, and these models give none); repeated in the response. */
   reasoningSummary: "auto" | undefined;
   user: string | undefined;
   safetyIdentifier: string | undefined;
