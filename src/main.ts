@@ -32,6 +32,7 @@ import { anthropicAdapter } from "./providers/anthropic/adapter.ts";
 import { azureOpenAiAdapter, openAiCompatibleAdapter } from "./providers/openai-compatible/adapter.ts";
 import { RoutedChatModel } from "./providers/upstream/routed-model.ts";
 import type { Storage } from "./storage/storage.ts";
+import { ObjectStore } from "./storage/object-store.ts";
 import { VERSION } from "./version.ts";
 
 /** A listening server and the way to stop it. */
@@ -40,6 +41,8 @@ export interface RunningServer {
   port: number;
   registry: ModelRegistry;
   storage: Storage;
+  /** Responses, conversations and stored chat completions. */
+  objects: ObjectStore;
   meter: UsageMeter;
   app: App;
   /** Stops accepting, lets in-flight requests finish (up to the shutdown timeout), frees the engine. */
@@ -153,6 +156,7 @@ export async function startServer(config: Config, logger: Logger, hooks: StartHo
     await storage.close();
     throw error;
   }
+  const objects = new ObjectStore(storage.db);
   const meter = new UsageMeter(storage, logger);
   const budgets = new BudgetGuard(storage, meter, logger);
   // Exact across processes with Redis; exact within this process otherwise.
@@ -291,5 +295,5 @@ export async function startServer(config: Config, logger: Logger, hooks: StartHo
     })();
     return closing;
   };
-  return { url: `http://${hostForUrl}:${port}`, port, registry, storage, meter, app, close };
+  return { url: `http://${hostForUrl}:${port}`, port, registry, storage, objects, meter, app, close };
 }

@@ -53,4 +53,47 @@ CREATE TABLE usage_records (
 CREATE INDEX usage_project_time ON usage_records(project_id, created_at);
 `,
   },
+  {
+    version: 2,
+    sql: `
+CREATE TABLE responses (
+  id TEXT PRIMARY KEY,
+  project_id TEXT NOT NULL,
+  created_at BIGINT NOT NULL,
+  status TEXT NOT NULL,
+  background INTEGER NOT NULL DEFAULT 0,
+  previous_response_id TEXT,
+  conversation_id TEXT,
+  request TEXT NOT NULL,
+  input_items TEXT NOT NULL,
+  body TEXT NOT NULL
+);
+CREATE INDEX responses_project ON responses(project_id, created_at);
+CREATE INDEX responses_pending ON responses(status, background);
+CREATE TABLE conversations (
+  id TEXT PRIMARY KEY,
+  project_id TEXT NOT NULL,
+  created_at BIGINT NOT NULL,
+  metadata TEXT NOT NULL
+);
+CREATE TABLE conversation_items (
+  id TEXT PRIMARY KEY,
+  conversation_id TEXT NOT NULL,
+  position BIGINT NOT NULL,
+  created_at BIGINT NOT NULL,
+  item TEXT NOT NULL
+);
+CREATE INDEX conversation_items_order ON conversation_items(conversation_id, position);
+CREATE TABLE chat_completions (
+  id TEXT PRIMARY KEY,
+  project_id TEXT NOT NULL,
+  created_at BIGINT NOT NULL,
+  model TEXT NOT NULL,
+  metadata TEXT NOT NULL,
+  request TEXT NOT NULL,
+  completion TEXT NOT NULL
+);
+CREATE INDEX chat_completions_project ON chat_completions(project_id, created_at);
+`,
+  },
 ];
