@@ -21,6 +21,8 @@ import { AccessService } from "./services/access.ts";
 import { BudgetGuard } from "./services/budgets.ts";
 import { PlatformGate } from "./services/request-gate.ts";
 import { forwardHandler } from "./http/routes/v1/forward.ts";
+import { responsesRoutes } from "./http/routes/v1/responses.ts";
+import { ResponsesService } from "./services/responses-service.ts";
 import { RateLimiter } from "./services/rate-limiter.ts";
 import { MemoryLimitStore, RedisLimitStore } from "./services/rate-limits.ts";
 import { UsageMeter } from "./services/usage-meter.ts";
@@ -218,13 +220,15 @@ export async function startServer(config: Config, logger: Logger, hooks: StartHo
   }
   const chat = new ChatService(registry);
   const gate = new PlatformGate(budgets, limiter);
+  const responses = new ResponsesService(objects, chat, meter, logger);
   const routes: Route[] = [
     { method: "GET", pattern: "/health", handler: healthHandler(registry) },
     { method: "GET", pattern: "/ready", handler: readyHandler(() => state) },
     { method: "GET", pattern: "/v1/models", handler: listModelsHandler(registry) },
     { method: "GET", pattern: "/v1/models/:model", handler: getModelHandler(registry) },
     { method: "POST", pattern: "/v1/chat/completions", handler: chatCompletionsHandler(chat, VERSION, gate) },
-    ...(["/responses", "/embeddings", "/completions", "/moderations"] as const).map((endpoint) => ({
+    ...responsesRoutes(responses, registry, gate),
+    ...(["/embeddings", "/completions", "/moderations"] as const).map((endpoint) => ({
       method: "POST" as const,
       pattern: `/v1${endpoint}`,
       handler: forwardHandler(endpoint, registry, gate),
@@ -256,6 +260,8 @@ export async function startServer(config: Config, logger: Logger, hooks: StartHo
   const port = (server.address() as AddressInfo).port;
   const hostForUrl = config.host.includes(":") ? `[${config.host}]` : config.host;
   state = "ready";
+  const resumed = await responses.resumePending();
+  if (resumed > 0) logger.info("resumed background responses", { count: resumed });
   if (access.open) {
     logger.warn(
       "NO API KEYS CONFIGURED: every request is accepted without authentication. This is allowed only on a loopback address; set MODELPORT_API_KEYS to require keys.",
@@ -286,6 +292,8 @@ export async function startServer(config: Config, logger: Logger, hooks: StartHo
       }
       server.closeAllConnections();
       await stopped;
+      // Unfinished background responses stay queued in storage and resume at the next start.
+      await responses.close();
       // Every request has finished: its usage is in the meter, and goes to the database before exit.
       await meter.close();
       await limiter.close();

@@ -28,7 +28,10 @@ export interface ChatModel {
    * Relays a body to another OpenAI endpoint as is (upstream models whose provider has it); absent
    * where the model cannot.
    */
+  supportsForward?(endpoint: ForwardEndpoint): boolean;
   forward?(endpoint: ForwardEndpoint, body: Readonly<Record<string, unknown>>, signal: AbortSignal): Promise<ForwardedResponse>;
+  /** Prompt tokens this request would take, counted as the model counts them (estimated for upstreams). */
+  countPromptTokens?(request: ChatRequest): Promise<number>;
   /** Engine load, for health output. */
   stats(): Record<string, number>;
   dispose(): Promise<void>;

@@ -23,6 +23,10 @@ export class ModelRegistry {
     return model;
   }
 
+  has(name: string): boolean {
+    return this.#byName.has(name);
+  }
+
   list(): readonly ChatModel[] {
     return this.#models;
   }

@@ -234,6 +234,12 @@ export class LocalModel implements ChatModel {
     };
   }
 
+  async countPromptTokens(request: ChatRequest): Promise<number> {
+    const mode = await this.#outputMode(request);
+    const prompt = renderChatPrompt(this.format, withToolsRendered(request.messages, request.tools, mode.type === "tools"));
+    return prompt.text.tokenize(this.#model.tokenizer).length;
+  }
+
   async *streamChat(request: ChatRequest, signal: AbortSignal, onUsage?: (usage: Usage) => void): AsyncGenerator<ChatStreamPart> {
     const mode = await this.#outputMode(request);
     const reasoning = this.#reasoningPlan(request);

@@ -1,7 +1,7 @@
 import type { ChatRequest, ChatStreamPart, Usage } from "../../core/chat.ts";
 import { ApiError } from "../../core/errors.ts";
 import type { ChatModel, ForwardedResponse, ForwardEndpoint, ModelDescriptor } from "../provider.ts";
-import { estimateTokens } from "../../core/token-estimate.ts";
+import { estimatePromptTokens, estimateTokens } from "../../core/token-estimate.ts";
 import type { UpstreamAdapter } from "./adapter.ts";
 import { networkError, streamFromDeployment, type Deployment } from "./deployment.ts";
 import { DeploymentLimits } from "./deployment-limits.ts";
@@ -239,6 +239,15 @@ export class RoutedChatModel implements ChatModel {
     } finally {
       if (!delegated) onUsage?.(usage ?? { promptTokens: 0, completionTokens: 0, cachedTokens: 0, reasoningTokens: 0 });
     }
+  }
+
+  /** Whether some deployment of this model has the endpoint itself. */
+  supportsForward(_endpoint: ForwardEndpoint): boolean {
+    return this.#states.some((s) => s.deployment.adapter.forwardCall !== undefined);
+  }
+
+  async countPromptTokens(request: ChatRequest): Promise<number> {
+    return estimatePromptTokens(request);
   }
 
   /**

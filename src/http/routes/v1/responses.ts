@@ -1,0 +1,155 @@
+import type { Usage } from "../../../core/chat.ts";
+import { ApiError, invalidRequest } from "../../../core/errors.ts";
+import { encodeSseJson } from "../../../core/sse.ts";
+import { estimateTokens } from "../../../core/token-estimate.ts";
+import { parseResponsesRequest, type ResponsesRequest } from "../../../protocol/openai/responses.ts";
+import type { ResponseObject } from "../../../protocol/openai/responses-render.ts";
+import { FieldReader } from "../../../protocol/openai/validate.ts";
+import type { ModelRegistry } from "../../../services/model-registry.ts";
+import type { ResponsesService, StoredItemValue } from "../../../services/responses-service.ts";
+import { sendJson } from "../../respond.ts";
+import type { Handler, Metering, Route } from "../../router.ts";
+import { SseWriter } from "../../sse-writer.ts";
+import type { RequestGate } from "./chat-completions.ts";
+import { forwardHandler } from "./forward.ts";
+
+const STREAM_COALESCE_MS = 10;
+
+/** Reads `limit` (1–100, default 20), `order` (default desc) and `after` from a list's query. */
+export function pageQuery(query: URLSearchParams, defaultOrder: "asc" | "desc" = "desc"): { limit: number; order: "asc" | "desc"; after: string | undefined } {
+  const rawLimit = query.get("limit");
+  const limit = rawLimit === null ? 20 : Number(rawLimit);
+  if (!Number.isInteger(limit) || limit < 1 || limit > 100) throw invalidRequest("'limit' must be an integer from 1 to 100.", "limit", "invalid_value");
+  const order = query.get("order") ?? defaultOrder;
+  if (order !== "asc" && order !== "desc") throw invalidRequest("'order' must be 'asc' or 'desc'.", "order", "invalid_value");
+  return { limit, order, after: query.get("after") ?? undefined };
+}
+
+/**
+ * `POST /v1/responses`: upstream models whose deployments speak Responses get the request as is;
+ * every other model (the local engine, Anthropic) runs it here, bridged through chat, with state
+ * stored per project.
+ */
+function createHandler(service: ResponsesService, registry: ModelRegistry, gate: RequestGate): Handler {
+  const relay = forwardHandler("/responses", registry, gate);
+  return async (ctx) => {
+    const body = await ctx.readJson();
+    const model = typeof body === "object" && body !== null && !Array.isArray(body) ? (body as { model?: unknown }).model : undefined;
+    if (typeof model === "string" && registry.has(model) && registry.resolve(model).supportsForward?.("/responses") === true) {
+      return relay({ ...ctx, readJson: () => Promise.resolve(body) });
+    }
+    const req = parseResponsesRequest(body);
+    ctx.log.model = req.model;
+    ctx.log.stream = req.stream;
+    const chatModel = registry.resolve(req.model);
+    const turn = await service.prepare(ctx.principal.projectId, req);
+    const admission = await gate.admit(ctx.principal, req.model, chatModel, estimateTokens(turn.chat));
+    for (const [name, value] of Object.entries(admission.headers)) ctx.res.setHeader(name, value);
+
+    if (req.background) {
+      // The job meters itself; this request only queued it.
+      ctx.cleanups.push(() => admission.finish(undefined));
+      const queued = await service.startBackground(ctx.principal, body, turn);
+      sendJson(ctx.res, 200, queued);
+      return;
+    }
+    const metering: Metering = { model: chatModel.descriptor.id, usage: undefined, pricing: chatModel.descriptor.pricing, batch: false };
+    ctx.metering = metering;
+    ctx.cleanups.push(() => admission.finish(metering.usage));
+    const run = await service.start(ctx.principal, turn, ctx.signal, (usage: Usage) => {
+      metering.usage = usage;
+    });
+    metering.model = run.model.descriptor.id;
+    metering.pricing = run.model.descriptor.pricing;
+
+    if (!req.stream) {
+      for await (const _ of run.events) {
+        // Collected by the builder; only the final object is sent.
+      }
+      sendJson(ctx.res, 200, run.response());
+      return;
+    }
+    ctx.res.writeHead(200, {
+      "content-type": "text/event-stream; charset=utf-8",
+      "cache-control": "no-cache",
+      connection: "keep-alive",
+      "x-accel-buffering": "no",
+    });
+    const writer = new SseWriter(ctx.res, STREAM_COALESCE_MS);
+    try {
+      for await (const event of run.events) {
+        if (!(await writer.write(encodeSseJson(event, event.type)))) break;
+      }
+    } finally {
+      await run.events.return(undefined);
+      await writer.end();
+    }
+  };
+}
+
+function storedBody(raw: string): ResponseObject {
+  return JSON.parse(raw) as ResponseObject;
+}
+
+/** The Responses API's routes. */
+export function responsesRoutes(service: ResponsesService, registry: ModelRegistry, gate: RequestGate): Route[] {
+  return [
+    { method: "POST", pattern: "/v1/responses", handler: createHandler(service, registry, gate) },
+    {
+      method: "POST",
+      pattern: "/v1/responses/input_tokens",
+      handler: async (ctx) => {
+        const body = await ctx.readJson();
+        const req: ResponsesRequest = parseResponsesRequest(body);
+        const model = registry.resolve(req.model);
+        const turn = await service.prepare(ctx.principal.projectId, req);
+        const tokens = model.countPromptTokens ? await model.countPromptTokens(turn.chat) : estimateTokens(turn.chat);
+        sendJson(ctx.res, 200, { object: "response.input_tokens", input_tokens: tokens });
+      },
+    },
+    {
+      method: "GET",
+      pattern: "/v1/responses/:id",
+      handler: async (ctx) => {
+        if (ctx.query.get("stream") === "true") throw new ApiError(400, "Replaying a stored response as a stream is not supported; retrieve it without 'stream'.", { type: "invalid_request_error", param: "stream", code: "unsupported_parameter" });
+        const stored = await service.get(ctx.principal.projectId, ctx.params.id ?? "");
+        sendJson(ctx.res, 200, storedBody(stored.body));
+      },
+    },
+    {
+      method: "DELETE",
+      pattern: "/v1/responses/:id",
+      handler: async (ctx) => {
+        const id = ctx.params.id ?? "";
+        await service.delete(ctx.principal.projectId, id);
+        sendJson(ctx.res, 200, { id, object: "response", deleted: true });
+      },
+    },
+    {
+      method: "POST",
+      pattern: "/v1/responses/:id/cancel",
+      handler: async (ctx) => {
+        sendJson(ctx.res, 200, await service.cancel(ctx.principal.projectId, ctx.params.id ?? ""));
+      },
+    },
+    {
+      method: "GET",
+      pattern: "/v1/responses/:id/input_items",
+      handler: async (ctx) => {
+        const page = pageQuery(ctx.query);
+        for (const value of ctx.query.getAll("include[]").concat(ctx.query.getAll("include"))) {
+          new FieldReader({ include: value }, "").enumeration("include", ["file_search_call.results", "message.input_image.image_url", "computer_call_output.output.image_url", "code_interpreter_call.outputs", "reasoning.encrypted_content", "message.output_text.logprobs", "web_search_call.results", "web_search_call.action.sources"] as const);
+        }
+        const stored = await service.get(ctx.principal.projectId, ctx.params.id ?? "");
+        let items = JSON.parse(stored.inputItems) as StoredItemValue[];
+        if (page.order === "desc") items = [...items].reverse();
+        if (page.after !== undefined) {
+          const at = items.findIndex((i) => i.id === page.after);
+          items = at < 0 ? [] : items.slice(at + 1);
+        }
+        const data = items.slice(0, page.limit);
+        sendJson(ctx.res, 200, { object: "list", data, first_id: data[0]?.id ?? null, last_id: data.at(-1)?.id ?? null, has_more: items.length > page.limit });
+      },
+    },
+  ];
+}
