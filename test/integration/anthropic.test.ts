@@ -220,6 +220,23 @@ describe("Anthropic Messages adapter", () => {
   });
 });
 
+describe("the Responses API over an upstream without it", () => {
+  it("bridges Responses through chat to Anthropic, and stores the turn for previous_response_id", async () => {
+    const first = await client.responses.create({ model: "claude", instructions: "Be brief.", input: "Hi" });
+    assertSchema("Response", first);
+    assert.equal(first.output_text, "Hello from Claude");
+    assert.equal(sent().system, "Be brief.");
+    fake.script(() => ({ kind: "text", text: "Again" }));
+    const second = await client.responses.create({ model: "claude", previous_response_id: first.id, input: "More" });
+    assert.equal(second.output_text, "Again");
+    assert.deepEqual(sent(1).messages.map((m) => [m.role, m.content]), [
+      ["user", [{ type: "text", text: "Hi" }]],
+      ["assistant", [{ type: "text", text: "Hello from Claude" }]],
+      ["user", [{ type: "text", text: "More" }]],
+    ]);
+  });
+});
+
 describe("per-deployment limits", () => {
   it("holds a deployment to its RPM: the fourth request in a burst is a 429 with Retry-After", async () => {
     const statuses: number[] = [];
