@@ -17,6 +17,8 @@ import { LocalEngine } from "./providers/local/engine.ts";
 import { ChatService } from "./services/chat-service.ts";
 import { ModelRegistry } from "./services/model-registry.ts";
 import { organizationRoutes } from "./http/routes/v1/organization.ts";
+import { conversationRoutes } from "./http/routes/v1/conversations.ts";
+import { storedChatCompletionRoutes } from "./http/routes/v1/stored-chat-completions.ts";
 import { AccessService } from "./services/access.ts";
 import { BudgetGuard } from "./services/budgets.ts";
 import { PlatformGate } from "./services/request-gate.ts";
@@ -226,7 +228,7 @@ export async function startServer(config: Config, logger: Logger, hooks: StartHo
     { method: "GET", pattern: "/ready", handler: readyHandler(() => state) },
     { method: "GET", pattern: "/v1/models", handler: listModelsHandler(registry) },
     { method: "GET", pattern: "/v1/models/:model", handler: getModelHandler(registry) },
-    { method: "POST", pattern: "/v1/chat/completions", handler: chatCompletionsHandler(chat, VERSION, gate) },
+    { method: "POST", pattern: "/v1/chat/completions", handler: chatCompletionsHandler(chat, VERSION, gate, objects) },
     ...responsesRoutes(responses, registry, gate),
     ...(["/embeddings", "/completions", "/moderations"] as const).map((endpoint) => ({
       method: "POST" as const,
@@ -234,6 +236,8 @@ export async function startServer(config: Config, logger: Logger, hooks: StartHo
       handler: forwardHandler(endpoint, registry, gate),
     })),
     ...organizationRoutes({ storage, access, budgets }),
+    ...storedChatCompletionRoutes({ objects }),
+    ...conversationRoutes({ objects }),
   ];
   const app = createApp({
     authenticate: (header) => access.authenticate(header),

@@ -60,6 +60,15 @@ export function modelNotFound(model: string): ApiError {
   });
 }
 
+/**
+ * 404 for a stored object (conversation, item, stored chat completion) that does not exist or
+ * belongs to another project: the two are indistinguishable, so no project learns of another's ids.
+ * Worded as OpenAI words it: "Conversation with id 'conv_…' not found."
+ */
+export function objectNotFound(what: string, id: string, param: string, code: string): ApiError {
+  return new ApiError(404, `${what} with id '${id}' not found.`, { type: "invalid_request_error", param, code });
+}
+
 /** 401 for a missing or wrong API key. */
 export function invalidApiKey(message: string): ApiError {
   return new ApiError(401, message, { type: "authentication_error", code: "invalid_api_key" });

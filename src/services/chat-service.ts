@@ -58,41 +58,54 @@ export class ChatService {
   /** Runs a generation to the end and collects every choice. */
   async complete(request: ChatRequest, signal: AbortSignal, onUsage?: (usage: Usage) => void): Promise<ChatResult> {
     const run = await this.start(request, signal, onUsage);
+    const collector = new ChoiceCollector(request);
+    for (let step = run.first; !step.done; step = await run.parts.next()) collector.add(step.value);
+    return { model: run.model, choices: collector.choices, usage: collector.usage };
+  }
+}
+
+/**
+ * Collects a generation's parts into finished choices and its usage: what `complete` returns, and
+ * what a streamed completion adds up to (a stored streamed completion is assembled this way).
+ */
+export class ChoiceCollector {
+  readonly choices: CollectedChoice[];
+  usage: Usage = emptyUsage();
+
+  constructor(request: Pick<ChatRequest, "n" | "topLogprobs">) {
     const wantLogprobs = request.topLogprobs !== undefined;
-    const choices: CollectedChoice[] = Array.from({ length: request.n }, () => ({
+    this.choices = Array.from({ length: request.n }, () => ({
       text: "",
       finishReason: "stop",
       toolCalls: [],
       logprobs: wantLogprobs ? [] : undefined,
     }));
-    let usage = emptyUsage();
-    for (let step = run.first; !step.done; step = await run.parts.next()) {
-      const part = step.value;
-      if (part.type === "usage") {
-        usage = part.usage;
-        continue;
-      }
-      if (part.type === "served-by") continue;
-      const choice = choices[part.choice];
-      if (choice === undefined) continue;
-      switch (part.type) {
-        case "text-delta":
-          choice.text += part.text;
-          if (part.logprobs) choice.logprobs?.push(...part.logprobs);
-          break;
-        case "tool-call-start":
-          choice.toolCalls[part.index] = { id: part.id, name: part.name, arguments: "" };
-          break;
-        case "tool-call-delta": {
-          const call = choice.toolCalls[part.index];
-          if (call) call.arguments += part.arguments;
-          break;
-        }
-        case "finish":
-          choice.finishReason = part.finishReason;
-          break;
-      }
+  }
+
+  add(part: ChatStreamPart): void {
+    if (part.type === "usage") {
+      this.usage = part.usage;
+      return;
     }
-    return { model: run.model, choices, usage };
+    if (part.type === "served-by") return;
+    const choice = this.choices[part.choice];
+    if (choice === undefined) return;
+    switch (part.type) {
+      case "text-delta":
+        choice.text += part.text;
+        if (part.logprobs) choice.logprobs?.push(...part.logprobs);
+        break;
+      case "tool-call-start":
+        choice.toolCalls[part.index] = { id: part.id, name: part.name, arguments: "" };
+        break;
+      case "tool-call-delta": {
+        const call = choice.toolCalls[part.index];
+        if (call) call.arguments += part.arguments;
+        break;
+      }
+      case "finish":
+        choice.finishReason = part.finishReason;
+        break;
+    }
   }
 }

@@ -15,6 +15,7 @@ import type { ChatModel } from "../providers/provider.ts";
 import type { ObjectStore, StoredResponse } from "../storage/object-store.ts";
 import type { Principal } from "./access.ts";
 import type { ChatRun, ChatService } from "./chat-service.ts";
+import { conversationItemFromInput, storedConversationItem } from "../protocol/openai/conversations.ts";
 import type { UsageMeter } from "./usage-meter.ts";
 
 /** An item as stored: a wire-form input or output item that always has an id. */
@@ -200,7 +201,11 @@ export class ResponsesService {
       else await this.#objects.insertResponse(stored);
     }
     if (req.conversation !== undefined && (response.status === "completed" || response.status === "incomplete")) {
-      const items = [...turn.inputItems, ...response.output].map((item) => ({ id: item.id, createdAt: response.created_at, item: JSON.stringify(item) }));
+      // Input items get fresh ids: a client's own id, or a reference to an item already in the
+      // conversation, must not collide with what is stored.
+      const inputs = turn.inputItems.map((item) => storedConversationItem(conversationItemFromInput(item), response.created_at));
+      const outputs = response.output.map((item) => storedConversationItem(item, response.created_at));
+      const items = [...inputs, ...outputs];
       await this.#objects.appendConversationItems(req.conversation, items);
     }
   }

@@ -96,4 +96,15 @@ CREATE TABLE chat_completions (
 CREATE INDEX chat_completions_project ON chat_completions(project_id, created_at);
 `,
   },
+  {
+    // Stored chat completions list in the order they were made: `created_at` has one-second
+    // granularity, so `seq` (microseconds since the epoch, strictly increasing per process) orders
+    // completions made within the same second.
+    version: 3,
+    sql: `
+ALTER TABLE chat_completions ADD COLUMN seq BIGINT NOT NULL DEFAULT 0;
+UPDATE chat_completions SET seq = created_at * 1000000;
+CREATE INDEX chat_completions_project_seq ON chat_completions(project_id, seq);
+`,
+  },
 ];

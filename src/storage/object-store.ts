@@ -59,6 +59,14 @@ export interface Page<T> {
   hasMore: boolean;
 }
 
+let lastSeq = 0;
+
+/** Microseconds since the epoch, strictly increasing within this process: the creation order of stored chat completions. */
+function nextSeq(): number {
+  lastSeq = Math.max(Date.now() * 1000, lastSeq + 1);
+  return lastSeq;
+}
+
 const num = (v: unknown): number => Number(v ?? 0);
 const str = (v: unknown): string => String(v ?? "");
 const strOrNull = (v: unknown): string | null => (v === null || v === undefined ? null : String(v));
@@ -198,7 +206,7 @@ export class ObjectStore {
   // Stored chat completions
 
   async insertChatCompletion(c: StoredChatCompletion): Promise<void> {
-    await this.#db.run("INSERT INTO chat_completions (id, project_id, created_at, model, metadata, request, completion) VALUES (?, ?, ?, ?, ?, ?, ?)", [
+    await this.#db.run("INSERT INTO chat_completions (id, project_id, created_at, model, metadata, request, completion, seq) VALUES (?, ?, ?, ?, ?, ?, ?, ?)", [
       c.id,
       c.projectId,
       c.createdAt,
@@ -206,6 +214,7 @@ export class ObjectStore {
       JSON.stringify(c.metadata),
       c.request,
       c.completion,
+      nextSeq(),
     ]);
   }
 
@@ -214,7 +223,10 @@ export class ObjectStore {
     return row === undefined ? undefined : toChatCompletion(row);
   }
 
-  /** A page of a project's stored completions, optionally of one model and matching every given metadata pair. */
+  /**
+   * A page of a project's stored completions in creation order, optionally of one model and
+   * matching every given metadata pair. An `after` id that is not the project's gives an empty page.
+   */
   async listChatCompletions(projectId: string, q: PageQuery & { model?: string | undefined; metadata?: Record<string, string> }): Promise<Page<StoredChatCompletion>> {
     const params: Param[] = [projectId];
     let where = "project_id = ?";
@@ -223,10 +235,10 @@ export class ObjectStore {
       params.push(q.model);
     }
     if (q.after !== undefined) {
-      const [row] = await this.#db.all("SELECT created_at FROM chat_completions WHERE id = ? AND project_id = ?", [q.after, projectId]);
+      const [row] = await this.#db.all("SELECT seq FROM chat_completions WHERE id = ? AND project_id = ?", [q.after, projectId]);
       if (row === undefined) return { data: [], hasMore: false };
-      where += q.order === "asc" ? " AND (created_at > ? OR (created_at = ? AND id > ?))" : " AND (created_at < ? OR (created_at = ? AND id < ?))";
-      params.push(num(row.created_at), num(row.created_at), q.after);
+      where += q.order === "asc" ? " AND (seq > ? OR (seq = ? AND id > ?))" : " AND (seq < ? OR (seq = ? AND id < ?))";
+      params.push(num(row.seq), num(row.seq), q.after);
     }
     const dir = q.order === "asc" ? "ASC" : "DESC";
     // Metadata filters are few and rows are small: filter after reading, page by page.
@@ -235,7 +247,7 @@ export class ObjectStore {
     let offset = 0;
     const chunk = Math.max(q.limit + 1, 100);
     for (;;) {
-      const rows = await this.#db.all(`SELECT * FROM chat_completions WHERE ${where} ORDER BY created_at ${dir}, id ${dir} LIMIT ? OFFSET ?`, [...params, chunk, offset]);
+      const rows = await this.#db.all(`SELECT * FROM chat_completions WHERE ${where} ORDER BY seq ${dir}, id ${dir} LIMIT ? OFFSET ?`, [...params, chunk, offset]);
       for (const r of rows) {
         const c = toChatCompletion(r);
         if (filters.every(([k, v]) => c.metadata[k] === v)) out.push(c);

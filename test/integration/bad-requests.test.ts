@@ -96,7 +96,7 @@ const cases: Case[] = [
   { name: "image data URL with broken base64", body: msgs([{ role: "user", content: [{ type: "image", image: "data:image/png;base64,@@@" }] }]), status: 400, code: "invalid_base64", param: "messages[0].content[0]" },
   { name: "image detail that does not exist", body: msgs([{ role: "user", content: [{ type: "image_url", image_url: { url: "https://example.com/a.png", detail: "ultra" } }] }]), status: 400, code: "invalid_value", param: "messages[0].content[0].detail" },
   { name: "unknown route", path: "/v1/chat/complete", body: withBody({}), status: 404, code: "unknown_url", param: null },
-  { name: "wrong method on a route", path: "/v1/chat/completions", method: "GET", status: 404, code: "unknown_url", param: null },
+  { name: "wrong method on a route", path: "/v1/chat/completions", method: "DELETE", status: 404, code: "unknown_url", param: null },
   { name: "bad percent-encoding in a path", path: "/v1/models/%E4%zz", method: "GET", status: 400, code: "invalid_url", param: null },
   { name: "missing API key", body: withBody({}), headers: { authorization: "" }, status: 401, type: "authentication_error", code: "invalid_api_key", param: null },
   { name: "wrong API key", body: withBody({}), headers: { authorization: "Bearer sk-wrong" }, status: 401, type: "authentication_error", code: "invalid_api_key", param: null },

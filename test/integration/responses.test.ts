@@ -97,6 +97,23 @@ for (const backend of list) {
       assert.ok(Math.abs(counted.input_tokens - second.usage!.input_tokens) <= 2, `${counted.input_tokens} vs ${second.usage!.input_tokens}`);
     });
 
+    it("runs turns in a conversation: its items are the context, and each turn's input and output are appended", async () => {
+      const conversation = await client.conversations.create({ items: [{ type: "message", role: "user", content: STORY }], metadata: { topic: "lily" } });
+      const one = await client.responses.create({ model: "stories", conversation: conversation.id, input: "What next?", max_output_tokens: 16, temperature: 0 });
+      assertSchema("Response", one);
+      assert.deepEqual(one.conversation, { id: conversation.id });
+      const two = await client.responses.create({ model: "stories", conversation: conversation.id, input: [{ type: "message", role: "user", content: "And then?" }], max_output_tokens: 16, temperature: 0 });
+      assert.ok(two.usage!.input_tokens > one.usage!.input_tokens + one.usage!.output_tokens - 4, "the second turn sees the first");
+      const items = [];
+      for await (const item of client.conversations.items.list(conversation.id, { order: "asc" })) items.push(item);
+      assert.deepEqual(
+        items.map((i) => [i.type, "role" in i ? i.role : ""]),
+        [["message", "user"], ["message", "user"], ["message", "assistant"], ["message", "user"], ["message", "assistant"]],
+      );
+      assert.equal(new Set(items.map((i) => i.id)).size, 5);
+      await assert.rejects(other.responses.create({ model: "stories", conversation: conversation.id, input: "x" }), (e: unknown) => e instanceof OpenAI.NotFoundError);
+    });
+
     it("runs the function-tool loop: function_call, then function_call_output with previous_response_id", async () => {
       const tools: OpenAI.Responses.Tool[] = [{ type: "function", name: "get_weather", description: "Weather for a city", parameters: { type: "object", properties: { city: { type: "string", enum: ["Paris", "Rome"] } }, required: ["city"], additionalProperties: false }, strict: true }];
       const call = await client.responses.create({ model: "stories", input: "What is the weather in Paris?", tools, tool_choice: "required", max_output_tokens: 60 });

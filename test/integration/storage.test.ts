@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
+import { MIGRATIONS } from "../../src/storage/migrations.ts";
 import type { Storage } from "../../src/storage/storage.ts";
 import { backends } from "../helpers/databases.ts";
 
@@ -22,8 +23,8 @@ for (const backend of list) {
       // SQLite serves one process; PostgreSQL may be shared, so its migrations take an advisory lock.
       const openers = backend.name === "postgres" ? await Promise.all([backend.open(), backend.open()]) : [await backend.open()];
       for (const s of openers) await s.close();
-      const rows = await storage.db.all("SELECT version FROM schema_migrations");
-      assert.deepEqual(rows.map((r) => Number(r.version)), [1]);
+      const rows = await storage.db.all("SELECT version FROM schema_migrations ORDER BY version");
+      assert.deepEqual(rows.map((r) => Number(r.version)), MIGRATIONS.map((m) => m.version));
     });
 
     it("stores projects and pages through them", async () => {

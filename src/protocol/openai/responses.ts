@@ -430,8 +430,8 @@ function readFunctionCallOutputItem(item: FieldReader): FunctionCallOutputItem {
   };
 }
 
-function readInputItem(raw: unknown, index: number): ResponseInputItem {
-  const item = new FieldReader(raw, `input[${index}]`);
+function readInputItem(raw: unknown, index: number, param = "input"): ResponseInputItem {
+  const item = new FieldReader(raw, `${param}[${index}]`);
   // `type` may be left out of easy messages and of item references.
   let type: string;
   if (item.has("type")) type = item.string("type", { required: true });
@@ -458,11 +458,22 @@ function readInputItem(raw: unknown, index: number): ResponseInputItem {
   }
 }
 
+/**
+ * Validates an array of input items as `parseResponsesRequest` validates `input`, with errors naming
+ * `param[i]...` (the Conversations API passes `items`). `item_reference`s come back unresolved.
+ */
+export function parseInputItems(value: unknown, param: string): ResponseInputItem[] {
+  if (!Array.isArray(value)) {
+    throw invalidRequest(`Invalid type for '${param}': expected an array, but got ${describeType(value)} instead.`, param, "invalid_type");
+  }
+  return value.map((raw, i) => readInputItem(raw, i, param));
+}
+
 function readInput(reader: FieldReader): ResponseInputItem[] {
   if (!reader.has("input")) return [];
   const value = stringOrArray(reader, "input");
   if (typeof value === "string") return [{ type: "message", role: "user", content: [{ type: "input_text", text: value }] }];
-  return value.map(readInputItem);
+  return value.map((raw, i) => readInputItem(raw, i));
 }
 
 function readTools(reader: FieldReader): { definitions: ToolDefinition[]; wire: FunctionToolParam[] } {

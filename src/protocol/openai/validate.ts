@@ -158,3 +158,15 @@ export function readMetadata(reader: FieldReader, key: string): Record<string, s
   }
   return out;
 }
+
+/**
+ * Reads the body of a metadata update (`POST /v1/chat/completions/{id}`, `POST /v1/conversations/{id}`):
+ * `metadata` is required and replaces what was there; an explicit null clears it.
+ */
+export function readMetadataUpdate(body: unknown): Record<string, string> {
+  const reader = new FieldReader(body, "");
+  reader.rejectUnknown(new Set(["metadata"]));
+  if (reader.obj.metadata === null) return {};
+  reader.required("metadata");
+  return readMetadata(reader, "metadata") ?? {};
+}

@@ -13,10 +13,12 @@ import {
   type CompletionEnvelope,
 } from "../../../protocol/openai/chat-completions.ts";
 import { systemFingerprint } from "../../../protocol/openai/fingerprint.ts";
-import type { ChatService } from "../../../services/chat-service.ts";
+import { ChoiceCollector, type ChatService } from "../../../services/chat-service.ts";
+import type { StoredChatRequest } from "../../../protocol/openai/stored-chat-completions.ts";
+import type { ObjectStore } from "../../../storage/object-store.ts";
 import { sendJson } from "../../respond.ts";
 import { SseWriter } from "../../sse-writer.ts";
-import type { Handler, Metering } from "../../router.ts";
+import type { Handler, Metering, RequestContext } from "../../router.ts";
 import { estimateTokens } from "../../../core/token-estimate.ts";
 import type { ChatModel } from "../../../providers/provider.ts";
 import type { Principal } from "../../../services/access.ts";
@@ -39,10 +41,48 @@ export interface RequestGate {
   admit(principal: Principal, requested: string, model: ChatModel, estimatedTokens: number): Promise<Admission>;
 }
 
-/** `POST /v1/chat/completions`: validate, run the chat service, render JSON or SSE. */
-export function chatCompletionsHandler(chat: ChatService, engineVersion: string, gate: RequestGate): Handler {
+/**
+ * Keeps a finished completion made with `store: true`: the `chat.completion` object (with the
+ * request's metadata) and the request's messages as the client sent them. A failure to store is
+ * logged, not answered: the completion was made (and metered), and a retry would pay for it again.
+ */
+async function storeCompletion(
+  objects: ObjectStore,
+  ctx: RequestContext,
+  env: CompletionEnvelope,
+  body: unknown,
+  metadata: Record<string, string> | undefined,
+  completion: Record<string, unknown>,
+): Promise<void> {
+  const messages = (body as { messages: unknown[] }).messages;
+  const request: StoredChatRequest = { messages, metadata: metadata ?? null };
+  try {
+    await objects.insertChatCompletion({
+      id: env.id,
+      projectId: ctx.principal.projectId,
+      createdAt: env.created,
+      model: env.model,
+      metadata: metadata ?? {},
+      request: JSON.stringify(request),
+      completion: JSON.stringify({ ...completion, metadata: metadata ?? {} }),
+    });
+    ctx.log.stored = true;
+  } catch (error) {
+    ctx.log.stored = false;
+    ctx.log.store_error = error instanceof Error ? error.message : String(error);
+  }
+}
+
+/**
+ * `POST /v1/chat/completions`: validate, run the chat service, render JSON or SSE. With `objects`,
+ * a request with `store: true` is kept once it has finished (streamed ones assembled from what was
+ * streamed), before the client sees its end, so that it is listable as soon as the client has it.
+ */
+export function chatCompletionsHandler(chat: ChatService, engineVersion: string, gate: RequestGate, objects?: ObjectStore): Handler {
   return async (ctx) => {
-    const parsed = parseChatCompletionRequest(await ctx.readJson());
+    const body = await ctx.readJson();
+    const parsed = parseChatCompletionRequest(body);
+    const store = parsed.store ? objects : undefined;
     ctx.log.model = parsed.request.model;
     ctx.log.stream = parsed.stream;
     const model = chat.resolve(parsed.request.model);
@@ -63,7 +103,9 @@ export function chatCompletionsHandler(chat: ChatService, engineVersion: string,
       metering.pricing = result.model.descriptor.pricing;
       logUsage(ctx.log, result.usage, metering.pricing);
       env.systemFingerprint = systemFingerprint(env.model, engineVersion);
-      sendJson(ctx.res, 200, renderChatCompletion(env, result.choices, result.usage, parsed));
+      const completion = renderChatCompletion(env, result.choices, result.usage, parsed);
+      if (store !== undefined) await storeCompletion(store, ctx, env, body, parsed.metadata, completion);
+      sendJson(ctx.res, 200, completion);
       return;
     }
 
@@ -83,10 +125,13 @@ export function chatCompletionsHandler(chat: ChatService, engineVersion: string,
     const writer = new SseWriter(ctx.res, STREAM_COALESCE_MS);
     const send = (choice: number, delta: ChunkDelta): boolean | Promise<boolean> =>
       writer.write(encodeSseFrame(serializer.chunk(choice, delta)));
+    // What was streamed, collected as a non-streamed completion would be, for storing.
+    const collected = store === undefined ? undefined : new ChoiceCollector(parsed.request);
     try {
       for (let i = 0; i < parsed.request.n; i++) await send(i, { kind: "role" });
       for (let step = run.first; !step.done; step = await run.parts.next()) {
         const part = step.value;
+        collected?.add(part);
         let open: boolean;
         switch (part.type) {
           case "text-delta":
@@ -109,6 +154,10 @@ export function chatCompletionsHandler(chat: ChatService, engineVersion: string,
             break;
         }
         if (!open) return;
+      }
+      if (store !== undefined && collected !== undefined) {
+        const completion = renderChatCompletion(env, collected.choices, metering.usage ?? collected.usage, parsed);
+        await storeCompletion(store, ctx, env, body, parsed.metadata, completion);
       }
       writer.write(SSE_DONE);
     } catch (error) {

@@ -36,7 +36,9 @@ function createHandler(service: ResponsesService, registry: ModelRegistry, gate:
     const body = await ctx.readJson();
     const model = typeof body === "object" && body !== null && !Array.isArray(body) ? (body as { model?: unknown }).model : undefined;
     if (typeof model === "string" && registry.has(model) && registry.resolve(model).supportsForward?.("/responses") === true) {
-      return relay({ ...ctx, readJson: () => Promise.resolve(body) });
+      // The same context (metering and cleanups are set on it), with the body already read.
+      ctx.readJson = () => Promise.resolve(body);
+      return relay(ctx);
     }
     const req = parseResponsesRequest(body);
     ctx.log.model = req.model;

@@ -1,0 +1,59 @@
+import { invalidRequest } from "../../../core/errors.ts";
+import { INCLUDE_VALUES, type IncludeValue } from "../../../protocol/openai/responses.ts";
+import { invalidValue } from "../../../protocol/openai/validate.ts";
+import type { PageQuery } from "../../../storage/object-store.ts";
+
+/** The default and largest page sizes of OpenAI's cursor-paged lists. */
+const DEFAULT_LIMIT = 20;
+const MAX_LIMIT = 100;
+
+/** Reads `after`, `limit` (1–100, default 20) and `order` (asc or desc, default as the endpoint says). */
+export function readPageQuery(query: URLSearchParams, defaultOrder: "asc" | "desc"): PageQuery {
+  let limit = DEFAULT_LIMIT;
+  const rawLimit = query.get("limit");
+  if (rawLimit !== null) {
+    if (!/^-?\d+$/.test(rawLimit)) {
+      throw invalidRequest(`Invalid type for 'limit': expected an integer, but got '${rawLimit}' instead.`, "limit", "invalid_type");
+    }
+    limit = Number(rawLimit);
+    if (limit < 1) throw invalidRequest(`Invalid 'limit': integer below minimum value. Expected a value >= 1, but got ${limit} instead.`, "limit", "integer_below_min_value");
+    if (limit > MAX_LIMIT) throw invalidRequest(`Invalid 'limit': integer above maximum value. Expected a value <= ${MAX_LIMIT}, but got ${limit} instead.`, "limit", "integer_above_max_value");
+  }
+  const rawOrder = query.get("order");
+  if (rawOrder !== null && rawOrder !== "asc" && rawOrder !== "desc") throw invalidValue("order", rawOrder, ["asc", "desc"]);
+  const after = query.get("after");
+  return { after: after === null || after === "" ? undefined : after, limit, order: rawOrder ?? defaultOrder };
+}
+
+/**
+ * OpenAI's list envelope. An empty page has null `first_id` and `last_id`, as OpenAI's lists (and
+ * this server's admin lists) answer, though the spec types them as strings.
+ */
+export function listEnvelope<T extends { id: string }>(data: readonly T[], hasMore: boolean): {
+  object: "list";
+  data: readonly T[];
+  first_id: string | null;
+  last_id: string | null;
+  has_more: boolean;
+} {
+  return { object: "list", data, first_id: data[0]?.id ?? null, last_id: data.at(-1)?.id ?? null, has_more: hasMore };
+}
+
+/** Reads the `include` query parameter (`include=a&include=b` or `include[]=a`), each value checked. */
+export function readInclude(query: URLSearchParams): IncludeValue[] {
+  const values = [...query.getAll("include"), ...query.getAll("include[]")];
+  return values.map((value) => {
+    if (!(INCLUDE_VALUES as readonly string[]).includes(value)) throw invalidValue("include", value, INCLUDE_VALUES);
+    return value as IncludeValue;
+  });
+}
+
+/** The `metadata[key]=value` filters of a query. */
+export function readMetadataFilters(query: URLSearchParams): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const [key, value] of query) {
+    const match = /^metadata\[(.+)\]$/.exec(key);
+    if (match?.[1] !== undefined) out[match[1]] = value;
+  }
+  return out;
+}
