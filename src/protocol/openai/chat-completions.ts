@@ -1,3 +1,4 @@
+import { obfuscation } from "../../core/obfuscation.ts";
 import type {
   ChatMessage,
   ChatRequest,
@@ -485,19 +486,6 @@ export type ChunkDelta =
   | { kind: "tool-call-delta"; index: number; arguments: string }
   | { kind: "finish"; finishReason: FinishReason };
 
-const OBFUSCATION_CHARS = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
-
-/**
- * Random padding so chunk sizes reveal less about token lengths, as OpenAI's `obfuscation` field.
- * Only the length needs to be unpredictable to an observer of encrypted traffic, not secret, so
- * Math.random is enough and keeps this off the per-token hot path's syscalls.
- */
-function obfuscation(contentLength: number): string {
-  const length = 16 - (contentLength % 16) + Math.floor(Math.random() * 16);
-  let out = "";
-  for (let i = 0; i < length; i++) out += OBFUSCATION_CHARS[Math.floor(Math.random() * 62)];
-  return out;
-}
 
 /**
  * Serialises the `chat.completion.chunk` objects of one stream. Chunks are written once per token,

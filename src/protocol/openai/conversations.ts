@@ -14,6 +14,7 @@ import {
   type RefusalPart,
   type ResponseInputItem,
   type ResponseOutputItem,
+  type ResponseFunctionCall,
 } from "./responses.ts";
 import { FieldReader, readMetadata, type JsonObject } from "./validate.ts";
 
@@ -38,15 +39,8 @@ export interface ConversationAssistantMessage {
   content: (OutputTextPart | RefusalPart)[];
 }
 
-/** A function call as a conversation keeps it (a Responses output function call has this form too). */
-export interface ConversationFunctionCall {
-  type: "function_call";
-  id: string;
-  call_id: string;
-  name: string;
-  arguments: string;
-  status: ItemStatus;
-}
+/** A function call as a conversation keeps it: the form of a Responses output function call. */
+export type ConversationFunctionCall = ResponseFunctionCall;
 
 /** A function call's output as a conversation keeps it. */
 export interface ConversationFunctionCallOutput {

@@ -1,3 +1,4 @@
+import { obfuscation } from "../../core/obfuscation.ts";
 import type { ChatStreamPart, FinishReason, ReasoningEffort, TokenLogprob, Usage } from "../../core/chat.ts";
 import { emptyUsage } from "../../core/chat.ts";
 import { toApiError } from "../../core/errors.ts";
@@ -276,18 +277,6 @@ export function renderErrorEvent(error: unknown, sequenceNumber: number): Respon
   return { type: "error", code: e.code ?? e.type, message: e.message, param: e.param, sequence_number: sequenceNumber };
 }
 
-const OBFUSCATION_CHARS = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
-
-/**
- * Random padding so event sizes reveal less about token lengths. Only the length has to be
- * unpredictable to someone watching encrypted traffic, so Math.random is enough.
- */
-function obfuscation(contentLength: number): string {
-  const length = 16 - (contentLength % 16) + Math.floor(Math.random() * 16);
-  let out = "";
-  for (let i = 0; i < length; i++) out += OBFUSCATION_CHARS[Math.floor(Math.random() * 62)];
-  return out;
-}
 
 function outputLogprob(entry: TokenLogprob): OutputLogprob {
   const bytes = (b: number[] | null, token: string): number[] => b ?? [...Buffer.from(token, "utf8")];
