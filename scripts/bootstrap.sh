@@ -2,17 +2,17 @@
 # Installs what Modelport needs on a fresh machine, then runs one npm script.
 #   bash scripts/bootstrap.sh start   # install, build and serve on http://127.0.0.1:8080/v1
 #   bash scripts/bootstrap.sh test    # install and run the whole test suite
-# Node.js >= 22.18 is required; when this machine's node is older (or missing), Node 24 LTS is
+# Node.js >= 22.19 is required (type stripping, undici 8); when this machine's node is older (or missing), Node 24 LTS is
 # installed from the npm registry into ~/.node24 and used for this run.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 # The tests run TypeScript directly, which needs Node's built-in type stripping (22.18+, 23.6+).
-node_ok() { node -e 'process.exit(+process.versions.node.split(".")[0] >= 22 && process.features.typescript ? 0 : 1)' 2>/dev/null; }
+node_ok() { node -e 'const [a, b] = process.versions.node.split(".").map(Number); process.exit((a > 22 || (a === 22 && b >= 19)) && process.features.typescript ? 0 : 1)' 2>/dev/null; }
 
 if ! node_ok; then
   if [ ! -x "$HOME/.node24/node_modules/.bin/node" ]; then
-    echo "bootstrap: node $(node --version 2>/dev/null || echo missing) is older than 22.18; installing Node 24 into ~/.node24" >&2
+    echo "bootstrap: node $(node --version 2>/dev/null || echo missing) is older than 22.19; installing Node 24 into ~/.node24" >&2
     npm install --prefix "$HOME/.node24" --no-audit --no-fund --loglevel=error node@24 >&2
   fi
   export PATH="$HOME/.node24/node_modules/.bin:$PATH"

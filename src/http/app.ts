@@ -1,6 +1,6 @@
-import { randomBytes } from "node:crypto";
 import type { IncomingMessage, ServerResponse } from "node:http";
 import { ApiError, invalidRequest, toApiError } from "../core/errors.ts";
+import { randomHex } from "../core/ids.ts";
 import type { LogFields, Logger } from "../logging/logger.ts";
 import { DEFAULT_PROJECT_ID, type Principal } from "../services/access.ts";
 import { readJsonBody, UnreadBodyError } from "./body.ts";
@@ -67,7 +67,7 @@ export function createApp(options: AppOptions): App {
     const started = performance.now();
     const incomingId = req.headers["x-request-id"];
     const requestId =
-      typeof incomingId === "string" && REQUEST_ID.test(incomingId) ? incomingId : `req_${randomBytes(16).toString("hex")}`;
+      typeof incomingId === "string" && REQUEST_ID.test(incomingId) ? incomingId : `req_${randomHex(16)}`;
     res.setHeader("x-request-id", requestId);
     if (draining) res.setHeader("connection", "close");
     const controller = new AbortController();

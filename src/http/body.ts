@@ -9,6 +9,9 @@ function tooLarge(limit: number): ApiError {
   });
 }
 
+/** Strict UTF-8; one instance serves every request, since a decode that is not streamed starts afresh. */
+const utf8 = new TextDecoder("utf-8", { fatal: true, ignoreBOM: false });
+
 /** Thrown with the partly read body still on the socket, so the connection must not be reused. */
 export class UnreadBodyError extends ApiError {}
 
@@ -35,7 +38,7 @@ export async function readJsonBody(req: IncomingMessage, limit: number): Promise
   const bytes = Buffer.concat(chunks, size);
   let text: string;
   try {
-    text = new TextDecoder("utf-8", { fatal: true, ignoreBOM: false }).decode(bytes);
+    text = utf8.decode(bytes);
   } catch {
     throw invalidRequest("The request body is not valid UTF-8.", null, "invalid_encoding");
   }

@@ -1,4 +1,4 @@
-import { createHash } from "node:crypto";
+import { hash } from "node:crypto";
 import { existsSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { ApiError, invalidApiKey } from "../core/errors.ts";
@@ -20,7 +20,8 @@ export const DEFAULT_PROJECT_ID = "proj_default";
 
 /** Keys are stored as SHA-256 hex digests; the secret itself is never stored or logged. */
 export function hashKey(secret: string): string {
-  return createHash("sha256").update(secret, "utf8").digest("hex");
+  // The one-shot form: no Hash object per request.
+  return hash("sha256", secret, "hex");
 }
 
 /** Shows the start and end of a key, as OpenAI's `redacted_value` does. */

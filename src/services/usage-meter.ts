@@ -1,5 +1,5 @@
 import type { Usage } from "../core/chat.ts";
-import { randomId, unixSeconds } from "../core/ids.ts";
+import { sortableId, unixSeconds } from "../core/ids.ts";
 import { priceUsage, type Pricing } from "../core/pricing.ts";
 import type { Logger } from "../logging/logger.ts";
 import type { Storage, UsageRecord } from "../storage/storage.ts";
@@ -21,9 +21,19 @@ export interface MeteredRequest {
 export const BATCH_DISCOUNT = 0.5;
 
 /**
+ * Records written per transaction. A flush writes its batch in chunks this size and lets the event
+ * loop run between them, so a full buffer never stalls requests for the whole batch.
+ */
+const FLUSH_CHUNK = 100;
+
+/** Lets I/O and timers run before going on. */
+const yieldToLoop = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
+
+/**
  * Writes one usage record per request, off the response path: records are buffered and written in
  * batches (every `intervalMs`, or at once when `maxBuffer` are waiting), and flushed on close, so a
- * clean stop loses none.
+ * clean stop loses none. The cost of records not written yet is kept per project as they come and
+ * go, since budget checks ask for it on every request.
  */
 export class UsageMeter {
   readonly #storage: Storage;
@@ -31,6 +41,8 @@ export class UsageMeter {
   readonly #intervalMs: number;
   readonly #maxBuffer: number;
   #buffer: UsageRecord[] = [];
+  /** Cost of the records not written yet (buffered or being written), per project. */
+  readonly #unwritten = new Map<string, { costUsd: number; records: number }>();
   #timer: NodeJS.Timeout | undefined;
   #flushing: Promise<void> = Promise.resolve();
 
@@ -45,7 +57,8 @@ export class UsageMeter {
   record(request: MeteredRequest): UsageRecord {
     const cost = request.pricing ? priceUsage(request.usage, request.pricing) * (request.batch ? BATCH_DISCOUNT : 1) : 0;
     const record: UsageRecord = {
-      id: `usage_${randomId(24)}`,
+      // Time-ordered, so the usage table's inserts stay cheap however large it grows.
+      id: `usage_${sortableId(24)}`,
       createdAt: unixSeconds(),
       projectId: request.principal.projectId,
       keyId: request.principal.keyId,
@@ -61,6 +74,7 @@ export class UsageMeter {
       batch: request.batch,
     };
     this.#buffer.push(record);
+    this.#count(record, 1);
     if (this.#buffer.length >= this.#maxBuffer) void this.flush();
     else this.#timer ??= setTimeout(() => void this.flush(), this.#intervalMs);
     return record;
@@ -68,7 +82,20 @@ export class UsageMeter {
 
   /** Cost of a project's records not written yet, so budget checks see them. */
   pendingSpend(projectId: string): number {
-    return this.#buffer.reduce((sum, r) => (r.projectId === projectId ? sum + r.costUsd : sum), 0);
+    return this.#unwritten.get(projectId)?.costUsd ?? 0;
+  }
+
+  /** Counts a record in (+1) when buffered, or out (-1) once written. */
+  #count(r: UsageRecord, sign: 1 | -1): void {
+    const entry = this.#unwritten.get(r.projectId);
+    if (entry === undefined) {
+      if (sign > 0) this.#unwritten.set(r.projectId, { costUsd: r.costUsd, records: 1 });
+      return;
+    }
+    entry.records += sign;
+    // Back to none pending: drop the entry, and with it the float dust of adding and taking away.
+    if (entry.records === 0) this.#unwritten.delete(r.projectId);
+    else entry.costUsd += sign * r.costUsd;
   }
 
   /** Writes everything buffered so far. */
@@ -78,14 +105,20 @@ export class UsageMeter {
     const batch = this.#buffer;
     this.#buffer = [];
     this.#flushing = this.#flushing.then(async () => {
-      if (batch.length === 0) return;
-      try {
-        await this.#storage.insertUsage(batch);
-      } catch (error) {
-        // Keep the records for the next attempt rather than lose them.
-        this.#buffer.unshift(...batch);
-        this.#logger.error("usage flush failed; will retry", { records: batch.length, error: (error as Error).message });
-        this.#timer ??= setTimeout(() => void this.flush(), this.#intervalMs);
+      for (let start = 0; start < batch.length; start += FLUSH_CHUNK) {
+        if (start > 0) await yieldToLoop();
+        const chunk = batch.slice(start, start + FLUSH_CHUNK);
+        try {
+          await this.#storage.insertUsage(chunk);
+        } catch (error) {
+          // Keep the records not written for the next attempt rather than lose them.
+          const rest = batch.slice(start);
+          this.#buffer.unshift(...rest);
+          this.#logger.error("usage flush failed; will retry", { records: rest.length, error: (error as Error).message });
+          this.#timer ??= setTimeout(() => void this.flush(), this.#intervalMs);
+          return;
+        }
+        for (const r of chunk) this.#count(r, -1);
       }
     });
     return this.#flushing;

@@ -1,4 +1,4 @@
-import { DatabaseSync } from "node:sqlite";
+import { DatabaseSync, type StatementSync } from "node:sqlite";
 import pg from "pg";
 
 /** A row as the driver returns it. */
@@ -20,10 +20,15 @@ export interface SqlDb {
   close(): Promise<void>;
 }
 
+/** Prepared statements kept per SQL text: compiling one costs more than running most of ours. */
+const MAX_STATEMENTS = 256;
+
 /** SQLite through Node's built-in driver, in WAL mode so readers never wait for the writer. */
 export class SqliteDb implements SqlDb {
   readonly dialect = "sqlite";
   readonly #db: DatabaseSync;
+  /** Least recently used first (a Map keeps insertion order; a hit moves to the end). */
+  readonly #statements = new Map<string, StatementSync>();
   #chain: Promise<unknown> = Promise.resolve();
 
   constructor(file: string) {
@@ -31,15 +36,32 @@ export class SqliteDb implements SqlDb {
     this.#db.exec("PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; PRAGMA busy_timeout = 5000; PRAGMA foreign_keys = ON;");
   }
 
+  /**
+   * The prepared statement for `sql`. Statements built from variable parts (IN lists, optional
+   * filters) come in few shapes; the bound keeps odd ones from piling up.
+   */
+  #prepare(sql: string): StatementSync {
+    let statement = this.#statements.get(sql);
+    if (statement !== undefined) {
+      this.#statements.delete(sql);
+    } else {
+      statement = this.#db.prepare(sql);
+      if (this.#statements.size >= MAX_STATEMENTS) this.#statements.delete(this.#statements.keys().next().value as string);
+    }
+    this.#statements.set(sql, statement);
+    return statement;
+  }
+
   async all(sql: string, params: readonly Param[] = []): Promise<Row[]> {
-    return this.#db.prepare(sql).all(...params) as Row[];
+    return this.#prepare(sql).all(...params) as Row[];
   }
 
   async run(sql: string, params: readonly Param[] = []): Promise<number> {
-    return Number(this.#db.prepare(sql).run(...params).changes);
+    return Number(this.#prepare(sql).run(...params).changes);
   }
 
   async exec(sql: string): Promise<void> {
+    // Cached statements survive schema changes: SQLite re-prepares them when the schema moves.
     this.#db.exec(sql);
   }
 
@@ -62,6 +84,7 @@ export class SqliteDb implements SqlDb {
 
   async close(): Promise<void> {
     await this.#chain;
+    this.#statements.clear();
     this.#db.close();
   }
 }

@@ -4,6 +4,7 @@ import type { ChatModel, ForwardedResponse, ForwardEndpoint, ModelDescriptor } f
 import { estimatePromptTokens, estimateTokens } from "../../core/token-estimate.ts";
 import type { UpstreamAdapter } from "./adapter.ts";
 import { networkError, streamFromDeployment, type Deployment } from "./deployment.ts";
+import { headerValue, isOk, postUpstream, toHeaders, type UpstreamResponse } from "./http-transport.ts";
 import { DeploymentLimits } from "./deployment-limits.ts";
 import { usedParams } from "../../core/declarable-params.ts";
 import { UpstreamError } from "./upstream-error.ts";
@@ -45,6 +46,27 @@ function sleep(ms: number, signal: AbortSignal): Promise<void> {
     }
     signal.addEventListener("abort", done, { once: true });
   });
+}
+
+/**
+ * The client's signal joined with the request's deadline: one controller and one timer, cheaper per
+ * request than AbortSignal.any over AbortSignal.timeout. `dispose` stops both.
+ */
+function withDeadline(signal: AbortSignal, ms: number): { signal: AbortSignal; dispose(): void } {
+  const controller = new AbortController();
+  const abort = (): void => controller.abort();
+  if (signal.aborted) controller.abort();
+  else signal.addEventListener("abort", abort, { once: true });
+  const timer = setTimeout(abort, ms);
+  // A stream its consumer abandoned without closing must not keep the process alive.
+  timer.unref();
+  return {
+    signal: controller.signal,
+    dispose() {
+      clearTimeout(timer);
+      signal.removeEventListener("abort", abort);
+    },
+  };
 }
 
 /** OpenAI's SDK backoff: 0.5 s doubling to 8 s, minus up to 25 % jitter; a Retry-After up to a minute wins. */
@@ -150,7 +172,8 @@ export class RoutedChatModel implements ChatModel {
     const eligible = this.#eligible(request);
     const limited = this.#states.some((s) => s.deployment.tpm !== undefined || s.deployment.rpm !== undefined);
     const estimate = limited ? estimateTokens(request) : 0;
-    const deadline = AbortSignal.any([signal, AbortSignal.timeout(this.#policy.deadlineMs)]);
+    const requestDeadline = withDeadline(signal, this.#policy.deadlineMs);
+    const deadline = requestDeadline.signal;
     let usage: Usage | undefined;
     let delegated = false;
     let lastError: UpstreamError | undefined;
@@ -237,6 +260,7 @@ export class RoutedChatModel implements ChatModel {
       }
       throw lastError ?? new ApiError(503, `Every upstream deployment for '${this.descriptor.id}' is resting after failures; retry shortly.`, { type: "server_error", code: "upstream_unavailable", headers: { "retry-after": "1" } });
     } finally {
+      requestDeadline.dispose();
       if (!delegated) onUsage?.(usage ?? { promptTokens: 0, completionTokens: 0, cachedTokens: 0, reasoningTokens: 0 });
     }
   }
@@ -266,83 +290,92 @@ export class RoutedChatModel implements ChatModel {
       });
     }
     const stream = body.stream === true;
-    const deadline = AbortSignal.any([signal, AbortSignal.timeout(this.#policy.deadlineMs)]);
+    const requestDeadline = withDeadline(signal, this.#policy.deadlineMs);
+    const deadline = requestDeadline.signal;
+    // A relayed stream keeps the deadline until it ends; anything else drops it on return.
+    let deadlineHandedOver = false;
     const tried = new Set<DeploymentState>();
     let lastError: UpstreamError | undefined;
-    for (let attempt = 0; attempt <= this.#policy.maxRetries && !deadline.aborted; attempt++) {
-      const { state } = this.#pick(eligible, tried, 0);
-      if (state === undefined) break;
-      tried.add(state);
-      const d = state.deployment;
-      const call = (d.adapter.forwardCall as NonNullable<UpstreamAdapter["forwardCall"]>)(d, endpoint, body);
-      const attemptAbort = new AbortController();
-      const onDeadline = (): void => attemptAbort.abort();
-      deadline.addEventListener("abort", onDeadline, { once: true });
-      const timer = setTimeout(() => attemptAbort.abort(), d.timeoutMs);
-      state.inFlight++;
-      state.requests++;
-      let handedOver = false;
-      try {
-        let res: Response;
+    try {
+      for (let attempt = 0; attempt <= this.#policy.maxRetries && !deadline.aborted; attempt++) {
+        const { state } = this.#pick(eligible, tried, 0);
+        if (state === undefined) break;
+        tried.add(state);
+        const d = state.deployment;
+        const call = (d.adapter.forwardCall as NonNullable<UpstreamAdapter["forwardCall"]>)(d, endpoint, body);
+        const attemptAbort = new AbortController();
+        const onDeadline = (): void => attemptAbort.abort();
+        deadline.addEventListener("abort", onDeadline, { once: true });
+        const timer = setTimeout(() => attemptAbort.abort(), d.timeoutMs);
+        state.inFlight++;
+        state.requests++;
+        let handedOver = false;
         try {
-          res = await fetch(call.url, { method: "POST", headers: call.headers, body: call.body, signal: attemptAbort.signal });
-        } catch (error) {
-          throw networkError(d, error, attemptAbort.signal);
-        }
-        if (!res.ok) throw d.adapter.errorFrom(d, res.status, res.headers, await res.text().catch(() => ""));
-        const contentType = res.headers.get("content-type") ?? "application/json";
-        if (!stream || res.body === null) {
-          let bytes: Uint8Array;
+          let res: UpstreamResponse;
           try {
-            bytes = new Uint8Array(await res.arrayBuffer());
+            res = await postUpstream(call, attemptAbort.signal);
           } catch (error) {
             throw networkError(d, error, attemptAbort.signal);
           }
-          state.failures = 0;
-          return { status: res.status, contentType, body: [bytes], deployment: d.id };
-        }
-        // Committed: from here the bytes go to the client and nothing is retried.
-        clearTimeout(timer);
-        state.failures = 0;
-        state.openUntil = 0;
-        handedOver = true;
-        const upstream = res.body;
-        const release = (): void => {
-          deadline.removeEventListener("abort", onDeadline);
-          state.inFlight--;
-        };
-        return {
-          status: res.status,
-          contentType,
-          deployment: d.id,
-          body: (async function* () {
+          if (!isOk(res.statusCode)) throw d.adapter.errorFrom(d, res.statusCode, toHeaders(res.headers), await res.body.text().catch(() => ""));
+          const contentType = headerValue(res.headers, "content-type") ?? "application/json";
+          if (!stream) {
+            let bytes: Uint8Array;
             try {
-              for await (const chunk of upstream) yield chunk;
-            } finally {
-              release();
-              attemptAbort.abort();
+              bytes = new Uint8Array(await res.body.arrayBuffer());
+            } catch (error) {
+              throw networkError(d, error, attemptAbort.signal);
             }
-          })(),
-        };
-      } catch (error) {
-        const upstream = error instanceof UpstreamError ? error : new UpstreamError(502, "The upstream failed.", { type: "server_error", code: "upstream_error", retryable: true });
-        if (signal.aborted) throw upstream;
-        if (upstream.retryable) this.#failed(state);
-        lastError = upstream;
-        if (!upstream.retryable) throw upstream;
-        if (attempt < this.#policy.maxRetries) await sleep(backoffMs(attempt + 1, upstream.retryAfterMs), deadline);
-      } finally {
-        clearTimeout(timer);
-        if (!handedOver) {
-          deadline.removeEventListener("abort", onDeadline);
-          state.inFlight--;
+            state.failures = 0;
+            return { status: res.statusCode, contentType, body: [bytes], deployment: d.id };
+          }
+          // Committed: from here the bytes go to the client and nothing is retried.
+          clearTimeout(timer);
+          state.failures = 0;
+          state.openUntil = 0;
+          handedOver = true;
+          deadlineHandedOver = true;
+          const upstream = res.body as AsyncIterable<Buffer>;
+          const release = (): void => {
+            deadline.removeEventListener("abort", onDeadline);
+            requestDeadline.dispose();
+            state.inFlight--;
+          };
+          return {
+            status: res.statusCode,
+            contentType,
+            deployment: d.id,
+            body: (async function* () {
+              try {
+                for await (const chunk of upstream) yield chunk;
+              } finally {
+                release();
+                attemptAbort.abort();
+              }
+            })(),
+          };
+        } catch (error) {
+          const upstream = error instanceof UpstreamError ? error : new UpstreamError(502, "The upstream failed.", { type: "server_error", code: "upstream_error", retryable: true });
+          if (signal.aborted) throw upstream;
+          if (upstream.retryable) this.#failed(state);
+          lastError = upstream;
+          if (!upstream.retryable) throw upstream;
+          if (attempt < this.#policy.maxRetries) await sleep(backoffMs(attempt + 1, upstream.retryAfterMs), deadline);
+        } finally {
+          clearTimeout(timer);
+          if (!handedOver) {
+            deadline.removeEventListener("abort", onDeadline);
+            state.inFlight--;
+          }
         }
       }
+      if (deadline.aborted && !signal.aborted) {
+        throw new ApiError(504, `No upstream for '${this.descriptor.id}' answered within ${this.#policy.deadlineMs} ms.`, { type: "server_error", code: "upstream_timeout" });
+      }
+      throw lastError ?? new ApiError(503, `Every upstream deployment for '${this.descriptor.id}' is resting after failures; retry shortly.`, { type: "server_error", code: "upstream_unavailable", headers: { "retry-after": "1" } });
+    } finally {
+      if (!deadlineHandedOver) requestDeadline.dispose();
     }
-    if (deadline.aborted && !signal.aborted) {
-      throw new ApiError(504, `No upstream for '${this.descriptor.id}' answered within ${this.#policy.deadlineMs} ms.`, { type: "server_error", code: "upstream_timeout" });
-    }
-    throw lastError ?? new ApiError(503, `Every upstream deployment for '${this.descriptor.id}' is resting after failures; retry shortly.`, { type: "server_error", code: "upstream_unavailable", headers: { "retry-after": "1" } });
   }
 
   async dispose(): Promise<void> {}
