@@ -37,6 +37,7 @@ import { azureOpenAiAdapter, openAiCompatibleAdapter } from "./providers/openai-
 import { RoutedChatModel } from "./providers/upstream/routed-model.ts";
 import type { Storage } from "./storage/storage.ts";
 import { ObjectStore } from "./storage/object-store.ts";
+import { FileStore } from "./storage/file-store.ts";
 import { VERSION } from "./version.ts";
 
 /** A listening server and the way to stop it. */
@@ -47,6 +48,7 @@ export interface RunningServer {
   storage: Storage;
   /** Responses, conversations and stored chat completions. */
   objects: ObjectStore;
+  files: FileStore;
   meter: UsageMeter;
   app: App;
   /** Stops accepting, lets in-flight requests finish (up to the shutdown timeout), frees the engine. */
@@ -161,6 +163,7 @@ export async function startServer(config: Config, logger: Logger, hooks: StartHo
     throw error;
   }
   const objects = new ObjectStore(storage.db);
+  const files = new FileStore(storage.db, config.dataDir);
   const meter = new UsageMeter(storage, logger);
   const budgets = new BudgetGuard(storage, meter, logger);
   // Exact across processes with Redis; exact within this process otherwise.
@@ -307,5 +310,5 @@ export async function startServer(config: Config, logger: Logger, hooks: StartHo
     })();
     return closing;
   };
-  return { url: `http://${hostForUrl}:${port}`, port, registry, storage, objects, meter, app, close };
+  return { url: `http://${hostForUrl}:${port}`, port, registry, storage, objects, files, meter, app, close };
 }

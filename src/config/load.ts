@@ -62,6 +62,10 @@ export function configFromEnv(env: Env): Json {
   setIn(pull, "defaultModel", env.MODELPORT_DEFAULT_MODEL || undefined);
   if (env.MODELPORT_AUTO_PULL) pull.autoPull = !/^(0|false|no|off)$/i.test(env.MODELPORT_AUTO_PULL);
   if (Object.keys(pull).length > 0) out.pull = pull;
+  const maxFileBytes = intFromEnv(env, "MODELPORT_FILE_MAX_BYTES");
+  if (maxFileBytes !== undefined) out.files = { maxBytes: maxFileBytes };
+  const batchConcurrency = intFromEnv(env, "MODELPORT_BATCH_CONCURRENCY");
+  if (batchConcurrency !== undefined) out.batches = { concurrency: batchConcurrency };
   return out;
 }
 

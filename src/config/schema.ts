@@ -130,6 +130,21 @@ export const configSchema = z.strictObject({
       minHits: z.number().int().min(1).default(2),
     })
     .prefault({}),
+  /** Files and batches. */
+  files: z
+    .strictObject({
+      /** Largest file accepted by POST /v1/files (and largest assembled upload). */
+      maxBytes: z.number().int().min(1).default(512 * 1024 * 1024),
+    })
+    .prefault({}),
+  batches: z
+    .strictObject({
+      /** Batch requests run at once, across all batches of this process. */
+      concurrency: z.number().int().min(1).default(2),
+      /** Most lines an input file may have. */
+      maxRequests: z.number().int().min(1).default(50_000),
+    })
+    .prefault({}),
   pull: z
     .strictObject({
       endpoint: z.string().url().default("https://huggingface.co"),

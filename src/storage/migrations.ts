@@ -107,4 +107,88 @@ UPDATE chat_completions SET seq = created_at * 1000000;
 CREATE INDEX chat_completions_project_seq ON chat_completions(project_id, seq);
 `,
   },
+  {
+    // Files (bytes on disk, metadata here), uploads in parts, and batches with one row per input
+    // line, so a worker can claim, finish and meter each request exactly once across restarts.
+    version: 4,
+    sql: `
+CREATE TABLE files (
+  id TEXT PRIMARY KEY,
+  project_id TEXT NOT NULL,
+  created_at BIGINT NOT NULL,
+  expires_at BIGINT,
+  bytes BIGINT NOT NULL,
+  filename TEXT NOT NULL,
+  purpose TEXT NOT NULL,
+  status TEXT NOT NULL,
+  seq BIGINT NOT NULL
+);
+CREATE INDEX files_project ON files(project_id, seq);
+CREATE TABLE uploads (
+  id TEXT PRIMARY KEY,
+  project_id TEXT NOT NULL,
+  created_at BIGINT NOT NULL,
+  expires_at BIGINT NOT NULL,
+  filename TEXT NOT NULL,
+  purpose TEXT NOT NULL,
+  bytes BIGINT NOT NULL,
+  mime_type TEXT NOT NULL,
+  status TEXT NOT NULL,
+  file_id TEXT,
+  file_expires_after TEXT
+);
+CREATE TABLE upload_parts (
+  id TEXT PRIMARY KEY,
+  upload_id TEXT NOT NULL,
+  created_at BIGINT NOT NULL,
+  bytes BIGINT NOT NULL
+);
+CREATE INDEX upload_parts_upload ON upload_parts(upload_id, created_at);
+CREATE TABLE batches (
+  id TEXT PRIMARY KEY,
+  project_id TEXT NOT NULL,
+  key_id TEXT,
+  created_at BIGINT NOT NULL,
+  seq BIGINT NOT NULL,
+  endpoint TEXT NOT NULL,
+  input_file_id TEXT NOT NULL,
+  completion_window TEXT NOT NULL,
+  status TEXT NOT NULL,
+  output_file_id TEXT,
+  error_file_id TEXT,
+  expires_at BIGINT NOT NULL,
+  in_progress_at BIGINT,
+  finalizing_at BIGINT,
+  completed_at BIGINT,
+  failed_at BIGINT,
+  expired_at BIGINT,
+  cancelling_at BIGINT,
+  cancelled_at BIGINT,
+  request_total BIGINT NOT NULL DEFAULT 0,
+  request_completed BIGINT NOT NULL DEFAULT 0,
+  request_failed BIGINT NOT NULL DEFAULT 0,
+  metadata TEXT NOT NULL,
+  errors TEXT,
+  input_tokens BIGINT NOT NULL DEFAULT 0,
+  cached_tokens BIGINT NOT NULL DEFAULT 0,
+  output_tokens BIGINT NOT NULL DEFAULT 0,
+  reasoning_tokens BIGINT NOT NULL DEFAULT 0
+);
+CREATE INDEX batches_project ON batches(project_id, seq);
+CREATE INDEX batches_status ON batches(status);
+CREATE TABLE batch_requests (
+  batch_id TEXT NOT NULL,
+  line BIGINT NOT NULL,
+  custom_id TEXT NOT NULL,
+  body TEXT NOT NULL,
+  status TEXT NOT NULL,
+  claim TEXT,
+  claimed_until BIGINT,
+  result TEXT,
+  failed INTEGER NOT NULL DEFAULT 0,
+  PRIMARY KEY (batch_id, line)
+);
+CREATE INDEX batch_requests_pending ON batch_requests(batch_id, status, line);
+`,
+  },
 ];

@@ -61,8 +61,8 @@ export interface Page<T> {
 
 let lastSeq = 0;
 
-/** Microseconds since the epoch, strictly increasing within this process: the creation order of stored chat completions. */
-function nextSeq(): number {
+/** Microseconds since the epoch, strictly increasing within this process: the creation order of stored objects. */
+export function nextSeq(): number {
   lastSeq = Math.max(Date.now() * 1000, lastSeq + 1);
   return lastSeq;
 }
