@@ -25,6 +25,10 @@ import { PlatformGate } from "./services/request-gate.ts";
 import { forwardHandler } from "./http/routes/v1/forward.ts";
 import { responsesRoutes } from "./http/routes/v1/responses.ts";
 import { ResponsesService } from "./services/responses-service.ts";
+import { BatchService } from "./services/batch-service.ts";
+import { BatchStore } from "./storage/batch-store.ts";
+import { BatchWorker } from "./jobs/batch-worker.ts";
+import { batchRoutes } from "./http/routes/v1/batches.ts";
 import { RateLimiter } from "./services/rate-limiter.ts";
 import { MemoryLimitStore, RedisLimitStore } from "./services/rate-limits.ts";
 import { UsageMeter } from "./services/usage-meter.ts";
@@ -38,6 +42,9 @@ import { RoutedChatModel } from "./providers/upstream/routed-model.ts";
 import type { Storage } from "./storage/storage.ts";
 import { ObjectStore } from "./storage/object-store.ts";
 import { FileStore } from "./storage/file-store.ts";
+import { UploadStore } from "./storage/upload-store.ts";
+import { fileRoutes } from "./http/routes/v1/files.ts";
+import { uploadRoutes } from "./http/routes/v1/uploads.ts";
 import { VERSION } from "./version.ts";
 
 /** A listening server and the way to stop it. */
@@ -164,6 +171,7 @@ export async function startServer(config: Config, logger: Logger, hooks: StartHo
   }
   const objects = new ObjectStore(storage.db);
   const files = new FileStore(storage.db, config.dataDir);
+  const uploads = new UploadStore(storage.db, config.dataDir);
   const meter = new UsageMeter(storage, logger);
   const budgets = new BudgetGuard(storage, meter, logger);
   // Exact across processes with Redis; exact within this process otherwise.
@@ -226,6 +234,9 @@ export async function startServer(config: Config, logger: Logger, hooks: StartHo
   const chat = new ChatService(registry);
   const gate = new PlatformGate(budgets, limiter);
   const responses = new ResponsesService(objects, chat, meter, logger);
+  const batchStore = new BatchStore(storage.db);
+  const batchService = new BatchService({ batches: batchStore, files, registry, chat, responses, maxRequests: config.batches.maxRequests });
+  const batchWorker = new BatchWorker({ store: batchStore, service: batchService, logger, concurrency: config.batches.concurrency });
   const routes: Route[] = [
     { method: "GET", pattern: "/health", handler: healthHandler(registry) },
     { method: "GET", pattern: "/ready", handler: readyHandler(() => state) },
@@ -233,6 +244,7 @@ export async function startServer(config: Config, logger: Logger, hooks: StartHo
     { method: "GET", pattern: "/v1/models/:model", handler: getModelHandler(registry) },
     { method: "POST", pattern: "/v1/chat/completions", handler: chatCompletionsHandler(chat, VERSION, gate, objects) },
     ...responsesRoutes(responses, registry, gate),
+    ...batchRoutes({ service: batchService, store: batchStore, worker: batchWorker }),
     ...(["/embeddings", "/completions", "/moderations"] as const).map((endpoint) => ({
       method: "POST" as const,
       pattern: `/v1${endpoint}`,
@@ -241,6 +253,8 @@ export async function startServer(config: Config, logger: Logger, hooks: StartHo
     ...organizationRoutes({ storage, access, budgets }),
     ...storedChatCompletionRoutes({ objects }),
     ...conversationRoutes({ objects }),
+    ...fileRoutes({ files, maxBytes: config.files.maxBytes }),
+    ...uploadRoutes({ uploads, files, maxBytes: config.files.maxBytes }),
   ];
   const app = createApp({
     authenticate: (header) => access.authenticate(header),
@@ -267,6 +281,14 @@ export async function startServer(config: Config, logger: Logger, hooks: StartHo
   const port = (server.address() as AddressInfo).port;
   const hostForUrl = config.host.includes(":") ? `[${config.host}]` : config.host;
   state = "ready";
+  // Expired files and uploads go now and hourly; a sweep still running at shutdown is awaited.
+  let sweeping: Promise<unknown> = Promise.resolve();
+  const sweep = (): void => {
+    sweeping = Promise.all([files.sweep(), uploads.sweep()]).catch((error: unknown) => logger.error("expiry sweep failed", { error: (error as Error).message }));
+  };
+  sweep();
+  const sweepTimer = setInterval(sweep, 3_600_000).unref();
+  await batchWorker.start(storage.db.dialect === "sqlite");
   const resumed = await responses.resumePending();
   if (resumed > 0) logger.info("resumed background responses", { count: resumed });
   if (access.open) {
@@ -299,10 +321,13 @@ export async function startServer(config: Config, logger: Logger, hooks: StartHo
       }
       server.closeAllConnections();
       await stopped;
-      // Unfinished background responses stay queued in storage and resume at the next start.
+      // Unfinished background responses and batch requests stay queued in storage and resume at the next start.
+      await batchWorker.stop();
       await responses.close();
       // Every request has finished: its usage is in the meter, and goes to the database before exit.
       await meter.close();
+      clearInterval(sweepTimer);
+      await sweeping;
       await limiter.close();
       await storage.close();
       await engine.dispose();

@@ -41,13 +41,44 @@ function toFile(r: Row): FileRecord {
 }
 
 /** The OpenAI `file` object of a record. */
-export function renderFile(f: FileRecord): Record<string, unknown> {
-  return { id: f.id, object: "file", bytes: f.bytes, created_at: f.createdAt, expires_at: f.expiresAt, filename: f.filename, purpose: f.purpose, status: f.status, status_details: null };
+export function renderFile(f: FileRecord): { id: string } & Record<string, unknown> {
+  // The spec types `expires_at` as an integer (not nullable): a file that never expires leaves it out.
+  return { id: f.id, object: "file", bytes: f.bytes, created_at: f.createdAt, ...(f.expiresAt === null ? {} : { expires_at: f.expiresAt }), filename: f.filename, purpose: f.purpose, status: f.status };
 }
 
 /** 413 for an upload over the configured limit. */
 export function fileTooLarge(limit: number): ApiError {
   return new ApiError(413, `The file is larger than this server's limit of ${limit} bytes.`, { type: "invalid_request_error", code: "file_too_large", param: "file" });
+}
+
+/**
+ * Streams `source` to `dest` through `dest.part`, renamed into place once complete. Beyond
+ * `maxBytes` it fails with `tooLarge()` (a 413 by default) and the partial bytes are removed, as they
+ * are on any other failure. Returns the number of bytes written.
+ */
+export async function streamToFile(
+  source: AsyncIterable<Uint8Array> | Readable,
+  dest: string,
+  maxBytes: number,
+  tooLarge: () => Error = () => fileTooLarge(maxBytes),
+): Promise<number> {
+  const partial = `${dest}.part`;
+  let bytes = 0;
+  const counter = new Transform({
+    transform(chunk: Buffer, _encoding, callback) {
+      bytes += chunk.length;
+      if (bytes > maxBytes) callback(tooLarge());
+      else callback(null, chunk);
+    },
+  });
+  try {
+    await pipeline(source instanceof Readable ? source : Readable.from(source), counter, createWriteStream(partial));
+    await rename(partial, dest);
+  } catch (error) {
+    await rm(partial, { force: true });
+    throw error;
+  }
+  return bytes;
 }
 
 /**
@@ -79,24 +110,29 @@ export class FileStore {
     source: AsyncIterable<Uint8Array> | Readable,
     maxBytes: number,
   ): Promise<FileRecord> {
-    const id = prefixedId("file-", 24);
-    const partial = `${this.path(id)}.part`;
-    let bytes = 0;
-    const counter = new Transform({
-      transform(chunk: Buffer, _encoding, callback) {
-        bytes += chunk.length;
-        if (bytes > maxBytes) callback(fileTooLarge(maxBytes));
-        else callback(null, chunk);
-      },
-    });
+    const { id, bytes } = await this.writeBytes(source, maxBytes);
     try {
-      await pipeline(source instanceof Readable ? source : Readable.from(source), counter, createWriteStream(partial));
-      await rename(partial, this.path(id));
+      return await this.insert({ id, projectId, createdAt: unixSeconds(), expiresAt: meta.expiresAt, bytes, filename: meta.filename, purpose: meta.purpose, status: "processed" });
     } catch (error) {
-      await rm(partial, { force: true });
+      await this.discard(id);
       throw error;
     }
-    return this.insert({ id, projectId, createdAt: unixSeconds(), expiresAt: meta.expiresAt, bytes, filename: meta.filename, purpose: meta.purpose, status: "processed" });
+  }
+
+  /**
+   * Streams `source` to the bytes of a new file id without recording it, for callers that learn the
+   * file's metadata only once its bytes are in (a form whose `purpose` follows its `file`): `insert`
+   * records it, `discard` drops it.
+   */
+  async writeBytes(source: AsyncIterable<Uint8Array> | Readable, maxBytes: number, tooLarge?: () => Error): Promise<{ id: string; bytes: number }> {
+    const id = prefixedId("file-", 24);
+    const bytes = await streamToFile(source, this.path(id), maxBytes, tooLarge);
+    return { id, bytes };
+  }
+
+  /** Removes the bytes of a file that was written but never recorded. */
+  async discard(id: string): Promise<void> {
+    await rm(this.path(id), { force: true });
   }
 
   /** Records a file whose bytes are already at `path(id)` (assembled uploads, batch outputs). */

@@ -7,9 +7,13 @@ import type { PageQuery } from "../../../storage/object-store.ts";
 const DEFAULT_LIMIT = 20;
 const MAX_LIMIT = 100;
 
-/** Reads `after`, `limit` (1–100, default 20) and `order` (asc or desc, default as the endpoint says). */
-export function readPageQuery(query: URLSearchParams, defaultOrder: "asc" | "desc"): PageQuery {
-  let limit = DEFAULT_LIMIT;
+/**
+ * Reads `after`, `limit` (1–100, default 20, unless the endpoint says otherwise) and `order` (asc or
+ * desc, default as the endpoint says).
+ */
+export function readPageQuery(query: URLSearchParams, defaultOrder: "asc" | "desc", limits: { default: number; max: number } = { default: DEFAULT_LIMIT, max: MAX_LIMIT }): PageQuery {
+  const max = limits.max;
+  let limit = limits.default;
   const rawLimit = query.get("limit");
   if (rawLimit !== null) {
     if (!/^-?\d+$/.test(rawLimit)) {
@@ -17,7 +21,7 @@ export function readPageQuery(query: URLSearchParams, defaultOrder: "asc" | "des
     }
     limit = Number(rawLimit);
     if (limit < 1) throw invalidRequest(`Invalid 'limit': integer below minimum value. Expected a value >= 1, but got ${limit} instead.`, "limit", "integer_below_min_value");
-    if (limit > MAX_LIMIT) throw invalidRequest(`Invalid 'limit': integer above maximum value. Expected a value <= ${MAX_LIMIT}, but got ${limit} instead.`, "limit", "integer_above_max_value");
+    if (limit > max) throw invalidRequest(`Invalid 'limit': integer above maximum value. Expected a value <= ${max}, but got ${limit} instead.`, "limit", "integer_above_max_value");
   }
   const rawOrder = query.get("order");
   if (rawOrder !== null && rawOrder !== "asc" && rawOrder !== "desc") throw invalidValue("order", rawOrder, ["asc", "desc"]);
