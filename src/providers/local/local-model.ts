@@ -57,6 +57,8 @@ const INTEGER_RULE = 'integer-number-rule ::= "-"? ("0" | [1-9] [0-9]{0,15})';
 
 /** Compiled grammars kept per model, keyed by their schema. */
 const GRAMMAR_CACHE_SIZE = 64;
+/** The longest a background choice sits out at a time, so a stream of interactive requests cannot starve it. */
+const PAUSE_LIMIT_MS = 1000;
 
 /** One GGUF model with its context, its sequences and the queue in front of them. */
 export class LocalModel implements ChatModel {
@@ -74,6 +76,9 @@ export class LocalModel implements ChatModel {
   readonly #minPrefixReuse: number;
   readonly #topK: number;
   readonly #prefixStore: PrefixStateStore | undefined;
+  /** Interactive choices still waiting for their first token, and background choices paused for them. */
+  #interactiveWaiting = 0;
+  readonly #pausedBackground = new Set<() => void>();
 
   private constructor(llama: Llama, descriptor: ModelDescriptor, model: LlamaModel, context: LlamaContext, format: ChatFormat, spec: LocalModelSpec) {
     this.descriptor = descriptor;
@@ -306,6 +311,14 @@ export class LocalModel implements ChatModel {
     const lease = await leasePromise;
     const sequence = lease.sequence;
     let healthy = false;
+    // An interactive choice counts as waiting for its first token until it has one.
+    let waiting = request.priority !== "background";
+    if (waiting) this.#interactiveWaiting++;
+    const firstToken = (): void => {
+      if (!waiting) return;
+      waiting = false;
+      this.#interactiveDone();
+    };
     try {
       // Reuse the prefix this sequence already holds, or a stored hot prefix when that is longer;
       // at least one token is always evaluated, for its logits.
@@ -333,6 +346,7 @@ export class LocalModel implements ChatModel {
           topLogprobs: request.topLogprobs,
           // The engine fills each batch from higher-priority sequences first.
           evaluationPriority: request.priority === "background" ? 1 : 5,
+          ...(request.priority === "background" ? { pause: () => this.#yieldToInteractive() } : { onToken: firstToken }),
         },
         this.#bytes,
         Math.max(64, Math.min(limit, this.contextSize)),
@@ -347,12 +361,38 @@ export class LocalModel implements ChatModel {
         await this.#prefixStore.save(sequence, tokens).catch(() => undefined);
       }
     } finally {
+      firstToken();
       if (!healthy && !signal.aborted) {
         // An engine failure may leave the sequence's state out of step with its token list.
         await sequence.clearHistory().catch(() => undefined);
       }
       lease.release();
     }
+  }
+
+  /**
+   * While an interactive choice waits for its first token, background choices sit out of the
+   * engine's batches (at most PAUSE_LIMIT_MS at a time, so they are never starved), keeping
+   * interactive time to first token close to idle while batches run.
+   */
+  #yieldToInteractive(): Promise<void> | undefined {
+    if (this.#interactiveWaiting === 0) return undefined;
+    return new Promise<void>((resolve) => {
+      const timer = setTimeout(done, PAUSE_LIMIT_MS);
+      const self = this;
+      function done(): void {
+        clearTimeout(timer);
+        self.#pausedBackground.delete(done);
+        resolve();
+      }
+      this.#pausedBackground.add(done);
+    });
+  }
+
+  #interactiveDone(): void {
+    this.#interactiveWaiting--;
+    if (this.#interactiveWaiting > 0) return;
+    for (const resume of [...this.#pausedBackground]) resume();
   }
 
   async dispose(): Promise<void> {

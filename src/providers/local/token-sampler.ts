@@ -24,6 +24,13 @@ export interface SamplerSettings {
   /** Alternatives per token when logprobs are wanted (0–20); undefined for none. */
   topLogprobs: number | undefined;
   evaluationPriority: EvaluationPriority;
+  /**
+   * Asked before each step; a promise makes the sampler wait before its sequence takes part in the
+   * next batch again (background work stepping aside while an interactive prompt is evaluated).
+   */
+  pause?: () => Promise<void> | undefined;
+  /** Called after each sampled token. */
+  onToken?: () => void;
 }
 
 /** One sampled token, with its logprob when asked for. */
@@ -98,9 +105,14 @@ export class TokenSampler implements Sampler {
     if (this.#settings.topLogprobs === undefined) {
       const options = this.#options(seed);
       if (grammar !== undefined) options.grammarEvaluationState = new LlamaGrammarEvaluationState({ model: this.#model, grammar });
+      await this.#settings.pause?.();
       for await (const token of this.#sequence.evaluate(input, options)) {
         this.generated.push(token);
+        this.#settings.onToken?.();
         yield { token };
+        // Not consuming the next token keeps this sequence out of the engine's next batches.
+        const wait = this.#settings.pause?.();
+        if (wait !== undefined) await wait;
       }
       return;
     }
@@ -134,8 +146,11 @@ export class TokenSampler implements Sampler {
       const top = sorted.slice(0, k).map(([t, logit]) => entry(t, logit));
       const own = entry(token, logits.get(token) ?? max);
       this.generated.push(token);
+      this.#settings.onToken?.();
       yield { token, logprob: { ...own, topLogprobs: top } };
       pending = [token];
+      const wait = this.#settings.pause?.();
+      if (wait !== undefined) await wait;
     }
   }
 }
