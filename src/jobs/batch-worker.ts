@@ -110,6 +110,7 @@ export class BatchWorker {
       .claim(free, LEASE_MS)
       .then(
         (rows) => {
+          if (rows.length > 0) this.#logger.debug("claimed batch requests", { count: rows.length });
           for (const row of rows) this.#run(row);
         },
         (error: unknown) => this.#logger.error("could not claim batch requests", { error: (error as Error).message }),
