@@ -26,7 +26,7 @@ export class BatchWorker {
   #ticking: Promise<void> | undefined;
   #stopped = false;
   #wake = false;
-  #claiming = false;
+  #claiming: Promise<void> | undefined;
 
   constructor(deps: { store: BatchStore; service: BatchService; logger: Logger; concurrency: number }) {
     this.#store = deps.store;
@@ -104,19 +104,22 @@ export class BatchWorker {
   /** Claims requests for the free slots and runs them. */
   #fill(): void {
     const free = this.#concurrency - this.#running.size;
-    if (free <= 0 || this.#stopped || this.#claiming) return;
-    this.#claiming = true;
-    void this.#store
+    if (free <= 0 || this.#stopped || this.#claiming !== undefined) return;
+    this.#claiming = this.#store
       .claim(free, LEASE_MS)
       .then(
-        (rows) => {
+        async (rows) => {
           if (rows.length > 0) this.#logger.debug("claimed batch requests", { count: rows.length });
-          for (const row of rows) this.#run(row);
+          for (const row of rows) {
+            // Claimed while stopping: straight back to the queue for the next start.
+            if (this.#stopped) await this.#store.release(row.batchId, row.line, row.claim).catch(() => undefined);
+            else this.#run(row);
+          }
         },
         (error: unknown) => this.#logger.error("could not claim batch requests", { error: (error as Error).message }),
       )
       .finally(() => {
-        this.#claiming = false;
+        this.#claiming = undefined;
       });
   }
 
@@ -168,6 +171,7 @@ export class BatchWorker {
     clearTimeout(this.#timer);
     clearInterval(this.#renewTimer);
     await this.#ticking;
+    await this.#claiming;
     for (const r of this.#running.values()) r.abort.abort();
     await Promise.allSettled([...this.#running.values()].map((r) => r.done));
   }

@@ -1,6 +1,5 @@
 import type { ChatMessage, ChatRequest, Usage } from "../core/chat.ts";
 import { ApiError, invalidRequest, toApiError } from "../core/errors.ts";
-import { prefixedId, unixSeconds } from "../core/ids.ts";
 import type { Logger } from "../logging/logger.ts";
 import {
   itemsToChatMessages,
@@ -15,7 +14,7 @@ import type { ChatModel } from "../providers/provider.ts";
 import type { ObjectStore, StoredResponse } from "../storage/object-store.ts";
 import type { Principal } from "./access.ts";
 import type { ChatRun, ChatService } from "./chat-service.ts";
-import { conversationItemFromInput, storedConversationItem } from "../protocol/openai/conversations.ts";
+import { conversationItemFromInput, conversationItemId, storedConversationItem } from "../protocol/openai/conversations.ts";
 import type { UsageMeter } from "./usage-meter.ts";
 
 /** An item as stored: a wire-form input or output item that always has an id. */
@@ -40,15 +39,7 @@ export interface ResponseRun {
 const TERMINAL = new Set(["completed", "incomplete", "failed", "cancelled"]);
 
 function itemId(item: Exclude<ResponseInputItem, { type: "item_reference" }>): string {
-  if (item.id !== undefined) return item.id;
-  switch (item.type) {
-    case "message":
-      return prefixedId("msg_", 48);
-    case "function_call":
-      return prefixedId("fc_", 48);
-    case "function_call_output":
-      return prefixedId("fco_", 48);
-  }
+  return item.id ?? conversationItemId(item.type);
 }
 
 function notFound(what: string, id: string, param: string, code: string): ApiError {

@@ -132,6 +132,9 @@ export class PostgresDb extends PgQueries implements SqlDb {
   constructor(url: string) {
     super();
     this.#pool = new pg.Pool({ connectionString: url, max: 10 });
+    // An idle client whose connection the server drops (a restart, a failover) must not crash the
+    // process: the pool discards it and the next query connects afresh.
+    this.#pool.on("error", () => undefined);
     // BIGINT columns hold seconds and token counts, well inside Number's exact range.
     pg.types.setTypeParser(20, (v) => Number(v));
     pg.types.setTypeParser(1700, (v) => Number(v));

@@ -1,5 +1,5 @@
 import type { Usage } from "../../../core/chat.ts";
-import { ApiError, invalidRequest } from "../../../core/errors.ts";
+import { ApiError } from "../../../core/errors.ts";
 import { encodeSseJson } from "../../../core/sse.ts";
 import { estimateTokens } from "../../../core/token-estimate.ts";
 import { parseResponsesRequest, type ResponsesRequest } from "../../../protocol/openai/responses.ts";
@@ -12,18 +12,9 @@ import type { Handler, Metering, Route } from "../../router.ts";
 import { SseWriter } from "../../sse-writer.ts";
 import type { RequestGate } from "./chat-completions.ts";
 import { forwardHandler } from "./forward.ts";
+import { readPageQuery } from "./paging.ts";
 
 const STREAM_COALESCE_MS = 10;
-
-/** Reads `limit` (1–100, default 20), `order` (default desc) and `after` from a list's query. */
-export function pageQuery(query: URLSearchParams, defaultOrder: "asc" | "desc" = "desc"): { limit: number; order: "asc" | "desc"; after: string | undefined } {
-  const rawLimit = query.get("limit");
-  const limit = rawLimit === null ? 20 : Number(rawLimit);
-  if (!Number.isInteger(limit) || limit < 1 || limit > 100) throw invalidRequest("'limit' must be an integer from 1 to 100.", "limit", "invalid_value");
-  const order = query.get("order") ?? defaultOrder;
-  if (order !== "asc" && order !== "desc") throw invalidRequest("'order' must be 'asc' or 'desc'.", "order", "invalid_value");
-  return { limit, order, after: query.get("after") ?? undefined };
-}
 
 /**
  * `POST /v1/responses`: upstream models whose deployments speak Responses get the request as is;
@@ -138,7 +129,7 @@ export function responsesRoutes(service: ResponsesService, registry: ModelRegist
       method: "GET",
       pattern: "/v1/responses/:id/input_items",
       handler: async (ctx) => {
-        const page = pageQuery(ctx.query);
+        const page = readPageQuery(ctx.query, "desc");
         for (const value of ctx.query.getAll("include[]").concat(ctx.query.getAll("include"))) {
           new FieldReader({ include: value }, "").enumeration("include", ["file_search_call.results", "message.input_image.image_url", "computer_call_output.output.image_url", "code_interpreter_call.outputs", "reasoning.encrypted_content", "message.output_text.logprobs", "web_search_call.results", "web_search_call.action.sources"] as const);
         }
