@@ -5,6 +5,7 @@ import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import OpenAI, { toFile } from "openai";
 import { openStorage } from "../../src/storage/open.ts";
+import { createProjectKeys } from "../helpers/admin.ts";
 import { spawnServe } from "../helpers/cli.ts";
 import { assertSchema } from "../helpers/openapi.ts";
 import { raw, STORIES, startTestServer, type TestServer } from "../helpers/server.ts";
@@ -12,14 +13,7 @@ import { raw, STORIES, startTestServer, type TestServer } from "../helpers/serve
 const ADMIN = "sk-admin-batches-0123456789";
 const PRICING = { input: 2, cachedInput: 0.5, output: 8 };
 
-const admin = (server: { url: string }, path: string, body?: unknown) =>
-  fetch(`${server.url}${path}`, { method: "POST", headers: { authorization: `Bearer ${ADMIN}`, "content-type": "application/json" }, body: JSON.stringify(body ?? {}) }).then((r) => r.json() as Promise<Record<string, unknown>>);
-
-async function projectKey(server: { url: string }, name: string): Promise<string> {
-  const project = await admin(server, "/v1/organization/projects", { name });
-  const key = await admin(server, `/v1/organization/projects/${String(project.id)}/api_keys`, { name: "k" });
-  return String(key.value);
-}
+const projectKey = async (server: { url: string }, name: string): Promise<string> => (await createProjectKeys(server, ADMIN, [name]))[0] as string;
 
 const chatLine = (i: number, extra: Record<string, unknown> = {}) =>
   JSON.stringify({ custom_id: `req-${i}`, method: "POST", url: "/v1/chat/completions", body: { model: "stories", messages: [{ role: "user", content: `Once upon a time ${i}` }], max_tokens: 4, ...extra } });

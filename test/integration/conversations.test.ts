@@ -3,6 +3,7 @@ import { after, before, describe, it } from "node:test";
 import OpenAI from "openai";
 import { backends } from "../helpers/databases.ts";
 import { assertSchema } from "../helpers/openapi.ts";
+import { createProjectKeys } from "../helpers/admin.ts";
 import { raw, startTestServer, type TestServer } from "../helpers/server.ts";
 
 const ADMIN = "sk-admin-conversations-0123456789";
@@ -51,13 +52,7 @@ for (const backend of list) {
 
     before(async () => {
       server = await start();
-      const admin = (path: string, body: unknown) => raw(server, path, { body: JSON.stringify(body), headers: { authorization: `Bearer ${ADMIN}` } });
-      const keys: string[] = [];
-      for (const name of ["Conversations A", "Conversations B"]) {
-        const project = (await admin("/v1/organization/projects", { name })).body as { id: string };
-        keys.push(((await admin(`/v1/organization/projects/${project.id}/api_keys`, { name })).body as { value: string }).value);
-      }
-      [keyA, keyB] = keys as [string, string];
+      [keyA, keyB] = (await createProjectKeys(server, ADMIN, ["Conversations A", "Conversations B"])) as [string, string];
       a = new OpenAI({ baseURL: server.baseURL, apiKey: keyA, maxRetries: 0 });
     });
     after(async () => {

@@ -11,6 +11,7 @@ import OpenAI, { toFile } from "openai";
 import { backends } from "../helpers/databases.ts";
 import { multipartBody, multipartFrame, type FormPart } from "../helpers/multipart.ts";
 import { assertSchema } from "../helpers/openapi.ts";
+import { createProjectKeys } from "../helpers/admin.ts";
 import { raw, startTestServer, waitFor, type TestServer } from "../helpers/server.ts";
 
 const ADMIN = "sk-admin-files-0123456789";
@@ -50,16 +51,6 @@ function assertError(res: { status: number; body: unknown; text: string }, statu
   assert.ok(error.message.length > 10);
 }
 
-async function createProjectKeys(server: TestServer, names: string[]): Promise<string[]> {
-  const admin = (path: string, body: unknown) => raw(server, path, { body: JSON.stringify(body), headers: { authorization: `Bearer ${ADMIN}` } });
-  const keys: string[] = [];
-  for (const name of names) {
-    const project = (await admin("/v1/organization/projects", { name })).body as { id: string };
-    keys.push(((await admin(`/v1/organization/projects/${project.id}/api_keys`, { name })).body as { value: string }).value);
-  }
-  return keys;
-}
-
 const JSONL = Buffer.from(['{"custom_id":"r1","method":"POST","url":"/v1/chat/completions","body":{"model":"stories","messages":[{"role":"user","content":"hi"}]}}', '{"custom_id":"r2"}', ""].join("\n"));
 
 for (const backend of list) {
@@ -81,7 +72,7 @@ for (const backend of list) {
 
     before(async () => {
       server = await start();
-      [keyA, keyB] = (await createProjectKeys(server, ["Files A", "Files B"])) as [string, string];
+      [keyA, keyB] = (await createProjectKeys(server, ADMIN, ["Files A", "Files B"])) as [string, string];
       a = new OpenAI({ baseURL: server.baseURL, apiKey: keyA, maxRetries: 0 });
       b = new OpenAI({ baseURL: server.baseURL, apiKey: keyB, maxRetries: 0 });
     });

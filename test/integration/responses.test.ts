@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
 import OpenAI from "openai";
+import { createProjectKeys } from "../helpers/admin.ts";
 import { backends } from "../helpers/databases.ts";
 import { assertSchema } from "../helpers/openapi.ts";
 import { raw, sseData, STORIES, startTestServer, type TestServer } from "../helpers/server.ts";
@@ -11,15 +12,7 @@ after(async () => {
   for (const b of list) await b.cleanup();
 });
 
-const admin = (server: TestServer, path: string, body?: unknown) =>
-  raw(server, path, { method: "POST", ...(body !== undefined ? { body: JSON.stringify(body) } : {}), headers: { authorization: `Bearer ${ADMIN}` } });
-
-async function projectKey(server: TestServer, name: string): Promise<string> {
-  const project = await admin(server, "/v1/organization/projects", { name });
-  const id = (project.body as { id: string }).id;
-  const key = await admin(server, `/v1/organization/projects/${id}/api_keys`, { name: "k" });
-  return (key.body as { value: string }).value;
-}
+const projectKey = async (server: TestServer, name: string): Promise<string> => (await createProjectKeys(server, ADMIN, [name]))[0] as string;
 
 const STORY = "Once upon a time, there was a little girl named Lily. She loved to play outside in the park with her friends.";
 

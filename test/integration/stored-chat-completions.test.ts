@@ -4,6 +4,7 @@ import OpenAI from "openai";
 import type { ChatCompletion, ChatCompletionChunk } from "openai/resources/chat/completions";
 import { backends } from "../helpers/databases.ts";
 import { assertSchema } from "../helpers/openapi.ts";
+import { createProjectKeys } from "../helpers/admin.ts";
 import { raw, sseData, startTestServer, type TestServer } from "../helpers/server.ts";
 
 const ADMIN = "sk-admin-stored-chat-0123456789";
@@ -65,13 +66,7 @@ for (const backend of list) {
 
     before(async () => {
       server = await start();
-      const admin = (path: string, body: unknown) => raw(server, path, { body: JSON.stringify(body), headers: { authorization: `Bearer ${ADMIN}` } });
-      const keys: string[] = [];
-      for (const name of ["Stored A", "Stored B"]) {
-        const project = (await admin("/v1/organization/projects", { name })).body as { id: string };
-        keys.push(((await admin(`/v1/organization/projects/${project.id}/api_keys`, { name })).body as { value: string }).value);
-      }
-      [keyA, keyB] = keys as [string, string];
+      [keyA, keyB] = (await createProjectKeys(server, ADMIN, ["Stored A", "Stored B"])) as [string, string];
       clients();
     });
     after(async () => {

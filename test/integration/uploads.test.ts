@@ -9,6 +9,7 @@ import { UploadStore } from "../../src/storage/upload-store.ts";
 import { backends } from "../helpers/databases.ts";
 import { multipartBody, type FormPart } from "../helpers/multipart.ts";
 import { assertSchema } from "../helpers/openapi.ts";
+import { createProjectKeys } from "../helpers/admin.ts";
 import { raw, startTestServer, type TestServer } from "../helpers/server.ts";
 
 const ADMIN = "sk-admin-uploads-0123456789";
@@ -53,13 +54,7 @@ for (const backend of list) {
 
     before(async () => {
       server = await startTestServer({ env: { ...backend.env(), MODELPORT_DATA_DIR: dataDir, MODELPORT_ADMIN_KEY: ADMIN, MODELPORT_FILE_MAX_BYTES: String(LIMIT) } });
-      const admin = (path: string, body: unknown) => raw(server, path, { body: JSON.stringify(body), headers: { authorization: `Bearer ${ADMIN}` } });
-      const keys: string[] = [];
-      for (const name of ["Uploads A", "Uploads B"]) {
-        const project = (await admin("/v1/organization/projects", { name })).body as { id: string };
-        keys.push(((await admin(`/v1/organization/projects/${project.id}/api_keys`, { name })).body as { value: string }).value);
-      }
-      [keyA, keyB] = keys as [string, string];
+      [keyA, keyB] = (await createProjectKeys(server, ADMIN, ["Uploads A", "Uploads B"])) as [string, string];
       a = new OpenAI({ baseURL: server.baseURL, apiKey: keyA, maxRetries: 0 });
     });
     after(async () => {
