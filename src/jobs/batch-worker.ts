@@ -75,12 +75,13 @@ export class BatchWorker {
   async #tick(): Promise<void> {
     const now = unixSeconds();
     for (const b of await this.#store.inStatus("validating")) await this.#validate(b);
-    for (const b of await this.#store.inStatus("in_progress")) {
+    const running = await this.#store.inStatus("in_progress");
+    for (const b of running) {
       if (b.expiresAt <= now) await this.#finalize(b, "expired");
     }
     this.#fill();
-    for (const b of await this.#store.inStatus("in_progress")) {
-      if ((await this.#store.unfinished(b.id)) === 0) await this.#finalize(b, "completed");
+    for (const b of running) {
+      if (b.expiresAt > now && (await this.#store.unfinished(b.id)) === 0) await this.#finalize(b, "completed");
     }
     for (const b of await this.#store.inStatus("cancelling")) {
       if ((await this.#store.running(b.id)) === 0) await this.#finalize(b, "cancelled");

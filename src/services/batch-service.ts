@@ -6,6 +6,7 @@ import { priceUsage } from "../core/pricing.ts";
 import { parseChatCompletionRequest, renderChatCompletion } from "../protocol/openai/chat-completions.ts";
 import { systemFingerprint } from "../protocol/openai/fingerprint.ts";
 import { parseResponsesRequest } from "../protocol/openai/responses.ts";
+import { canonicalUsage } from "../protocol/openai/usage-scan.ts";
 import type { ForwardEndpoint } from "../providers/provider.ts";
 import type { BatchError, BatchRecord, BatchRequestResult, BatchRequestRow, BatchStore } from "../storage/batch-store.ts";
 import type { FileStore } from "../storage/file-store.ts";
@@ -250,8 +251,7 @@ export class BatchService {
         for await (const c of answer.body) chunks.push(Buffer.from(c));
         const text = Buffer.concat(chunks).toString("utf8");
         body = JSON.parse(text) as unknown;
-        const u = (body as { usage?: { prompt_tokens?: number; completion_tokens?: number } }).usage;
-        usage = { promptTokens: u?.prompt_tokens ?? 0, completionTokens: u?.completion_tokens ?? 0, cachedTokens: 0, reasoningTokens: 0 };
+        usage = canonicalUsage((body as { usage?: unknown }).usage) ?? emptyUsage();
       }
     } catch (error) {
       if (signal.aborted) throw error;

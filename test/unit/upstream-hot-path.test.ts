@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { randomId, randomHex, sortableId } from "../../src/core/ids.ts";
 import { createLogger } from "../../src/logging/logger.ts";
-import { SseDataDecoder } from "../../src/providers/upstream/sse-reader.ts";
+import { SseDataDecoder } from "../../src/core/sse-reader.ts";
 import { UsageMeter } from "../../src/services/usage-meter.ts";
 import type { Storage, UsageRecord } from "../../src/storage/storage.ts";
 

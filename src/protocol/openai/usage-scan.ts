@@ -1,4 +1,5 @@
 import type { Usage } from "../../core/chat.ts";
+import { SseDataDecoder } from "../../core/sse-reader.ts";
 
 type Json = Record<string, unknown>;
 const isObject = (v: unknown): v is Json => typeof v === "object" && v !== null && !Array.isArray(v);
@@ -7,7 +8,7 @@ const n = (v: unknown): number => (typeof v === "number" && Number.isFinite(v) ?
 /**
  * A usage object of any OpenAI endpoint in canonical form: chat and completions
  * (`prompt_tokens`/`completion_tokens`), embeddings (`prompt_tokens` only) and Responses
- * (`input_tokens`/`output_tokens`, with their details).
+ * (`input_tokens`/`output_tokens`, with their details). Missing counts are 0.
  */
 export function canonicalUsage(raw: unknown): Usage | undefined {
   if (!isObject(raw)) return undefined;
@@ -16,7 +17,6 @@ export function canonicalUsage(raw: unknown): Usage | undefined {
     const outDetails = isObject(raw.output_tokens_details) ? raw.output_tokens_details : {};
     return { promptTokens: n(raw.input_tokens), completionTokens: n(raw.output_tokens), cachedTokens: n(inDetails.cached_tokens), reasoningTokens: n(outDetails.reasoning_tokens) };
   }
-  if (!("prompt_tokens" in raw)) return undefined;
   const inDetails = isObject(raw.prompt_tokens_details) ? raw.prompt_tokens_details : {};
   const outDetails = isObject(raw.completion_tokens_details) ? raw.completion_tokens_details : {};
   return { promptTokens: n(raw.prompt_tokens), completionTokens: n(raw.completion_tokens), cachedTokens: n(inDetails.cached_tokens), reasoningTokens: n(outDetails.reasoning_tokens) };
@@ -33,24 +33,19 @@ export function usageOfJson(text: string): Usage | undefined {
 }
 
 /**
- * Watches a relayed SSE stream for usage without holding it up: the last `usage` seen in a data
- * frame, at the top level (chat, completions) or in a Responses event's `response`.
+ * Watches a relayed SSE stream for usage without holding it up: the last `usage` seen in an
+ * event's data, at the top level (chat, completions) or in a Responses event's `response`.
  */
 export class SseUsageScanner {
-  readonly #decoder = new TextDecoder();
-  #pending = "";
+  readonly #events = new SseDataDecoder();
   usage: Usage | undefined;
 
   push(chunk: Uint8Array): void {
-    this.#pending += this.#decoder.decode(chunk, { stream: true });
-    let nl: number;
-    while ((nl = this.#pending.indexOf("\n")) >= 0) {
-      const line = this.#pending.slice(0, nl);
-      this.#pending = this.#pending.slice(nl + 1);
-      // Cheap test first: most frames carry no usage.
-      if (!line.startsWith("data:") || !line.includes('"usage"')) continue;
+    for (const data of this.#events.push(chunk)) {
+      // Cheap test first: most events carry no usage.
+      if (!data.includes('"usage"')) continue;
       try {
-        const frame: unknown = JSON.parse(line.slice(5));
+        const frame: unknown = JSON.parse(data);
         if (!isObject(frame)) continue;
         const found = canonicalUsage(frame.usage) ?? (isObject(frame.response) ? canonicalUsage(frame.response.usage) : undefined);
         if (found !== undefined) this.usage = found;

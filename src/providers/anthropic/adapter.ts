@@ -23,11 +23,11 @@ function anthropicError(text: string): { type: string | null; message: string | 
 /** Anthropic Messages (`POST {baseUrl}/messages`, `x-api-key`, `anthropic-version`). */
 export const anthropicAdapter: UpstreamAdapter = {
   name: "anthropic",
-  unsupported(_request, used) {
+  unsupported(request, used) {
     const out = [];
     for (const p of used) {
       if (LACKING.has(p.name)) out.push(p);
-      else if (p.name === "temperature" && _request.sampling.temperature > 1) out.push({ ...p, detail: "Anthropic accepts temperatures from 0 to 1" });
+      else if (p.name === "temperature" && request.sampling.temperature > 1) out.push({ ...p, detail: "Anthropic accepts temperatures from 0 to 1" });
     }
     return out;
   },

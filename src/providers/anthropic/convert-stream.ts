@@ -1,5 +1,5 @@
 import type { ChatStreamPart, FinishReason } from "../../core/chat.ts";
-import { UpstreamError } from "../upstream/upstream-error.ts";
+import { parseStreamEvent, UpstreamError } from "../upstream/upstream-error.ts";
 
 type Json = Record<string, unknown>;
 const isObject = (v: unknown): v is Json => typeof v === "object" && v !== null && !Array.isArray(v);
@@ -53,12 +53,7 @@ export function anthropicStreamConverter(deployment: string): (data: string) => 
     if (u.output_tokens !== undefined) output = count(u.output_tokens);
   };
   return (data) => {
-    let event: unknown;
-    try {
-      event = JSON.parse(data);
-    } catch {
-      throw new UpstreamError(502, `The upstream deployment '${deployment}' sent a malformed stream.`, { type: "server_error", code: "upstream_error", retryable: true });
-    }
+    const event = parseStreamEvent(deployment, data);
     if (!isObject(event)) return [];
     switch (event.type) {
       case "message_start":

@@ -1,17 +1,12 @@
 import type { ChatStreamPart } from "../../core/chat.ts";
 import type { AdapterTarget, UpstreamAdapter, UpstreamCall } from "../upstream/adapter.ts";
-import { mapUpstreamError, openAiErrorBody, UpstreamError } from "../upstream/upstream-error.ts";
+import { mapUpstreamError, openAiErrorBody, parseStreamEvent, UpstreamError } from "../upstream/upstream-error.ts";
 import { toOpenAiChatBody } from "./convert-request.ts";
 import { chunkToParts } from "./convert-stream.ts";
 
 function converter(target: AdapterTarget): (data: string) => ChatStreamPart[] {
   return (data) => {
-    let chunk: unknown;
-    try {
-      chunk = JSON.parse(data);
-    } catch {
-      throw new UpstreamError(502, `The upstream deployment '${target.id}' sent a malformed stream.`, { type: "server_error", code: "upstream_error", retryable: true });
-    }
+    const chunk = parseStreamEvent(target.id, data);
     const error = (chunk as { error?: { message?: unknown } } | null)?.error;
     if (error !== undefined && error !== null) {
       throw new UpstreamError(502, `The upstream deployment '${target.id}' failed mid-stream: ${typeof error.message === "string" ? error.message : "unknown error"}`, {

@@ -1,3 +1,4 @@
+import { canonicalUsage } from "../../protocol/openai/usage-scan.ts";
 import type { ChatStreamPart, FinishReason, TokenLogprob } from "../../core/chat.ts";
 
 type Json = Record<string, unknown>;
@@ -32,18 +33,8 @@ function logprobs(raw: unknown): TokenLogprob[] | undefined {
 
 /** The usage part of an OpenAI usage object. */
 export function usagePart(raw: unknown): ChatStreamPart | undefined {
-  if (!isObject(raw)) return undefined;
-  const details = isObject(raw.prompt_tokens_details) ? raw.prompt_tokens_details : {};
-  const out = isObject(raw.completion_tokens_details) ? raw.completion_tokens_details : {};
-  return {
-    type: "usage",
-    usage: {
-      promptTokens: Number(raw.prompt_tokens ?? 0),
-      completionTokens: Number(raw.completion_tokens ?? 0),
-      cachedTokens: Number(details.cached_tokens ?? 0),
-      reasoningTokens: Number(out.reasoning_tokens ?? 0),
-    },
-  };
+  const usage = canonicalUsage(raw);
+  return usage === undefined ? undefined : { type: "usage", usage };
 }
 
 /**

@@ -1,7 +1,7 @@
 import type { ChatRequest, ChatStreamPart } from "../../core/chat.ts";
 import type { AdapterTarget, UpstreamAdapter } from "./adapter.ts";
 import { isOk, postUpstream, toHeaders, type UpstreamResponse } from "./http-transport.ts";
-import { SseDataDecoder } from "./sse-reader.ts";
+import { SseDataDecoder } from "../../core/sse-reader.ts";
 import { UpstreamError } from "./upstream-error.ts";
 
 /** One upstream deployment: where to send requests for a public model, and how much of the traffic. */

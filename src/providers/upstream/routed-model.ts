@@ -1,4 +1,4 @@
-import type { ChatRequest, ChatStreamPart, Usage } from "../../core/chat.ts";
+import { emptyUsage, type ChatRequest, type ChatStreamPart, type Usage } from "../../core/chat.ts";
 import { ApiError } from "../../core/errors.ts";
 import type { ChatModel, ForwardedResponse, ForwardEndpoint, ModelDescriptor } from "../provider.ts";
 import { estimatePromptTokens, estimateTokens } from "../../core/token-estimate.ts";
@@ -33,6 +33,16 @@ interface DeploymentState {
   openUntil: number;
   requests: number;
   limits: DeploymentLimits;
+}
+
+/** Whether a deployment's provider has OpenAI's other endpoints. */
+function forwards(s: DeploymentState): boolean {
+  return s.deployment.adapter.forwardCall !== undefined;
+}
+
+/** Any attempt failure as an UpstreamError; one that is not already is a retryable 502. */
+function asUpstreamError(error: unknown): UpstreamError {
+  return error instanceof UpstreamError ? error : new UpstreamError(502, "The upstream failed.", { type: "server_error", code: "upstream_error", retryable: true });
 }
 
 /** Waits `ms`, or less when the signal aborts. */
@@ -163,6 +173,14 @@ export class RoutedChatModel implements ChatModel {
     return eligible;
   }
 
+  /** Why no attempt succeeded: the deadline, the last upstream error, or every deployment resting. */
+  #exhausted(deadline: AbortSignal, signal: AbortSignal, lastError: UpstreamError | undefined): ApiError {
+    if (deadline.aborted && !signal.aborted) {
+      return new ApiError(504, `No upstream for '${this.descriptor.id}' answered within ${this.#policy.deadlineMs} ms.`, { type: "server_error", code: "upstream_timeout" });
+    }
+    return lastError ?? new ApiError(503, `Every upstream deployment for '${this.descriptor.id}' is resting after failures; retry shortly.`, { type: "server_error", code: "upstream_unavailable", headers: { "retry-after": "1" } });
+  }
+
   #failed(s: DeploymentState): void {
     s.failures++;
     if (s.failures >= this.#policy.breakerThreshold) s.openUntil = Date.now() + this.#policy.breakerCooldownMs;
@@ -221,7 +239,7 @@ export class RoutedChatModel implements ChatModel {
           return;
         } catch (error) {
           clearTimeout(timer);
-          const upstream = error instanceof UpstreamError ? error : new UpstreamError(502, "The upstream failed.", { type: "server_error", code: "upstream_error", retryable: true });
+          const upstream = asUpstreamError(error);
           if (committed || signal.aborted) throw upstream;
           if (upstream.retryable) this.#failed(state);
           lastError = upstream;
@@ -255,19 +273,16 @@ export class RoutedChatModel implements ChatModel {
         return;
       }
       if (fallbackError !== undefined) throw fallbackError;
-      if (deadline.aborted && !signal.aborted) {
-        throw new ApiError(504, `No upstream for '${this.descriptor.id}' answered within ${this.#policy.deadlineMs} ms.`, { type: "server_error", code: "upstream_timeout" });
-      }
-      throw lastError ?? new ApiError(503, `Every upstream deployment for '${this.descriptor.id}' is resting after failures; retry shortly.`, { type: "server_error", code: "upstream_unavailable", headers: { "retry-after": "1" } });
+      throw this.#exhausted(deadline, signal, lastError);
     } finally {
       requestDeadline.dispose();
-      if (!delegated) onUsage?.(usage ?? { promptTokens: 0, completionTokens: 0, cachedTokens: 0, reasoningTokens: 0 });
+      if (!delegated) onUsage?.(usage ?? emptyUsage());
     }
   }
 
   /** Whether some deployment of this model has the endpoint itself. */
   supportsForward(_endpoint: ForwardEndpoint): boolean {
-    return this.#states.some((s) => s.deployment.adapter.forwardCall !== undefined);
+    return this.#states.some(forwards);
   }
 
   async countPromptTokens(request: ChatRequest): Promise<number> {
@@ -281,7 +296,7 @@ export class RoutedChatModel implements ChatModel {
    */
   async forward(endpoint: ForwardEndpoint, body: Readonly<Record<string, unknown>>, signal: AbortSignal): Promise<ForwardedResponse> {
     const eligible = new Map<DeploymentState, ReadonlySet<string>>();
-    for (const s of this.#states) if (s.deployment.adapter.forwardCall !== undefined) eligible.set(s, NONE);
+    for (const s of this.#states) if (forwards(s)) eligible.set(s, NONE);
     if (eligible.size === 0) {
       throw new ApiError(400, `The model '${this.descriptor.id}' does not support ${"/v1" + endpoint} (its upstream speaks only chat).`, {
         type: "invalid_request_error",
@@ -355,7 +370,7 @@ export class RoutedChatModel implements ChatModel {
             })(),
           };
         } catch (error) {
-          const upstream = error instanceof UpstreamError ? error : new UpstreamError(502, "The upstream failed.", { type: "server_error", code: "upstream_error", retryable: true });
+          const upstream = asUpstreamError(error);
           if (signal.aborted) throw upstream;
           if (upstream.retryable) this.#failed(state);
           lastError = upstream;
@@ -369,10 +384,7 @@ export class RoutedChatModel implements ChatModel {
           }
         }
       }
-      if (deadline.aborted && !signal.aborted) {
-        throw new ApiError(504, `No upstream for '${this.descriptor.id}' answered within ${this.#policy.deadlineMs} ms.`, { type: "server_error", code: "upstream_timeout" });
-      }
-      throw lastError ?? new ApiError(503, `Every upstream deployment for '${this.descriptor.id}' is resting after failures; retry shortly.`, { type: "server_error", code: "upstream_unavailable", headers: { "retry-after": "1" } });
+      throw this.#exhausted(deadline, signal, lastError);
     } finally {
       if (!deadlineHandedOver) requestDeadline.dispose();
     }

@@ -71,3 +71,12 @@ export function openAiErrorBody(text: string): UpstreamErrorBody {
   const str = (v: unknown): string | null => (typeof v === "string" ? v : null);
   return { message: str(e.message), code: str(e.code), param: str(e.param) };
 }
+
+/** One SSE event's JSON from an upstream; anything else is a retryable 502 (a broken stream). */
+export function parseStreamEvent(deployment: string, data: string): unknown {
+  try {
+    return JSON.parse(data);
+  } catch {
+    throw new UpstreamError(502, `The upstream deployment '${deployment}' sent a malformed stream.`, { type: "server_error", code: "upstream_error", retryable: true });
+  }
+}

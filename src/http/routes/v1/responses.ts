@@ -4,7 +4,6 @@ import { encodeSseJson } from "../../../core/sse.ts";
 import { estimateTokens } from "../../../core/token-estimate.ts";
 import { parseResponsesRequest, type ResponsesRequest } from "../../../protocol/openai/responses.ts";
 import type { ResponseObject } from "../../../protocol/openai/responses-render.ts";
-import { FieldReader } from "../../../protocol/openai/validate.ts";
 import type { ModelRegistry } from "../../../services/model-registry.ts";
 import type { ResponsesService, StoredItemValue } from "../../../services/responses-service.ts";
 import { sendJson } from "../../respond.ts";
@@ -12,7 +11,7 @@ import type { Handler, Metering, Route } from "../../router.ts";
 import { SseWriter } from "../../sse-writer.ts";
 import type { RequestGate } from "./chat-completions.ts";
 import { forwardHandler } from "./forward.ts";
-import { readPageQuery } from "./paging.ts";
+import { readInclude, readPageQuery } from "./paging.ts";
 
 const STREAM_COALESCE_MS = 10;
 
@@ -130,9 +129,7 @@ export function responsesRoutes(service: ResponsesService, registry: ModelRegist
       pattern: "/v1/responses/:id/input_items",
       handler: async (ctx) => {
         const page = readPageQuery(ctx.query, "desc");
-        for (const value of ctx.query.getAll("include[]").concat(ctx.query.getAll("include"))) {
-          new FieldReader({ include: value }, "").enumeration("include", ["file_search_call.results", "message.input_image.image_url", "computer_call_output.output.image_url", "code_interpreter_call.outputs", "reasoning.encrypted_content", "message.output_text.logprobs", "web_search_call.results", "web_search_call.action.sources"] as const);
-        }
+        readInclude(ctx.query);
         const stored = await service.get(ctx.principal.projectId, ctx.params.id ?? "");
         let items = JSON.parse(stored.inputItems) as StoredItemValue[];
         if (page.order === "desc") items = [...items].reverse();

@@ -96,13 +96,3 @@ export class SseDataDecoder {
     this.#data = this.#data === undefined ? value : `${this.#data}\n${value}`;
   }
 }
-
-/**
- * Reads server-sent events from a byte stream and yields each event's `data`, joined across
- * `data:` lines; comments and other fields are skipped (see SseDataDecoder).
- */
-export async function* readSseData(body: AsyncIterable<Uint8Array>): AsyncGenerator<string> {
-  const decoder = new SseDataDecoder();
-  for await (const chunk of body) yield* decoder.push(chunk);
-  yield* decoder.end();
-}
