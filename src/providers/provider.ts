@@ -32,6 +32,12 @@ export interface ChatModel {
   forward?(endpoint: ForwardEndpoint, body: Readonly<Record<string, unknown>>, signal: AbortSignal): Promise<ForwardedResponse>;
   /** Prompt tokens this request would take, counted as the model counts them (estimated for upstreams). */
   countPromptTokens?(request: ChatRequest): Promise<number>;
+  /**
+   * Embeds inputs (text or token ids), one unit-length vector per input in order; absent where the
+   * model cannot embed. Bad inputs (too long, unknown token ids, unsupported `dimensions`) are
+   * thrown as 400 ApiErrors naming the param.
+   */
+  embed?(inputs: readonly EmbeddingInput[], options: EmbedOptions, signal: AbortSignal): Promise<EmbedResult>;
   /** Engine load, for health output. */
   stats(): Record<string, number>;
   dispose(): Promise<void>;
@@ -48,4 +54,21 @@ export interface ForwardedResponse {
   body: AsyncIterable<Uint8Array> | readonly Uint8Array[];
   /** The deployment that answered, for logs. */
   deployment: string;
+}
+
+/** One input to embed: text, or token ids of the model's own vocabulary. */
+export type EmbeddingInput = string | readonly number[];
+
+/** How to embed. */
+export interface EmbedOptions {
+  /** Truncate each vector to this many dimensions and renormalise; 400 `dimensions` where the model cannot. */
+  dimensions?: number | undefined;
+  /** Indexing runs at background priority; API requests are interactive and go first. */
+  priority: "interactive" | "background";
+}
+
+/** Embedding vectors (unit length) and the tokens they took. */
+export interface EmbedResult {
+  vectors: Float32Array[];
+  promptTokens: number;
 }
