@@ -54,3 +54,8 @@ export interface SearchResult {
   queries: string[];
   hits: SearchHit[];
 }
+
+/** Searches a project's vector stores (404 for a store the project cannot see). */
+export interface VectorSearch {
+  search(projectId: string, request: SearchRequest, signal: AbortSignal): Promise<SearchResult>;
+}
