@@ -66,6 +66,7 @@ export function configFromEnv(env: Env): Json {
   if (maxFileBytes !== undefined) out.files = { maxBytes: maxFileBytes };
   const batchConcurrency = intFromEnv(env, "MODELPORT_BATCH_CONCURRENCY");
   if (batchConcurrency !== undefined) out.batches = { concurrency: batchConcurrency };
+  if (env.MODELPORT_EMBEDDING_MODEL) out.vectorStores = { embeddingModel: env.MODELPORT_EMBEDDING_MODEL };
   return out;
 }
 

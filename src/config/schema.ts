@@ -145,6 +145,15 @@ export const configSchema = z.strictObject({
       maxRequests: z.number().int().min(1).default(50_000),
     })
     .prefault({}),
+  /** Vector stores and file_search. */
+  vectorStores: z
+    .strictObject({
+      /** The model new stores embed with (a local GGUF or an upstream with /v1/embeddings); default: the first model that can embed. */
+      embeddingModel: z.string().min(1).optional(),
+      /** Files indexed at once by this process. */
+      indexingConcurrency: z.number().int().min(1).default(1),
+    })
+    .prefault({}),
   pull: z
     .strictObject({
       endpoint: z.string().url().default("https://huggingface.co"),

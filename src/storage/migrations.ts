@@ -191,4 +191,61 @@ CREATE TABLE batch_requests (
 CREATE INDEX batch_requests_pending ON batch_requests(batch_id, status, line);
 `,
   },
+  {
+    version: 5,
+    sql: `
+CREATE TABLE vector_stores (
+  id TEXT PRIMARY KEY,
+  project_id TEXT NOT NULL,
+  created_at BIGINT NOT NULL,
+  seq BIGINT NOT NULL,
+  name TEXT NOT NULL,
+  description TEXT,
+  metadata TEXT NOT NULL,
+  embedding_model TEXT NOT NULL,
+  expires_after_days INTEGER,
+  last_active_at BIGINT NOT NULL,
+  version BIGINT NOT NULL DEFAULT 0
+);
+CREATE INDEX vector_stores_project ON vector_stores(project_id, seq);
+CREATE TABLE vector_store_file_batches (
+  id TEXT PRIMARY KEY,
+  vector_store_id TEXT NOT NULL,
+  project_id TEXT NOT NULL,
+  created_at BIGINT NOT NULL,
+  cancelled INTEGER NOT NULL DEFAULT 0
+);
+CREATE TABLE vector_store_files (
+  vector_store_id TEXT NOT NULL,
+  file_id TEXT NOT NULL,
+  project_id TEXT NOT NULL,
+  created_at BIGINT NOT NULL,
+  seq BIGINT NOT NULL,
+  batch_id TEXT,
+  filename TEXT NOT NULL,
+  status TEXT NOT NULL,
+  last_error TEXT,
+  max_chunk_tokens INTEGER NOT NULL,
+  overlap_tokens INTEGER NOT NULL,
+  attributes TEXT NOT NULL,
+  usage_bytes BIGINT NOT NULL DEFAULT 0,
+  content TEXT,
+  claim TEXT,
+  claimed_until BIGINT,
+  PRIMARY KEY (vector_store_id, file_id)
+);
+CREATE INDEX vector_store_files_list ON vector_store_files(vector_store_id, seq);
+CREATE INDEX vector_store_files_status ON vector_store_files(status);
+CREATE INDEX vector_store_files_batch ON vector_store_files(batch_id);
+CREATE TABLE vector_store_chunks (
+  vector_store_id TEXT NOT NULL,
+  file_id TEXT NOT NULL,
+  chunk_index INTEGER NOT NULL,
+  text TEXT NOT NULL,
+  tokens INTEGER NOT NULL,
+  embedding BYTEA NOT NULL,
+  PRIMARY KEY (vector_store_id, file_id, chunk_index)
+);
+`,
+  },
 ];

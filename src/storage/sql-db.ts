@@ -3,8 +3,8 @@ import pg from "pg";
 
 /** A row as the driver returns it. */
 export type Row = Record<string, unknown>;
-/** Values bound to `?` placeholders. */
-export type Param = string | number | null;
+/** Values bound to `?` placeholders; bytes go to BLOB (SQLite) or BYTEA (PostgreSQL) columns. */
+export type Param = string | number | null | Uint8Array;
 
 /**
  * The little SQL surface the storage layer needs, over SQLite (node:sqlite) and PostgreSQL (pg).

@@ -1,0 +1,180 @@
+import { readFile } from "node:fs/promises";
+import { ApiError } from "../core/errors.ts";
+import type { Logger } from "../logging/logger.ts";
+import { chunkText } from "../retrieval/chunker.ts";
+import { ExtractionError, extractText } from "../retrieval/extract-text.ts";
+import type { ChatModel } from "../providers/provider.ts";
+import type { ModelRegistry } from "../services/model-registry.ts";
+import type { FileStore } from "../storage/file-store.ts";
+import type { ClaimedFile, IndexedFile, VectorStoreFileError, VectorStoreStore } from "../storage/vector-store-store.ts";
+
+/** How long a claim on a file lasts without renewal; a process that died loses its claims after this. */
+const LEASE_MS = 60_000;
+/** Chunks embedded per call: large enough to keep the engine busy, small enough to yield often. */
+const EMBED_GROUP = 16;
+/** How many times a chunk too long for the embedding model is halved before indexing gives up on it. */
+const MAX_HALVINGS = 12;
+
+/** Errors worth trying again later (the engine or an upstream was busy), rather than failing the file. */
+function transient(error: unknown): boolean {
+  return error instanceof ApiError && (error.status === 429 || error.status === 503 || error.status >= 500);
+}
+
+/**
+ * Indexes vector store files from the database queue: claims waiting files with a renewed lease,
+ * extracts their text, chunks it, embeds the chunks at background priority (interactive requests
+ * go first), and stores chunks and status in one transaction. A restart picks up unfinished files;
+ * a finished file is never indexed twice, and a cancelled or deleted one is dropped.
+ */
+export class IndexingWorker {
+  readonly #store: VectorStoreStore;
+  readonly #files: FileStore;
+  readonly #registry: ModelRegistry;
+  readonly #logger: Logger;
+  readonly #concurrency: number;
+  readonly #running = new Map<string, { job: ClaimedFile; abort: AbortController; done: Promise<void> }>();
+  #timer: NodeJS.Timeout | undefined;
+  #renewTimer: NodeJS.Timeout | undefined;
+  #claiming: Promise<void> | undefined;
+  #stopped = false;
+
+  constructor(deps: { store: VectorStoreStore; files: FileStore; registry: ModelRegistry; logger: Logger; concurrency: number }) {
+    this.#store = deps.store;
+    this.#files = deps.files;
+    this.#registry = deps.registry;
+    this.#logger = deps.logger;
+    this.#concurrency = Math.max(1, deps.concurrency);
+  }
+
+  /** Starts the loop; `soleProcess` (SQLite) returns files a previous process held to the queue at once. */
+  async start(soleProcess: boolean): Promise<void> {
+    if (soleProcess) {
+      const released = await this.#store.releaseAll();
+      if (released > 0) this.#logger.info("vector store files returned to the indexing queue after a restart", { count: released });
+    }
+    this.#renewTimer = setInterval(() => {
+      for (const claim of new Set([...this.#running.values()].map((r) => r.job.claim))) void this.#store.renew(claim, LEASE_MS).catch(() => undefined);
+    }, LEASE_MS / 3);
+    this.#renewTimer.unref();
+    this.poke();
+  }
+
+  /** Asks for a pass now (files were attached). */
+  poke(): void {
+    this.#schedule(0);
+  }
+
+  #schedule(ms: number): void {
+    if (this.#stopped) return;
+    clearTimeout(this.#timer);
+    this.#timer = setTimeout(() => this.#fill(), ms);
+    this.#timer.unref();
+  }
+
+  #fill(): void {
+    const free = this.#concurrency - this.#running.size;
+    if (this.#stopped || this.#claiming !== undefined) return;
+    if (free <= 0) return this.#schedule(1_000);
+    this.#claiming = this.#store
+      .claim(free, LEASE_MS)
+      .then(
+        async (jobs) => {
+          for (const job of jobs) {
+            if (this.#stopped) await this.#store.release(job).catch(() => undefined);
+            else this.#run(job);
+          }
+          // Nothing waiting: look again in a while for work other processes queued.
+          if (jobs.length === 0) this.#schedule(this.#running.size > 0 ? 1_000 : 2_000);
+        },
+        (error: unknown) => {
+          this.#logger.error("could not claim vector store files", { error: (error as Error).message });
+          this.#schedule(2_000);
+        },
+      )
+      .finally(() => {
+        this.#claiming = undefined;
+      });
+  }
+
+  #run(job: ClaimedFile): void {
+    const key = `${job.vectorStoreId}:${job.fileId}`;
+    const abort = new AbortController();
+    const done = (async () => {
+      const started = performance.now();
+      try {
+        const indexed = await this.#index(job, abort.signal);
+        if ("code" in indexed) {
+          await this.#store.fail(job, indexed);
+          this.#logger.info("vector store file failed", { vector_store: job.vectorStoreId, file: job.fileId, code: indexed.code });
+        } else if (await this.#store.finish(job, indexed)) {
+          this.#logger.info("vector store file indexed", { vector_store: job.vectorStoreId, file: job.fileId, chunks: indexed.chunks.length, ms: Math.round(performance.now() - started) });
+        }
+      } catch (error) {
+        if (abort.signal.aborted || transient(error)) {
+          await this.#store.release(job).catch(() => undefined);
+        } else {
+          this.#logger.error("vector store file indexing failed", { vector_store: job.vectorStoreId, file: job.fileId, error: (error as Error).message });
+          await this.#store.fail(job, { code: "server_error", message: "The file could not be indexed." }).catch(() => undefined);
+        }
+      } finally {
+        this.#running.delete(key);
+        this.poke();
+      }
+    })();
+    this.#running.set(key, { job, abort, done });
+  }
+
+  /** Extracts, chunks and embeds one file; an error object when the file itself is the problem. */
+  async #index(job: ClaimedFile, signal: AbortSignal): Promise<IndexedFile | VectorStoreFileError> {
+    const file = await this.#files.get(job.projectId, job.fileId);
+    if (file === undefined) return { code: "invalid_file", message: `File '${job.fileId}' no longer exists.` };
+    let text: string;
+    try {
+      text = await extractText(await readFile(this.#files.path(file.id)), file.filename);
+    } catch (error) {
+      if (error instanceof ExtractionError) return { code: error.code, message: error.message };
+      throw error;
+    }
+    const chunks = chunkText(text, { maxTokens: job.maxChunkTokens, overlapTokens: job.overlapTokens });
+    if (!this.#registry.has(job.embeddingModel)) return { code: "server_error", message: `The embedding model '${job.embeddingModel}' is not served.` };
+    const model = this.#registry.resolve(job.embeddingModel);
+    const embed = model.embed?.bind(model);
+    if (embed === undefined) return { code: "server_error", message: `The model '${job.embeddingModel}' cannot embed.` };
+    const embeddings: Float32Array[] = [];
+    for (let i = 0; i < chunks.length; i += EMBED_GROUP) {
+      const texts = chunks.slice(i, i + EMBED_GROUP).map((c) => c.text);
+      try {
+        embeddings.push(...(await embed(texts, { priority: "background" }, signal)).vectors);
+      } catch (error) {
+        if (!(error instanceof ApiError && error.status === 400)) throw error;
+        // One of them is longer than the embedding model takes: embed each alone, the long ones from their start.
+        for (const t of texts) embeddings.push(await this.#embedPrefix(embed, t, signal));
+      }
+    }
+    return { content: text, chunks: chunks.map((c, i) => ({ text: c.text, tokens: c.tokens, embedding: embeddings[i] as Float32Array })) };
+  }
+
+  /** Embeds the longest start of `text` (halving it) that the embedding model accepts; keyword search still sees all of it. */
+  async #embedPrefix(embed: NonNullable<ChatModel["embed"]>, text: string, signal: AbortSignal): Promise<Float32Array> {
+    let part = text;
+    for (let i = 0; i <= MAX_HALVINGS; i++) {
+      try {
+        return ((await embed([part], { priority: "background" }, signal)).vectors[0] as Float32Array) ?? new Float32Array(0);
+      } catch (error) {
+        if (!(error instanceof ApiError && error.status === 400) || part.length < 2) throw error;
+        part = part.slice(0, Math.floor(part.length / 2));
+      }
+    }
+    throw new Error("chunk could not be embedded");
+  }
+
+  /** Stops claiming and returns running files to the queue, so a restart resumes them. */
+  async stop(): Promise<void> {
+    this.#stopped = true;
+    clearTimeout(this.#timer);
+    clearInterval(this.#renewTimer);
+    await this.#claiming;
+    for (const r of this.#running.values()) r.abort.abort();
+    await Promise.allSettled([...this.#running.values()].map((r) => r.done));
+  }
+}
