@@ -285,7 +285,7 @@ describe("other endpoints pass through to upstreams", () => {
   });
 
   it("answers 400 for a model that cannot take the endpoint, and 404 for an unknown model", async () => {
-    const local = await raw(server, "/v1/embeddings", { body: JSON.stringify({ model: "stories", input: "x" }) });
+    const local = await raw(server, "/v1/moderations", { body: JSON.stringify({ model: "stories", input: "x" }) });
     assert.equal(local.status, 400);
     assertSchema("ErrorResponse", local.body);
     assert.equal((local.body as { error: { code: string } }).error.code, "unsupported_endpoint");

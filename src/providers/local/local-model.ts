@@ -1,14 +1,15 @@
 import { createHash, randomInt } from "node:crypto";
 import { statSync } from "node:fs";
 import { join } from "node:path";
-import { TokenBias, type Llama, type LlamaContext, type LlamaContextSequence, type LlamaGrammar, type LlamaModel, type Token } from "node-llama-cpp";
+import { readGgufFileInfo, TokenBias, type Llama, type LlamaContext, type LlamaContextSequence, type LlamaGrammar, type LlamaModel, type Token } from "node-llama-cpp";
 import type { ChatRequest, ChatStreamPart, JsonSchema, ReasoningEffort, Usage } from "../../core/chat.ts";
 import { contextLengthExceeded, invalidRequest, overloaded, unsupportedParameter } from "../../core/errors.ts";
 import { mergeAsync } from "../../core/merge-async.ts";
 import type { Pricing } from "../../core/pricing.ts";
-import type { ChatModel, ModelDescriptor } from "../provider.ts";
+import type { ChatModel, EmbeddingInput, EmbedOptions, EmbedResult, ModelDescriptor } from "../provider.ts";
 import { renderChatPrompt, resolveChatFormat, thoughtMarkers, type ChatFormat, type ThoughtMarkers } from "./chat-prompt.ts";
 import { generateChoice, type OutputMode, type ReasoningPlan } from "./choice-generator.ts";
+import { Embedder } from "./embedder.ts";
 import { PrefixStateStore, type PrefixStoreOptions } from "./prefix-state-store.ts";
 import { SequencePool, type SequenceLease } from "./sequence-pool.ts";
 import { TokenBytes } from "./token-bytes.ts";
@@ -59,6 +60,22 @@ const INTEGER_RULE = 'integer-number-rule ::= "-"? ("0" | [1-9] [0-9]{0,15})';
 const GRAMMAR_CACHE_SIZE = 64;
 /** The longest a background choice sits out at a time, so a stream of interactive requests cannot starve it. */
 const PAUSE_LIMIT_MS = 1000;
+/** llama.cpp's `LLAMA_POOLING_TYPE_MEAN`; the GGUF key `<arch>.pooling_type` holds such a number. */
+const POOLING_MEAN = 1;
+
+/**
+ * Metadata overrides for loading a GGUF: a model that declares no pooling (or `none`) gets mean
+ * pooling, as llama.cpp's `--pooling mean`, so its embeddings are the mean of all tokens' hidden
+ * states rather than the last token's. Pooling only acts in embedding contexts: chat output is
+ * unchanged (the same seed gives the same text with and without it; embeddings.test.ts checks).
+ */
+async function poolingOverrides(path: string): Promise<Record<string, { pooling_type: number }> | undefined> {
+  const info = await readGgufFileInfo(path, { readTensorInfo: false });
+  const architecture = info.metadata.general.architecture;
+  const declared = (info.metadata[architecture] as { pooling_type?: number } | undefined)?.pooling_type;
+  if (declared !== undefined && declared > 0) return undefined;
+  return { [architecture]: { pooling_type: POOLING_MEAN } };
+}
 
 /** One GGUF model with its context, its sequences and the queue in front of them. */
 export class LocalModel implements ChatModel {
@@ -76,6 +93,7 @@ export class LocalModel implements ChatModel {
   readonly #minPrefixReuse: number;
   readonly #topK: number;
   readonly #prefixStore: PrefixStateStore | undefined;
+  readonly #embedder: Embedder;
   /** Interactive choices still waiting for their first token, and background choices paused for them. */
   #interactiveWaiting = 0;
   readonly #pausedBackground = new Set<() => void>();
@@ -93,6 +111,14 @@ export class LocalModel implements ChatModel {
     this.#pool = new SequencePool(sequences, spec.queueSize);
     this.#minPrefixReuse = spec.minPrefixReuse;
     this.#topK = spec.samplingTopK;
+    const vocabulary = this.#bytes.vocabularySize;
+    this.#embedder = new Embedder(model, {
+      // As long as a chat prompt may be; evaluated in one batch, so the context is created on first use.
+      contextSize: context.contextSize,
+      threads: spec.threads,
+      queueSize: spec.queueSize,
+      vocabularySize: vocabulary > 0 ? vocabulary : ((model.fileInfo.metadata[model.fileInfo.metadata.general.architecture] as { vocab_size?: number } | undefined)?.vocab_size ?? 0),
+    });
     if (spec.prefixStore !== undefined) {
       // State files only fit the model and context size that wrote them: key the directory by both.
       const stat = statSync(spec.path);
@@ -104,7 +130,13 @@ export class LocalModel implements ChatModel {
 
   /** Loads the model file and allocates its context. */
   static async load(llama: Llama, spec: LocalModelSpec): Promise<LocalModel> {
-    const model = await llama.loadModel({ modelPath: spec.path });
+    const overrides = await poolingOverrides(spec.path);
+    const model = await llama.loadModel({
+      modelPath: spec.path,
+      // Embedding contexts take flash attention from this default (chat contexts set it themselves).
+      defaultContextFlashAttention: false,
+      ...(overrides !== undefined ? { metadataOverrides: overrides as NonNullable<Parameters<Llama["loadModel"]>[0]["metadataOverrides"]> } : {}),
+    });
     try {
       const contextSize = Math.min(spec.contextSize, model.trainContextSize);
       const context = await model.createContext({
@@ -138,6 +170,7 @@ export class LocalModel implements ChatModel {
       queued: s.queued,
       queue_size: s.queueSize,
       context_size: this.contextSize,
+      ...this.#embedder.stats(),
       ...(this.#prefixStore ? { stored_prefixes: this.#prefixStore.size, stored_prefix_bytes: this.#prefixStore.bytes } : {}),
     };
   }
@@ -395,7 +428,13 @@ export class LocalModel implements ChatModel {
     for (const resume of [...this.#pausedBackground]) resume();
   }
 
+  /** Embeds on this model's embedding context; see Embedder for the queue and the limits. */
+  embed(inputs: readonly EmbeddingInput[], options: EmbedOptions, signal: AbortSignal): Promise<EmbedResult> {
+    return this.#embedder.embed(inputs, options, signal);
+  }
+
   async dispose(): Promise<void> {
+    await this.#embedder.dispose();
     await this.#context.dispose();
     await this.#model.dispose();
   }

@@ -1,13 +1,16 @@
+import { countTokens } from "gpt-tokenizer";
 import { emptyUsage, type ChatRequest, type ChatStreamPart, type Usage } from "../../core/chat.ts";
 import { ApiError } from "../../core/errors.ts";
-import type { ChatModel, ForwardedResponse, ForwardEndpoint, ModelDescriptor } from "../provider.ts";
+import type { ChatModel, EmbeddingInput, EmbedOptions, EmbedResult, ForwardedResponse, ForwardEndpoint, ModelDescriptor } from "../provider.ts";
 import { estimatePromptTokens, estimateTokens } from "../../core/token-estimate.ts";
 import type { UpstreamAdapter } from "./adapter.ts";
 import { networkError, streamFromDeployment, type Deployment } from "./deployment.ts";
 import { headerValue, isOk, postUpstream, toHeaders, type UpstreamResponse } from "./http-transport.ts";
 import { DeploymentLimits } from "./deployment-limits.ts";
 import { usedParams } from "../../core/declarable-params.ts";
-import { UpstreamError } from "./upstream-error.ts";
+import { mapUpstreamError, openAiErrorBody, UpstreamError } from "./upstream-error.ts";
+// A pure function (no engine code): vectors are normalised the same way for every provider.
+import { normalise } from "../local/embedder.ts";
 
 const NONE: ReadonlySet<string> = new Set();
 
@@ -388,6 +391,59 @@ export class RoutedChatModel implements ChatModel {
     } finally {
       if (!deadlineHandedOver) requestDeadline.dispose();
     }
+  }
+
+  /**
+   * Embeds through a deployment's `/embeddings` (as `forward` relays it), for callers that need
+   * vectors rather than bytes, such as vector-store indexing. Vectors come back in input order and
+   * unit length; an upstream that ignores `dimensions` and sends longer vectors has them truncated
+   * here, one that sends shorter ones is a 400 `dimensions`. Anything else malformed is a 502.
+   */
+  async embed(inputs: readonly EmbeddingInput[], options: EmbedOptions, signal: AbortSignal): Promise<EmbedResult> {
+    const body = {
+      model: this.descriptor.id,
+      input: inputs,
+      encoding_format: "float",
+      ...(options.dimensions !== undefined ? { dimensions: options.dimensions } : {}),
+    };
+    const answer = await this.forward("/embeddings", body, signal);
+    const chunks: Buffer[] = [];
+    for await (const chunk of answer.body) chunks.push(Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength));
+    const text = Buffer.concat(chunks).toString("utf8");
+    if (!isOk(answer.status)) throw mapUpstreamError(answer.deployment, answer.status, new Headers(), openAiErrorBody(text));
+    const malformed = (what: string): ApiError =>
+      new ApiError(502, `The upstream deployment '${answer.deployment}' sent a malformed embeddings answer: ${what}.`, { type: "server_error", code: "upstream_error" });
+    let parsed: unknown;
+    try {
+      parsed = JSON.parse(text);
+    } catch {
+      throw malformed("not JSON");
+    }
+    const data = (parsed as { data?: unknown } | null)?.data;
+    if (!Array.isArray(data) || data.length !== inputs.length) throw malformed(`expected ${inputs.length} embeddings`);
+    const vectors: (Float32Array | undefined)[] = new Array<Float32Array | undefined>(inputs.length);
+    let length: number | undefined;
+    data.forEach((item: unknown, position) => {
+      const { index = position, embedding } = (item ?? {}) as { index?: unknown; embedding?: unknown };
+      if (typeof index !== "number" || !Number.isInteger(index) || index < 0 || index >= inputs.length || vectors[index] !== undefined) throw malformed("bad or repeated index");
+      if (!Array.isArray(embedding) || embedding.length === 0 || !embedding.every((v: unknown) => typeof v === "number" && Number.isFinite(v))) {
+        throw malformed("an embedding is not a list of numbers");
+      }
+      if (length !== undefined && embedding.length !== length) throw malformed("embeddings of different lengths");
+      length = embedding.length;
+      const dimensions = options.dimensions ?? embedding.length;
+      if (embedding.length < dimensions) {
+        throw new ApiError(400, `The model '${this.descriptor.id}' gives ${embedding.length}-dimension embeddings, fewer than 'dimensions' (${dimensions}).`, {
+          type: "invalid_request_error",
+          code: "invalid_value",
+          param: "dimensions",
+        });
+      }
+      vectors[index] = normalise(embedding as number[], dimensions);
+    });
+    const usage = (parsed as { usage?: { prompt_tokens?: unknown } }).usage;
+    const promptTokens = typeof usage?.prompt_tokens === "number" ? usage.prompt_tokens : inputs.reduce((sum, input) => sum + (typeof input === "string" ? countTokens(input) : input.length), 0);
+    return { vectors: vectors as Float32Array[], promptTokens };
   }
 
   async dispose(): Promise<void> {}
