@@ -23,6 +23,7 @@ import { AccessService } from "./services/access.ts";
 import { BudgetGuard } from "./services/budgets.ts";
 import { PlatformGate } from "./services/request-gate.ts";
 import { forwardHandler } from "./http/routes/v1/forward.ts";
+import { embeddingsHandler } from "./http/routes/v1/embeddings.ts";
 import { responsesRoutes } from "./http/routes/v1/responses.ts";
 import { ResponsesService } from "./services/responses-service.ts";
 import { BatchService } from "./services/batch-service.ts";
@@ -46,6 +47,11 @@ import { UploadStore } from "./storage/upload-store.ts";
 import { fileRoutes } from "./http/routes/v1/files.ts";
 import { uploadRoutes } from "./http/routes/v1/uploads.ts";
 import { VERSION } from "./version.ts";
+import { VectorStoreStore } from "./storage/vector-store-store.ts";
+import { VectorSearchService } from "./services/vector-search-service.ts";
+import { VectorStoreService } from "./services/vector-store-service.ts";
+import { IndexingWorker } from "./jobs/indexing-worker.ts";
+import { vectorStoreRoutes } from "./http/routes/v1/vector-stores.ts";
 
 /** A listening server and the way to stop it. */
 export interface RunningServer {
@@ -56,6 +62,8 @@ export interface RunningServer {
   /** Responses, conversations and stored chat completions. */
   objects: ObjectStore;
   files: FileStore;
+  /** Hybrid search over vector stores (tests compare its keyword-only and vector-only rankings). */
+  vectorSearch: VectorSearchService;
   meter: UsageMeter;
   app: App;
   /** Stops accepting, lets in-flight requests finish (up to the shutdown timeout), frees the engine. */
@@ -233,7 +241,11 @@ export async function startServer(config: Config, logger: Logger, hooks: StartHo
   }
   const chat = new ChatService(registry);
   const gate = new PlatformGate(budgets, limiter);
-  const responses = new ResponsesService(objects, chat, meter, logger);
+  const vectorStores = new VectorStoreStore(storage.db);
+  const vectorSearch = new VectorSearchService(vectorStores, registry);
+  const indexer = new IndexingWorker({ store: vectorStores, files, registry, logger, concurrency: config.vectorStores.indexingConcurrency });
+  const vectorStoreService = new VectorStoreService({ store: vectorStores, files, registry, embeddingModel: config.vectorStores.embeddingModel, onQueued: () => indexer.poke() });
+  const responses = new ResponsesService(objects, chat, meter, logger, { search: vectorSearch });
   const batchStore = new BatchStore(storage.db);
   const batchService = new BatchService({ batches: batchStore, files, registry, chat, responses, maxRequests: config.batches.maxRequests });
   const batchWorker = new BatchWorker({ store: batchStore, service: batchService, logger, concurrency: config.batches.concurrency });
@@ -245,7 +257,8 @@ export async function startServer(config: Config, logger: Logger, hooks: StartHo
     { method: "POST", pattern: "/v1/chat/completions", handler: chatCompletionsHandler(chat, VERSION, gate, objects) },
     ...responsesRoutes(responses, registry, gate),
     ...batchRoutes({ service: batchService, store: batchStore, worker: batchWorker }),
-    ...(["/embeddings", "/completions", "/moderations"] as const).map((endpoint) => ({
+    { method: "POST", pattern: "/v1/embeddings", handler: embeddingsHandler(registry, gate) },
+    ...(["/completions", "/moderations"] as const).map((endpoint) => ({
       method: "POST" as const,
       pattern: `/v1${endpoint}`,
       handler: forwardHandler(endpoint, registry, gate),
@@ -255,6 +268,7 @@ export async function startServer(config: Config, logger: Logger, hooks: StartHo
     ...conversationRoutes({ objects }),
     ...fileRoutes({ files, maxBytes: config.files.maxBytes }),
     ...uploadRoutes({ uploads, files, maxBytes: config.files.maxBytes }),
+    ...vectorStoreRoutes({ store: vectorStores, service: vectorStoreService, search: vectorSearch }),
   ];
   const app = createApp({
     authenticate: (header) => access.authenticate(header),
@@ -289,6 +303,7 @@ export async function startServer(config: Config, logger: Logger, hooks: StartHo
   sweep();
   const sweepTimer = setInterval(sweep, 3_600_000).unref();
   await batchWorker.start(storage.db.dialect === "sqlite");
+  await indexer.start(storage.db.dialect === "sqlite");
   const resumed = await responses.resumePending();
   if (resumed > 0) logger.info("resumed background responses", { count: resumed });
   if (access.open) {
@@ -323,6 +338,7 @@ export async function startServer(config: Config, logger: Logger, hooks: StartHo
       await stopped;
       // Unfinished background responses and batch requests stay queued in storage and resume at the next start.
       await batchWorker.stop();
+      await indexer.stop();
       await responses.close();
       // Every request has finished: its usage is in the meter, and goes to the database before exit.
       await meter.close();
@@ -335,5 +351,5 @@ export async function startServer(config: Config, logger: Logger, hooks: StartHo
     })();
     return closing;
   };
-  return { url: `http://${hostForUrl}:${port}`, port, registry, storage, objects, files, meter, app, close };
+  return { url: `http://${hostForUrl}:${port}`, port, registry, storage, objects, files, vectorSearch, meter, app, close };
 }

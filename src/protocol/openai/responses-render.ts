@@ -4,16 +4,19 @@ import { emptyUsage } from "../../core/chat.ts";
 import { toApiError } from "../../core/errors.ts";
 import { prefixedId, unixSeconds } from "../../core/ids.ts";
 import type {
-  FunctionToolParam,
+  FileCitation,
+  FileSearchResult,
   ItemStatus,
   OutputLogprob,
   OutputTextPart,
+  ResponseFileSearchCall,
   ResponseFunctionCall,
   ResponseOutputItem,
   ResponseOutputMessage,
   ResponsesRequest,
   TextFormatParam,
   ToolChoiceParam,
+  ToolParam,
 } from "./responses.ts";
 
 /** Where a response stands. */
@@ -73,7 +76,7 @@ export interface ResponseObject {
   temperature: number;
   text: { format: TextFormatParam; verbosity: "medium" };
   tool_choice: ToolChoiceParam;
-  tools: FunctionToolParam[];
+  tools: ToolParam[];
   top_logprobs: number;
   top_p: number;
   truncation: "auto" | "disabled";
@@ -118,9 +121,16 @@ export function renderResponseUsage(usage: Usage): ResponseUsage {
 /** A deep copy of an output item, so that an event never shows later changes. */
 function copyItem(item: ResponseOutputItem): ResponseOutputItem {
   if (item.type === "function_call") return { ...item };
+  if (item.type === "file_search_call") {
+    return { ...item, queries: [...item.queries], results: item.results?.map((r) => ({ ...r, attributes: { ...r.attributes } })) ?? null };
+  }
   return {
     ...item,
-    content: item.content.map((part) => ({ ...part, annotations: [], logprobs: part.logprobs.map((l) => ({ ...l, top_logprobs: [...l.top_logprobs] })) })),
+    content: item.content.map((part) => ({
+      ...part,
+      annotations: part.annotations.map((a) => ({ ...a })),
+      logprobs: part.logprobs.map((l) => ({ ...l, top_logprobs: [...l.top_logprobs] })),
+    })),
   };
 }
 
@@ -251,6 +261,25 @@ export interface ResponseFunctionCallArgumentsDoneEvent {
   sequence_number: number;
 }
 
+/** A file search call started, is searching, or finished. */
+export interface ResponseFileSearchCallEvent {
+  type: "response.file_search_call.in_progress" | "response.file_search_call.searching" | "response.file_search_call.completed";
+  output_index: number;
+  item_id: string;
+  sequence_number: number;
+}
+
+/** A citation added to a message's text. */
+export interface ResponseOutputTextAnnotationAddedEvent {
+  type: "response.output_text.annotation.added";
+  item_id: string;
+  output_index: number;
+  content_index: number;
+  annotation_index: number;
+  annotation: FileCitation;
+  sequence_number: number;
+}
+
 /** An error in the stream, outside the response object. */
 export interface ResponseErrorEvent {
   type: "error";
@@ -269,6 +298,8 @@ export type ResponseStreamEvent =
   | ResponseTextDoneEvent
   | ResponseFunctionCallArgumentsDeltaEvent
   | ResponseFunctionCallArgumentsDoneEvent
+  | ResponseFileSearchCallEvent
+  | ResponseOutputTextAnnotationAddedEvent
   | ResponseErrorEvent;
 
 /** Builds an `error` event from any error. */
@@ -306,6 +337,14 @@ interface CallSlot {
   open: boolean;
 }
 
+interface SearchSlot {
+  item: ResponseFileSearchCall;
+  index: number;
+  open: boolean;
+}
+
+type Slot = MessageSlot | CallSlot | SearchSlot;
+
 /** Options of a response under construction. */
 export interface ResponseBuilderOptions {
   request: ResponsesRequest;
@@ -330,9 +369,11 @@ export class ResponseStreamBuilder {
   readonly #request: ResponsesRequest;
   readonly #identity: ResponseIdentity;
   readonly #obfuscate: boolean;
-  readonly #slots: (MessageSlot | CallSlot)[] = [];
+  readonly #slots: Slot[] = [];
   readonly #calls = new Map<number, CallSlot>();
   #message: MessageSlot | undefined;
+  /** Citations for the message that ends the generation, from a file search. */
+  #citations: FileCitation[] = [];
   #sequence = 0;
   #finishReason: FinishReason | undefined;
   #usage: Usage | undefined;
@@ -403,13 +444,46 @@ export class ResponseStreamBuilder {
       case "finish":
         this.#finishReason = part.finishReason;
         this.#closeAll(this.#incompleteReason() === undefined ? "completed" : "incomplete", events);
-        if (this.#slots.length === 0) {
+        if (!this.#slots.some((s) => s.item.type !== "file_search_call")) {
           // A generation with no text still answers with a message, as clients read output[0].
           this.#textDelta("", [], events, true);
           this.#closeAll(this.#incompleteReason() === undefined ? "completed" : "incomplete", events);
         }
         break;
     }
+    return events;
+  }
+
+  /**
+   * A `file_search_call` item starts: `response.output_item.added` (in progress), then
+   * `response.file_search_call.in_progress` and `.searching`. Call before any part is pushed.
+   */
+  startFileSearch(): ResponseStreamEvent[] {
+    if (this.#final !== undefined) return [];
+    const index = this.#slots.length;
+    const item: ResponseFileSearchCall = { type: "file_search_call", id: prefixedId("fs_", 48), status: "in_progress", queries: [], results: null };
+    this.#slots.push({ item, index, open: true });
+    const events: ResponseStreamEvent[] = [{ type: "response.output_item.added", output_index: index, item: copyItem(item), sequence_number: this.#sequence++ }];
+    events.push({ type: "response.file_search_call.in_progress", output_index: index, item_id: item.id, sequence_number: this.#sequence++ });
+    item.status = "searching";
+    events.push({ type: "response.file_search_call.searching", output_index: index, item_id: item.id, sequence_number: this.#sequence++ });
+    return events;
+  }
+
+  /**
+   * The search is done: the item gets its queries and, when `include` asks for
+   * `file_search_call.results`, its results (null otherwise); `response.file_search_call.completed`
+   * and `response.output_item.done` follow. The citations go on the message that ends the generation,
+   * each at the end of its text.
+   */
+  finishFileSearch(queries: readonly string[], results: readonly FileSearchResult[], citations: readonly FileCitation[]): ResponseStreamEvent[] {
+    const slot = this.#slots.find((s): s is SearchSlot => s.item.type === "file_search_call" && s.open);
+    if (this.#final !== undefined || slot === undefined) return [];
+    slot.item.queries = [...queries];
+    slot.item.results = this.#request.include.includes("file_search_call.results") ? results.map((r) => ({ ...r, attributes: { ...r.attributes } })) : null;
+    this.#citations = citations.map((c) => ({ ...c }));
+    const events: ResponseStreamEvent[] = [];
+    this.#closeSlot(slot, "completed", events);
     return events;
   }
 
@@ -531,35 +605,62 @@ export class ResponseStreamBuilder {
 
   /** Closes every open item in output order, with the `done` events OpenAI sends for each. */
   #closeAll(status: ItemStatus, events: ResponseStreamEvent[]): void {
-    for (const slot of this.#slots) {
-      if (!slot.open) continue;
-      slot.open = false;
-      slot.item.status = status;
-      if ("part" in slot) {
-        slot.part.logprobs = slot.logprobs.map(outputLogprob);
-        const id = slot.item.id;
-        events.push({
-          type: "response.output_text.done",
-          item_id: id,
-          output_index: slot.index,
-          content_index: 0,
-          text: slot.part.text,
-          logprobs: slot.logprobs.map(eventLogprob),
-          sequence_number: this.#sequence++,
-        });
-        events.push({ type: "response.content_part.done", item_id: id, output_index: slot.index, content_index: 0, part: { ...slot.part, annotations: [], logprobs: [...slot.part.logprobs] }, sequence_number: this.#sequence++ });
-      } else {
-        events.push({
-          type: "response.function_call_arguments.done",
-          item_id: slot.item.id,
-          output_index: slot.index,
-          name: slot.item.name,
-          arguments: slot.item.arguments,
-          sequence_number: this.#sequence++,
-        });
+    for (const slot of this.#slots) if (slot.open) this.#closeSlot(slot, status, events);
+  }
+
+  #closeSlot(slot: Slot, status: ItemStatus, events: ResponseStreamEvent[]): void {
+    slot.open = false;
+    slot.item.status = status;
+    if ("part" in slot) {
+      slot.part.logprobs = slot.logprobs.map(outputLogprob);
+      const id = slot.item.id;
+      // The generation has ended: the file search's citations go on this, its last message.
+      if (this.#finishReason !== undefined && this.#citations.length > 0) {
+        for (const citation of this.#citations) {
+          const annotation: FileCitation = { ...citation, index: slot.part.text.length };
+          slot.part.annotations.push(annotation);
+          events.push({
+            type: "response.output_text.annotation.added",
+            item_id: id,
+            output_index: slot.index,
+            content_index: 0,
+            annotation_index: slot.part.annotations.length - 1,
+            annotation: { ...annotation },
+            sequence_number: this.#sequence++,
+          });
+        }
+        this.#citations = [];
       }
-      events.push({ type: "response.output_item.done", output_index: slot.index, item: copyItem(slot.item), sequence_number: this.#sequence++ });
+      events.push({
+        type: "response.output_text.done",
+        item_id: id,
+        output_index: slot.index,
+        content_index: 0,
+        text: slot.part.text,
+        logprobs: slot.logprobs.map(eventLogprob),
+        sequence_number: this.#sequence++,
+      });
+      events.push({
+        type: "response.content_part.done",
+        item_id: id,
+        output_index: slot.index,
+        content_index: 0,
+        part: { ...slot.part, annotations: slot.part.annotations.map((a) => ({ ...a })), logprobs: [...slot.part.logprobs] },
+        sequence_number: this.#sequence++,
+      });
+    } else if (slot.item.type === "function_call") {
+      events.push({
+        type: "response.function_call_arguments.done",
+        item_id: slot.item.id,
+        output_index: slot.index,
+        name: slot.item.name,
+        arguments: slot.item.arguments,
+        sequence_number: this.#sequence++,
+      });
+    } else if (status === "completed") {
+      events.push({ type: "response.file_search_call.completed", output_index: slot.index, item_id: slot.item.id, sequence_number: this.#sequence++ });
     }
+    events.push({ type: "response.output_item.done", output_index: slot.index, item: copyItem(slot.item), sequence_number: this.#sequence++ });
   }
 }
 

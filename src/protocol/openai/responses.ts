@@ -10,6 +10,8 @@ import type {
   ToolDefinition,
 } from "../../core/chat.ts";
 import { invalidRequest, unsupportedParameter } from "../../core/errors.ts";
+import { parseAttributeFilter } from "../../retrieval/attribute-filter.ts";
+import type { AttributeFilter, AttributeValue, SearchHit } from "../../retrieval/types.ts";
 import { readImage } from "./image-input.ts";
 import { toGrammarSchema } from "./json-schema-subset.ts";
 import { describeType, FieldReader, invalidValue, type JsonObject, readMetadata } from "./validate.ts";
@@ -56,11 +58,22 @@ export interface OutputLogprob {
   top_logprobs: { token: string; logprob: number; bytes: number[] }[];
 }
 
-/** Text the assistant produced. Modelport never produces annotations, so the list is always empty. */
+/**
+ * A citation of a file the `file_search` tool found. `index` is a position in the text: Modelport
+ * puts every citation at the end of the message's text (its length), as the model gives no spans.
+ */
+export interface FileCitation {
+  type: "file_citation";
+  file_id: string;
+  filename: string;
+  index: number;
+}
+
+/** Text the assistant produced. Annotations are file citations from `file_search`, else none. */
 export interface OutputTextPart {
   type: "output_text";
   text: string;
-  annotations: [];
+  annotations: FileCitation[];
   logprobs: OutputLogprob[];
 }
 
@@ -140,8 +153,33 @@ export interface ResponseFunctionCall {
   status: ItemStatus;
 }
 
+/** One result of a file search, as `file_search_call.results` lists it. */
+export interface FileSearchResult {
+  file_id: string;
+  filename: string;
+  text: string;
+  /** 0–1, 1 best. */
+  score: number;
+  attributes: Record<string, AttributeValue>;
+}
+
+/**
+ * A `file_search` tool call: the queries as run and, when `include` asks for
+ * `file_search_call.results`, what they found (null otherwise). Clients may send one back as input.
+ */
+export interface ResponseFileSearchCall {
+  type: "file_search_call";
+  id: string;
+  status: "in_progress" | "searching" | "completed" | "incomplete" | "failed";
+  queries: string[];
+  results: FileSearchResult[] | null;
+}
+
 /** One item of a response's `output`. */
-export type ResponseOutputItem = ResponseOutputMessage | ResponseFunctionCall;
+export type ResponseOutputItem = ResponseOutputMessage | ResponseFunctionCall | ResponseFileSearchCall;
+
+/** One item of a Responses request's `input`: the items conversations share, or a file search call sent back. */
+export type RequestInputItem = ResponseInputItem | ResponseFileSearchCall;
 
 // ---------------------------------------------------------------------------------------------
 // Request settings as the response object repeats them.
@@ -157,13 +195,48 @@ export interface FunctionToolParam {
   strict: boolean | null;
 }
 
+/** The rankers a `file_search` tool may name (the spec's RankerVersionType). */
+export const FILE_SEARCH_RANKERS = ["auto", "default-2024-11-15"] as const;
+
+/** A `file_search` tool in wire form, as the response repeats it (defaults filled in, as OpenAI does). */
+export interface FileSearchToolParam {
+  type: "file_search";
+  vector_store_ids: string[];
+  max_num_results: number;
+  filters: AttributeFilter | null;
+  ranking_options: {
+    ranker: (typeof FILE_SEARCH_RANKERS)[number];
+    score_threshold: number;
+    hybrid_search?: { embedding_weight: number; text_weight: number };
+  };
+}
+
+/** A tool in wire form, as the response repeats it. */
+export type ToolParam = FunctionToolParam | FileSearchToolParam;
+
+/** What the `file_search` tool searches, for a turn in which it runs. */
+export interface FileSearchSettings {
+  /** The tool's param path (`tools[i]`), for errors about it. */
+  param: string;
+  vectorStoreIds: string[];
+  maxNumResults: number;
+  filter: AttributeFilter | undefined;
+  scoreThreshold: number;
+  /** Reciprocal-rank-fusion weights (`ranking_options.hybrid_search`); both 1 by default. */
+  weights: { embedding: number; text: number };
+}
+
+/** The default of `max_num_results` (the spec gives none; OpenAI's search endpoint defaults to 10). */
+export const DEFAULT_FILE_SEARCH_RESULTS = 10;
+
 /** `tool_choice` in wire form. */
 export type ToolChoiceParam =
   | "none"
   | "auto"
   | "required"
   | { type: "function"; name: string }
-  | { type: "allowed_tools"; mode: "auto" | "required"; tools: { type: "function"; name: string }[] };
+  | { type: "file_search" }
+  | { type: "allowed_tools"; mode: "auto" | "required"; tools: ({ type: "function"; name: string } | { type: "file_search" })[] };
 
 /** `text.format` in wire form, with the schema as the client sent it. */
 export type TextFormatParam =
@@ -190,7 +263,7 @@ export type IncludeValue = (typeof INCLUDE_VALUES)[number];
 export interface ResponsesRequest {
   model: string;
   /** The new input, `item_reference`s not yet resolved. */
-  input: ResponseInputItem[];
+  input: RequestInputItem[];
   instructions: string | undefined;
   previousResponseId: string | undefined;
   /** The conversation's id, from either wire form. */
@@ -199,13 +272,16 @@ export interface ResponsesRequest {
   background: boolean;
   stream: boolean;
   includeObfuscation: boolean;
-  /** Validated; only `message.output_text.logprobs` changes anything, as the rest concern built-in tools. */
+  /**
+   * Validated; `message.output_text.logprobs` and `file_search_call.results` change the output, the
+   * rest concern built-in tools this server does not have.
+   */
   include: IncludeValue[];
   metadata: Record<string, string>;
   /** 'auto' asks the caller to drop the oldest items when the context is too long. */
   truncation: "auto" | "disabled";
   maxOutputTokens: number | undefined;
-  /** Applies to built-in tools only, of which there are none yet; repeated in the response. */
+  /** Applies to built-in tools only: 0 means the `file_search` tool does not run. Repeated in the response. */
   maxToolCalls: number | undefined;
   temperature: number | undefined;
   topP: number | undefined;
@@ -213,6 +289,11 @@ export interface ResponsesRequest {
   parallelToolCalls: boolean;
   /** The functions the model may call (an `allowed_tools` choice already applied). */
   tools: ToolDefinition[];
+  /**
+   * The `file_search` tool's settings when it runs this turn: the tool was given and `tool_choice`
+   * (with any `allowed_tools`) and `max_tool_calls` let it run. Undefined otherwise.
+   */
+  fileSearch: FileSearchSettings | undefined;
   toolChoice: ToolChoice;
   responseFormat: ResponseFormat;
   reasoningEffort: ReasoningEffort | undefined;
@@ -222,7 +303,7 @@ export interface ResponsesRequest {
   safetyIdentifier: string | undefined;
   promptCacheKey: string | undefined;
   /** The settings the response object repeats, in wire form. */
-  echo: { tools: FunctionToolParam[]; toolChoice: ToolChoiceParam; textFormat: TextFormatParam };
+  echo: { tools: ToolParam[]; toolChoice: ToolChoiceParam; textFormat: TextFormatParam };
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -430,7 +511,48 @@ function readFunctionCallOutputItem(item: FieldReader): FunctionCallOutputItem {
   };
 }
 
-function readInputItem(raw: unknown, index: number, param = "input"): ResponseInputItem {
+const FILE_SEARCH_CALL_STATUSES = ["in_progress", "searching", "completed", "incomplete", "failed"] as const;
+
+/** A `file_search_call` item sent back as input (a client keeping its own history): validated, kept for listing. */
+function readFileSearchCallItem(item: FieldReader): ResponseFileSearchCall {
+  item.rejectUnknown(new Set(["type", "id", "status", "queries", "results"]));
+  const id = item.string("id", { required: true, nonEmpty: true });
+  const status = item.enumeration("status", FILE_SEARCH_CALL_STATUSES, { required: true }) as ResponseFileSearchCall["status"];
+  const queries = (item.array("queries", { required: true }) ?? []).map((value, i) => {
+    const param = `${item.path("queries")}[${i}]`;
+    if (typeof value !== "string") throw invalidRequest(`Invalid type for '${param}': expected a string, but got ${describeType(value)} instead.`, param, "invalid_type");
+    return value;
+  });
+  const raw = item.array("results");
+  const results =
+    raw === undefined
+      ? null
+      : raw.map((value, i): FileSearchResult => {
+          const result = new FieldReader(value, `${item.path("results")}[${i}]`);
+          result.rejectUnknown(new Set(["file_id", "filename", "text", "score", "attributes"]));
+          const attributes: Record<string, AttributeValue> = {};
+          const given = result.object("attributes");
+          for (const [key, v] of Object.entries(given?.obj ?? {})) {
+            if (typeof v !== "string" && typeof v !== "boolean" && !(typeof v === "number" && Number.isFinite(v))) {
+              const param = given?.path(key) ?? key;
+              throw invalidRequest(`Invalid type for '${param}': expected a string, number or boolean.`, param, "invalid_type");
+            }
+            attributes[key] = v;
+          }
+          return {
+            file_id: result.string("file_id") ?? "",
+            filename: result.string("filename") ?? "",
+            text: result.string("text") ?? "",
+            score: result.number("score") ?? 0,
+            attributes,
+          };
+        });
+  return { type: "file_search_call", id, status, queries, results };
+}
+
+function readInputItem(raw: unknown, index: number, param: string, allowFileSearchCall: true): RequestInputItem;
+function readInputItem(raw: unknown, index: number, param: string, allowFileSearchCall: false): ResponseInputItem;
+function readInputItem(raw: unknown, index: number, param: string, allowFileSearchCall: boolean): RequestInputItem {
   const item = new FieldReader(raw, `${param}[${index}]`);
   // `type` may be left out of easy messages and of item references.
   let type: string;
@@ -446,16 +568,19 @@ function readInputItem(raw: unknown, index: number, param = "input"): ResponseIn
     case "item_reference":
       item.rejectUnknown(new Set(["type", "id"]));
       return { type: "item_reference", id: item.string("id", { required: true, nonEmpty: true }) };
-    default:
-      if (UNSUPPORTED_ITEM_TYPES.has(type)) {
-        throw invalidRequest(
-          `Input items of type '${type}' are not supported by this server: built-in tools, reasoning and compaction items are not supported yet.`,
-          item.path("type"),
-          "unsupported_parameter",
-        );
-      }
-      throw invalidValue(item.path("type"), type, SUPPORTED_ITEM_TYPES);
+    case "file_search_call":
+      // A Responses input may hand back a search call; conversations do not keep them from clients.
+      if (allowFileSearchCall) return readFileSearchCallItem(item);
+      break;
   }
+  if (UNSUPPORTED_ITEM_TYPES.has(type)) {
+    throw invalidRequest(
+      `Input items of type '${type}' are not supported by this server: built-in tools, reasoning and compaction items are not supported yet.`,
+      item.path("type"),
+      "unsupported_parameter",
+    );
+  }
+  throw invalidValue(item.path("type"), type, allowFileSearchCall ? [...SUPPORTED_ITEM_TYPES, "file_search_call"] : SUPPORTED_ITEM_TYPES);
 }
 
 /**
@@ -466,26 +591,76 @@ export function parseInputItems(value: unknown, param: string): ResponseInputIte
   if (!Array.isArray(value)) {
     throw invalidRequest(`Invalid type for '${param}': expected an array, but got ${describeType(value)} instead.`, param, "invalid_type");
   }
-  return value.map((raw, i) => readInputItem(raw, i, param));
+  return value.map((raw, i) => readInputItem(raw, i, param, false));
 }
 
-function readInput(reader: FieldReader): ResponseInputItem[] {
+function readInput(reader: FieldReader): RequestInputItem[] {
   if (!reader.has("input")) return [];
   const value = stringOrArray(reader, "input");
   if (typeof value === "string") return [{ type: "message", role: "user", content: [{ type: "input_text", text: value }] }];
-  return value.map((raw, i) => readInputItem(raw, i));
+  return value.map((raw, i) => readInputItem(raw, i, "input", true));
 }
 
-function readTools(reader: FieldReader): { definitions: ToolDefinition[]; wire: FunctionToolParam[] } {
+/** Validates a `file_search` tool: its wire echo (defaults filled in) and what it searches. */
+function readFileSearchTool(tool: FieldReader, param: string): { wire: FileSearchToolParam; settings: FileSearchSettings } {
+  tool.rejectUnknown(new Set(["type", "vector_store_ids", "max_num_results", "filters", "ranking_options"]));
+  const ids = (tool.array("vector_store_ids", { required: true, minLength: 1 }) ?? []).map((value, i) => {
+    const idParam = `${tool.path("vector_store_ids")}[${i}]`;
+    if (typeof value !== "string") throw invalidRequest(`Invalid type for '${idParam}': expected a string, but got ${describeType(value)} instead.`, idParam, "invalid_type");
+    if (value.length === 0) throw invalidRequest(`Invalid '${idParam}': empty string. Expected a string with minimum length 1, but got an empty string instead.`, idParam, "empty_string");
+    return value;
+  });
+  const maxNumResults = tool.number("max_num_results", { integer: true, min: 1, max: 50 }) ?? DEFAULT_FILE_SEARCH_RESULTS;
+  const filter = tool.has("filters") ? parseAttributeFilter(tool.obj.filters, tool.path("filters")) : undefined;
+  const ranking = tool.object("ranking_options");
+  ranking?.rejectUnknown(new Set(["ranker", "score_threshold", "hybrid_search"]));
+  const ranker = ranking?.enumeration("ranker", FILE_SEARCH_RANKERS) ?? "auto";
+  const scoreThreshold = ranking?.number("score_threshold", { min: 0, max: 1 }) ?? 0;
+  const hybrid = ranking?.object("hybrid_search");
+  let weights = { embedding: 1, text: 1 };
+  if (hybrid !== undefined) {
+    hybrid.rejectUnknown(new Set(["embedding_weight", "text_weight"]));
+    hybrid.required("embedding_weight");
+    hybrid.required("text_weight");
+    weights = { embedding: hybrid.number("embedding_weight", { min: 0 }) ?? 1, text: hybrid.number("text_weight", { min: 0 }) ?? 1 };
+    if (weights.embedding === 0 && weights.text === 0) {
+      throw invalidRequest(`Invalid '${hybrid.path("embedding_weight")}': at least one of 'embedding_weight' and 'text_weight' must be above 0.`, hybrid.path("embedding_weight"), "invalid_value");
+    }
+  }
+  return {
+    wire: {
+      type: "file_search",
+      vector_store_ids: ids,
+      max_num_results: maxNumResults,
+      filters: filter ?? null,
+      ranking_options: {
+        ranker,
+        score_threshold: scoreThreshold,
+        ...(hybrid !== undefined ? { hybrid_search: { embedding_weight: weights.embedding, text_weight: weights.text } } : {}),
+      },
+    },
+    settings: { param, vectorStoreIds: ids, maxNumResults, filter, scoreThreshold, weights },
+  };
+}
+
+function readTools(reader: FieldReader): { definitions: ToolDefinition[]; wire: ToolParam[]; fileSearch: FileSearchSettings | undefined } {
   const definitions: ToolDefinition[] = [];
-  const wire: FunctionToolParam[] = [];
+  const wire: ToolParam[] = [];
   const names = new Set<string>();
+  let fileSearch: FileSearchSettings | undefined;
   (reader.array("tools") ?? []).forEach((raw, i) => {
     const tool = new FieldReader(raw, `tools[${i}]`);
     const type = tool.string("type", { required: true });
+    if (type === "file_search") {
+      if (fileSearch !== undefined) throw invalidRequest("At most one tool of type 'file_search' may be given.", tool.path("type"), "invalid_value");
+      const parsed = readFileSearchTool(tool, `tools[${i}]`);
+      fileSearch = parsed.settings;
+      wire.push(parsed.wire);
+      return;
+    }
     if (type !== "function") {
       throw invalidRequest(
-        `Tools of type '${type}' are not supported: built-in tools are not supported by this server yet, only tools of type 'function' are.`,
+        `Tools of type '${type}' are not supported: built-in tools are not supported by this server yet, except 'file_search'; use tools of type 'function' or 'file_search'.`,
         tool.path("type"),
         "unsupported_parameter",
       );
@@ -516,7 +691,7 @@ function readTools(reader: FieldReader): { definitions: ToolDefinition[]; wire: 
     });
     wire.push({ type: "function", name, description: description ?? null, parameters: parameters ?? null, strict: given ?? null });
   });
-  return { definitions, wire };
+  return { definitions, wire, fileSearch };
 }
 
 function readFunctionChoice(obj: FieldReader, names: ReadonlySet<string>): string {
@@ -525,15 +700,26 @@ function readFunctionChoice(obj: FieldReader, names: ReadonlySet<string>): strin
   return name;
 }
 
+function requireFileSearchTool(obj: FieldReader, hasFileSearch: boolean): void {
+  if (!hasFileSearch) throw invalidRequest(`Invalid '${obj.path("type")}': no tool of type 'file_search' was given in 'tools'.`, obj.path("type"), "invalid_value");
+}
+
+/**
+ * Reads `tool_choice`. The `file_search` tool, when given, runs before the model answers unless the
+ * choice is 'none' or an `allowed_tools` list leaves it out; when it runs it satisfies 'required' and
+ * `{"type":"file_search"}`, so the model itself then answers under 'auto' (or 'none' without functions).
+ */
 function readToolChoice(
   reader: FieldReader,
   definitions: ToolDefinition[],
-): { tools: ToolDefinition[]; choice: ToolChoice; wire: ToolChoiceParam } {
+  hasFileSearch: boolean,
+): { tools: ToolDefinition[]; choice: ToolChoice; wire: ToolChoiceParam; searches: boolean } {
   const names = new Set(definitions.map((t) => t.name));
   const raw = reader.obj.tool_choice;
   let wire: ToolChoiceParam = "auto";
   let choice: ToolChoice = "auto";
   let tools = definitions;
+  let searches = hasFileSearch;
   if (typeof raw === "string") {
     choice = wire = reader.enumeration("tool_choice", ["none", "auto", "required"] as const) ?? "auto";
   } else if (raw !== undefined && raw !== null) {
@@ -544,36 +730,54 @@ function readToolChoice(
       const name = readFunctionChoice(obj, names);
       choice = { name };
       wire = { type: "function", name };
+      // The named function is what the model must call; a search would not be asked for.
+      searches = false;
+    } else if (type === "file_search") {
+      obj.rejectUnknown(new Set(["type"]));
+      requireFileSearchTool(obj, hasFileSearch);
+      choice = "auto";
+      wire = { type: "file_search" };
     } else if (type === "allowed_tools") {
       obj.rejectUnknown(new Set(["type", "mode", "tools"]));
       const mode = obj.enumeration("mode", ["auto", "required"] as const, { required: true }) as "auto" | "required";
-      const allowed = (obj.array("tools", { required: true }) ?? []).map((value, i) => {
+      let searchAllowed = false;
+      const allowed: ({ type: "function"; name: string } | { type: "file_search" })[] = (obj.array("tools", { required: true }) ?? []).map((value, i) => {
         const entry = new FieldReader(value, `tool_choice.tools[${i}]`);
         const entryType = entry.string("type", { required: true });
+        if (entryType === "file_search") {
+          entry.rejectUnknown(new Set(["type"]));
+          requireFileSearchTool(entry, hasFileSearch);
+          searchAllowed = true;
+          return { type: "file_search" };
+        }
         if (entryType !== "function") {
-          throw invalidRequest(`Allowed tools of type '${entryType}' are not supported: only 'function' tools are.`, entry.path("type"), "unsupported_parameter");
+          throw invalidRequest(`Allowed tools of type '${entryType}' are not supported: only 'function' and 'file_search' tools are.`, entry.path("type"), "unsupported_parameter");
         }
         entry.rejectUnknown(new Set(["type", "name"]));
-        return readFunctionChoice(entry, names);
+        return { type: "function", name: readFunctionChoice(entry, names) };
       });
       // The model is offered only the allowed functions, which is what the restriction means.
-      const keep = new Set(allowed);
+      const keep = new Set(allowed.flatMap((t) => (t.type === "function" ? [t.name] : [])));
       tools = definitions.filter((t) => keep.has(t.name));
+      searches = searchAllowed;
       choice = mode;
-      wire = { type: "allowed_tools", mode, tools: allowed.map((name) => ({ type: "function", name })) };
+      wire = { type: "allowed_tools", mode, tools: allowed };
     } else {
       throw invalidRequest(
-        `tool_choice of type '${type}' is not supported: built-in tools are not supported by this server yet; use 'function' or 'allowed_tools'.`,
+        `tool_choice of type '${type}' is not supported: of the built-in tools only 'file_search' is supported by this server; use 'function', 'file_search' or 'allowed_tools'.`,
         obj.path("type"),
         "unsupported_parameter",
       );
     }
   }
-  if (definitions.length === 0 && choice !== "none" && choice !== "auto") {
+  if (definitions.length === 0 && !hasFileSearch && choice !== "none" && choice !== "auto") {
     throw invalidRequest("'tool_choice' other than 'none' or 'auto' is only allowed when 'tools' are specified.", "tool_choice");
   }
+  if (choice === "none") searches = false;
+  // A search that runs is the tool call 'required' asks for; the model then answers as it likes.
+  if (searches && choice === "required") choice = "auto";
   if (tools.length === 0) choice = "none";
-  return { tools, choice, wire };
+  return { tools, choice, wire, searches };
 }
 
 function readText(reader: FieldReader): { format: ResponseFormat; wire: TextFormatParam } {
@@ -675,8 +879,9 @@ export function parseResponsesRequest(body: unknown): ResponsesRequest {
     return value as IncludeValue;
   });
 
-  const { definitions, wire: wireTools } = readTools(reader);
-  const { tools, choice, wire: wireChoice } = readToolChoice(reader, definitions);
+  const { definitions, wire: wireTools, fileSearch } = readTools(reader);
+  const { tools, choice, wire: wireChoice, searches } = readToolChoice(reader, definitions, fileSearch !== undefined);
+  const maxToolCalls = reader.number("max_tool_calls", { integer: true, min: 0 });
   const text = readText(reader);
   if (text.format.type !== "text" && tools.length > 0 && choice !== "none") {
     throw invalidRequest("'text.format' other than 'text' cannot be combined with tool calls on this server; set tool_choice to 'none'.", "text.format");
@@ -697,12 +902,13 @@ export function parseResponsesRequest(body: unknown): ResponsesRequest {
     metadata: readMetadata(reader, "metadata") ?? {},
     truncation: reader.enumeration("truncation", ["auto", "disabled"] as const) ?? "disabled",
     maxOutputTokens: reader.number("max_output_tokens", { integer: true, min: 16 }),
-    maxToolCalls: reader.number("max_tool_calls", { integer: true, min: 0 }),
+    maxToolCalls,
     temperature: reader.number("temperature", { min: 0, max: 2 }),
     topP: reader.number("top_p", { min: 0, max: 1 }),
     topLogprobs: reader.number("top_logprobs", { integer: true, min: 0, max: 20 }),
     parallelToolCalls: reader.boolean("parallel_tool_calls") ?? true,
     tools,
+    fileSearch: searches && maxToolCalls !== 0 ? fileSearch : undefined,
     toolChoice: choice,
     responseFormat: text.format,
     reasoningEffort: reasoning.effort,
@@ -758,7 +964,7 @@ function userParts(item: InputMessageItem, param: string): ContentPart[] {
  */
 export function itemsToChatMessages(
   instructions: string | undefined,
-  items: readonly (ResponseInputItem | ResponseOutputItem)[],
+  items: readonly (RequestInputItem | ResponseOutputItem)[],
   options: { firstInputIndex?: number } = {},
 ): ChatMessage[] {
   const first = options.firstInputIndex ?? 0;
@@ -795,12 +1001,97 @@ export function itemsToChatMessages(
         }
         messages.push({ role: "tool", content: typeof item.output === "string" ? item.output : textOf(item.output), toolCallId: item.call_id });
         break;
+      case "file_search_call":
+        // A past search is not given to the model again: its answer, which follows, already used
+        // it, and a turn with the tool runs a search of its own.
+        break;
       case "item_reference":
         // The caller resolves references against storage first; one left here is a bug, not bad input.
         throw new Error(`item_reference ${item.id} was not resolved before conversion`);
     }
   });
   return messages;
+}
+
+/**
+ * What the `file_search` tool searches for: the text of the latest user message among a turn's own
+ * input items, or, when no user message has text, all the text of those items. Empty when there is
+ * no text at all (no search runs then).
+ */
+export function fileSearchQuery(items: readonly (RequestInputItem | ResponseOutputItem)[]): string {
+  for (let i = items.length - 1; i >= 0; i--) {
+    const item = items[i];
+    if (item?.type === "message" && item.role === "user") {
+      const text = textOf(item.content).trim();
+      if (text !== "") return text;
+    }
+  }
+  const texts: string[] = [];
+  for (const item of items) {
+    if (item.type === "message") texts.push(textOf(item.content));
+    else if (item.type === "function_call_output") texts.push(typeof item.output === "string" ? item.output : textOf(item.output));
+  }
+  return texts.join("\n").trim();
+}
+
+/** The first line of the message that gives the model the search results. */
+export const FILE_SEARCH_CONTEXT_HEADER = "Excerpts from the user's files, found by file search for this conversation. Use them to answer.";
+
+/**
+ * The search results the model is given, as one system message's text: a header, then each hit as
+ * `[n] <filename>:\n<text>`, best first, as many as fit in `budget` tokens (counted with `count`).
+ * The hit that does not fit whole is cut to fit when at least `minPartial` tokens are left; the rest
+ * are left out. `fed` lists the hits given (in part or whole), which are the ones cited.
+ */
+export function packFileSearchContext(
+  hits: readonly SearchHit[],
+  budget: number,
+  count: (text: string) => number,
+  minPartial = 32,
+): { text: string; fed: SearchHit[] } {
+  const fed: SearchHit[] = [];
+  let text = FILE_SEARCH_CONTEXT_HEADER;
+  let left = budget - count(text);
+  for (const hit of hits) {
+    const label = `\n\n[${fed.length + 1}] ${hit.filename}:\n`;
+    const whole = label + hit.text;
+    const cost = count(whole);
+    if (cost <= left) {
+      text += whole;
+      left -= cost;
+      fed.push(hit);
+      continue;
+    }
+    const room = left - count(label) - 1;
+    if (room >= minPartial) {
+      // Cut by characters in proportion, then shorten until the count agrees.
+      let chars = Math.floor((hit.text.length * room) / Math.max(1, count(hit.text)));
+      while (chars > 0 && count(`${label}${hit.text.slice(0, chars)}…`) > left) chars = Math.floor(chars * 0.9);
+      if (chars > 0) {
+        text += `${label}${hit.text.slice(0, chars)}…`;
+        fed.push(hit);
+      }
+    }
+    break;
+  }
+  return fed.length === 0 ? { text: "", fed } : { text, fed };
+}
+
+/** One citation per distinct file among the hits given to the model, in their order. */
+export function fileCitations(fed: readonly SearchHit[]): FileCitation[] {
+  const seen = new Set<string>();
+  const citations: FileCitation[] = [];
+  for (const hit of fed) {
+    if (seen.has(hit.fileId)) continue;
+    seen.add(hit.fileId);
+    citations.push({ type: "file_citation", file_id: hit.fileId, filename: hit.filename, index: 0 });
+  }
+  return citations;
+}
+
+/** A search hit as `file_search_call.results` lists it. */
+export function fileSearchResult(hit: SearchHit): FileSearchResult {
+  return { file_id: hit.fileId, filename: hit.filename, text: hit.text, score: hit.score, attributes: { ...hit.attributes } };
 }
 
 /** Builds the canonical chat request of a Responses request: one choice, no stop sequences, OpenAI's sampling defaults. */

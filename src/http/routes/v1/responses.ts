@@ -15,17 +15,24 @@ import { readInclude, readPageQuery } from "./paging.ts";
 
 const STREAM_COALESCE_MS = 10;
 
+/** Whether a body asks for the `file_search` tool, which searches this server's vector stores. */
+function usesFileSearch(body: Readonly<Record<string, unknown>>): boolean {
+  return Array.isArray(body.tools) && body.tools.some((tool: unknown) => typeof tool === "object" && tool !== null && (tool as { type?: unknown }).type === "file_search");
+}
+
 /**
- * `POST /v1/responses`: upstream models whose deployments speak Responses get the request as is;
- * every other model (the local engine, Anthropic) runs it here, bridged through chat, with state
- * stored per project.
+ * `POST /v1/responses`: upstream models whose deployments speak Responses get the request as is,
+ * unless it uses `file_search` (the upstream knows nothing of this server's vector stores); every
+ * other request (the local engine, Anthropic) runs here, bridged through chat, with state stored
+ * per project.
  */
 function createHandler(service: ResponsesService, registry: ModelRegistry, gate: RequestGate): Handler {
   const relay = forwardHandler("/responses", registry, gate);
   return async (ctx) => {
     const body = await ctx.readJson();
-    const model = typeof body === "object" && body !== null && !Array.isArray(body) ? (body as { model?: unknown }).model : undefined;
-    if (typeof model === "string" && registry.has(model) && registry.resolve(model).supportsForward?.("/responses") === true) {
+    const fields = typeof body === "object" && body !== null && !Array.isArray(body) ? (body as Record<string, unknown>) : undefined;
+    const model = fields?.model;
+    if (fields !== undefined && typeof model === "string" && !usesFileSearch(fields) && registry.has(model) && registry.resolve(model).supportsForward?.("/responses") === true) {
       // The same context (metering and cleanups are set on it), with the body already read.
       ctx.readJson = () => Promise.resolve(body);
       return relay(ctx);
