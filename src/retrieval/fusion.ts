@@ -1,31 +1,33 @@
 import type { IndexHit } from "./types.ts";
 
-/** The rank constant of reciprocal rank fusion (Cormack et al. 2009): it damps the head of each list. */
-export const RRF_K = 60;
-
-/** One ranked list and its weight in the fusion. */
-export interface RankedList {
-  weight: number;
-  /** Best first. */
-  hits: readonly IndexHit[];
+/** One candidate's two signals: its BM25 score (0 when keyword search did not find it) and its cosine similarity. */
+export interface Candidate {
+  id: number;
+  keyword: number;
+  cosine: number;
 }
 
 /**
- * Weighted reciprocal rank fusion: score(d) = Σ wᵢ / (k + rankᵢ(d)), over the lists d appears in,
- * divided by its largest possible value Σ wᵢ / (k + 1), so a result ranked first by every list
- * scores 1 and scores are comparable across queries (`score_threshold`). Best first; ties go to
- * the lower id.
+ * Hybrid score: a weighted mean of the keyword score relative to the query's best keyword score
+ * (0–1) and the cosine similarity clamped to 0–1, so 1 means the best keyword match that is also
+ * identical in meaning. Unlike reciprocal rank fusion, it keeps the size of each signal's
+ * differences: an embedding model that cannot tell the documents apart gives them all nearly the
+ * same cosine and barely moves the keyword order, while a strong one spreads them and counts.
+ * (Measured on the labelled corpus in test/integration/retrieval-quality.test.ts: rank fusion with
+ * equal weights dropped recall@5 from BM25's 0.97 to 0.80 with the tiny test model.) Best first; ties
+ * go to the lower id.
  */
-export function fuseRanks(lists: readonly RankedList[], k = RRF_K): IndexHit[] {
-  const total = lists.reduce((sum, l) => sum + Math.max(0, l.weight), 0);
-  if (total === 0) return [];
-  const best = total / (k + 1);
-  const scores = new Map<number, number>();
-  for (const list of lists) {
-    if (list.weight <= 0) continue;
-    list.hits.forEach((hit, rank) => {
-      scores.set(hit.id, (scores.get(hit.id) ?? 0) + list.weight / (k + rank + 1));
-    });
-  }
-  return [...scores.entries()].map(([id, score]) => ({ id, score: Math.min(1, score / best) })).sort((a, b) => b.score - a.score || a.id - b.id);
+export function fuseScores(candidates: readonly Candidate[], weights: { text: number; embedding: number }): IndexHit[] {
+  const wt = Math.max(0, weights.text);
+  const we = Math.max(0, weights.embedding);
+  if (wt + we === 0) return [];
+  let best = 0;
+  for (const c of candidates) best = Math.max(best, c.keyword);
+  return candidates
+    .map((c) => {
+      const text = best > 0 ? c.keyword / best : 0;
+      const meaning = Math.min(1, Math.max(0, c.cosine));
+      return { id: c.id, score: (wt * text + we * meaning) / (wt + we) };
+    })
+    .sort((a, b) => b.score - a.score || a.id - b.id);
 }

@@ -76,6 +76,10 @@ export class StoreIndex {
     return this.#bm25.search(query, limit, accept);
   }
 
+  similarity(id: number, query: Float32Array): number | undefined {
+    return this.#vectors?.similarity(id, query);
+  }
+
   semantic(query: Float32Array, limit: number, accept?: (id: number) => boolean): IndexHit[] {
     return this.#vectors === undefined ? [] : this.#vectors.search(query, limit, accept);
   }

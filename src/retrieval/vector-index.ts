@@ -50,6 +50,16 @@ export class VectorIndex {
     this.#slot.delete(id);
   }
 
+  /** The cosine similarity of one indexed vector to `query` (undefined when absent). */
+  similarity(id: number, query: Float32Array): number | undefined {
+    const slot = this.#slot.get(id);
+    if (slot === undefined || query.length !== this.dimensions) return undefined;
+    let dot = 0;
+    const base = slot * this.dimensions;
+    for (let d = 0; d < this.dimensions; d++) dot += (this.#data[base + d] as number) * (query[d] as number);
+    return dot;
+  }
+
   /** The `limit` vectors most similar to `query` (cosine, best first; ties to the lower id), among those `accept` lets through. */
   search(query: Float32Array, limit: number, accept?: (id: number) => boolean): IndexHit[] {
     const dims = this.dimensions;

@@ -1,10 +1,10 @@
 import { ApiError, invalidRequest, objectNotFound } from "../core/errors.ts";
 import { unixSeconds } from "../core/ids.ts";
 import { matchesFilter } from "../retrieval/attribute-filter.ts";
-import { fuseRanks } from "../retrieval/fusion.ts";
+import { fuseScores, type Candidate } from "../retrieval/fusion.ts";
 import { rewriteQuery } from "../retrieval/query-rewrite.ts";
 import { StoreIndex } from "../retrieval/store-index.ts";
-import type { IndexHit, SearchHit, SearchRequest, SearchResult, VectorSearch } from "../retrieval/types.ts";
+import type { SearchHit, SearchRequest, SearchResult, VectorSearch } from "../retrieval/types.ts";
 import type { VectorStoreRecord, VectorStoreStore } from "../storage/vector-store-store.ts";
 import type { ModelRegistry } from "./model-registry.ts";
 
@@ -20,7 +20,7 @@ export function storeExpiresAt(store: VectorStoreRecord): number | null {
 
 /**
  * Hybrid search over a project's vector stores: BM25 over chunk text and cosine similarity over
- * chunk embeddings, fused by weighted reciprocal rank fusion into 0–1 scores. Each store's index lives
+ * chunk embeddings, fused into 0–1 scores (see `fuseScores`). Each store's index lives
  * in memory and is brought up to date from the database (by the store's version) before a search,
  * so it is rebuilt after a restart and follows changes other processes make.
  */
@@ -59,23 +59,24 @@ export class VectorSearchService implements VectorSearch {
 
     const best = new Map<number, number>();
     for (const [qi, query] of queries.entries()) {
-      const keyword: IndexHit[] = [];
-      const semantic: IndexHit[] = [];
+      // Candidates: the best keyword and the best semantic matches of every store, each with both signals.
+      const candidates = new Map<number, Candidate>();
       indexes.forEach((index, si) => {
         const store = stores[si] as VectorStoreRecord;
         const accept = request.filter === undefined ? undefined : this.#accept(index, request.filter);
-        for (const hit of index.keyword(query, CANDIDATES, accept)) keyword.push({ id: si * STORE_STRIDE + hit.id, score: hit.score });
         const vector = vectors.get(store.embeddingModel)?.[qi];
-        if (vector !== undefined) for (const hit of index.semantic(vector, CANDIDATES, accept)) semantic.push({ id: si * STORE_STRIDE + hit.id, score: hit.score });
+        const keyword = request.weights.text > 0 ? index.keyword(query, CANDIDATES, accept) : [];
+        const semantic = vector !== undefined && vector.length > 0 ? index.semantic(vector, CANDIDATES, accept) : [];
+        for (const hit of keyword) {
+          const id = si * STORE_STRIDE + hit.id;
+          candidates.set(id, { id, keyword: hit.score, cosine: vector !== undefined && vector.length > 0 ? (index.similarity(hit.id, vector) ?? 0) : 0 });
+        }
+        for (const hit of semantic) {
+          const id = si * STORE_STRIDE + hit.id;
+          if (!candidates.has(id)) candidates.set(id, { id, keyword: 0, cosine: hit.score });
+        }
       });
-      const byScore = (a: IndexHit, b: IndexHit): number => b.score - a.score || a.id - b.id;
-      keyword.sort(byScore);
-      semantic.sort(byScore);
-      const fused = fuseRanks([
-        { weight: request.weights.text, hits: keyword.slice(0, CANDIDATES) },
-        { weight: request.weights.embedding, hits: semantic.slice(0, CANDIDATES) },
-      ]);
-      for (const hit of fused) best.set(hit.id, Math.max(best.get(hit.id) ?? 0, hit.score));
+      for (const hit of fuseScores([...candidates.values()], request.weights)) best.set(hit.id, Math.max(best.get(hit.id) ?? 0, hit.score));
     }
 
     const hits: SearchHit[] = [];
