@@ -89,14 +89,3 @@ export class VectorIndex {
     return best;
   }
 }
-
-/** A copy of `vector` scaled to unit length (zero stays zero). */
-export function normalize(vector: Float32Array): Float32Array {
-  let sum = 0;
-  for (const v of vector) sum += v * v;
-  const norm = Math.sqrt(sum);
-  const out = new Float32Array(vector.length);
-  if (norm === 0) return out;
-  for (let i = 0; i < vector.length; i++) out[i] = (vector[i] as number) / norm;
-  return out;
-}

@@ -24,6 +24,7 @@ import { ResponsesService } from "../../src/services/responses-service.ts";
 import type { UsageMeter } from "../../src/services/usage-meter.ts";
 import type { ObjectStore } from "../../src/storage/object-store.ts";
 import { assertSchema } from "../helpers/openapi.ts";
+import { checkEvents } from "../helpers/response-events.ts";
 
 const base = { model: "m", input: "Who is Lily?" };
 const tool = { type: "file_search", vector_store_ids: ["vs_1"] };
@@ -51,37 +52,6 @@ const hit = (fileId: string, text: string, score = 0.9, filename = `${fileId}.tx
   vectorStoreId: "vs_1",
 });
 
-/** The spec's schema for each event type, file search events included. */
-const EVENT_SCHEMAS: Record<string, string> = {
-  "response.created": "ResponseCreatedEvent",
-  "response.in_progress": "ResponseInProgressEvent",
-  "response.output_item.added": "ResponseOutputItemAddedEvent",
-  "response.output_item.done": "ResponseOutputItemDoneEvent",
-  "response.content_part.added": "ResponseContentPartAddedEvent",
-  "response.content_part.done": "ResponseContentPartDoneEvent",
-  "response.output_text.delta": "ResponseTextDeltaEvent",
-  "response.output_text.done": "ResponseTextDoneEvent",
-  "response.output_text.annotation.added": "ResponseOutputTextAnnotationAddedEvent",
-  "response.function_call_arguments.delta": "ResponseFunctionCallArgumentsDeltaEvent",
-  "response.function_call_arguments.done": "ResponseFunctionCallArgumentsDoneEvent",
-  "response.file_search_call.in_progress": "ResponseFileSearchCallInProgressEvent",
-  "response.file_search_call.searching": "ResponseFileSearchCallSearchingEvent",
-  "response.file_search_call.completed": "ResponseFileSearchCallCompletedEvent",
-  "response.completed": "ResponseCompletedEvent",
-  "response.incomplete": "ResponseIncompleteEvent",
-  "response.failed": "ResponseFailedEvent",
-  error: "ResponseErrorEvent",
-};
-
-function checkEvents(events: readonly ResponseStreamEvent[]): void {
-  events.forEach((event, i) => {
-    const schema = EVENT_SCHEMAS[event.type];
-    assert.ok(schema, `no schema for ${event.type}`);
-    assertSchema(schema, event);
-    assertSchema("ResponseStreamEvent", event);
-    assert.equal(event.sequence_number, i);
-  });
-}
 
 const usage: ChatStreamPart = { type: "usage", usage: { promptTokens: 30, completionTokens: 3, cachedTokens: 0, reasoningTokens: 0 } };
 

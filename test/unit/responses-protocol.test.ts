@@ -19,6 +19,7 @@ import {
   type ResponseStreamEvent,
 } from "../../src/protocol/openai/responses-render.ts";
 import { SPEC_PATH, assertSchema } from "../helpers/openapi.ts";
+import { checkEvents } from "../helpers/response-events.ts";
 
 const PNG_1X1 =
   "data:image/png;base64,iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mP8z8BQDwAEhQGAhKmMIQAAAABJRU5ErkJggg==";
@@ -51,34 +52,6 @@ function specFields(): string[] {
   return [...new Set(walk(schemas.CreateResponse ?? {}))];
 }
 
-/** The spec's schema for each event type the builder emits. */
-const EVENT_SCHEMAS: Record<string, string> = {
-  "response.created": "ResponseCreatedEvent",
-  "response.in_progress": "ResponseInProgressEvent",
-  "response.output_item.added": "ResponseOutputItemAddedEvent",
-  "response.output_item.done": "ResponseOutputItemDoneEvent",
-  "response.content_part.added": "ResponseContentPartAddedEvent",
-  "response.content_part.done": "ResponseContentPartDoneEvent",
-  "response.output_text.delta": "ResponseTextDeltaEvent",
-  "response.output_text.done": "ResponseTextDoneEvent",
-  "response.function_call_arguments.delta": "ResponseFunctionCallArgumentsDeltaEvent",
-  "response.function_call_arguments.done": "ResponseFunctionCallArgumentsDoneEvent",
-  "response.completed": "ResponseCompletedEvent",
-  "response.incomplete": "ResponseIncompleteEvent",
-  "response.failed": "ResponseFailedEvent",
-  error: "ResponseErrorEvent",
-};
-
-/** Validates every event against its own schema and the union, and checks the numbering. */
-function checkEvents(events: readonly ResponseStreamEvent[]): void {
-  events.forEach((event, i) => {
-    const schema = EVENT_SCHEMAS[event.type];
-    assert.ok(schema, `no schema for ${event.type}`);
-    assertSchema(schema, event);
-    assertSchema("ResponseStreamEvent", event);
-    assert.equal(event.sequence_number, i, "sequence numbers start at 0 and go up by one");
-  });
-}
 
 function run(builder: ResponseStreamBuilder, parts: readonly ChatStreamPart[]): ResponseStreamEvent[] {
   return [...builder.start(), ...parts.flatMap((p) => builder.push(p)), ...builder.end()];

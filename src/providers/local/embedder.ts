@@ -1,6 +1,7 @@
 import type { LlamaEmbeddingContext, LlamaModel, Token } from "node-llama-cpp";
 import { invalidRequest, overloaded } from "../../core/errors.ts";
 import type { EmbeddingInput, EmbedOptions, EmbedResult } from "../provider.ts";
+import { normalise } from "../../core/vectors.ts";
 
 /** OpenAI's limit on the tokens of all inputs of one embeddings request; also bounds one call's work here. */
 export const MAX_EMBED_CALL_TOKENS = 300_000;
@@ -27,20 +28,6 @@ interface Job {
   since: number;
   /** Leaves its queue and resolves (no error) or rejects; later calls do nothing. */
   settle(error: unknown): void;
-}
-
-/** Truncates to `dimensions` and scales to unit length (a zero vector stays zero). */
-export function normalise(vector: ArrayLike<number>, dimensions: number): Float32Array {
-  const out = new Float32Array(dimensions);
-  let sum = 0;
-  for (let i = 0; i < dimensions; i++) {
-    const v = vector[i] as number;
-    out[i] = v;
-    sum += v * v;
-  }
-  const norm = Math.sqrt(sum);
-  if (norm > 0) for (let i = 0; i < dimensions; i++) out[i] = (out[i] as number) / norm;
-  return out;
 }
 
 /**

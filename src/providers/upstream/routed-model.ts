@@ -10,7 +10,7 @@ import { DeploymentLimits } from "./deployment-limits.ts";
 import { usedParams } from "../../core/declarable-params.ts";
 import { mapUpstreamError, openAiErrorBody, UpstreamError } from "./upstream-error.ts";
 // A pure function (no engine code): vectors are normalised the same way for every provider.
-import { normalise } from "../local/embedder.ts";
+import { normalise } from "../../core/vectors.ts";
 
 const NONE: ReadonlySet<string> = new Set();
 
