@@ -3,6 +3,7 @@ import { describe, it } from "node:test";
 import { Bm25Index } from "../../src/retrieval/bm25-index.ts";
 import { analyze } from "../../src/retrieval/text-analyzer.ts";
 import { CORPUS, QUERIES } from "../fixtures/retrieval-corpus.ts";
+import { random } from "../helpers/random.ts";
 
 /** BM25 of one term, written out from the formula. */
 function bm25(tf: number, df: number, n: number, dl: number, avgdl: number): number {
@@ -14,16 +15,6 @@ function near(actual: number, expected: number): void {
   assert.ok(Math.abs(actual - expected) < 1e-12, `${actual} ≠ ${expected}`);
 }
 
-/** A deterministic pseudo-random generator (mulberry32). */
-function random(seed: number): () => number {
-  let a = seed;
-  return () => {
-    a = (a + 0x6d2b79f5) | 0;
-    let t = Math.imul(a ^ (a >>> 15), 1 | a);
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 describe("analyze", () => {
   it("lowercases, splits on non-word characters, drops stop words and stems English words", () => {

@@ -3,19 +3,10 @@ import { describe, it } from "node:test";
 import { countTokens, encode } from "gpt-tokenizer";
 import { AUTO_CHUNKING, type Chunk, chunkText } from "../../src/retrieval/chunker.ts";
 import { CORPUS } from "../fixtures/retrieval-corpus.ts";
+import { random } from "../helpers/random.ts";
 
 const PLAIN = { disallowedSpecial: new Set<string>() };
 
-/** A deterministic pseudo-random generator (mulberry32). */
-function random(seed: number): () => number {
-  let a = seed;
-  return () => {
-    a = (a + 0x6d2b79f5) | 0;
-    let t = Math.imul(a ^ (a >>> 15), 1 | a);
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 /**
  * Prose from the corpus vocabulary with a numbered marker every ten words ("(17)"), so that each chunk's
