@@ -1,7 +1,7 @@
 import type { Usage } from "../core/chat.ts";
 import { sortableId } from "../core/ids.ts";
 import { nextSeq, type Page } from "./object-store.ts";
-import type { Param, Row, SqlDb } from "./sql-db.ts";
+import { num, numOrNull, strOrNull, type Param, type Row, type SqlDb } from "./sql-db.ts";
 
 /** A batch's lifecycle, as OpenAI names it. */
 export type BatchStatus = "validating" | "failed" | "in_progress" | "finalizing" | "completed" | "expired" | "cancelling" | "cancelled";
@@ -73,21 +73,19 @@ export interface UsageRow {
   costUsd: number;
 }
 
-const num = (v: unknown): number => Number(v ?? 0);
-const numOrNull = (v: unknown): number | null => (v === null || v === undefined ? null : Number(v));
 
 function toBatch(r: Row): BatchRecord {
   return {
     id: String(r.id),
     projectId: String(r.project_id),
-    keyId: r.key_id === null || r.key_id === undefined ? null : String(r.key_id),
+    keyId: strOrNull(r.key_id),
     createdAt: num(r.created_at),
     endpoint: String(r.endpoint),
     inputFileId: String(r.input_file_id),
     completionWindow: String(r.completion_window),
     status: String(r.status) as BatchStatus,
-    outputFileId: r.output_file_id === null || r.output_file_id === undefined ? null : String(r.output_file_id),
-    errorFileId: r.error_file_id === null || r.error_file_id === undefined ? null : String(r.error_file_id),
+    outputFileId: strOrNull(r.output_file_id),
+    errorFileId: strOrNull(r.error_file_id),
     expiresAt: num(r.expires_at),
     inProgressAt: numOrNull(r.in_progress_at),
     finalizingAt: numOrNull(r.finalizing_at),

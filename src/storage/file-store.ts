@@ -6,7 +6,7 @@ import { Readable, Transform } from "node:stream";
 import { ApiError } from "../core/errors.ts";
 import { prefixedId, unixSeconds } from "../core/ids.ts";
 import { nextSeq, type Page, type PageQuery } from "./object-store.ts";
-import type { Param, Row, SqlDb } from "./sql-db.ts";
+import { numOrNull, num, type Param, type Row, type SqlDb } from "./sql-db.ts";
 
 /** The purposes a file may have, as OpenAI lists them (plus what its own endpoints produce). */
 export const FILE_PURPOSES = ["assistants", "assistants_output", "batch", "batch_output", "fine-tune", "fine-tune-results", "vision", "user_data", "evals"] as const;
@@ -25,14 +25,13 @@ export interface FileRecord {
   status: "processed" | "error";
 }
 
-const num = (v: unknown): number => Number(v ?? 0);
 
 function toFile(r: Row): FileRecord {
   return {
     id: String(r.id),
     projectId: String(r.project_id),
     createdAt: num(r.created_at),
-    expiresAt: r.expires_at === null || r.expires_at === undefined ? null : num(r.expires_at),
+    expiresAt: numOrNull(r.expires_at),
     bytes: num(r.bytes),
     filename: String(r.filename),
     purpose: String(r.purpose) as FilePurpose,

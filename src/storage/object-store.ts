@@ -1,4 +1,4 @@
-import type { Param, Row, SqlDb } from "./sql-db.ts";
+import { num, str, strOrNull, type Param, type Row, type SqlDb } from "./sql-db.ts";
 
 /** A stored response: its wire object, the request that made it, and the input items it was given. */
 export interface StoredResponse {
@@ -67,9 +67,6 @@ export function nextSeq(): number {
   return lastSeq;
 }
 
-const num = (v: unknown): number => Number(v ?? 0);
-const str = (v: unknown): string => String(v ?? "");
-const strOrNull = (v: unknown): string | null => (v === null || v === undefined ? null : String(v));
 
 function toResponse(r: Row): StoredResponse {
   return {

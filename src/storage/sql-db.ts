@@ -6,6 +6,12 @@ export type Row = Record<string, unknown>;
 /** Values bound to `?` placeholders; bytes go to BLOB (SQLite) or BYTEA (PostgreSQL) columns. */
 export type Param = string | number | null | Uint8Array;
 
+/** Row value readers: drivers return numbers, bigints as numbers, or null, depending on the column and database. */
+export const num = (v: unknown): number => Number(v ?? 0);
+export const numOrNull = (v: unknown): number | null => (v === null || v === undefined ? null : Number(v));
+export const str = (v: unknown): string => String(v ?? "");
+export const strOrNull = (v: unknown): string | null => (v === null || v === undefined ? null : String(v));
+
 /**
  * The little SQL surface the storage layer needs, over SQLite (node:sqlite) and PostgreSQL (pg).
  * Statements use `?` placeholders and SQL both databases accept.

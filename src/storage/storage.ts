@@ -1,5 +1,5 @@
 import { MIGRATIONS } from "./migrations.ts";
-import type { Param, Row, SqlDb } from "./sql-db.ts";
+import { strOrNull, num, numOrNull, type Param, type Row, type SqlDb } from "./sql-db.ts";
 
 /** A project: the owner of keys, limits, usage and (later) every stored object. */
 export interface Project {
@@ -74,8 +74,6 @@ export interface UsageBucketRow {
 
 export type UsageGroup = "project_id" | "model" | "api_key_id" | "batch";
 
-const num = (v: unknown): number => Number(v ?? 0);
-const numOrNull = (v: unknown): number | null => (v === null || v === undefined ? null : Number(v));
 
 function toProject(r: Row): Project {
   return {
@@ -83,7 +81,7 @@ function toProject(r: Row): Project {
     name: String(r.name),
     createdAt: num(r.created_at),
     archivedAt: numOrNull(r.archived_at),
-    tier: r.tier === null || r.tier === undefined ? null : String(r.tier),
+    tier: strOrNull(r.tier),
     monthlyBudgetUsd: numOrNull(r.monthly_budget_usd),
     softBudgetUsd: numOrNull(r.soft_budget_usd),
   };

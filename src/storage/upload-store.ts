@@ -4,7 +4,7 @@ import { join } from "node:path";
 import type { Readable } from "node:stream";
 import { prefixedId, unixSeconds } from "../core/ids.ts";
 import { streamToFile, type FilePurpose } from "./file-store.ts";
-import type { Row, SqlDb } from "./sql-db.ts";
+import { strOrNull, numOrNull, num, type Row, type SqlDb } from "./sql-db.ts";
 
 /**
  * An upload's state as stored. `completing` is held while its parts are assembled into a file, so
@@ -39,10 +39,9 @@ export interface UploadPartRecord {
   bytes: number;
 }
 
-const num = (v: unknown): number => Number(v ?? 0);
 
 function toUpload(r: Row): UploadRecord {
-  const after = r.file_expires_after === null || r.file_expires_after === undefined ? null : Number(r.file_expires_after);
+  const after = numOrNull(r.file_expires_after);
   return {
     id: String(r.id),
     projectId: String(r.project_id),
@@ -53,7 +52,7 @@ function toUpload(r: Row): UploadRecord {
     bytes: num(r.bytes),
     mimeType: String(r.mime_type),
     status: String(r.status) as UploadStatus,
-    fileId: r.file_id === null || r.file_id === undefined ? null : String(r.file_id),
+    fileId: strOrNull(r.file_id),
     fileExpiresAfter: after !== null && Number.isFinite(after) ? after : null,
   };
 }

@@ -1,7 +1,7 @@
 import { sortableId } from "../core/ids.ts";
 import type { Attributes } from "../retrieval/types.ts";
 import { nextSeq, type Page } from "./object-store.ts";
-import type { Param, Row, SqlDb } from "./sql-db.ts";
+import { numOrNull, num, strOrNull, type Param, type Row, type SqlDb } from "./sql-db.ts";
 
 /** A vector store as stored. Timestamps are Unix seconds. */
 export interface VectorStoreRecord {
@@ -96,8 +96,6 @@ export interface CursorQuery {
   order: "asc" | "desc";
 }
 
-const num = (v: unknown): number => Number(v ?? 0);
-const strOrNull = (v: unknown): string | null => (v === null || v === undefined ? null : String(v));
 
 function toStore(r: Row): VectorStoreRecord {
   return {
@@ -108,7 +106,7 @@ function toStore(r: Row): VectorStoreRecord {
     description: strOrNull(r.description),
     metadata: JSON.parse(String(r.metadata)) as Record<string, string>,
     embeddingModel: String(r.embedding_model),
-    expiresAfterDays: r.expires_after_days === null || r.expires_after_days === undefined ? null : num(r.expires_after_days),
+    expiresAfterDays: numOrNull(r.expires_after_days),
     lastActiveAt: num(r.last_active_at),
     version: num(r.version),
   };
