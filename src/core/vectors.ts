@@ -11,3 +11,10 @@ export function normalise(vector: ArrayLike<number>, dimensions: number): Float3
   if (norm > 0) for (let i = 0; i < dimensions; i++) out[i] = (out[i] as number) / norm;
   return out;
 }
+
+/** A vector's little-endian float32 bytes: OpenAI's `base64` embedding encoding, and how vectors are stored. */
+export function float32Bytes(vector: Float32Array): Buffer {
+  const bytes = Buffer.alloc(vector.length * 4);
+  for (let i = 0; i < vector.length; i++) bytes.writeFloatLE(vector[i] as number, i * 4);
+  return bytes;
+}

@@ -17,7 +17,7 @@ const MAX_HALVINGS = 12;
 
 /** Errors worth trying again later (the engine or an upstream was busy), rather than failing the file. */
 function transient(error: unknown): boolean {
-  return error instanceof ApiError && (error.status === 429 || error.status === 503 || error.status >= 500);
+  return error instanceof ApiError && (error.status === 429 || error.status >= 500);
 }
 
 /**

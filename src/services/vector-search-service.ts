@@ -47,7 +47,8 @@ export class VectorSearchService implements VectorSearch {
     }
     const queries = request.queries.map((q) => (request.rewriteQuery ? rewriteQuery(q) : q));
     const indexes = await Promise.all(stores.map((s) => this.#index(s)));
-    for (const s of stores) await this.#store.touch(s.id, now);
+    // Activity is kept to the second: a store searched again within it needs no write.
+    for (const s of stores) if (s.lastActiveAt < now) await this.#store.touch(s.id, now);
 
     // Queries are embedded once per embedding model among the stores.
     const vectors = new Map<string, Float32Array[]>();
@@ -133,15 +134,16 @@ export class VectorSearchService implements VectorSearch {
     if (cached !== undefined && cached.version === store.version) return cached;
     let pending = this.#syncing.get(store.id);
     if (pending === undefined) {
-      pending = this.#sync(store.id, cached ?? new StoreIndex()).finally(() => this.#syncing.delete(store.id));
+      pending = this.#sync(store, cached ?? new StoreIndex()).finally(() => this.#syncing.delete(store.id));
       this.#syncing.set(store.id, pending);
     }
     return pending;
   }
 
-  async #sync(id: string, index: StoreIndex): Promise<StoreIndex> {
-    // Read the version first: a change made while loading moves it again, and the next search catches up.
-    const version = (await this.#store.version(id)) ?? 0;
+  async #sync(store: VectorStoreRecord, index: StoreIndex): Promise<StoreIndex> {
+    // The version was read with the store, before the files: a change made while loading moves it
+    // again, and the next search catches up.
+    const id = store.id;
     const files = await this.#store.searchableFiles(id);
     const wanted = new Map(files.map((f) => [f.fileId, f]));
     for (const [fileId, info] of [...index.files]) if (wanted.get(fileId)?.seq !== info.seq) index.removeFile(fileId);
@@ -163,7 +165,7 @@ export class VectorSearchService implements VectorSearch {
         if (f !== undefined) index.addFile(fileId, { filename: f.filename, attributes: f.attributes, seq: f.seq }, byFile.get(fileId) ?? []);
       }
     }
-    index.version = version;
+    index.version = store.version;
     this.#indexes.set(id, index);
     return index;
   }

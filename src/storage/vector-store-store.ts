@@ -1,4 +1,5 @@
 import { sortableId } from "../core/ids.ts";
+import { float32Bytes } from "../core/vectors.ts";
 import type { Attributes } from "../retrieval/types.ts";
 import { nextSeq, type Page } from "./object-store.ts";
 import { numOrNull, num, strOrNull, type Param, type Row, type SqlDb } from "./sql-db.ts";
@@ -129,14 +130,7 @@ function toFile(r: Row): VectorStoreFileRecord {
   };
 }
 
-/** Float32 vectors are stored as their little-endian bytes. */
-export function vectorBytes(vector: Float32Array): Uint8Array {
-  const out = new Uint8Array(vector.length * 4);
-  const view = new DataView(out.buffer);
-  for (let i = 0; i < vector.length; i++) view.setFloat32(i * 4, vector[i] as number, true);
-  return out;
-}
-
+/** Stored vectors are their little-endian float32 bytes (`float32Bytes`). */
 function bytesVector(value: unknown): Float32Array {
   const bytes = value as Uint8Array;
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
@@ -384,7 +378,7 @@ export class VectorStoreStore {
           i,
           c.text,
           c.tokens,
-          vectorBytes(c.embedding),
+          float32Bytes(c.embedding),
         ]);
       }
       await tx.run("UPDATE vector_stores SET version = version + 1 WHERE id = ?", [f.vectorStoreId]);
@@ -420,12 +414,6 @@ export class VectorStoreStore {
       for (const r of rows) out.push({ fileId: String(r.file_id), index: num(r.chunk_index), text: String(r.text), tokens: num(r.tokens), embedding: bytesVector(r.embedding) });
     }
     return out;
-  }
-
-  /** The current version of stores (see `VectorStoreRecord.version`). */
-  async version(id: string): Promise<number | undefined> {
-    const [row] = await this.#db.all("SELECT version FROM vector_stores WHERE id = ?", [id]);
-    return row === undefined ? undefined : num(row.version);
   }
 
   /** A page of `table`'s rows by creation order, after or before a cursor (`idColumn` value within `where`). */

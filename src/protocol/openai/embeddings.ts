@@ -1,6 +1,7 @@
 import { invalidRequest } from "../../core/errors.ts";
 import type { ChatModel, EmbeddingInput, EmbedResult } from "../../providers/provider.ts";
 import { describeType, FieldReader } from "./validate.ts";
+import { float32Bytes } from "../../core/vectors.ts";
 
 /** OpenAI's limits: inputs per request, and tokens over all inputs of one request. */
 export const MAX_EMBEDDING_INPUTS = 2048;
@@ -104,9 +105,7 @@ export function parseEmbeddingRequest(body: unknown): EmbeddingRequest {
 
 /** A vector as base64 of its little-endian float32 bytes, as OpenAI sends `encoding_format: "base64"`. */
 export function encodeBase64(vector: Float32Array): string {
-  const bytes = Buffer.alloc(vector.length * 4);
-  for (let i = 0; i < vector.length; i++) bytes.writeFloatLE(vector[i] as number, i * 4);
-  return bytes.toString("base64");
+  return float32Bytes(vector).toString("base64");
 }
 
 /** The `CreateEmbeddingResponse` body for vectors in input order; usage counts prompt tokens only. */

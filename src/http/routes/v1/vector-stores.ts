@@ -224,8 +224,9 @@ export function vectorStoreRoutes(deps: VectorStoreDeps): Route[] {
         const store = await storeOr404(deps, ctx);
         const batch = await batchOr404(deps, store, ctx);
         // A batch with nothing left to index has nothing to cancel; it keeps its final status.
-        if ((await deps.store.batchCounts(batch.id)).in_progress === 0) {
-          sendJson(ctx.res, 200, renderFileBatch(batch, await deps.store.batchCounts(batch.id)));
+        const counts = await deps.store.batchCounts(batch.id);
+        if (counts.in_progress === 0) {
+          sendJson(ctx.res, 200, renderFileBatch(batch, counts));
           return;
         }
         await deps.store.cancelBatch(batch.id);
