@@ -26,6 +26,7 @@ import { forwardHandler } from "./http/routes/v1/forward.ts";
 import { embeddingsHandler } from "./http/routes/v1/embeddings.ts";
 import { responsesRoutes } from "./http/routes/v1/responses.ts";
 import { ResponsesService } from "./services/responses-service.ts";
+import { batchEndpoints, createModelEndpoints } from "./services/endpoints/model-endpoints.ts";
 import { BatchService } from "./services/batch-service.ts";
 import { BatchStore } from "./storage/batch-store.ts";
 import { BatchWorker } from "./jobs/batch-worker.ts";
@@ -247,22 +248,20 @@ export async function startServer(config: Config, logger: Logger, hooks: StartHo
   const vectorStoreService = new VectorStoreService({ store: vectorStores, files, registry, embeddingModel: config.vectorStores.embeddingModel, onQueued: () => indexer.poke() });
   const responses = new ResponsesService(objects, chat, meter, logger, { search: vectorSearch });
   const batchStore = new BatchStore(storage.db);
-  const batchService = new BatchService({ batches: batchStore, files, registry, chat, responses, maxRequests: config.batches.maxRequests });
+  const endpoints = createModelEndpoints({ chat, responses, registry, engineVersion: VERSION });
+  const batchService = new BatchService({ batches: batchStore, files, registry, endpoints: batchEndpoints(endpoints), maxRequests: config.batches.maxRequests });
   const batchWorker = new BatchWorker({ store: batchStore, service: batchService, logger, concurrency: config.batches.concurrency });
   const routes: Route[] = [
     { method: "GET", pattern: "/health", handler: healthHandler(registry) },
     { method: "GET", pattern: "/ready", handler: readyHandler(() => state) },
     { method: "GET", pattern: "/v1/models", handler: listModelsHandler(registry) },
     { method: "GET", pattern: "/v1/models/:model", handler: getModelHandler(registry) },
-    { method: "POST", pattern: "/v1/chat/completions", handler: chatCompletionsHandler(chat, VERSION, gate, objects) },
-    ...responsesRoutes(responses, registry, gate),
+    { method: "POST", pattern: "/v1/chat/completions", handler: chatCompletionsHandler(endpoints.chatCompletions, gate, objects) },
+    ...responsesRoutes({ service: responses, endpoint: endpoints.responses, relay: endpoints.responsesRelay, registry, gate }),
     ...batchRoutes({ service: batchService, store: batchStore, worker: batchWorker }),
-    { method: "POST", pattern: "/v1/embeddings", handler: embeddingsHandler(registry, gate) },
-    ...(["/completions", "/moderations"] as const).map((endpoint) => ({
-      method: "POST" as const,
-      pattern: `/v1${endpoint}`,
-      handler: forwardHandler(endpoint, registry, gate),
-    })),
+    { method: "POST", pattern: "/v1/embeddings", handler: embeddingsHandler(endpoints.embeddings, gate) },
+    { method: "POST", pattern: "/v1/completions", handler: forwardHandler(endpoints.completions, gate) },
+    { method: "POST", pattern: "/v1/moderations", handler: forwardHandler(endpoints.moderations, gate) },
     ...organizationRoutes({ storage, access, budgets }),
     ...storedChatCompletionRoutes({ objects }),
     ...conversationRoutes({ objects }),

@@ -2,25 +2,20 @@ import { readFile } from "node:fs/promises";
 import { emptyUsage, type Usage } from "../core/chat.ts";
 import { ApiError, invalidRequest, objectNotFound, toApiError } from "../core/errors.ts";
 import { prefixedId, randomHex, unixSeconds } from "../core/ids.ts";
-import { priceUsage } from "../core/pricing.ts";
-import { parseChatCompletionRequest, renderChatCompletion } from "../protocol/openai/chat-completions.ts";
-import { embedsHere, parseEmbeddingRequest, renderEmbeddingResponse } from "../protocol/openai/embeddings.ts";
-import { systemFingerprint } from "../protocol/openai/fingerprint.ts";
-import { parseResponsesRequest } from "../protocol/openai/responses.ts";
-import { canonicalUsage } from "../protocol/openai/usage-scan.ts";
-import type { ForwardEndpoint } from "../providers/provider.ts";
+import { priceUsage, type Pricing } from "../core/pricing.ts";
 import type { BatchError, BatchRecord, BatchRequestResult, BatchRequestRow, BatchStore } from "../storage/batch-store.ts";
 import type { FileStore } from "../storage/file-store.ts";
-import { VERSION } from "../version.ts";
 import type { Principal } from "./access.ts";
-import type { ChatService } from "./chat-service.ts";
+import { answerJson, type Endpoint, type EndpointCall } from "./endpoints/endpoint.ts";
 import type { ModelRegistry } from "./model-registry.ts";
-import type { ResponsesService } from "./responses-service.ts";
 import { BATCH_DISCOUNT } from "./usage-meter.ts";
 
 /** Endpoints a batch may target here. */
 export const BATCH_ENDPOINTS = ["/v1/chat/completions", "/v1/responses", "/v1/embeddings", "/v1/completions", "/v1/moderations"] as const;
 export type BatchEndpoint = (typeof BATCH_ENDPOINTS)[number];
+
+/** The endpoint each batch URL runs: the same use cases the HTTP routes call. */
+export type BatchEndpoints = Readonly<Record<BatchEndpoint, Endpoint<unknown>>>;
 
 /** OpenAI's limit on a batch input file. */
 export const MAX_BATCH_FILE_BYTES = 200 * 1024 * 1024;
@@ -76,16 +71,14 @@ export class BatchService {
   readonly #batches: BatchStore;
   readonly #files: FileStore;
   readonly #registry: ModelRegistry;
-  readonly #chat: ChatService;
-  readonly #responses: ResponsesService;
+  readonly #endpoints: BatchEndpoints;
   readonly #maxRequests: number;
 
-  constructor(deps: { batches: BatchStore; files: FileStore; registry: ModelRegistry; chat: ChatService; responses: ResponsesService; maxRequests: number }) {
+  constructor(deps: { batches: BatchStore; files: FileStore; registry: ModelRegistry; endpoints: BatchEndpoints; maxRequests: number }) {
     this.#batches = deps.batches;
     this.#files = deps.files;
     this.#registry = deps.registry;
-    this.#chat = deps.chat;
-    this.#responses = deps.responses;
+    this.#endpoints = deps.endpoints;
     this.#maxRequests = deps.maxRequests;
   }
 
@@ -192,10 +185,7 @@ export class BatchService {
     if (typeof body !== "object" || body === null || Array.isArray(body)) return { code: "invalid_request", message: "'body' must be a JSON object.", param: "body" };
     const b = body as Record<string, unknown>;
     try {
-      if (endpoint === "/v1/chat/completions") parseChatCompletionRequest(body);
-      else if (endpoint === "/v1/responses") parseResponsesRequest(body);
-      else if (typeof b.model !== "string") throw invalidRequest("'model' is required.", "model", "missing_required_parameter");
-      else if (endpoint === "/v1/embeddings" && this.#registry.has(b.model) && embedsHere(this.#registry.resolve(b.model))) parseEmbeddingRequest(body);
+      this.#endpoints[endpoint].parse(body);
     } catch (error) {
       const e = toApiError(error);
       return { code: e.code ?? "invalid_request", message: e.message, param: e.param === null ? "body" : `body.${e.param}` };
@@ -216,52 +206,28 @@ export class BatchService {
     const principal: Principal = { projectId: b.projectId, keyId: b.keyId, admin: false, models: null };
     let usage: Usage = emptyUsage();
     let model = "";
-    let pricing;
+    let pricing: Pricing | undefined;
     let status = 200;
     let body: unknown;
+    // The batch was admitted when it was created; each line is metered at batch prices below.
+    const call: EndpointCall = {
+      principal,
+      signal,
+      priority: "background",
+      admit: () => Promise.resolve(),
+      served: (m) => {
+        model = m.descriptor.id;
+        pricing = m.descriptor.pricing;
+      },
+      usage: (u) => {
+        usage = u;
+      },
+    };
     try {
-      const request: unknown = JSON.parse(row.body);
-      if (b.endpoint === "/v1/chat/completions") {
-        const parsed = parseChatCompletionRequest(request);
-        const result = await this.#chat.complete({ ...parsed.request, priority: "background" }, signal, (u) => (usage = u));
-        model = result.model.descriptor.id;
-        pricing = result.model.descriptor.pricing;
-        usage = result.usage;
-        body = renderChatCompletion({ id: prefixedId("chatcmpl-"), created: unixSeconds(), model, systemFingerprint: systemFingerprint(model, VERSION) }, result.choices, result.usage, parsed);
-      } else if (b.endpoint === "/v1/responses") {
-        const req = parseResponsesRequest(request);
-        const turn = await this.#responses.prepare(b.projectId, req);
-        turn.chat = { ...turn.chat, priority: "background" };
-        const run = await this.#responses.start(principal, turn, signal, (u) => (usage = u));
-        model = run.model.descriptor.id;
-        pricing = run.model.descriptor.pricing;
-        for await (const _ of run.events) {
-          // Collected by the builder.
-        }
-        body = run.response();
-      } else {
-        const fields = request as Record<string, unknown>;
-        const target = this.#registry.resolve(String(fields.model));
-        model = target.descriptor.id;
-        pricing = target.descriptor.pricing;
-        const endpoint = b.endpoint.slice(3) as ForwardEndpoint;
-        if (endpoint === "/embeddings" && embedsHere(target)) {
-          // Computed here (local models) at background priority; metered at batch prices like any line.
-          const parsed = parseEmbeddingRequest(request);
-          const result = await target.embed(parsed.inputs, { dimensions: parsed.dimensions, priority: "background" }, signal);
-          usage = { ...emptyUsage(), promptTokens: result.promptTokens };
-          body = renderEmbeddingResponse(model, result, parsed.encodingFormat);
-        } else if (target.forward === undefined || target.supportsForward?.(endpoint) !== true) {
-          throw new ApiError(400, `The model '${model}' does not support ${b.endpoint} on this server yet.`, { type: "invalid_request_error", code: "unsupported_endpoint", param: "model" });
-        } else {
-          const answer = await target.forward(endpoint, fields, signal);
-          const chunks: Buffer[] = [];
-          for await (const c of answer.body) chunks.push(Buffer.from(c));
-          const text = Buffer.concat(chunks).toString("utf8");
-          body = JSON.parse(text) as unknown;
-          usage = canonicalUsage((body as { usage?: unknown }).usage) ?? emptyUsage();
-        }
-      }
+      const endpoint = this.#endpoints[b.endpoint as BatchEndpoint];
+      const answer = await endpoint.run(call, endpoint.parse(JSON.parse(row.body)));
+      status = answer.status;
+      body = answerJson(answer);
     } catch (error) {
       if (signal.aborted) throw error;
       const e = toApiError(error);

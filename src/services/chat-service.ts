@@ -57,7 +57,11 @@ export class ChatService {
 
   /** Runs a generation to the end and collects every choice. */
   async complete(request: ChatRequest, signal: AbortSignal, onUsage?: (usage: Usage) => void): Promise<ChatResult> {
-    const run = await this.start(request, signal, onUsage);
+    return this.collect(await this.start(request, signal, onUsage), request);
+  }
+
+  /** Reads a started generation to its end and collects every choice. */
+  async collect(run: ChatRun, request: Pick<ChatRequest, "n" | "topLogprobs">): Promise<ChatResult> {
     const collector = new ChoiceCollector(request);
     for (let step = run.first; !step.done; step = await run.parts.next()) collector.add(step.value);
     return { model: run.model, choices: collector.choices, usage: collector.usage };

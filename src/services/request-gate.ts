@@ -4,11 +4,20 @@ import type { Principal } from "./access.ts";
 import type { BudgetGuard } from "./budgets.ts";
 import type { Admission, RateLimiter } from "./rate-limiter.ts";
 
+/** Checks that run before any model work: key restrictions, budgets, rate limits. */
+export interface RequestGate {
+  /**
+   * Admits a request for `requested` (the name the client used) served by `model`, reserving
+   * `estimatedTokens` against TPM until the actual usage is known.
+   */
+  admit(principal: Principal, requested: string, model: ChatModel, estimatedTokens: number): Promise<Admission>;
+}
+
 /**
  * What every model request passes before any engine work: the key's model restriction, the
  * project's budget, and (when configured) its rate limits.
  */
-export class PlatformGate {
+export class PlatformGate implements RequestGate {
   readonly #budgets: BudgetGuard;
   readonly #limits: RateLimiter;
 
@@ -17,10 +26,6 @@ export class PlatformGate {
     this.#limits = limits;
   }
 
-  /**
-   * Admits a request for `requested` (the name the client used) served by `model`, reserving
-   * `estimatedTokens` against TPM until the actual usage is known.
-   */
   async admit(principal: Principal, requested: string, model: ChatModel, estimatedTokens: number): Promise<Admission> {
     if (principal.models !== null && !principal.models.includes(requested)) {
       throw new ApiError(403, `This API key is not allowed to use the model '${requested}'.`, {

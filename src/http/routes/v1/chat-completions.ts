@@ -2,27 +2,17 @@ import type { Usage } from "../../../core/chat.ts";
 import { toApiError } from "../../../core/errors.ts";
 import { priceUsage, type Pricing } from "../../../core/pricing.ts";
 import type { LogFields } from "../../../logging/logger.ts";
-import { prefixedId, unixSeconds } from "../../../core/ids.ts";
 import { encodeSseFrame, encodeSseJson, SSE_DONE } from "../../../core/sse.ts";
-import {
-  parseChatCompletionRequest,
-  ChunkSerializer,
-  renderChatCompletion,
-  renderUsageChunk,
-  type ChunkDelta,
-  type CompletionEnvelope,
-} from "../../../protocol/openai/chat-completions.ts";
-import { systemFingerprint } from "../../../protocol/openai/fingerprint.ts";
-import { ChoiceCollector, type ChatService } from "../../../services/chat-service.ts";
+import { ChunkSerializer, renderChatCompletion, renderUsageChunk, type ChunkDelta } from "../../../protocol/openai/chat-completions.ts";
+import { ChoiceCollector } from "../../../services/chat-service.ts";
+import type { ChatCompletionsEndpoint } from "../../../services/endpoints/chat-completions.ts";
+import type { RequestGate } from "../../../services/request-gate.ts";
 import type { StoredChatRequest } from "../../../protocol/openai/stored-chat-completions.ts";
 import type { ObjectStore } from "../../../storage/object-store.ts";
-import { sendJson } from "../../respond.ts";
+import { answerJson } from "../../../services/endpoints/endpoint.ts";
+import { modelCall, sendAnswer } from "../../model-call.ts";
 import { SseWriter } from "../../sse-writer.ts";
-import type { Handler, Metering, RequestContext } from "../../router.ts";
-import { estimateTokens } from "../../../core/token-estimate.ts";
-import type { ChatModel } from "../../../providers/provider.ts";
-import type { Principal } from "../../../services/access.ts";
-import type { Admission } from "../../../services/rate-limiter.ts";
+import type { Handler, RequestContext } from "../../router.ts";
 
 /** Adds a request's token counts, and its cost when the model has prices, to its log line. */
 function logUsage(log: LogFields, usage: Usage, pricing: Pricing | undefined): void {
@@ -33,35 +23,26 @@ function logUsage(log: LogFields, usage: Usage, pricing: Pricing | undefined): v
   if (pricing !== undefined) log.cost_usd = Number(priceUsage(usage, pricing).toFixed(8));
 }
 
+/** A rendered `chat.completion` object, as far as storing it needs to read it. */
+type RenderedCompletion = Record<string, unknown> & { id: string; created: number; model: string };
+
 /** Frames produced within this many milliseconds of the last write share one socket write. */
 const STREAM_COALESCE_MS = 10;
-
-/** Checks that run before any model work: key restrictions, budgets, rate limits. */
-export interface RequestGate {
-  admit(principal: Principal, requested: string, model: ChatModel, estimatedTokens: number): Promise<Admission>;
-}
 
 /**
  * Keeps a finished completion made with `store: true`: the `chat.completion` object (with the
  * request's metadata) and the request's messages as the client sent them. A failure to store is
  * logged, not answered: the completion was made (and metered), and a retry would pay for it again.
  */
-async function storeCompletion(
-  objects: ObjectStore,
-  ctx: RequestContext,
-  env: CompletionEnvelope,
-  body: unknown,
-  metadata: Record<string, string> | undefined,
-  completion: Record<string, unknown>,
-): Promise<void> {
+async function storeCompletion(objects: ObjectStore, ctx: RequestContext, body: unknown, metadata: Record<string, string> | undefined, completion: RenderedCompletion): Promise<void> {
   const messages = (body as { messages: unknown[] }).messages;
   const request: StoredChatRequest = { messages, metadata: metadata ?? null };
   try {
     await objects.insertChatCompletion({
-      id: env.id,
+      id: completion.id,
       projectId: ctx.principal.projectId,
-      createdAt: env.created,
-      model: env.model,
+      createdAt: completion.created,
+      model: completion.model,
       metadata: metadata ?? {},
       request: JSON.stringify(request),
       completion: JSON.stringify({ ...completion, metadata: metadata ?? {} }),
@@ -74,47 +55,29 @@ async function storeCompletion(
 }
 
 /**
- * `POST /v1/chat/completions`: validate, run the chat service, render JSON or SSE. With `objects`,
+ * `POST /v1/chat/completions`: validate, run the endpoint, render JSON or SSE. With `objects`,
  * a request with `store: true` is kept once it has finished (streamed ones assembled from what was
  * streamed), before the client sees its end, so that it is listable as soon as the client has it.
  */
-export function chatCompletionsHandler(chat: ChatService, engineVersion: string, gate: RequestGate, objects?: ObjectStore): Handler {
+export function chatCompletionsHandler(endpoint: ChatCompletionsEndpoint, gate: RequestGate, objects?: ObjectStore): Handler {
   return async (ctx) => {
     const body = await ctx.readJson();
-    const parsed = parseChatCompletionRequest(body);
+    const parsed = endpoint.parse(body);
     const store = parsed.store ? objects : undefined;
     ctx.log.model = parsed.request.model;
     ctx.log.stream = parsed.stream;
-    const model = chat.resolve(parsed.request.model);
-    const admission = await gate.admit(ctx.principal, parsed.request.model, model, estimateTokens(parsed.request));
-    for (const [name, value] of Object.entries(admission.headers)) ctx.res.setHeader(name, value);
-    const metering: Metering = { model: model.descriptor.id, usage: undefined, pricing: model.descriptor.pricing, batch: false };
-    ctx.metering = metering;
-    ctx.cleanups.push(() => admission.finish(metering.usage));
-    const onUsage = (usage: Usage): void => {
-      metering.usage = usage;
-    };
-    const env: CompletionEnvelope = { id: prefixedId("chatcmpl-"), created: unixSeconds(), model: "", systemFingerprint: "" };
+    const call = modelCall(ctx, gate);
 
     if (!parsed.stream) {
-      const result = await chat.complete(parsed.request, ctx.signal, onUsage);
-      env.model = result.model.descriptor.id;
-      metering.model = env.model;
-      metering.pricing = result.model.descriptor.pricing;
-      logUsage(ctx.log, result.usage, metering.pricing);
-      env.systemFingerprint = systemFingerprint(env.model, engineVersion);
-      const completion = renderChatCompletion(env, result.choices, result.usage, parsed);
-      if (store !== undefined) await storeCompletion(store, ctx, env, body, parsed.metadata, completion);
-      sendJson(ctx.res, 200, completion);
+      const answer = await endpoint.run(call, parsed);
+      if (ctx.metering?.usage) logUsage(ctx.log, ctx.metering.usage, ctx.metering.pricing);
+      if (store !== undefined) await storeCompletion(store, ctx, body, parsed.metadata, answerJson(answer) as RenderedCompletion);
+      sendAnswer(ctx.res, answer);
       return;
     }
 
     // Errors up to the first generated part still get a proper status; after that they go in-stream.
-    const run = await chat.start(parsed.request, ctx.signal, onUsage);
-    env.model = run.model.descriptor.id;
-    metering.model = env.model;
-    metering.pricing = run.model.descriptor.pricing;
-    env.systemFingerprint = systemFingerprint(env.model, engineVersion);
+    const { envelope: env, run } = await endpoint.start(call, parsed);
     ctx.res.writeHead(200, {
       "content-type": "text/event-stream; charset=utf-8",
       "cache-control": "no-cache",
@@ -156,8 +119,8 @@ export function chatCompletionsHandler(chat: ChatService, engineVersion: string,
         if (!open) return;
       }
       if (store !== undefined && collected !== undefined) {
-        const completion = renderChatCompletion(env, collected.choices, metering.usage ?? collected.usage, parsed);
-        await storeCompletion(store, ctx, env, body, parsed.metadata, completion);
+        const completion = renderChatCompletion(env, collected.choices, ctx.metering?.usage ?? collected.usage, parsed) as RenderedCompletion;
+        await storeCompletion(store, ctx, body, parsed.metadata, completion);
       }
       writer.write(SSE_DONE);
     } catch (error) {
@@ -167,7 +130,7 @@ export function chatCompletionsHandler(chat: ChatService, engineVersion: string,
       await run.parts.return?.(undefined);
       await writer.end();
       // Logged once the stream has ended, with the prices of the model that actually served.
-      if (metering.usage) logUsage(ctx.log, metering.usage, metering.pricing);
+      if (ctx.metering?.usage) logUsage(ctx.log, ctx.metering.usage, ctx.metering.pricing);
     }
   };
 }

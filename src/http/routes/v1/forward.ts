@@ -1,55 +1,27 @@
-import { countTokens } from "gpt-tokenizer";
-import { DEFAULT_OUTPUT_ESTIMATE } from "../../../core/token-estimate.ts";
-import { ApiError, invalidRequest } from "../../../core/errors.ts";
-import type { ForwardEndpoint } from "../../../providers/provider.ts";
-import { SseUsageScanner, usageOfJson } from "../../../protocol/openai/usage-scan.ts";
-import type { ModelRegistry } from "../../../services/model-registry.ts";
-import type { Handler, Metering } from "../../router.ts";
-import type { RequestGate } from "./chat-completions.ts";
-
-/** Tokens a forwarded request may use: its input by the o200k tokenizer, plus the output it may produce. */
-function estimate(endpoint: ForwardEndpoint, body: Readonly<Record<string, unknown>>): number {
-  const input = body.input ?? body.prompt ?? "";
-  const text = typeof input === "string" ? input : JSON.stringify(input);
-  const instructions = typeof body.instructions === "string" ? countTokens(body.instructions) : 0;
-  if (endpoint === "/embeddings" || endpoint === "/moderations") return countTokens(text);
-  const max = typeof body.max_output_tokens === "number" ? body.max_output_tokens : typeof body.max_tokens === "number" ? body.max_tokens : DEFAULT_OUTPUT_ESTIMATE;
-  return countTokens(text) + instructions + max;
-}
+import { ApiError } from "../../../core/errors.ts";
+import { encodeSseJson } from "../../../core/sse.ts";
+import { SseUsageScanner } from "../../../protocol/openai/usage-scan.ts";
+import { collectRelayed, type RelayEndpoint } from "../../../services/endpoints/relay.ts";
+import type { RequestGate } from "../../../services/request-gate.ts";
+import { modelCall, sendAnswer } from "../../model-call.ts";
+import type { Handler } from "../../router.ts";
 
 /**
  * `POST /v1{endpoint}` relayed to an upstream model's deployment as is: the key's model
  * restriction, budget and rate limits apply, the usage in the answer is metered, and the bytes reach
- * the client unchanged. Models without the endpoint answer 400 `unsupported_endpoint`.
+ * the client unchanged (a stream as it arrives). Models without the endpoint answer 400 `unsupported_endpoint`.
  */
-export function forwardHandler(endpoint: ForwardEndpoint, registry: ModelRegistry, gate: RequestGate): Handler {
+export function forwardHandler(relay: RelayEndpoint, gate: RequestGate): Handler {
   return async (ctx) => {
-    const raw = await ctx.readJson();
-    if (typeof raw !== "object" || raw === null || Array.isArray(raw)) throw invalidRequest("The request body must be a JSON object.", null, "invalid_type");
-    const body = raw as Record<string, unknown>;
-    if (body.model === undefined) throw invalidRequest("Missing required parameter: 'model'.", "model", "missing_required_parameter");
-    if (typeof body.model !== "string" || body.model === "") throw invalidRequest("Invalid type for 'model': expected a non-empty string.", "model", "invalid_type");
-    const stream = body.stream === true;
-    ctx.log.model = body.model;
-    ctx.log.stream = stream;
-    const model = registry.resolve(body.model);
-    if (model.forward === undefined || model.supportsForward?.(endpoint) !== true) {
-      throw new ApiError(400, `The model '${model.descriptor.id}' does not support /v1${endpoint} on this server yet.`, { type: "invalid_request_error", code: "unsupported_endpoint", param: "model" });
-    }
-    const admission = await gate.admit(ctx.principal, body.model, model, estimate(endpoint, body));
-    for (const [name, value] of Object.entries(admission.headers)) ctx.res.setHeader(name, value);
-    const metering: Metering = { model: model.descriptor.id, usage: undefined, pricing: model.descriptor.pricing, batch: false };
-    ctx.metering = metering;
-    ctx.cleanups.push(() => admission.finish(metering.usage));
-
-    const answer = await model.forward(endpoint, body, ctx.signal);
+    const request = relay.parse(await ctx.readJson());
+    ctx.log.model = request.model;
+    ctx.log.stream = request.stream;
+    const call = modelCall(ctx, gate);
+    const { model, answer } = await relay.start(call, request);
     ctx.log.deployment = answer.deployment;
-    if (!stream || Array.isArray(answer.body)) {
-      const chunks = answer.body as readonly Uint8Array[];
-      const bytes = Buffer.concat(chunks.map((c) => Buffer.from(c.buffer, c.byteOffset, c.byteLength)));
-      metering.usage = usageOfJson(bytes.toString("utf8"));
-      ctx.res.writeHead(answer.status, { "content-type": answer.contentType, "content-length": bytes.byteLength });
-      ctx.res.end(bytes);
+    // A JSON answer, or one that is not a stream after all (an error body, say), is relayed whole.
+    if (!request.stream || Array.isArray(answer.body)) {
+      sendAnswer(ctx.res, await collectRelayed(call, answer));
       return;
     }
     ctx.res.writeHead(answer.status, { "content-type": answer.contentType, "cache-control": "no-cache", "x-accel-buffering": "no" });
@@ -63,9 +35,9 @@ export function forwardHandler(endpoint: ForwardEndpoint, registry: ModelRegistr
     } catch {
       // The upstream broke off mid-stream: OpenAI's clients read an error object in a data frame.
       const error = new ApiError(502, `The upstream of '${model.descriptor.id}' failed mid-stream.`, { type: "server_error", code: "upstream_error" });
-      if (!ctx.res.destroyed) ctx.res.write(`\n\nevent: error\ndata: ${JSON.stringify(error.toJSON())}\n\n`);
+      if (!ctx.res.destroyed) ctx.res.write(`\n\n${encodeSseJson(error.toJSON(), "error")}`);
     } finally {
-      metering.usage = scanner.usage;
+      if (scanner.usage !== undefined) call.usage(scanner.usage);
       ctx.res.end();
     }
   };

@@ -1,4 +1,3 @@
-import type { Usage } from "../../../core/chat.ts";
 import { ApiError } from "../../../core/errors.ts";
 import { encodeSseJson } from "../../../core/sse.ts";
 import { estimateTokens } from "../../../core/token-estimate.ts";
@@ -7,9 +6,12 @@ import type { ResponseObject } from "../../../protocol/openai/responses-render.t
 import type { ModelRegistry } from "../../../services/model-registry.ts";
 import type { ResponsesService, StoredItemValue } from "../../../services/responses-service.ts";
 import { sendJson } from "../../respond.ts";
-import type { Handler, Metering, Route } from "../../router.ts";
+import type { Handler, Route } from "../../router.ts";
 import { SseWriter } from "../../sse-writer.ts";
-import type { RequestGate } from "./chat-completions.ts";
+import type { RequestGate } from "../../../services/request-gate.ts";
+import type { ResponsesEndpoint } from "../../../services/endpoints/responses.ts";
+import { relays, type RelayEndpoint } from "../../../services/endpoints/relay.ts";
+import { modelCall, sendAnswer } from "../../model-call.ts";
 import { forwardHandler } from "./forward.ts";
 import { readInclude, readPageQuery } from "./paging.ts";
 
@@ -26,48 +28,31 @@ function usesFileSearch(body: Readonly<Record<string, unknown>>): boolean {
  * other request (the local engine, Anthropic) runs here, bridged through chat, with state stored
  * per project.
  */
-function createHandler(service: ResponsesService, registry: ModelRegistry, gate: RequestGate): Handler {
-  const relay = forwardHandler("/responses", registry, gate);
+function createHandler(endpoint: ResponsesEndpoint, relay: RelayEndpoint, registry: ModelRegistry, gate: RequestGate): Handler {
+  const relayHandler = forwardHandler(relay, gate);
   return async (ctx) => {
     const body = await ctx.readJson();
     const fields = typeof body === "object" && body !== null && !Array.isArray(body) ? (body as Record<string, unknown>) : undefined;
     const model = fields?.model;
-    if (fields !== undefined && typeof model === "string" && !usesFileSearch(fields) && registry.has(model) && registry.resolve(model).supportsForward?.("/responses") === true) {
+    if (fields !== undefined && typeof model === "string" && !usesFileSearch(fields) && registry.has(model) && relays(registry.resolve(model), "/responses")) {
       // The same context (metering and cleanups are set on it), with the body already read.
       ctx.readJson = () => Promise.resolve(body);
-      return relay(ctx);
+      return relayHandler(ctx);
     }
-    const req = parseResponsesRequest(body);
+    const req = endpoint.parse(body);
     ctx.log.model = req.model;
     ctx.log.stream = req.stream;
-    const chatModel = registry.resolve(req.model);
-    const turn = await service.prepare(ctx.principal.projectId, req);
-    const admission = await gate.admit(ctx.principal, req.model, chatModel, estimateTokens(turn.chat));
-    for (const [name, value] of Object.entries(admission.headers)) ctx.res.setHeader(name, value);
-
     if (req.background) {
       // The job meters itself; this request only queued it.
-      ctx.cleanups.push(() => admission.finish(undefined));
-      const queued = await service.startBackground(ctx.principal, body, turn);
-      sendJson(ctx.res, 200, queued);
+      sendJson(ctx.res, 200, await endpoint.queue(modelCall(ctx, gate, { metered: false }), req, body));
       return;
     }
-    const metering: Metering = { model: chatModel.descriptor.id, usage: undefined, pricing: chatModel.descriptor.pricing, batch: false };
-    ctx.metering = metering;
-    ctx.cleanups.push(() => admission.finish(metering.usage));
-    const run = await service.start(ctx.principal, turn, ctx.signal, (usage: Usage) => {
-      metering.usage = usage;
-    });
-    metering.model = run.model.descriptor.id;
-    metering.pricing = run.model.descriptor.pricing;
-
+    const call = modelCall(ctx, gate);
     if (!req.stream) {
-      for await (const _ of run.events) {
-        // Collected by the builder; only the final object is sent.
-      }
-      sendJson(ctx.res, 200, run.response());
+      sendAnswer(ctx.res, await endpoint.run(call, req));
       return;
     }
+    const run = await endpoint.start(call, req);
     ctx.res.writeHead(200, {
       "content-type": "text/event-stream; charset=utf-8",
       "cache-control": "no-cache",
@@ -91,9 +76,10 @@ function storedBody(raw: string): ResponseObject {
 }
 
 /** The Responses API's routes. */
-export function responsesRoutes(service: ResponsesService, registry: ModelRegistry, gate: RequestGate): Route[] {
+export function responsesRoutes(deps: { service: ResponsesService; endpoint: ResponsesEndpoint; relay: RelayEndpoint; registry: ModelRegistry; gate: RequestGate }): Route[] {
+  const { service, registry } = deps;
   return [
-    { method: "POST", pattern: "/v1/responses", handler: createHandler(service, registry, gate) },
+    { method: "POST", pattern: "/v1/responses", handler: createHandler(deps.endpoint, deps.relay, registry, deps.gate) },
     {
       method: "POST",
       pattern: "/v1/responses/input_tokens",

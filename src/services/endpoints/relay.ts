@@ -1,0 +1,88 @@
+import { countTokens } from "gpt-tokenizer";
+import { ApiError, invalidRequest } from "../../core/errors.ts";
+import { DEFAULT_OUTPUT_ESTIMATE } from "../../core/token-estimate.ts";
+import { usageOfJson } from "../../protocol/openai/usage-scan.ts";
+import type { ChatModel, ForwardedResponse, ForwardEndpoint } from "../../providers/provider.ts";
+import type { ModelRegistry } from "../model-registry.ts";
+import type { Endpoint, EndpointAnswer, EndpointCall } from "./endpoint.ts";
+
+/** A body to relay: a JSON object naming its model, otherwise untouched. */
+export interface RelayRequest {
+  model: string;
+  stream: boolean;
+  body: Readonly<Record<string, unknown>>;
+}
+
+/** A relayed request whose upstream has answered (for a stream: sent its status line). */
+export interface StartedRelay {
+  model: ChatModel;
+  answer: ForwardedResponse;
+}
+
+/** Tokens a relayed request may use: its input by the o200k tokenizer, plus the output it may produce. */
+function estimate(endpoint: ForwardEndpoint, body: Readonly<Record<string, unknown>>): number {
+  const input = body.input ?? body.prompt ?? "";
+  const text = typeof input === "string" ? input : JSON.stringify(input);
+  const instructions = typeof body.instructions === "string" ? countTokens(body.instructions) : 0;
+  if (endpoint === "/embeddings" || endpoint === "/moderations") return countTokens(text);
+  const max = typeof body.max_output_tokens === "number" ? body.max_output_tokens : typeof body.max_tokens === "number" ? body.max_tokens : DEFAULT_OUTPUT_ESTIMATE;
+  return countTokens(text) + instructions + max;
+}
+
+/** Whether `model` relays `endpoint` to an upstream that has it. */
+export function relays(model: ChatModel, endpoint: ForwardEndpoint): boolean {
+  return model.forward !== undefined && model.supportsForward?.(endpoint) === true;
+}
+
+/** Reads a relay body: a JSON object with a non-empty string `model`; everything else is the upstream's to judge. */
+export function parseRelayRequest(raw: unknown): RelayRequest {
+  if (typeof raw !== "object" || raw === null || Array.isArray(raw)) throw invalidRequest("The request body must be a JSON object.", null, "invalid_type");
+  const body = raw as Record<string, unknown>;
+  if (body.model === undefined) throw invalidRequest("Missing required parameter: 'model'.", "model", "missing_required_parameter");
+  if (typeof body.model !== "string" || body.model === "") throw invalidRequest("Invalid type for 'model': expected a non-empty string.", "model", "invalid_type");
+  return { model: body.model, stream: body.stream === true, body };
+}
+
+/**
+ * `POST /v1{endpoint}` relayed as is to an upstream model's deployment that has the endpoint: the
+ * caller's admission applies, the usage in the answer is metered, and the bytes reach the client
+ * unchanged. Models without the endpoint answer 400 `unsupported_endpoint`.
+ */
+export class RelayEndpoint implements Endpoint<RelayRequest> {
+  readonly endpoint: ForwardEndpoint;
+  readonly #registry: ModelRegistry;
+
+  constructor(endpoint: ForwardEndpoint, registry: ModelRegistry) {
+    this.endpoint = endpoint;
+    this.#registry = registry;
+  }
+
+  parse(body: unknown): RelayRequest {
+    return parseRelayRequest(body);
+  }
+
+  /** Resolves, admits and sends the request; a stream's body is left for the caller to relay. */
+  async start(call: EndpointCall, request: RelayRequest): Promise<StartedRelay> {
+    const model = this.#registry.resolve(request.model);
+    if (model.forward === undefined || !relays(model, this.endpoint)) {
+      throw new ApiError(400, `The model '${model.descriptor.id}' does not support /v1${this.endpoint} on this server yet.`, { type: "invalid_request_error", code: "unsupported_endpoint", param: "model" });
+    }
+    await call.admit(request.model, model, estimate(this.endpoint, request.body));
+    call.served(model);
+    return { model, answer: await model.forward(this.endpoint, request.body, call.signal) };
+  }
+
+  async run(call: EndpointCall, request: RelayRequest): Promise<EndpointAnswer> {
+    return collectRelayed(call, (await this.start(call, request)).answer);
+  }
+}
+
+/** Reads a relayed answer whole and meters the usage it reports. */
+export async function collectRelayed(call: EndpointCall, answer: ForwardedResponse): Promise<EndpointAnswer> {
+  const chunks: Buffer[] = [];
+  for await (const c of answer.body) chunks.push(Buffer.from(c.buffer, c.byteOffset, c.byteLength));
+  const bytes = Buffer.concat(chunks);
+  const usage = usageOfJson(bytes.toString("utf8"));
+  if (usage !== undefined) call.usage(usage);
+  return { kind: "bytes", status: answer.status, contentType: answer.contentType, bytes, deployment: answer.deployment };
+}
