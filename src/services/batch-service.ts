@@ -7,7 +7,7 @@ import { parseChatCompletionRequest, renderChatCompletion } from "../protocol/op
 import { embedsHere, parseEmbeddingRequest, renderEmbeddingResponse } from "../protocol/openai/embeddings.ts";
 import { systemFingerprint } from "../protocol/openai/fingerprint.ts";
 import { parseResponsesRequest } from "../protocol/openai/responses.ts";
-import { canonicalUsage } from "../protocol/openai/usage-scan.ts";
+import { canonicalUsage } from "../core/openai-usage.ts";
 import type { ForwardEndpoint } from "../providers/provider.ts";
 import type { BatchError, BatchRecord, BatchRequestResult, BatchRequestRow, BatchStore } from "../storage/batch-store.ts";
 import type { FileStore } from "../storage/file-store.ts";

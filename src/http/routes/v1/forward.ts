@@ -2,7 +2,7 @@ import { countTokens } from "gpt-tokenizer";
 import { DEFAULT_OUTPUT_ESTIMATE } from "../../../core/token-estimate.ts";
 import { ApiError, invalidRequest } from "../../../core/errors.ts";
 import type { ForwardEndpoint } from "../../../providers/provider.ts";
-import { SseUsageScanner, usageOfJson } from "../../../protocol/openai/usage-scan.ts";
+import { SseUsageScanner, usageOfJson } from "../../../core/openai-usage.ts";
 import type { ModelRegistry } from "../../../services/model-registry.ts";
 import type { Handler, Metering } from "../../router.ts";
 import type { RequestGate } from "./chat-completions.ts";
