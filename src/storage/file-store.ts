@@ -39,12 +39,6 @@ function toFile(r: Row): FileRecord {
   };
 }
 
-/** The OpenAI `file` object of a record. */
-export function renderFile(f: FileRecord): { id: string } & Record<string, unknown> {
-  // The spec types `expires_at` as an integer (not nullable): a file that never expires leaves it out.
-  return { id: f.id, object: "file", bytes: f.bytes, created_at: f.createdAt, ...(f.expiresAt === null ? {} : { expires_at: f.expiresAt }), filename: f.filename, purpose: f.purpose, status: f.status };
-}
-
 /** 413 for an upload over the configured limit. */
 export function fileTooLarge(limit: number): ApiError {
   return new ApiError(413, `The file is larger than this server's limit of ${limit} bytes.`, { type: "invalid_request_error", code: "file_too_large", param: "file" });
