@@ -24,41 +24,6 @@ const MAX_REPORTED_ERRORS = 100;
 /** Output and error files are kept this long, as OpenAI keeps batch output by default (30 days). */
 const OUTPUT_TTL_SECONDS = 30 * 24 * 3600;
 
-/** The wire `batch` object; fields not set yet are left out, as OpenAI's are (the spec types them non-null). */
-export function renderBatch(b: BatchRecord): Record<string, unknown> {
-  const u = b.usage;
-  const all: Record<string, unknown> = {
-    id: b.id,
-    object: "batch",
-    endpoint: b.endpoint,
-    errors: b.errors === null ? null : { object: "list", data: b.errors },
-    input_file_id: b.inputFileId,
-    completion_window: b.completionWindow,
-    status: b.status,
-    output_file_id: b.outputFileId,
-    error_file_id: b.errorFileId,
-    created_at: b.createdAt,
-    in_progress_at: b.inProgressAt,
-    expires_at: b.expiresAt,
-    finalizing_at: b.finalizingAt,
-    completed_at: b.completedAt,
-    failed_at: b.failedAt,
-    expired_at: b.expiredAt,
-    cancelling_at: b.cancellingAt,
-    cancelled_at: b.cancelledAt,
-    request_counts: { total: b.total, completed: b.completed, failed: b.failed },
-    usage: {
-      input_tokens: u.promptTokens,
-      input_tokens_details: { cached_tokens: u.cachedTokens },
-      output_tokens: u.completionTokens,
-      output_tokens_details: { reasoning_tokens: u.reasoningTokens },
-      total_tokens: u.promptTokens + u.completionTokens,
-    },
-    metadata: b.metadata,
-  };
-  return Object.fromEntries(Object.entries(all).filter(([, v]) => v !== null));
-}
-
 /** The result of validating an input file: its requests, or what is wrong with it. */
 export type Validation = { ok: true; rows: BatchRequestRow[] } | { ok: false; errors: BatchError[] };
 

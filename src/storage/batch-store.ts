@@ -1,7 +1,7 @@
 import type { Usage } from "../core/chat.ts";
 import { sortableId } from "../core/ids.ts";
 import { nextSeq, type Page } from "./object-store.ts";
-import { num, numOrNull, strOrNull, type Param, type Row, type SqlDb } from "./sql-db.ts";
+import { num, numOrNull, str, strOrNull, type Param, type Row, type SqlDb } from "./sql-db.ts";
 
 /** A batch's lifecycle, as OpenAI names it. */
 export type BatchStatus = "validating" | "failed" | "in_progress" | "finalizing" | "completed" | "expired" | "cancelling" | "cancelled";
@@ -76,14 +76,14 @@ export interface UsageRow {
 
 function toBatch(r: Row): BatchRecord {
   return {
-    id: String(r.id),
-    projectId: String(r.project_id),
+    id: str(r.id),
+    projectId: str(r.project_id),
     keyId: strOrNull(r.key_id),
     createdAt: num(r.created_at),
-    endpoint: String(r.endpoint),
-    inputFileId: String(r.input_file_id),
-    completionWindow: String(r.completion_window),
-    status: String(r.status) as BatchStatus,
+    endpoint: str(r.endpoint),
+    inputFileId: str(r.input_file_id),
+    completionWindow: str(r.completion_window),
+    status: str(r.status) as BatchStatus,
     outputFileId: strOrNull(r.output_file_id),
     errorFileId: strOrNull(r.error_file_id),
     expiresAt: num(r.expires_at),
@@ -97,8 +97,8 @@ function toBatch(r: Row): BatchRecord {
     total: num(r.request_total),
     completed: num(r.request_completed),
     failed: num(r.request_failed),
-    metadata: JSON.parse(String(r.metadata)) as Record<string, string>,
-    errors: r.errors === null || r.errors === undefined ? null : (JSON.parse(String(r.errors)) as BatchError[]),
+    metadata: JSON.parse(str(r.metadata)) as Record<string, string>,
+    errors: r.errors === null || r.errors === undefined ? null : (JSON.parse(str(r.errors)) as BatchError[]),
     usage: { promptTokens: num(r.input_tokens), cachedTokens: num(r.cached_tokens), completionTokens: num(r.output_tokens), reasoningTokens: num(r.reasoning_tokens) },
   };
 }
@@ -217,9 +217,9 @@ export class BatchStore {
         [now, limit],
       );
       for (const r of picked) {
-        await tx.run("UPDATE batch_requests SET status = 'running', claim = ?, claimed_until = ? WHERE batch_id = ? AND line = ?", [claim, now + leaseMs, String(r.batch_id), num(r.line)]);
+        await tx.run("UPDATE batch_requests SET status = 'running', claim = ?, claimed_until = ? WHERE batch_id = ? AND line = ?", [claim, now + leaseMs, str(r.batch_id), num(r.line)]);
       }
-      return picked.map((r) => ({ batchId: String(r.batch_id), line: num(r.line), customId: String(r.custom_id), body: String(r.body), claim }));
+      return picked.map((r) => ({ batchId: str(r.batch_id), line: num(r.line), customId: str(r.custom_id), body: str(r.body), claim }));
     });
   }
 
@@ -284,13 +284,13 @@ export class BatchStore {
   /** Finished results in input order, a page at a time: `failed` picks the error file's lines. */
   async results(batchId: string, failed: boolean, afterLine: number, limit: number): Promise<{ line: number; result: string }[]> {
     const rows = await this.#db.all("SELECT line, result FROM batch_requests WHERE batch_id = ? AND status = 'done' AND failed = ? AND line > ? ORDER BY line LIMIT ?", [batchId, failed ? 1 : 0, afterLine, limit]);
-    return rows.map((r) => ({ line: num(r.line), result: String(r.result) }));
+    return rows.map((r) => ({ line: num(r.line), result: str(r.result) }));
   }
 
   /** Requests never run (expired or cancelled batches), in input order, a page at a time. */
   async notRun(batchId: string, afterLine: number, limit: number): Promise<{ line: number; customId: string }[]> {
     const rows = await this.#db.all("SELECT line, custom_id FROM batch_requests WHERE batch_id = ? AND status <> 'done' AND line > ? ORDER BY line LIMIT ?", [batchId, afterLine, limit]);
-    return rows.map((r) => ({ line: num(r.line), customId: String(r.custom_id) }));
+    return rows.map((r) => ({ line: num(r.line), customId: str(r.custom_id) }));
   }
 
   /** Drops a finished batch's queue rows (its files hold the results now). */

@@ -6,7 +6,7 @@ import { Readable, Transform } from "node:stream";
 import { ApiError } from "../core/errors.ts";
 import { prefixedId, unixSeconds } from "../core/ids.ts";
 import { nextSeq, type Page, type PageQuery } from "./object-store.ts";
-import { numOrNull, num, type Param, type Row, type SqlDb } from "./sql-db.ts";
+import { num, numOrNull, str, type Param, type Row, type SqlDb } from "./sql-db.ts";
 
 /** The purposes a file may have, as OpenAI lists them (plus what its own endpoints produce). */
 export const FILE_PURPOSES = ["assistants", "assistants_output", "batch", "batch_output", "fine-tune", "fine-tune-results", "vision", "user_data", "evals"] as const;
@@ -28,21 +28,15 @@ export interface FileRecord {
 
 function toFile(r: Row): FileRecord {
   return {
-    id: String(r.id),
-    projectId: String(r.project_id),
+    id: str(r.id),
+    projectId: str(r.project_id),
     createdAt: num(r.created_at),
     expiresAt: numOrNull(r.expires_at),
     bytes: num(r.bytes),
-    filename: String(r.filename),
-    purpose: String(r.purpose) as FilePurpose,
-    status: String(r.status) as FileRecord["status"],
+    filename: str(r.filename),
+    purpose: str(r.purpose) as FilePurpose,
+    status: str(r.status) as FileRecord["status"],
   };
-}
-
-/** The OpenAI `file` object of a record. */
-export function renderFile(f: FileRecord): { id: string } & Record<string, unknown> {
-  // The spec types `expires_at` as an integer (not nullable): a file that never expires leaves it out.
-  return { id: f.id, object: "file", bytes: f.bytes, created_at: f.createdAt, ...(f.expiresAt === null ? {} : { expires_at: f.expiresAt }), filename: f.filename, purpose: f.purpose, status: f.status };
 }
 
 /** 413 for an upload over the configured limit. */
@@ -188,8 +182,8 @@ export class FileStore {
   async sweep(now = unixSeconds()): Promise<number> {
     const rows = await this.#db.all("SELECT id FROM files WHERE expires_at IS NOT NULL AND expires_at <= ?", [now]);
     for (const r of rows) {
-      await this.#db.run("DELETE FROM files WHERE id = ?", [String(r.id)]);
-      await rm(this.path(String(r.id)), { force: true });
+      await this.#db.run("DELETE FROM files WHERE id = ?", [str(r.id)]);
+      await rm(this.path(str(r.id)), { force: true });
     }
     return rows.length;
   }

@@ -1,5 +1,5 @@
 import { MIGRATIONS } from "./migrations.ts";
-import { strOrNull, num, numOrNull, type Param, type Row, type SqlDb } from "./sql-db.ts";
+import { num, numOrNull, str, strOrNull, type Param, type Row, type SqlDb } from "./sql-db.ts";
 
 /** A project: the owner of keys, limits, usage and (later) every stored object. */
 export interface Project {
@@ -77,8 +77,8 @@ export type UsageGroup = "project_id" | "model" | "api_key_id" | "batch";
 
 function toProject(r: Row): Project {
   return {
-    id: String(r.id),
-    name: String(r.name),
+    id: str(r.id),
+    name: str(r.name),
     createdAt: num(r.created_at),
     archivedAt: numOrNull(r.archived_at),
     tier: strOrNull(r.tier),
@@ -89,11 +89,11 @@ function toProject(r: Row): Project {
 
 function toKey(r: Row): ApiKeyRecord {
   return {
-    id: String(r.id),
-    projectId: String(r.project_id),
-    name: String(r.name),
-    hash: String(r.hash),
-    redacted: String(r.redacted),
+    id: str(r.id),
+    projectId: str(r.project_id),
+    name: str(r.name),
+    hash: str(r.hash),
+    redacted: str(r.redacted),
     models: typeof r.models === "string" ? (JSON.parse(r.models) as string[]) : null,
     admin: num(r.is_admin) === 1,
     createdAt: num(r.created_at),
@@ -104,8 +104,8 @@ function toKey(r: Row): ApiKeyRecord {
 
 function toLimit(r: Row): RateLimitRecord {
   return {
-    projectId: String(r.project_id),
-    model: String(r.model),
+    projectId: str(r.project_id),
+    model: str(r.model),
     rpm: numOrNull(r.rpm),
     tpm: numOrNull(r.tpm),
     rpd: numOrNull(r.rpd),
@@ -291,9 +291,9 @@ export class Storage {
     const rows = await this.db.all(sql, [q.start, q.start, q.bucketSeconds, q.bucketSeconds, ...params]);
     return rows.map((r) => ({
       bucketStart: num(r.bucket_start),
-      projectId: r.project_id === undefined ? null : (r.project_id as string),
-      model: r.model === undefined ? null : (r.model as string),
-      keyId: r.key_id === undefined ? null : (r.key_id as string | null),
+      projectId: strOrNull(r.project_id),
+      model: strOrNull(r.model),
+      keyId: strOrNull(r.key_id),
       batch: r.batch === undefined ? null : num(r.batch) === 1,
       requests: num(r.requests),
       inputTokens: num(r.input_tokens),

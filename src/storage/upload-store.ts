@@ -4,7 +4,7 @@ import { join } from "node:path";
 import type { Readable } from "node:stream";
 import { prefixedId, unixSeconds } from "../core/ids.ts";
 import { streamToFile, type FilePurpose } from "./file-store.ts";
-import { strOrNull, numOrNull, num, type Row, type SqlDb } from "./sql-db.ts";
+import { num, numOrNull, str, strOrNull, type Row, type SqlDb } from "./sql-db.ts";
 
 /**
  * An upload's state as stored. `completing` is held while its parts are assembled into a file, so
@@ -43,15 +43,15 @@ export interface UploadPartRecord {
 function toUpload(r: Row): UploadRecord {
   const after = numOrNull(r.file_expires_after);
   return {
-    id: String(r.id),
-    projectId: String(r.project_id),
+    id: str(r.id),
+    projectId: str(r.project_id),
     createdAt: num(r.created_at),
     expiresAt: num(r.expires_at),
-    filename: String(r.filename),
-    purpose: String(r.purpose) as FilePurpose,
+    filename: str(r.filename),
+    purpose: str(r.purpose) as FilePurpose,
     bytes: num(r.bytes),
-    mimeType: String(r.mime_type),
-    status: String(r.status) as UploadStatus,
+    mimeType: str(r.mime_type),
+    status: str(r.status) as UploadStatus,
     fileId: strOrNull(r.file_id),
     fileExpiresAfter: after !== null && Number.isFinite(after) ? after : null,
   };
@@ -113,7 +113,7 @@ export class UploadStore {
   async addPart(part: UploadPartRecord): Promise<boolean> {
     return this.#db.transaction(async (tx) => {
       const [row] = await tx.all("SELECT status, expires_at FROM uploads WHERE id = ?", [part.uploadId]);
-      if (row === undefined || String(row.status) !== "pending" || num(row.expires_at) <= unixSeconds()) return false;
+      if (row === undefined || str(row.status) !== "pending" || num(row.expires_at) <= unixSeconds()) return false;
       await tx.run("INSERT INTO upload_parts (id, upload_id, created_at, bytes) VALUES (?, ?, ?, ?)", [part.id, part.uploadId, part.createdAt, part.bytes]);
       return true;
     });
@@ -122,7 +122,7 @@ export class UploadStore {
   /** An upload's recorded parts. */
   async parts(uploadId: string): Promise<UploadPartRecord[]> {
     const rows = await this.#db.all("SELECT * FROM upload_parts WHERE upload_id = ? ORDER BY created_at, id", [uploadId]);
-    return rows.map((r) => ({ id: String(r.id), uploadId: String(r.upload_id), createdAt: num(r.created_at), bytes: num(r.bytes) }));
+    return rows.map((r) => ({ id: str(r.id), uploadId: str(r.upload_id), createdAt: num(r.created_at), bytes: num(r.bytes) }));
   }
 
   /** Moves a pending, unexpired upload to `completing`; false if it was not (completed, cancelled, expired, or being completed). */
@@ -158,8 +158,8 @@ export class UploadStore {
     const rows = await this.#db.all(`SELECT id FROM uploads WHERE ${due}`, [now, now - 3600]);
     let expired = 0;
     for (const r of rows) {
-      if ((await this.#db.run(`UPDATE uploads SET status = 'expired' WHERE id = ? AND (${due})`, [String(r.id), now, now - 3600])) === 0) continue;
-      await this.#removeParts(String(r.id));
+      if ((await this.#db.run(`UPDATE uploads SET status = 'expired' WHERE id = ? AND (${due})`, [str(r.id), now, now - 3600])) === 0) continue;
+      await this.#removeParts(str(r.id));
       expired++;
     }
     return expired;

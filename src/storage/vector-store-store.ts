@@ -2,7 +2,7 @@ import { sortableId } from "../core/ids.ts";
 import { float32Bytes } from "../core/vectors.ts";
 import type { Attributes } from "../retrieval/types.ts";
 import { nextSeq, type Page } from "./object-store.ts";
-import { numOrNull, num, strOrNull, type Param, type Row, type SqlDb } from "./sql-db.ts";
+import { num, numOrNull, str, strOrNull, type Param, type Row, type SqlDb } from "./sql-db.ts";
 
 /** A vector store as stored. Timestamps are Unix seconds. */
 export interface VectorStoreRecord {
@@ -100,13 +100,13 @@ export interface CursorQuery {
 
 function toStore(r: Row): VectorStoreRecord {
   return {
-    id: String(r.id),
-    projectId: String(r.project_id),
+    id: str(r.id),
+    projectId: str(r.project_id),
     createdAt: num(r.created_at),
-    name: String(r.name),
+    name: str(r.name),
     description: strOrNull(r.description),
-    metadata: JSON.parse(String(r.metadata)) as Record<string, string>,
-    embeddingModel: String(r.embedding_model),
+    metadata: JSON.parse(str(r.metadata)) as Record<string, string>,
+    embeddingModel: str(r.embedding_model),
     expiresAfterDays: numOrNull(r.expires_after_days),
     lastActiveAt: num(r.last_active_at),
     version: num(r.version),
@@ -115,17 +115,17 @@ function toStore(r: Row): VectorStoreRecord {
 
 function toFile(r: Row): VectorStoreFileRecord {
   return {
-    vectorStoreId: String(r.vector_store_id),
-    fileId: String(r.file_id),
-    projectId: String(r.project_id),
+    vectorStoreId: str(r.vector_store_id),
+    fileId: str(r.file_id),
+    projectId: str(r.project_id),
     createdAt: num(r.created_at),
     batchId: strOrNull(r.batch_id),
-    filename: String(r.filename),
-    status: String(r.status) as VectorStoreFileStatus,
-    lastError: r.last_error === null || r.last_error === undefined ? null : (JSON.parse(String(r.last_error)) as VectorStoreFileError),
+    filename: str(r.filename),
+    status: str(r.status) as VectorStoreFileStatus,
+    lastError: r.last_error === null || r.last_error === undefined ? null : (JSON.parse(str(r.last_error)) as VectorStoreFileError),
     maxChunkTokens: num(r.max_chunk_tokens),
     overlapTokens: num(r.overlap_tokens),
-    attributes: JSON.parse(String(r.attributes)) as Attributes,
+    attributes: JSON.parse(str(r.attributes)) as Attributes,
     usageBytes: num(r.usage_bytes),
   };
 }
@@ -222,9 +222,9 @@ export class VectorStoreStore {
       ids,
     );
     for (const r of rows) {
-      const entry = out.get(String(r.vector_store_id));
+      const entry = out.get(str(r.vector_store_id));
       if (entry === undefined) continue;
-      addCount(entry.counts, String(r.status), num(r.n));
+      addCount(entry.counts, str(r.status), num(r.n));
       entry.usageBytes += num(r.bytes);
     }
     return out;
@@ -292,7 +292,7 @@ export class VectorStoreStore {
   /** The text extracted from an indexed file, or undefined before it is indexed. */
   async content(vectorStoreId: string, fileId: string): Promise<string | undefined> {
     const [row] = await this.#db.all("SELECT content FROM vector_store_files WHERE vector_store_id = ? AND file_id = ?", [vectorStoreId, fileId]);
-    return row === undefined || row.content === null || row.content === undefined ? undefined : String(row.content);
+    return row === undefined ? undefined : (strOrNull(row.content) ?? undefined);
   }
 
   async createBatch(b: FileBatchRecord, files: readonly VectorStoreFileRecord[]): Promise<void> {
@@ -303,12 +303,12 @@ export class VectorStoreStore {
   async getBatch(vectorStoreId: string, id: string): Promise<FileBatchRecord | undefined> {
     const [row] = await this.#db.all("SELECT * FROM vector_store_file_batches WHERE id = ? AND vector_store_id = ?", [id, vectorStoreId]);
     if (row === undefined) return undefined;
-    return { id: String(row.id), vectorStoreId: String(row.vector_store_id), projectId: String(row.project_id), createdAt: num(row.created_at), cancelled: num(row.cancelled) === 1 };
+    return { id: str(row.id), vectorStoreId: str(row.vector_store_id), projectId: str(row.project_id), createdAt: num(row.created_at), cancelled: num(row.cancelled) === 1 };
   }
 
   async batchCounts(batchId: string): Promise<FileCounts> {
     const counts = emptyCounts();
-    for (const r of await this.#db.all("SELECT status, COUNT(*) AS n FROM vector_store_files WHERE batch_id = ? GROUP BY status", [batchId])) addCount(counts, String(r.status), num(r.n));
+    for (const r of await this.#db.all("SELECT status, COUNT(*) AS n FROM vector_store_files WHERE batch_id = ? GROUP BY status", [batchId])) addCount(counts, str(r.status), num(r.n));
     return counts;
   }
 
@@ -331,15 +331,15 @@ export class VectorStoreStore {
         [now, limit],
       );
       for (const r of rows) {
-        await tx.run("UPDATE vector_store_files SET claim = ?, claimed_until = ? WHERE vector_store_id = ? AND file_id = ?", [claim, now + leaseMs, String(r.vector_store_id), String(r.file_id)]);
+        await tx.run("UPDATE vector_store_files SET claim = ?, claimed_until = ? WHERE vector_store_id = ? AND file_id = ?", [claim, now + leaseMs, str(r.vector_store_id), str(r.file_id)]);
       }
       return rows.map((r) => ({
-        vectorStoreId: String(r.vector_store_id),
-        fileId: String(r.file_id),
-        projectId: String(r.project_id),
+        vectorStoreId: str(r.vector_store_id),
+        fileId: str(r.file_id),
+        projectId: str(r.project_id),
         maxChunkTokens: num(r.max_chunk_tokens),
         overlapTokens: num(r.overlap_tokens),
-        embeddingModel: String(r.embedding_model),
+        embeddingModel: str(r.embedding_model),
         claim,
       }));
     });
@@ -398,7 +398,7 @@ export class VectorStoreStore {
   /** The searchable files of a store: completed ones, with the attributes filters see and their attachment's `seq` (new when re-attached). */
   async searchableFiles(vectorStoreId: string): Promise<{ fileId: string; filename: string; attributes: Attributes; seq: number }[]> {
     const rows = await this.#db.all("SELECT file_id, filename, attributes, seq FROM vector_store_files WHERE vector_store_id = ? AND status = 'completed'", [vectorStoreId]);
-    return rows.map((r) => ({ fileId: String(r.file_id), filename: String(r.filename), attributes: JSON.parse(String(r.attributes)) as Attributes, seq: num(r.seq) }));
+    return rows.map((r) => ({ fileId: str(r.file_id), filename: str(r.filename), attributes: JSON.parse(str(r.attributes)) as Attributes, seq: num(r.seq) }));
   }
 
   /** The chunks of some files of a store, in file and chunk order. */
@@ -411,7 +411,7 @@ export class VectorStoreStore {
         `SELECT file_id, chunk_index, text, tokens, embedding FROM vector_store_chunks WHERE vector_store_id = ? AND file_id IN (${part.map(() => "?").join(", ")}) ORDER BY file_id, chunk_index`,
         [vectorStoreId, ...part],
       );
-      for (const r of rows) out.push({ fileId: String(r.file_id), index: num(r.chunk_index), text: String(r.text), tokens: num(r.tokens), embedding: bytesVector(r.embedding) });
+      for (const r of rows) out.push({ fileId: str(r.file_id), index: num(r.chunk_index), text: str(r.text), tokens: num(r.tokens), embedding: bytesVector(r.embedding) });
     }
     return out;
   }

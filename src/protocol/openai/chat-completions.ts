@@ -1,4 +1,4 @@
-import { obfuscation } from "../../core/obfuscation.ts";
+import { obfuscation } from "./obfuscation.ts";
 import type {
   ChatMessage,
   ChatRequest,

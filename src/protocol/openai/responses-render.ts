@@ -1,4 +1,4 @@
-import { obfuscation } from "../../core/obfuscation.ts";
+import { obfuscation } from "./obfuscation.ts";
 import type { ChatStreamPart, FinishReason, ReasoningEffort, TokenLogprob, Usage } from "../../core/chat.ts";
 import { emptyUsage } from "../../core/chat.ts";
 import { toApiError } from "../../core/errors.ts";

@@ -10,7 +10,7 @@ import type {
   ToolDefinition,
 } from "../../core/chat.ts";
 import { invalidRequest, unsupportedParameter } from "../../core/errors.ts";
-import { parseAttributeFilter } from "../../retrieval/attribute-filter.ts";
+import { parseAttributeFilter } from "./attribute-filters.ts";
 import type { AttributeFilter, AttributeValue, SearchHit } from "../../retrieval/types.ts";
 import { readImage } from "./image-input.ts";
 import { toGrammarSchema } from "./json-schema-subset.ts";

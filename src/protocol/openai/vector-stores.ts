@@ -1,8 +1,8 @@
 import { invalidRequest } from "../../core/errors.ts";
 import { AUTO_CHUNKING } from "../../retrieval/chunker.ts";
-import { parseAttributeFilter, parseAttributes } from "../../retrieval/attribute-filter.ts";
 import type { AttributeFilter, AttributeValue, SearchHit, SearchResult } from "../../retrieval/types.ts";
 import type { FileCounts, FileBatchRecord, VectorStoreFileRecord, VectorStoreRecord } from "../../storage/vector-store-store.ts";
+import { parseAttributeFilter, parseAttributes } from "./attribute-filters.ts";
 import { FieldReader, invalidValue, readMetadata } from "./validate.ts";
 
 /** A chunking strategy as applied: OpenAI reports `auto` as the static 800/400 it stands for. */

@@ -1,4 +1,4 @@
-import { canonicalUsage } from "../../protocol/openai/usage-scan.ts";
+import { canonicalUsage } from "../../core/openai-usage.ts";
 import type { ChatStreamPart, FinishReason, TokenLogprob } from "../../core/chat.ts";
 
 type Json = Record<string, unknown>;

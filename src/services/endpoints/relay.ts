@@ -1,7 +1,7 @@
 import { countTokens } from "gpt-tokenizer";
 import { ApiError, invalidRequest } from "../../core/errors.ts";
 import { DEFAULT_OUTPUT_ESTIMATE } from "../../core/token-estimate.ts";
-import { usageOfJson } from "../../protocol/openai/usage-scan.ts";
+import { usageOfJson } from "../../core/openai-usage.ts";
 import type { ChatModel, ForwardedResponse, ForwardEndpoint } from "../../providers/provider.ts";
 import type { ModelRegistry } from "../model-registry.ts";
 import type { Endpoint, EndpointAnswer, EndpointCall } from "./endpoint.ts";

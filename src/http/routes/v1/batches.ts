@@ -1,7 +1,8 @@
 import { invalidRequest } from "../../../core/errors.ts";
+import { renderBatch } from "../../../protocol/openai/batches.ts";
 import { FieldReader, readMetadata } from "../../../protocol/openai/validate.ts";
 import type { BatchWorker } from "../../../jobs/batch-worker.ts";
-import { BATCH_ENDPOINTS, renderBatch, type BatchService } from "../../../services/batch-service.ts";
+import { BATCH_ENDPOINTS, type BatchService } from "../../../services/batch-service.ts";
 import type { BatchStore } from "../../../storage/batch-store.ts";
 import { sendJson } from "../../respond.ts";
 import type { Route } from "../../router.ts";

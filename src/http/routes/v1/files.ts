@@ -2,8 +2,9 @@ import { once } from "node:events";
 import { pipeline } from "node:stream/promises";
 import { invalidRequest, objectNotFound } from "../../../core/errors.ts";
 import { unixSeconds } from "../../../core/ids.ts";
+import { renderFile, renderFileDeleted } from "../../../protocol/openai/files.ts";
 import { invalidValue } from "../../../protocol/openai/validate.ts";
-import { fileTooLarge, renderFile, type FilePurpose, type FileRecord, type FileStore } from "../../../storage/file-store.ts";
+import { fileTooLarge, type FilePurpose, type FileRecord, type FileStore } from "../../../storage/file-store.ts";
 import { readMultipart } from "../../multipart.ts";
 import { sendJson } from "../../respond.ts";
 import type { RequestContext, Route } from "../../router.ts";
@@ -174,7 +175,7 @@ export function fileRoutes(deps: FileDeps): Route[] {
       handler: async (ctx) => {
         const file = await fileOr404(files, ctx);
         if (!(await files.delete(ctx.principal.projectId, file.id))) throw objectNotFound("File", file.id, "file_id", "file_not_found");
-        sendJson(ctx.res, 200, { id: file.id, object: "file", deleted: true });
+        sendJson(ctx.res, 200, renderFileDeleted(file.id));
       },
     },
   ];

@@ -1,6 +1,6 @@
 import { ApiError } from "../../../core/errors.ts";
 import { encodeSseJson } from "../../../core/sse.ts";
-import { SseUsageScanner } from "../../../protocol/openai/usage-scan.ts";
+import { SseUsageScanner } from "../../../core/openai-usage.ts";
 import { collectRelayed, type RelayEndpoint } from "../../../services/endpoints/relay.ts";
 import type { RequestGate } from "../../../services/request-gate.ts";
 import { modelCall, sendAnswer } from "../../model-call.ts";

@@ -1,12 +1,14 @@
 import { invalidRequest } from "../../../core/errors.ts";
 import { unixSeconds } from "../../../core/ids.ts";
+import { renderCompletionsUsage, renderCosts, renderKey, renderKeyDeleted, renderLimit, renderProject } from "../../../protocol/openai/organization.ts";
 import { FieldReader } from "../../../protocol/openai/validate.ts";
 import { notFound, type AccessService } from "../../../services/access.ts";
 import type { BudgetGuard } from "../../../services/budgets.ts";
 import { USAGE_TIERS } from "../../../services/usage-tiers.ts";
-import type { ApiKeyRecord, Project, RateLimitRecord, Storage, UsageGroup } from "../../../storage/storage.ts";
+import type { Project, Storage, UsageGroup } from "../../../storage/storage.ts";
 import { sendJson } from "../../respond.ts";
 import type { RequestContext, Route } from "../../router.ts";
+import { listEnvelope, readLimit } from "./paging.ts";
 
 /** What the admin API needs. */
 export interface OrganizationDeps {
@@ -15,61 +17,9 @@ export interface OrganizationDeps {
   budgets: BudgetGuard;
 }
 
-function page<T extends { id: string }>(items: T[], limit: number, render: (item: T) => Record<string, unknown>): Record<string, unknown> {
-  const shown = items.slice(0, limit);
-  return { object: "list", data: shown.map(render), first_id: shown[0]?.id ?? null, last_id: shown.at(-1)?.id ?? null, has_more: items.length > limit };
-}
-
-function limitParam(ctx: RequestContext, max = 100): number {
-  const raw = ctx.query.get("limit");
-  if (raw === null) return 20;
-  const n = Number(raw);
-  if (!Number.isInteger(n) || n < 1 || n > max) throw invalidRequest(`Invalid 'limit': expected an integer from 1 to ${max}.`, "limit", "invalid_value");
-  return n;
-}
-
-async function renderProject(p: Project, budgets: BudgetGuard): Promise<Record<string, unknown>> {
-  const spent = await budgets.spend(p.id);
-  return {
-    id: p.id,
-    object: "organization.project",
-    name: p.name,
-    created_at: p.createdAt,
-    archived_at: p.archivedAt,
-    status: p.archivedAt === null ? "active" : "archived",
-    tier: p.tier,
-    monthly_budget_usd: p.monthlyBudgetUsd,
-    soft_budget_usd: p.softBudgetUsd,
-    month_spend_usd: Number(spent.toFixed(8)),
-    soft_budget_exceeded: p.softBudgetUsd !== null && spent >= p.softBudgetUsd,
-    budget_exceeded: p.monthlyBudgetUsd !== null && spent >= p.monthlyBudgetUsd,
-  };
-}
-
-function renderKey(k: ApiKeyRecord): Record<string, unknown> {
-  return {
-    object: "organization.project.api_key",
-    redacted_value: k.redacted,
-    name: k.name,
-    created_at: k.createdAt,
-    last_used_at: k.lastUsedAt,
-    id: k.id,
-    owner_project_access: "active",
-    owner: { type: "service_account", service_account: { object: "organization.project.service_account", id: `svc_${k.id}`, name: k.name, role: "member", created_at: k.createdAt } },
-    models: k.models,
-  };
-}
-
-function renderLimit(r: RateLimitRecord): Record<string, unknown> {
-  return {
-    object: "project.rate_limit",
-    id: `rl-${r.model}`,
-    model: r.model,
-    max_requests_per_1_minute: r.rpm ?? 0,
-    max_tokens_per_1_minute: r.tpm ?? 0,
-    max_requests_per_1_day: r.rpd ?? 0,
-    max_concurrent_requests: r.maxConcurrent ?? 0,
-  };
+/** The first `limit` of `items` (fetched one over, to learn whether there are more) as a list page. */
+function page<T, R extends { id: string }>(items: readonly T[], limit: number, render: (item: T) => R) {
+  return listEnvelope(items.slice(0, limit).map(render), items.length > limit);
 }
 
 /** Reads the project fields shared by create and modify. */
@@ -133,10 +83,11 @@ export function organizationRoutes(deps: OrganizationDeps): Route[] {
       method: "GET",
       pattern: "/v1/organization/projects",
       handler: async (ctx) => {
-        const limit = limitParam(ctx);
+        const limit = readLimit(ctx.query);
         const projects = await storage.listProjects({ after: ctx.query.get("after") ?? undefined, limit: limit + 1, includeArchived: ctx.query.get("include_archived") === "true" });
-        const rendered = await Promise.all(projects.slice(0, limit).map((p) => renderProject(p, budgets)));
-        sendJson(ctx.res, 200, { ...page(projects, limit, () => ({})), data: rendered });
+        const shown = projects.slice(0, limit);
+        const spent = await Promise.all(shown.map((p) => budgets.spend(p.id)));
+        sendJson(ctx.res, 200, listEnvelope(shown.map((p, i) => renderProject(p, spent[i] ?? 0)), projects.length > limit));
       },
     },
     {
@@ -147,13 +98,16 @@ export function organizationRoutes(deps: OrganizationDeps): Route[] {
         body.required("name");
         const fields = readProjectFields(body);
         const project = await access.createProject({ name: fields.name ?? "", tier: fields.tier ?? null, monthlyBudgetUsd: fields.monthlyBudgetUsd ?? null, softBudgetUsd: fields.softBudgetUsd ?? null });
-        sendJson(ctx.res, 200, await renderProject(project, budgets));
+        sendJson(ctx.res, 200, renderProject(project, await budgets.spend(project.id)));
       },
     },
     {
       method: "GET",
       pattern: "/v1/organization/projects/:project",
-      handler: async (ctx) => sendJson(ctx.res, 200, await renderProject(await projectOr404(storage, ctx.params.project), budgets)),
+      handler: async (ctx) => {
+        const project = await projectOr404(storage, ctx.params.project);
+        sendJson(ctx.res, 200, renderProject(project, await budgets.spend(project.id)));
+      },
     },
     {
       method: "POST",
@@ -162,7 +116,8 @@ export function organizationRoutes(deps: OrganizationDeps): Route[] {
         const project = await projectOr404(storage, ctx.params.project);
         const fields = readProjectFields(new FieldReader(await ctx.readJson(), ""));
         const updated = await storage.updateProject(project.id, fields);
-        sendJson(ctx.res, 200, await renderProject(updated ?? project, budgets));
+        const shown = updated ?? project;
+        sendJson(ctx.res, 200, renderProject(shown, await budgets.spend(shown.id)));
       },
     },
     {
@@ -171,7 +126,8 @@ export function organizationRoutes(deps: OrganizationDeps): Route[] {
       handler: async (ctx) => {
         const project = await projectOr404(storage, ctx.params.project);
         const updated = await storage.updateProject(project.id, { archivedAt: project.archivedAt ?? unixSeconds() });
-        sendJson(ctx.res, 200, await renderProject(updated ?? project, budgets));
+        const shown = updated ?? project;
+        sendJson(ctx.res, 200, renderProject(shown, await budgets.spend(shown.id)));
       },
     },
     {
@@ -179,7 +135,7 @@ export function organizationRoutes(deps: OrganizationDeps): Route[] {
       pattern: "/v1/organization/projects/:project/api_keys",
       handler: async (ctx) => {
         const project = await projectOr404(storage, ctx.params.project);
-        const limit = limitParam(ctx);
+        const limit = readLimit(ctx.query);
         const keys = await storage.listApiKeys(project.id, { after: ctx.query.get("after") ?? undefined, limit: limit + 1 });
         sendJson(ctx.res, 200, page(keys, limit, renderKey));
       },
@@ -215,7 +171,7 @@ export function organizationRoutes(deps: OrganizationDeps): Route[] {
       pattern: "/v1/organization/projects/:project/api_keys/:key",
       handler: async (ctx) => {
         await access.revokeApiKey(ctx.params.project ?? "", ctx.params.key ?? "");
-        sendJson(ctx.res, 200, { object: "organization.project.api_key.deleted", id: ctx.params.key, deleted: true });
+        sendJson(ctx.res, 200, renderKeyDeleted(ctx.params.key));
       },
     },
     {
@@ -223,8 +179,8 @@ export function organizationRoutes(deps: OrganizationDeps): Route[] {
       pattern: "/v1/organization/projects/:project/rate_limits",
       handler: async (ctx) => {
         const project = await projectOr404(storage, ctx.params.project);
-        const limits = (await storage.listRateLimits(project.id)).map((r) => ({ ...r, id: `rl-${r.model}` }));
-        sendJson(ctx.res, 200, page(limits, limitParam(ctx), renderLimit));
+        const limits = await storage.listRateLimits(project.id);
+        sendJson(ctx.res, 200, page(limits, readLimit(ctx.query), renderLimit));
       },
     },
     {
@@ -258,27 +214,7 @@ export function organizationRoutes(deps: OrganizationDeps): Route[] {
           start: q.start, end: q.end, bucketSeconds: q.width, groupBy: q.groupBy,
           projectIds: listParam(ctx, "project_ids"), models: listParam(ctx, "models"), keyIds: listParam(ctx, "api_key_ids"),
         });
-        const buckets = new Map<number, Record<string, unknown>[]>();
-        for (const r of rows) {
-          const list = buckets.get(r.bucketStart) ?? [];
-          list.push({
-            object: "organization.usage.completions.result",
-            input_tokens: r.inputTokens,
-            input_cached_tokens: r.cachedTokens,
-            output_tokens: r.outputTokens,
-            input_audio_tokens: 0,
-            output_audio_tokens: 0,
-            num_model_requests: r.requests,
-            project_id: q.groupBy.includes("project_id") ? r.projectId : null,
-            user_id: null,
-            api_key_id: q.groupBy.includes("api_key_id") ? r.keyId : null,
-            model: q.groupBy.includes("model") ? r.model : null,
-            batch: q.groupBy.includes("batch") ? r.batch : null,
-            output_reasoning_tokens: r.reasoningTokens,
-          });
-          buckets.set(r.bucketStart, list);
-        }
-        sendJson(ctx.res, 200, renderBuckets(buckets, q.width));
+        sendJson(ctx.res, 200, renderCompletionsUsage(rows, q.groupBy, q.width));
       },
     },
     {
@@ -288,27 +224,8 @@ export function organizationRoutes(deps: OrganizationDeps): Route[] {
         const q = usageQuery(ctx, ["project_id", "line_item", "api_key_id"] as unknown as UsageGroup[]);
         const groupBy = q.groupBy.map((g) => ((g as string) === "line_item" ? "model" : g)) as UsageGroup[];
         const rows = await storage.usageBuckets({ start: q.start, end: q.end, bucketSeconds: q.width, groupBy, projectIds: listParam(ctx, "project_ids") });
-        const buckets = new Map<number, Record<string, unknown>[]>();
-        for (const r of rows) {
-          const list = buckets.get(r.bucketStart) ?? [];
-          list.push({
-            object: "organization.costs.result",
-            amount: { value: r.costUsd, currency: "usd" },
-            line_item: groupBy.includes("model") ? `${r.model}, input and output` : null,
-            project_id: groupBy.includes("project_id") ? r.projectId : null,
-            api_key_id: groupBy.includes("api_key_id") ? r.keyId : null,
-          });
-          buckets.set(r.bucketStart, list);
-        }
-        sendJson(ctx.res, 200, renderBuckets(buckets, q.width));
+        sendJson(ctx.res, 200, renderCosts(rows, groupBy, q.width));
       },
     },
   ];
-}
-
-function renderBuckets(buckets: Map<number, Record<string, unknown>[]>, width: number): Record<string, unknown> {
-  const data = [...buckets.entries()]
-    .sort((a, b) => a[0] - b[0])
-    .map(([start, results]) => ({ object: "bucket", start_time: start, end_time: start + width, results }));
-  return { object: "page", data, has_more: false, next_page: null };
 }

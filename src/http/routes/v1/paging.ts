@@ -7,22 +7,25 @@ import type { PageQuery } from "../../../storage/object-store.ts";
 const DEFAULT_LIMIT = 20;
 const MAX_LIMIT = 100;
 
+/** Reads `limit` alone (1–100, default 20, unless the endpoint says otherwise), for lists that take no `order`. */
+export function readLimit(query: URLSearchParams, limits: { default: number; max: number } = { default: DEFAULT_LIMIT, max: MAX_LIMIT }): number {
+  const rawLimit = query.get("limit");
+  if (rawLimit === null) return limits.default;
+  if (!/^-?\d+$/.test(rawLimit)) {
+    throw invalidRequest(`Invalid type for 'limit': expected an integer, but got '${rawLimit}' instead.`, "limit", "invalid_type");
+  }
+  const limit = Number(rawLimit);
+  if (limit < 1) throw invalidRequest(`Invalid 'limit': integer below minimum value. Expected a value >= 1, but got ${limit} instead.`, "limit", "integer_below_min_value");
+  if (limit > limits.max) throw invalidRequest(`Invalid 'limit': integer above maximum value. Expected a value <= ${limits.max}, but got ${limit} instead.`, "limit", "integer_above_max_value");
+  return limit;
+}
+
 /**
  * Reads `after`, `limit` (1–100, default 20, unless the endpoint says otherwise) and `order` (asc or
  * desc, default as the endpoint says).
  */
 export function readPageQuery(query: URLSearchParams, defaultOrder: "asc" | "desc", limits: { default: number; max: number } = { default: DEFAULT_LIMIT, max: MAX_LIMIT }): PageQuery {
-  const max = limits.max;
-  let limit = limits.default;
-  const rawLimit = query.get("limit");
-  if (rawLimit !== null) {
-    if (!/^-?\d+$/.test(rawLimit)) {
-      throw invalidRequest(`Invalid type for 'limit': expected an integer, but got '${rawLimit}' instead.`, "limit", "invalid_type");
-    }
-    limit = Number(rawLimit);
-    if (limit < 1) throw invalidRequest(`Invalid 'limit': integer below minimum value. Expected a value >= 1, but got ${limit} instead.`, "limit", "integer_below_min_value");
-    if (limit > max) throw invalidRequest(`Invalid 'limit': integer above maximum value. Expected a value <= ${max}, but got ${limit} instead.`, "limit", "integer_above_max_value");
-  }
+  const limit = readLimit(query, limits);
   const rawOrder = query.get("order");
   if (rawOrder !== null && rawOrder !== "asc" && rawOrder !== "desc") throw invalidValue("order", rawOrder, ["asc", "desc"]);
   const after = query.get("after");

@@ -3,8 +3,9 @@ import { createReadStream } from "node:fs";
 import { ApiError, invalidRequest, objectNotFound } from "../../../core/errors.ts";
 import { prefixedId, unixSeconds } from "../../../core/ids.ts";
 import { FieldReader } from "../../../protocol/openai/validate.ts";
-import { renderFile, type FileRecord, type FileStore } from "../../../storage/file-store.ts";
-import { visibleStatus, type UploadPartRecord, type UploadRecord, type UploadStore } from "../../../storage/upload-store.ts";
+import { renderPart, renderUpload } from "../../../protocol/openai/uploads.ts";
+import type { FileStore } from "../../../storage/file-store.ts";
+import { visibleStatus, type UploadRecord, type UploadStore } from "../../../storage/upload-store.ts";
 import { readMultipart, refuseBody } from "../../multipart.ts";
 import { sendJson } from "../../respond.ts";
 import type { RequestContext, Route } from "../../router.ts";
@@ -22,25 +23,6 @@ export interface UploadDeps {
 export const PART_MAX_BYTES = 64 * 1024 * 1024;
 /** An upload takes parts for an hour after it is created. */
 export const UPLOAD_TTL_SECONDS = 3600;
-
-/** The `upload` object; `file` once it is completed. */
-export function renderUpload(u: UploadRecord, file: FileRecord | null = null): Record<string, unknown> {
-  return {
-    id: u.id,
-    object: "upload",
-    bytes: u.bytes,
-    created_at: u.createdAt,
-    filename: u.filename,
-    purpose: u.purpose,
-    status: visibleStatus(u),
-    expires_at: u.expiresAt,
-    file: file === null ? null : renderFile(file),
-  };
-}
-
-function renderPart(p: UploadPartRecord): Record<string, unknown> {
-  return { id: p.id, object: "upload.part", created_at: p.createdAt, upload_id: p.uploadId };
-}
 
 /** 400 for an upload that can no longer take parts, be completed or be cancelled. */
 function notPending(u: UploadRecord): ApiError {

@@ -1,5 +1,8 @@
-import type { Usage } from "../../core/chat.ts";
-import { SseDataDecoder } from "../../core/sse-reader.ts";
+import type { Usage } from "./chat.ts";
+import { SseDataDecoder } from "./sse-reader.ts";
+
+// In core, not protocol/: providers, the forward route and batches all read OpenAI usage JSON,
+// and providers sit below protocol.
 
 type Json = Record<string, unknown>;
 const isObject = (v: unknown): v is Json => typeof v === "object" && v !== null && !Array.isArray(v);
