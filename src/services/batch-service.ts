@@ -7,7 +7,7 @@ import { parseChatCompletionRequest } from "../protocol/openai/chat-completions-
 import { renderChatCompletion } from "../protocol/openai/chat-completions-render.ts";
 import { embedsHere, parseEmbeddingRequest, renderEmbeddingResponse } from "../protocol/openai/embeddings.ts";
 import { systemFingerprint } from "../protocol/openai/fingerprint.ts";
-import { parseResponsesRequest } from "../protocol/openai/responses.ts";
+import { parseResponsesRequest } from "../protocol/openai/responses-parse.ts";
 import { canonicalUsage } from "../protocol/openai/usage-scan.ts";
 import type { ForwardEndpoint } from "../providers/provider.ts";
 import type { BatchError, BatchRecord, BatchRequestResult, BatchRequestRow, BatchStore } from "../storage/batch-store.ts";

@@ -1,30 +1,19 @@
-import { countTokens } from "gpt-tokenizer";
 import type { ChatMessage, ChatRequest, Usage } from "../core/chat.ts";
 import { ApiError, invalidRequest, toApiError } from "../core/errors.ts";
 import { prefixedId } from "../core/ids.ts";
-import { estimatePromptTokens } from "../core/token-estimate.ts";
 import type { Logger } from "../logging/logger.ts";
-import {
-  fileCitations,
-  fileSearchQuery,
-  fileSearchResult,
-  itemsToChatMessages,
-  packFileSearchContext,
-  parseResponsesRequest,
-  toChatRequest,
-  type FileCitation,
-  type FileSearchResult,
-  type ResponseInputItem,
-  type ResponseOutputItem,
-  type ResponsesRequest,
-} from "../protocol/openai/responses.ts";
-import type { SearchHit, SearchResult, VectorSearch } from "../retrieval/types.ts";
-import { renderResponse, ResponseStreamBuilder, type ResponseObject, type ResponseStreamEvent } from "../protocol/openai/responses-render.ts";
+import { conversationItemFromInput, conversationItemId, storedConversationItem } from "../protocol/openai/conversations.ts";
+import { parseResponsesRequest } from "../protocol/openai/responses-parse.ts";
+import { renderResponse, type ResponseObject } from "../protocol/openai/responses-render.ts";
+import { ResponseStreamBuilder, type ResponseStreamEvent } from "../protocol/openai/responses-stream.ts";
+import { itemsToChatMessages, toChatRequest } from "../protocol/openai/responses-to-chat.ts";
+import type { ResponseInputItem, ResponseOutputItem, ResponsesRequest } from "../protocol/openai/responses-types.ts";
+import type { VectorSearch } from "../retrieval/types.ts";
 import type { ChatModel } from "../providers/provider.ts";
 import type { ObjectStore, StoredResponse } from "../storage/object-store.ts";
 import type { Principal } from "./access.ts";
 import type { ChatRun, ChatService } from "./chat-service.ts";
-import { conversationItemFromInput, conversationItemId, storedConversationItem } from "../protocol/openai/conversations.ts";
+import { FileSearchTool } from "./file-search-tool.ts";
 import type { UsageMeter } from "./usage-meter.ts";
 
 /** An item as stored: a wire-form input or output item that always has an id. */
@@ -38,29 +27,11 @@ export interface PreparedTurn {
   inputItems: StoredItemValue[];
 }
 
-/** A file search run for a turn: what the response shows of it, and the request with its results. */
-interface FileSearchRun {
-  queries: string[];
-  results: FileSearchResult[];
-  citations: FileCitation[];
-  chat: ChatRequest;
-}
-
 /** Options of the Responses service. */
 export interface ResponsesServiceOptions {
   /** Searches vector stores for the `file_search` tool; without it the tool is refused. */
   search?: VectorSearch | undefined;
 }
-
-/**
- * Tokens kept free for the answer when a request sets no `max_output_tokens`, at most a quarter of
- * the model's context, so that search results cannot leave the model no room to answer.
- */
-const ANSWER_RESERVE_TOKENS = 512;
-/** Tokens of search results given to a model whose context size is not known here (upstreams). */
-const UNKNOWN_CONTEXT_BUDGET_TOKENS = 16_000;
-/** Tokens a message's role and separators may take in a chat template, kept free beside the budget. */
-const CONTEXT_MESSAGE_OVERHEAD = 16;
 
 /** A running response: its events as they happen (start events included), then its final object. */
 export interface ResponseRun {
@@ -74,12 +45,6 @@ const TERMINAL = new Set(["completed", "incomplete", "failed", "cancelled"]);
 
 function itemId(item: Exclude<ResponseInputItem, { type: "item_reference" }>): string {
   return item.id ?? conversationItemId(item.type);
-}
-
-/** The system message that gives the model search results goes after the instructions, before the conversation. */
-function withContextMessage(chat: ChatRequest, hasInstructions: boolean, text: string): ChatRequest {
-  const at = hasInstructions ? 1 : 0;
-  return { ...chat, messages: [...chat.messages.slice(0, at), { role: "system", content: text }, ...chat.messages.slice(at)] };
 }
 
 function notFound(what: string, id: string, param: string, code: string): ApiError {
@@ -98,7 +63,7 @@ export class ResponsesService {
   readonly #chat: ChatService;
   readonly #meter: UsageMeter;
   readonly #logger: Logger;
-  readonly #search: VectorSearch | undefined;
+  readonly #fileSearch: FileSearchTool | undefined;
   readonly #background = new Map<string, AbortController>();
   readonly #jobs = new Set<Promise<void>>();
   #closed = false;
@@ -108,7 +73,7 @@ export class ResponsesService {
     this.#chat = chat;
     this.#meter = meter;
     this.#logger = logger;
-    this.#search = options.search;
+    this.#fileSearch = options.search === undefined ? undefined : new FileSearchTool(options.search, chat);
   }
 
   /** The items before this turn: the previous response's whole chain, or the conversation's items. */
@@ -144,7 +109,7 @@ export class ResponsesService {
 
   /** Resolves the turn's context and validates it against the model, before anything runs. */
   async prepare(projectId: string, req: ResponsesRequest): Promise<PreparedTurn> {
-    if (req.fileSearch !== undefined && this.#search === undefined) {
+    if (req.fileSearch !== undefined && this.#fileSearch === undefined) {
       throw invalidRequest("Tools of type 'file_search' are not available: this server has no vector store search.", `${req.fileSearch.param}.type`, "unsupported_parameter");
     }
     const history = await this.#history(projectId, req);
@@ -173,7 +138,7 @@ export class ResponsesService {
     options: { id?: string; createdAt?: number } = {},
   ): Promise<ResponseRun> {
     // The search runs first, so that a store the project cannot see is a 404 before any event.
-    const search = turn.request.fileSearch === undefined ? undefined : await this.#fileSearch(principal.projectId, turn, signal);
+    const search = turn.request.fileSearch === undefined ? undefined : await this.#fileSearch?.run(principal.projectId, turn, signal);
     let chat = search?.chat ?? turn.chat;
     let run: ChatRun;
     for (;;) {
@@ -222,76 +187,6 @@ export class ResponsesService {
       }
     }
     return { model: run.model, events: events(), response: () => builder.response };
-  }
-
-  /**
-   * Runs the turn's file search (query: see `fileSearchQuery`) in the principal's project and puts
-   * the hits that fit before the conversation as a system message. The query's embedding is not
-   * metered; the results given to the model are prompt tokens like any other.
-   */
-  async #fileSearch(projectId: string, turn: PreparedTurn, signal: AbortSignal): Promise<FileSearchRun> {
-    const settings = turn.request.fileSearch;
-    const search = this.#search;
-    if (settings === undefined || search === undefined) return { queries: [], results: [], citations: [], chat: turn.chat };
-    const query = fileSearchQuery(turn.inputItems);
-    if (query === "") return { queries: [], results: [], citations: [], chat: turn.chat };
-    let found: SearchResult;
-    try {
-      found = await search.search(
-        projectId,
-        {
-          vectorStoreIds: settings.vectorStoreIds,
-          queries: [query],
-          maxResults: settings.maxNumResults,
-          filter: settings.filter,
-          scoreThreshold: settings.scoreThreshold,
-          // The model would phrase its own queries; the rewrite stands in for that.
-          rewriteQuery: true,
-          weights: settings.weights,
-        },
-        signal,
-      );
-    } catch (error) {
-      // A store this project cannot see (404) or that has expired is named by the tool's param.
-      if (error instanceof ApiError && error.param === "vector_store_id") {
-        throw new ApiError(error.status, error.message, { type: error.type, code: error.code, param: `${settings.param}.vector_store_ids`, headers: { ...error.headers } });
-      }
-      throw error;
-    }
-    const fitted = await this.#fitContext(turn, found.hits);
-    return { queries: found.queries, results: found.hits.map(fileSearchResult), citations: fileCitations(fitted.fed), chat: fitted.chat };
-  }
-
-  /**
-   * Gives the model as many hits as fit: its context, less the prompt without them and the answer's
-   * room (`max_output_tokens`, else up to {@link ANSWER_RESERVE_TOKENS}), counted with the model's own
-   * tokenizer where it has one, and checked again once the results are in the prompt.
-   */
-  async #fitContext(turn: PreparedTurn, hits: readonly SearchHit[]): Promise<{ chat: ChatRequest; fed: SearchHit[] }> {
-    const chat = turn.chat;
-    if (hits.length === 0) return { chat, fed: [] };
-    const model = this.#chat.resolve(chat.model);
-    const contextSize = "contextSize" in model && typeof model.contextSize === "number" ? model.contextSize : undefined;
-    const hasInstructions = turn.request.instructions !== undefined;
-    if (contextSize === undefined) {
-      const packed = packFileSearchContext(hits, UNKNOWN_CONTEXT_BUDGET_TOKENS, countTokens);
-      return packed.fed.length === 0 ? { chat, fed: [] } : { chat: withContextMessage(chat, hasInstructions, packed.text), fed: packed.fed };
-    }
-    const count = async (request: ChatRequest): Promise<number> => (model.countPromptTokens ? await model.countPromptTokens(request) : estimatePromptTokens(request));
-    const reserve = chat.maxTokens ?? Math.min(ANSWER_RESERVE_TOKENS, Math.floor(contextSize / 4));
-    const base = await count(chat);
-    const room = contextSize - base - reserve - CONTEXT_MESSAGE_OVERHEAD;
-    // The budget is in o200k tokens; the model's tokenizer may count more, so check and shrink.
-    let budget = room;
-    for (let attempt = 0; attempt < 4 && budget > 0; attempt++) {
-      const packed = packFileSearchContext(hits, budget, countTokens);
-      if (packed.fed.length === 0) break;
-      const candidate = withContextMessage(chat, hasInstructions, packed.text);
-      const used = (await count(candidate)) - base;
-      if (used <= room) return { chat: candidate, fed: packed.fed };
-      budget = Math.floor(((budget * room) / used) * 0.95);
-    }
-    return { chat, fed: [] };
   }
 
   /** Stores a finished response and appends the turn to its conversation. */
