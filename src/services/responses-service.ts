@@ -1,5 +1,6 @@
 import type { ChatMessage, ChatRequest, Usage } from "../core/chat.ts";
-import { ApiError, invalidRequest, toApiError } from "../core/errors.ts";
+import { emptyUsage } from "../core/chat.ts";
+import { ApiError, invalidRequest, objectNotFound, toApiError } from "../core/errors.ts";
 import { prefixedId } from "../core/ids.ts";
 import type { Logger } from "../logging/logger.ts";
 import { conversationItemFromInput, conversationItemId, storedConversationItem } from "../protocol/openai/conversations.ts";
@@ -47,10 +48,6 @@ function itemId(item: Exclude<ResponseInputItem, { type: "item_reference" }>): s
   return item.id ?? conversationItemId(item.type);
 }
 
-function notFound(what: string, id: string, param: string, code: string): ApiError {
-  return new ApiError(404, `${what} with id '${id}' not found.`, { type: "invalid_request_error", param, code });
-}
-
 /**
  * The Responses API as a use case: builds each turn's context from stored state (a previous
  * response's chain, or a conversation), runs it through the chat service (local engine or
@@ -80,7 +77,7 @@ export class ResponsesService {
   async #history(projectId: string, req: ResponsesRequest): Promise<StoredItemValue[]> {
     if (req.conversation !== undefined) {
       const conversation = await this.#objects.getConversation(projectId, req.conversation);
-      if (conversation === undefined) throw notFound("Conversation", req.conversation, "conversation", "conversation_not_found");
+      if (conversation === undefined) throw objectNotFound("Conversation", req.conversation, "conversation", "conversation_not_found");
       return (await this.#objects.allConversationItems(conversation.id)).map((i) => JSON.parse(i.item) as StoredItemValue);
     }
     if (req.previousResponseId === undefined) return [];
@@ -284,7 +281,7 @@ export class ResponsesService {
           principal,
           model: model?.descriptor.id ?? turn.request.model,
           endpoint: "/v1/responses",
-          usage: usage ?? { promptTokens: 0, completionTokens: 0, cachedTokens: 0, reasoningTokens: 0 },
+          usage: usage ?? emptyUsage(),
           latencyMs: Math.round(performance.now() - started),
           status: 200,
           batch: false,
@@ -299,7 +296,7 @@ export class ResponsesService {
   /** Cancels a background response that has not finished; a finished one cannot be cancelled. */
   async cancel(projectId: string, id: string): Promise<ResponseObject> {
     const stored = await this.#objects.getResponse(projectId, id);
-    if (stored === undefined) throw notFound("Response", id, "response_id", "response_not_found");
+    if (stored === undefined) throw objectNotFound("Response", id, "response_id", "response_not_found");
     const current = JSON.parse(stored.body) as ResponseObject;
     if (!stored.background) throw invalidRequest("Only responses created with 'background: true' can be cancelled.", "response_id");
     if (TERMINAL.has(stored.status)) {
@@ -314,13 +311,13 @@ export class ResponsesService {
 
   async get(projectId: string, id: string): Promise<StoredResponse> {
     const stored = await this.#objects.getResponse(projectId, id);
-    if (stored === undefined) throw notFound("Response", id, "response_id", "response_not_found");
+    if (stored === undefined) throw objectNotFound("Response", id, "response_id", "response_not_found");
     return stored;
   }
 
   async delete(projectId: string, id: string): Promise<void> {
     this.#background.get(id)?.abort();
-    if (!(await this.#objects.deleteResponse(projectId, id))) throw notFound("Response", id, "response_id", "response_not_found");
+    if (!(await this.#objects.deleteResponse(projectId, id))) throw objectNotFound("Response", id, "response_id", "response_not_found");
   }
 
   /** Runs again the background responses a previous process left unfinished. */
