@@ -2,19 +2,19 @@ import { invalidRequest } from "../../core/errors.ts";
 import { prefixedId } from "../../core/ids.ts";
 import type { StoredConversation, StoredItem } from "../../storage/object-store.ts";
 import { parseInputItems } from "./responses-parse-input.ts";
-import type {
-  FunctionCallOutputItem,
-  IncludeValue,
-  InputContentPart,
-  InputMessageItem,
-  AssistantMessageItem,
-  ItemReference,
-  ItemStatus,
-  OutputTextPart,
-  RefusalPart,
-  ResponseInputItem,
-  ResponseOutputItem,
-  ResponseFunctionCall,
+import {
+  type FunctionCallOutputItem,
+  type IncludeValue,
+  type InputContentPart,
+  type InputMessageItem,
+  type AssistantMessageItem,
+  type ItemReference,
+  type ItemStatus,
+  type OutputTextPart,
+  type RefusalPart,
+  type ResponseInputItem,
+  type ResponseOutputItem,
+  type ResponseFunctionCall,
 } from "./responses-types.ts";
 import { FieldReader, readMetadata, type JsonObject } from "./validate.ts";
 
