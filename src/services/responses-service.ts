@@ -1,30 +1,20 @@
-import { countTokens } from "gpt-tokenizer";
 import type { ChatMessage, ChatRequest, Usage } from "../core/chat.ts";
-import { ApiError, invalidRequest, toApiError } from "../core/errors.ts";
+import { emptyUsage } from "../core/chat.ts";
+import { ApiError, invalidRequest, objectNotFound, toApiError } from "../core/errors.ts";
 import { prefixedId } from "../core/ids.ts";
-import { estimatePromptTokens } from "../core/token-estimate.ts";
 import type { Logger } from "../logging/logger.ts";
-import {
-  fileCitations,
-  fileSearchQuery,
-  fileSearchResult,
-  itemsToChatMessages,
-  packFileSearchContext,
-  parseResponsesRequest,
-  toChatRequest,
-  type FileCitation,
-  type FileSearchResult,
-  type ResponseInputItem,
-  type ResponseOutputItem,
-  type ResponsesRequest,
-} from "../protocol/openai/responses.ts";
-import type { SearchHit, SearchResult, VectorSearch } from "../retrieval/types.ts";
-import { renderResponse, ResponseStreamBuilder, type ResponseObject, type ResponseStreamEvent } from "../protocol/openai/responses-render.ts";
+import { conversationItemFromInput, conversationItemId, storedConversationItem } from "../protocol/openai/conversations.ts";
+import { parseResponsesRequest } from "../protocol/openai/responses-parse.ts";
+import { renderResponse, type ResponseObject } from "../protocol/openai/responses-render.ts";
+import { ResponseStreamBuilder, type ResponseStreamEvent } from "../protocol/openai/responses-stream.ts";
+import { itemsToChatMessages, toChatRequest } from "../protocol/openai/responses-to-chat.ts";
+import type { ResponseInputItem, ResponseOutputItem, ResponsesRequest } from "../protocol/openai/responses-types.ts";
+import type { VectorSearch } from "../retrieval/types.ts";
 import type { ChatModel } from "../providers/provider.ts";
 import type { ObjectStore, StoredResponse } from "../storage/object-store.ts";
 import type { Principal } from "./access.ts";
 import type { ChatRun, ChatService } from "./chat-service.ts";
-import { conversationItemFromInput, conversationItemId, storedConversationItem } from "../protocol/openai/conversations.ts";
+import { FileSearchTool } from "./file-search-tool.ts";
 import type { UsageMeter } from "./usage-meter.ts";
 
 /** An item as stored: a wire-form input or output item that always has an id. */
@@ -38,29 +28,11 @@ export interface PreparedTurn {
   inputItems: StoredItemValue[];
 }
 
-/** A file search run for a turn: what the response shows of it, and the request with its results. */
-interface FileSearchRun {
-  queries: string[];
-  results: FileSearchResult[];
-  citations: FileCitation[];
-  chat: ChatRequest;
-}
-
 /** Options of the Responses service. */
 export interface ResponsesServiceOptions {
   /** Searches vector stores for the `file_search` tool; without it the tool is refused. */
   search?: VectorSearch | undefined;
 }
-
-/**
- * Tokens kept free for the answer when a request sets no `max_output_tokens`, at most a quarter of
- * the model's context, so that search results cannot leave the model no room to answer.
- */
-const ANSWER_RESERVE_TOKENS = 512;
-/** Tokens of search results given to a model whose context size is not known here (upstreams). */
-const UNKNOWN_CONTEXT_BUDGET_TOKENS = 16_000;
-/** Tokens a message's role and separators may take in a chat template, kept free beside the budget. */
-const CONTEXT_MESSAGE_OVERHEAD = 16;
 
 /** A running response: its events as they happen (start events included), then its final object. */
 export interface ResponseRun {
@@ -76,16 +48,6 @@ function itemId(item: Exclude<ResponseInputItem, { type: "item_reference" }>): s
   return item.id ?? conversationItemId(item.type);
 }
 
-/** The system message that gives the model search results goes after the instructions, before the conversation. */
-function withContextMessage(chat: ChatRequest, hasInstructions: boolean, text: string): ChatRequest {
-  const at = hasInstructions ? 1 : 0;
-  return { ...chat, messages: [...chat.messages.slice(0, at), { role: "system", content: text }, ...chat.messages.slice(at)] };
-}
-
-function notFound(what: string, id: string, param: string, code: string): ApiError {
-  return new ApiError(404, `${what} with id '${id}' not found.`, { type: "invalid_request_error", param, code });
-}
-
 /**
  * The Responses API as a use case: builds each turn's context from stored state (a previous
  * response's chain, or a conversation), runs it through the chat service (local engine or
@@ -98,7 +60,7 @@ export class ResponsesService {
   readonly #chat: ChatService;
   readonly #meter: UsageMeter;
   readonly #logger: Logger;
-  readonly #search: VectorSearch | undefined;
+  readonly #fileSearch: FileSearchTool | undefined;
   readonly #background = new Map<string, AbortController>();
   readonly #jobs = new Set<Promise<void>>();
   #closed = false;
@@ -108,14 +70,14 @@ export class ResponsesService {
     this.#chat = chat;
     this.#meter = meter;
     this.#logger = logger;
-    this.#search = options.search;
+    this.#fileSearch = options.search === undefined ? undefined : new FileSearchTool(options.search, chat);
   }
 
   /** The items before this turn: the previous response's whole chain, or the conversation's items. */
   async #history(projectId: string, req: ResponsesRequest): Promise<StoredItemValue[]> {
     if (req.conversation !== undefined) {
       const conversation = await this.#objects.getConversation(projectId, req.conversation);
-      if (conversation === undefined) throw notFound("Conversation", req.conversation, "conversation", "conversation_not_found");
+      if (conversation === undefined) throw objectNotFound("Conversation", req.conversation, "conversation", "conversation_not_found");
       return (await this.#objects.allConversationItems(conversation.id)).map((i) => JSON.parse(i.item) as StoredItemValue);
     }
     if (req.previousResponseId === undefined) return [];
@@ -144,7 +106,7 @@ export class ResponsesService {
 
   /** Resolves the turn's context and validates it against the model, before anything runs. */
   async prepare(projectId: string, req: ResponsesRequest): Promise<PreparedTurn> {
-    if (req.fileSearch !== undefined && this.#search === undefined) {
+    if (req.fileSearch !== undefined && this.#fileSearch === undefined) {
       throw invalidRequest("Tools of type 'file_search' are not available: this server has no vector store search.", `${req.fileSearch.param}.type`, "unsupported_parameter");
     }
     const history = await this.#history(projectId, req);
@@ -173,7 +135,7 @@ export class ResponsesService {
     options: { id?: string; createdAt?: number } = {},
   ): Promise<ResponseRun> {
     // The search runs first, so that a store the project cannot see is a 404 before any event.
-    const search = turn.request.fileSearch === undefined ? undefined : await this.#fileSearch(principal.projectId, turn, signal);
+    const search = turn.request.fileSearch === undefined ? undefined : await this.#fileSearch?.run(principal.projectId, turn, signal);
     let chat = search?.chat ?? turn.chat;
     let run: ChatRun;
     for (;;) {
@@ -222,76 +184,6 @@ export class ResponsesService {
       }
     }
     return { model: run.model, events: events(), response: () => builder.response };
-  }
-
-  /**
-   * Runs the turn's file search (query: see `fileSearchQuery`) in the principal's project and puts
-   * the hits that fit before the conversation as a system message. The query's embedding is not
-   * metered; the results given to the model are prompt tokens like any other.
-   */
-  async #fileSearch(projectId: string, turn: PreparedTurn, signal: AbortSignal): Promise<FileSearchRun> {
-    const settings = turn.request.fileSearch;
-    const search = this.#search;
-    if (settings === undefined || search === undefined) return { queries: [], results: [], citations: [], chat: turn.chat };
-    const query = fileSearchQuery(turn.inputItems);
-    if (query === "") return { queries: [], results: [], citations: [], chat: turn.chat };
-    let found: SearchResult;
-    try {
-      found = await search.search(
-        projectId,
-        {
-          vectorStoreIds: settings.vectorStoreIds,
-          queries: [query],
-          maxResults: settings.maxNumResults,
-          filter: settings.filter,
-          scoreThreshold: settings.scoreThreshold,
-          // The model would phrase its own queries; the rewrite stands in for that.
-          rewriteQuery: true,
-          weights: settings.weights,
-        },
-        signal,
-      );
-    } catch (error) {
-      // A store this project cannot see (404) or that has expired is named by the tool's param.
-      if (error instanceof ApiError && error.param === "vector_store_id") {
-        throw new ApiError(error.status, error.message, { type: error.type, code: error.code, param: `${settings.param}.vector_store_ids`, headers: { ...error.headers } });
-      }
-      throw error;
-    }
-    const fitted = await this.#fitContext(turn, found.hits);
-    return { queries: found.queries, results: found.hits.map(fileSearchResult), citations: fileCitations(fitted.fed), chat: fitted.chat };
-  }
-
-  /**
-   * Gives the model as many hits as fit: its context, less the prompt without them and the answer's
-   * room (`max_output_tokens`, else up to {@link ANSWER_RESERVE_TOKENS}), counted with the model's own
-   * tokenizer where it has one, and checked again once the results are in the prompt.
-   */
-  async #fitContext(turn: PreparedTurn, hits: readonly SearchHit[]): Promise<{ chat: ChatRequest; fed: SearchHit[] }> {
-    const chat = turn.chat;
-    if (hits.length === 0) return { chat, fed: [] };
-    const model = this.#chat.resolve(chat.model);
-    const contextSize = "contextSize" in model && typeof model.contextSize === "number" ? model.contextSize : undefined;
-    const hasInstructions = turn.request.instructions !== undefined;
-    if (contextSize === undefined) {
-      const packed = packFileSearchContext(hits, UNKNOWN_CONTEXT_BUDGET_TOKENS, countTokens);
-      return packed.fed.length === 0 ? { chat, fed: [] } : { chat: withContextMessage(chat, hasInstructions, packed.text), fed: packed.fed };
-    }
-    const count = async (request: ChatRequest): Promise<number> => (model.countPromptTokens ? await model.countPromptTokens(request) : estimatePromptTokens(request));
-    const reserve = chat.maxTokens ?? Math.min(ANSWER_RESERVE_TOKENS, Math.floor(contextSize / 4));
-    const base = await count(chat);
-    const room = contextSize - base - reserve - CONTEXT_MESSAGE_OVERHEAD;
-    // The budget is in o200k tokens; the model's tokenizer may count more, so check and shrink.
-    let budget = room;
-    for (let attempt = 0; attempt < 4 && budget > 0; attempt++) {
-      const packed = packFileSearchContext(hits, budget, countTokens);
-      if (packed.fed.length === 0) break;
-      const candidate = withContextMessage(chat, hasInstructions, packed.text);
-      const used = (await count(candidate)) - base;
-      if (used <= room) return { chat: candidate, fed: packed.fed };
-      budget = Math.floor(((budget * room) / used) * 0.95);
-    }
-    return { chat, fed: [] };
   }
 
   /** Stores a finished response and appends the turn to its conversation. */
@@ -389,7 +281,7 @@ export class ResponsesService {
           principal,
           model: model?.descriptor.id ?? turn.request.model,
           endpoint: "/v1/responses",
-          usage: usage ?? { promptTokens: 0, completionTokens: 0, cachedTokens: 0, reasoningTokens: 0 },
+          usage: usage ?? emptyUsage(),
           latencyMs: Math.round(performance.now() - started),
           status: 200,
           batch: false,
@@ -404,7 +296,7 @@ export class ResponsesService {
   /** Cancels a background response that has not finished; a finished one cannot be cancelled. */
   async cancel(projectId: string, id: string): Promise<ResponseObject> {
     const stored = await this.#objects.getResponse(projectId, id);
-    if (stored === undefined) throw notFound("Response", id, "response_id", "response_not_found");
+    if (stored === undefined) throw objectNotFound("Response", id, "response_id", "response_not_found");
     const current = JSON.parse(stored.body) as ResponseObject;
     if (!stored.background) throw invalidRequest("Only responses created with 'background: true' can be cancelled.", "response_id");
     if (TERMINAL.has(stored.status)) {
@@ -419,13 +311,13 @@ export class ResponsesService {
 
   async get(projectId: string, id: string): Promise<StoredResponse> {
     const stored = await this.#objects.getResponse(projectId, id);
-    if (stored === undefined) throw notFound("Response", id, "response_id", "response_not_found");
+    if (stored === undefined) throw objectNotFound("Response", id, "response_id", "response_not_found");
     return stored;
   }
 
   async delete(projectId: string, id: string): Promise<void> {
     this.#background.get(id)?.abort();
-    if (!(await this.#objects.deleteResponse(projectId, id))) throw notFound("Response", id, "response_id", "response_not_found");
+    if (!(await this.#objects.deleteResponse(projectId, id))) throw objectNotFound("Response", id, "response_id", "response_not_found");
   }
 
   /** Runs again the background responses a previous process left unfinished. */

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import type { ResponseStreamEvent } from "../../src/protocol/openai/responses-render.ts";
+import type { ResponseStreamEvent } from "../../src/protocol/openai/responses-stream.ts";
 import { assertSchema } from "./openapi.ts";
 
 /** The spec's schema for each event type the Responses stream builder emits. */

@@ -4,7 +4,7 @@ import type { AddressInfo } from "node:net";
 import { after, before, describe, it } from "node:test";
 import type { ChatStreamPart } from "../../src/core/chat.ts";
 import { ApiError } from "../../src/core/errors.ts";
-import { parseChatCompletionRequest } from "../../src/protocol/openai/chat-completions.ts";
+import { parseChatCompletionRequest } from "../../src/protocol/openai/chat-completions-parse.ts";
 import { openAiCompatibleAdapter } from "../../src/providers/openai-compatible/adapter.ts";
 import type { Deployment } from "../../src/providers/upstream/deployment.ts";
 import { RoutedChatModel } from "../../src/providers/upstream/routed-model.ts";

@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { readFileSync } from "node:fs";
 import { describe, it } from "node:test";
-import { HONOURED_PARAMETERS, REJECTED_PARAMETERS, parseChatCompletionRequest } from "../../src/protocol/openai/chat-completions.ts";
+import { HONOURED_PARAMETERS, REJECTED_PARAMETERS, parseChatCompletionRequest } from "../../src/protocol/openai/chat-completions-parse.ts";
 import { ApiError } from "../../src/core/errors.ts";
 import { SPEC_PATH } from "../helpers/openapi.ts";
 

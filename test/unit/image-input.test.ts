@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { estimateImageTokens, imageSize } from "../../src/protocol/openai/image-input.ts";
-import { parseChatCompletionRequest } from "../../src/protocol/openai/chat-completions.ts";
+import { parseChatCompletionRequest } from "../../src/protocol/openai/chat-completions-parse.ts";
 
 function png(width: number, height: number): string {
   const header = Buffer.alloc(33);

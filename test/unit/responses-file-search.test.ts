@@ -4,21 +4,16 @@ import { countTokens } from "gpt-tokenizer";
 import type { ChatRequest, ChatStreamPart, Usage } from "../../src/core/chat.ts";
 import { ApiError } from "../../src/core/errors.ts";
 import { createLogger } from "../../src/logging/logger.ts";
-import {
-  FILE_SEARCH_CONTEXT_HEADER,
-  fileCitations,
-  fileSearchQuery,
-  fileSearchResult,
-  itemsToChatMessages,
-  packFileSearchContext,
-  parseInputItems,
-  parseResponsesRequest,
-  type RequestInputItem,
-} from "../../src/protocol/openai/responses.ts";
-import { ResponseStreamBuilder, type ResponseStreamEvent } from "../../src/protocol/openai/responses-render.ts";
+import { parseResponsesRequest } from "../../src/protocol/openai/responses-parse.ts";
+import { parseInputItems } from "../../src/protocol/openai/responses-parse-input.ts";
+import { fileCitations, fileSearchResult } from "../../src/protocol/openai/responses-render.ts";
+import { ResponseStreamBuilder, type ResponseStreamEvent } from "../../src/protocol/openai/responses-stream.ts";
+import { itemsToChatMessages } from "../../src/protocol/openai/responses-to-chat.ts";
+import type { RequestInputItem } from "../../src/protocol/openai/responses-types.ts";
 import type { ChatModel } from "../../src/providers/provider.ts";
 import type { SearchHit, SearchRequest, SearchResult, VectorSearch } from "../../src/retrieval/types.ts";
 import { ChatService } from "../../src/services/chat-service.ts";
+import { FILE_SEARCH_CONTEXT_HEADER, fileSearchQuery, packFileSearchContext } from "../../src/services/file-search-tool.ts";
 import { ModelRegistry } from "../../src/services/model-registry.ts";
 import { ResponsesService } from "../../src/services/responses-service.ts";
 import type { UsageMeter } from "../../src/services/usage-meter.ts";

@@ -3,21 +3,15 @@ import { readFileSync } from "node:fs";
 import { describe, test } from "node:test";
 import type { ChatStreamPart, TokenLogprob } from "../../src/core/chat.ts";
 import { ApiError } from "../../src/core/errors.ts";
-import {
-  HONOURED_PARAMETERS,
-  REJECTED_PARAMETERS,
-  itemsToChatMessages,
-  parseResponsesRequest,
-  toChatRequest,
-  type ResponseInputItem,
-  type ResponseOutputItem,
-} from "../../src/protocol/openai/responses.ts";
+import { HONOURED_PARAMETERS, REJECTED_PARAMETERS, parseResponsesRequest } from "../../src/protocol/openai/responses-parse.ts";
 import {
   ResponseStreamBuilder,
   collectResponse,
   renderErrorEvent,
   type ResponseStreamEvent,
-} from "../../src/protocol/openai/responses-render.ts";
+} from "../../src/protocol/openai/responses-stream.ts";
+import { itemsToChatMessages, toChatRequest } from "../../src/protocol/openai/responses-to-chat.ts";
+import type { ResponseInputItem, ResponseOutputItem } from "../../src/protocol/openai/responses-types.ts";
 import { SPEC_PATH, assertSchema } from "../helpers/openapi.ts";
 import { checkEvents } from "../helpers/response-events.ts";
 

@@ -1,8 +1,8 @@
 import { invalidRequest } from "../../core/errors.ts";
 import { prefixedId } from "../../core/ids.ts";
 import type { StoredConversation, StoredItem } from "../../storage/object-store.ts";
+import { parseInputItems } from "./responses-parse-input.ts";
 import {
-  parseInputItems,
   type FunctionCallOutputItem,
   type IncludeValue,
   type InputContentPart,
@@ -15,7 +15,7 @@ import {
   type ResponseInputItem,
   type ResponseOutputItem,
   type ResponseFunctionCall,
-} from "./responses.ts";
+} from "./responses-types.ts";
 import { FieldReader, readMetadata, type JsonObject } from "./validate.ts";
 
 /** At most this many items may be given at once, on create and on add. */

@@ -1,6 +1,7 @@
 import { prefixedId, unixSeconds } from "../../core/ids.ts";
 import { estimateTokens } from "../../core/token-estimate.ts";
-import { parseChatCompletionRequest, renderChatCompletion, type CompletionEnvelope, type ParsedChatCompletionRequest } from "../../protocol/openai/chat-completions.ts";
+import { parseChatCompletionRequest, type ParsedChatCompletionRequest } from "../../protocol/openai/chat-completions-parse.ts";
+import { renderChatCompletion, type CompletionEnvelope } from "../../protocol/openai/chat-completions-render.ts";
 import { systemFingerprint } from "../../protocol/openai/fingerprint.ts";
 import type { ChatRun, ChatService } from "../chat-service.ts";
 import type { Endpoint, EndpointAnswer, EndpointCall } from "./endpoint.ts";

@@ -1,5 +1,6 @@
 import { estimateTokens } from "../../core/token-estimate.ts";
-import { parseResponsesRequest, type ResponsesRequest } from "../../protocol/openai/responses.ts";
+import { parseResponsesRequest } from "../../protocol/openai/responses-parse.ts";
+import type { ResponsesRequest } from "../../protocol/openai/responses-types.ts";
 import type { ResponseObject } from "../../protocol/openai/responses-render.ts";
 import type { ModelRegistry } from "../model-registry.ts";
 import type { ResponseRun, ResponsesService } from "../responses-service.ts";

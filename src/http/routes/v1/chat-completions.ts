@@ -2,8 +2,8 @@ import type { Usage } from "../../../core/chat.ts";
 import { toApiError } from "../../../core/errors.ts";
 import { priceUsage, type Pricing } from "../../../core/pricing.ts";
 import type { LogFields } from "../../../logging/logger.ts";
-import { encodeSseFrame, encodeSseJson, SSE_DONE } from "../../../core/sse.ts";
-import { ChunkSerializer, renderChatCompletion, renderUsageChunk, type ChunkDelta } from "../../../protocol/openai/chat-completions.ts";
+import { encodeSseJson, SSE_DONE } from "../../../core/sse.ts";
+import { ChunkSerializer, renderChatCompletion } from "../../../protocol/openai/chat-completions-render.ts";
 import { ChoiceCollector } from "../../../services/chat-service.ts";
 import type { ChatCompletionsEndpoint } from "../../../services/endpoints/chat-completions.ts";
 import type { RequestGate } from "../../../services/request-gate.ts";
@@ -86,37 +86,15 @@ export function chatCompletionsHandler(endpoint: ChatCompletionsEndpoint, gate: 
     });
     const serializer = new ChunkSerializer(env, { ...parsed, logprobs: parsed.request.topLogprobs !== undefined });
     const writer = new SseWriter(ctx.res, STREAM_COALESCE_MS);
-    const send = (choice: number, delta: ChunkDelta): boolean | Promise<boolean> =>
-      writer.write(encodeSseFrame(serializer.chunk(choice, delta)));
     // What was streamed, collected as a non-streamed completion would be, for storing.
     const collected = store === undefined ? undefined : new ChoiceCollector(parsed.request);
     try {
-      for (let i = 0; i < parsed.request.n; i++) await send(i, { kind: "role" });
+      for (let i = 0; i < parsed.request.n; i++) await writer.write(serializer.opening(i));
       for (let step = run.first; !step.done; step = await run.parts.next()) {
         const part = step.value;
         collected?.add(part);
-        let open: boolean;
-        switch (part.type) {
-          case "text-delta":
-            open = await send(part.choice, { kind: "content", text: part.text, logprobs: part.logprobs });
-            break;
-          case "tool-call-start":
-            open = await send(part.choice, { kind: "tool-call-start", index: part.index, id: part.id, name: part.name });
-            break;
-          case "tool-call-delta":
-            open = await send(part.choice, { kind: "tool-call-delta", index: part.index, arguments: part.arguments });
-            break;
-          case "finish":
-            open = await send(part.choice, { kind: "finish", finishReason: part.finishReason });
-            break;
-          case "served-by":
-            open = true;
-            break;
-          case "usage":
-            open = parsed.includeUsage ? await writer.write(encodeSseJson(renderUsageChunk(env, part.usage))) : true;
-            break;
-        }
-        if (!open) return;
+        const frame = serializer.chunk(part);
+        if (frame !== undefined && !(await writer.write(frame))) return;
       }
       if (store !== undefined && collected !== undefined) {
         const completion = renderChatCompletion(env, collected.choices, ctx.metering?.usage ?? collected.usage, parsed) as RenderedCompletion;

@@ -1,5 +1,5 @@
 import { invalidRequest } from "../../../core/errors.ts";
-import { INCLUDE_VALUES, type IncludeValue } from "../../../protocol/openai/responses.ts";
+import { INCLUDE_VALUES, type IncludeValue } from "../../../protocol/openai/responses-types.ts";
 import { invalidValue } from "../../../protocol/openai/validate.ts";
 import type { PageQuery } from "../../../storage/object-store.ts";
 

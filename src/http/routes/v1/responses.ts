@@ -1,7 +1,8 @@
 import { ApiError } from "../../../core/errors.ts";
 import { encodeSseJson } from "../../../core/sse.ts";
 import { estimateTokens } from "../../../core/token-estimate.ts";
-import { parseResponsesRequest, type ResponsesRequest } from "../../../protocol/openai/responses.ts";
+import { parseResponsesRequest } from "../../../protocol/openai/responses-parse.ts";
+import type { ResponsesRequest } from "../../../protocol/openai/responses-types.ts";
 import type { ResponseObject } from "../../../protocol/openai/responses-render.ts";
 import type { ModelRegistry } from "../../../services/model-registry.ts";
 import type { ResponsesService, StoredItemValue } from "../../../services/responses-service.ts";

@@ -1,17 +1,13 @@
-import { obfuscation } from "./obfuscation.ts";
 import type {
   ChatMessage,
   ChatRequest,
   ContentPart,
-  FinishReason,
   JsonSchema,
   ReasoningEffort,
   ResponseFormat,
-  TokenLogprob,
   ToolCall,
   ToolChoice,
   ToolDefinition,
-  Usage,
 } from "../../core/chat.ts";
 import { invalidRequest, unsupportedParameter } from "../../core/errors.ts";
 import { readImage } from "./image-input.ts";
@@ -390,176 +386,5 @@ export function parseChatCompletionRequest(body: unknown): ParsedChatCompletionR
     metadata: readMetadata(reader, "metadata"),
     store: reader.boolean("store") ?? false,
     legacyFunctions: legacy,
-  };
-}
-
-/** OpenAI's usage object, with every detail field present. */
-export function renderUsage(usage: Usage): Record<string, unknown> {
-  return {
-    prompt_tokens: usage.promptTokens,
-    completion_tokens: usage.completionTokens,
-    total_tokens: usage.promptTokens + usage.completionTokens,
-    prompt_tokens_details: { cached_tokens: usage.cachedTokens, audio_tokens: 0 },
-    completion_tokens_details: {
-      reasoning_tokens: usage.reasoningTokens,
-      audio_tokens: 0,
-      accepted_prediction_tokens: 0,
-      rejected_prediction_tokens: 0,
-    },
-  };
-}
-
-/** Fields every completion object and chunk of one response share. */
-export interface CompletionEnvelope {
-  id: string;
-  created: number;
-  model: string;
-  systemFingerprint: string;
-}
-
-/** One finished choice of a non-streamed completion. */
-export interface CompletedChoice {
-  text: string;
-  finishReason: FinishReason;
-  toolCalls: readonly ToolCall[];
-  /** Present when logprobs were asked for. */
-  logprobs: readonly TokenLogprob[] | undefined;
-}
-
-function renderLogprob(entry: TokenLogprob): Record<string, unknown> {
-  return {
-    token: entry.token,
-    logprob: entry.logprob,
-    bytes: entry.bytes,
-    top_logprobs: entry.topLogprobs.map((t) => ({ token: t.token, logprob: t.logprob, bytes: t.bytes })),
-  };
-}
-
-/** The wire finish reason: deprecated function calling reports `function_call`. */
-function wireFinishReason(reason: FinishReason, legacy: boolean): string {
-  return reason === "tool_calls" && legacy ? "function_call" : reason;
-}
-
-/** Renders a `chat.completion` object. */
-export function renderChatCompletion(
-  env: CompletionEnvelope,
-  choices: readonly CompletedChoice[],
-  usage: Usage,
-  options: { legacyFunctions: boolean },
-): Record<string, unknown> {
-  return {
-    id: env.id,
-    object: "chat.completion",
-    created: env.created,
-    model: env.model,
-    choices: choices.map((c, index) => {
-      const message: Record<string, unknown> = {
-        role: "assistant",
-        content: c.toolCalls.length > 0 && c.text === "" ? null : c.text,
-        refusal: null,
-        annotations: [],
-      };
-      const first = c.toolCalls[0];
-      if (options.legacyFunctions && first !== undefined) {
-        message.function_call = { name: first.name, arguments: first.arguments };
-      } else if (c.toolCalls.length > 0) {
-        message.tool_calls = c.toolCalls.map((t) => ({ id: t.id, type: "function", function: { name: t.name, arguments: t.arguments } }));
-      }
-      return {
-        index,
-        message,
-        logprobs: c.logprobs === undefined ? null : { content: c.logprobs.map(renderLogprob), refusal: null },
-        finish_reason: wireFinishReason(c.finishReason, options.legacyFunctions),
-      };
-    }),
-    usage: renderUsage(usage),
-    service_tier: "default",
-    system_fingerprint: env.systemFingerprint,
-  };
-}
-
-/** The delta of one streamed choice. */
-export type ChunkDelta =
-  | { kind: "role" }
-  | { kind: "content"; text: string; logprobs: readonly TokenLogprob[] | undefined }
-  | { kind: "tool-call-start"; index: number; id: string; name: string }
-  | { kind: "tool-call-delta"; index: number; arguments: string }
-  | { kind: "finish"; finishReason: FinishReason };
-
-
-/**
- * Serialises the `chat.completion.chunk` objects of one stream. Chunks are written once per token,
- * so the fields every chunk shares are serialised once and spliced in, rather than building and
- * stringifying a whole object per token. The output is what JSON.stringify would give.
- */
-export class ChunkSerializer {
-  readonly #head: string;
-  readonly #tail: (contentLength: number) => string;
-  readonly #legacy: boolean;
-  readonly #logprobs: boolean;
-
-  constructor(
-    env: CompletionEnvelope,
-    options: { includeUsage: boolean; includeObfuscation: boolean; legacyFunctions: boolean; logprobs: boolean },
-  ) {
-    this.#head =
-      `{"id":${JSON.stringify(env.id)},"object":"chat.completion.chunk","created":${env.created},` +
-      `"model":${JSON.stringify(env.model)},"service_tier":"default","system_fingerprint":${JSON.stringify(env.systemFingerprint)},"choices":[`;
-    const usage = options.includeUsage ? ',"usage":null' : "";
-    this.#tail = options.includeObfuscation
-      ? (n) => `]${usage},"obfuscation":"${obfuscation(n)}"}`
-      : () => `]${usage}}`;
-    this.#legacy = options.legacyFunctions;
-    this.#logprobs = options.logprobs;
-  }
-
-  /** The JSON text of one chunk carrying `delta` for choice `choice`. */
-  chunk(choice: number, delta: ChunkDelta): string {
-    let inner: string;
-    let logprobs = "null";
-    let finish = "null";
-    let length = 0;
-    switch (delta.kind) {
-      case "role":
-        inner = `"role":"assistant","content":"","refusal":null`;
-        if (this.#logprobs) logprobs = `{"content":[],"refusal":null}`;
-        break;
-      case "content":
-        length = delta.text.length;
-        inner = `"content":${JSON.stringify(delta.text)}`;
-        if (this.#logprobs) logprobs = `{"content":${JSON.stringify((delta.logprobs ?? []).map(renderLogprob))},"refusal":null}`;
-        break;
-      case "tool-call-start":
-        inner = this.#legacy
-          ? `"function_call":{"name":${JSON.stringify(delta.name)},"arguments":""}`
-          : `"tool_calls":[{"index":${delta.index},"id":${JSON.stringify(delta.id)},"type":"function","function":{"name":${JSON.stringify(delta.name)},"arguments":""}}]`;
-        break;
-      case "tool-call-delta":
-        length = delta.arguments.length;
-        inner = this.#legacy
-          ? `"function_call":{"arguments":${JSON.stringify(delta.arguments)}}`
-          : `"tool_calls":[{"index":${delta.index},"function":{"arguments":${JSON.stringify(delta.arguments)}}}]`;
-        break;
-      case "finish":
-        inner = "";
-        finish = `"${wireFinishReason(delta.finishReason, this.#legacy)}"`;
-        break;
-    }
-    const body = `{"index":${choice},"delta":{${inner}},"logprobs":${logprobs},"finish_reason":${finish}}`;
-    return this.#head + body + this.#tail(length);
-  }
-}
-
-/** Renders the final usage chunk: empty `choices`, then `usage`. */
-export function renderUsageChunk(env: CompletionEnvelope, usage: Usage): Record<string, unknown> {
-  return {
-    id: env.id,
-    object: "chat.completion.chunk",
-    created: env.created,
-    model: env.model,
-    service_tier: "default",
-    system_fingerprint: env.systemFingerprint,
-    choices: [],
-    usage: renderUsage(usage),
   };
 }

@@ -1,0 +1,354 @@
+import type { JsonSchema, ReasoningEffort, ResponseFormat, ToolChoice, ToolDefinition } from "../../core/chat.ts";
+import { invalidRequest, unsupportedParameter } from "../../core/errors.ts";
+import { parseAttributeFilter } from "./attribute-filters.ts";
+import { toGrammarSchema } from "./json-schema-subset.ts";
+import { readInput, rejectIfSet } from "./responses-parse-input.ts";
+import {
+  DEFAULT_FILE_SEARCH_RESULTS,
+  FILE_SEARCH_RANKERS,
+  INCLUDE_VALUES,
+  type FileSearchSettings,
+  type FileSearchToolParam,
+  type IncludeValue,
+  type ResponsesRequest,
+  type TextFormatParam,
+  type ToolChoiceParam,
+  type ToolParam,
+} from "./responses-types.ts";
+import { describeType, FieldReader, invalidValue, readMetadata } from "./validate.ts";
+
+/** Parameters Modelport honours. */
+export const HONOURED_PARAMETERS: readonly string[] = [
+  "model", "input", "instructions", "previous_response_id", "conversation", "store", "tools", "tool_choice",
+  "parallel_tool_calls", "max_output_tokens", "temperature", "top_p", "text", "reasoning", "metadata",
+  "truncation", "include", "background", "stream", "stream_options", "user", "safety_identifier",
+  "prompt_cache_key", "service_tier", "top_logprobs", "max_tool_calls",
+];
+
+/** Parameters of OpenAI's API that this server cannot honour: rejected by name unless null. */
+export const REJECTED_PARAMETERS: readonly string[] = [
+  "prompt", "prompt_cache_retention", "prompt_cache_options", "moderation", "context_management",
+];
+
+const KNOWN = new Set([...HONOURED_PARAMETERS, ...REJECTED_PARAMETERS]);
+const NAME = /^[a-zA-Z0-9_-]{1,64}$/;
+const EFFORTS = ["none", "minimal", "low", "medium", "high", "xhigh", "max"] as const;
+
+/** Validates a `file_search` tool: its wire echo (defaults filled in) and what it searches. */
+function readFileSearchTool(tool: FieldReader, param: string): { wire: FileSearchToolParam; settings: FileSearchSettings } {
+  tool.rejectUnknown(new Set(["type", "vector_store_ids", "max_num_results", "filters", "ranking_options"]));
+  const ids = (tool.array("vector_store_ids", { required: true, minLength: 1 }) ?? []).map((value, i) => {
+    const idParam = `${tool.path("vector_store_ids")}[${i}]`;
+    if (typeof value !== "string") throw invalidRequest(`Invalid type for '${idParam}': expected a string, but got ${describeType(value)} instead.`, idParam, "invalid_type");
+    if (value.length === 0) throw invalidRequest(`Invalid '${idParam}': empty string. Expected a string with minimum length 1, but got an empty string instead.`, idParam, "empty_string");
+    return value;
+  });
+  const maxNumResults = tool.number("max_num_results", { integer: true, min: 1, max: 50 }) ?? DEFAULT_FILE_SEARCH_RESULTS;
+  const filter = tool.has("filters") ? parseAttributeFilter(tool.obj.filters, tool.path("filters")) : undefined;
+  const ranking = tool.object("ranking_options");
+  ranking?.rejectUnknown(new Set(["ranker", "score_threshold", "hybrid_search"]));
+  const ranker = ranking?.enumeration("ranker", FILE_SEARCH_RANKERS) ?? "auto";
+  const scoreThreshold = ranking?.number("score_threshold", { min: 0, max: 1 }) ?? 0;
+  const hybrid = ranking?.object("hybrid_search");
+  let weights = { embedding: 1, text: 1 };
+  if (hybrid !== undefined) {
+    hybrid.rejectUnknown(new Set(["embedding_weight", "text_weight"]));
+    hybrid.required("embedding_weight");
+    hybrid.required("text_weight");
+    weights = { embedding: hybrid.number("embedding_weight", { min: 0 }) ?? 1, text: hybrid.number("text_weight", { min: 0 }) ?? 1 };
+    if (weights.embedding === 0 && weights.text === 0) {
+      throw invalidRequest(`Invalid '${hybrid.path("embedding_weight")}': at least one of 'embedding_weight' and 'text_weight' must be above 0.`, hybrid.path("embedding_weight"), "invalid_value");
+    }
+  }
+  return {
+    wire: {
+      type: "file_search",
+      vector_store_ids: ids,
+      max_num_results: maxNumResults,
+      filters: filter ?? null,
+      ranking_options: {
+        ranker,
+        score_threshold: scoreThreshold,
+        ...(hybrid !== undefined ? { hybrid_search: { embedding_weight: weights.embedding, text_weight: weights.text } } : {}),
+      },
+    },
+    settings: { param, vectorStoreIds: ids, maxNumResults, filter, scoreThreshold, weights },
+  };
+}
+
+function readTools(reader: FieldReader): { definitions: ToolDefinition[]; wire: ToolParam[]; fileSearch: FileSearchSettings | undefined } {
+  const definitions: ToolDefinition[] = [];
+  const wire: ToolParam[] = [];
+  const names = new Set<string>();
+  let fileSearch: FileSearchSettings | undefined;
+  (reader.array("tools") ?? []).forEach((raw, i) => {
+    const tool = new FieldReader(raw, `tools[${i}]`);
+    const type = tool.string("type", { required: true });
+    if (type === "file_search") {
+      if (fileSearch !== undefined) throw invalidRequest("At most one tool of type 'file_search' may be given.", tool.path("type"), "invalid_value");
+      const parsed = readFileSearchTool(tool, `tools[${i}]`);
+      fileSearch = parsed.settings;
+      wire.push(parsed.wire);
+      return;
+    }
+    if (type !== "function") {
+      throw invalidRequest(
+        `Tools of type '${type}' are not supported: built-in tools are not supported by this server yet, except 'file_search'; use tools of type 'function' or 'file_search'.`,
+        tool.path("type"),
+        "unsupported_parameter",
+      );
+    }
+    tool.rejectUnknown(new Set(["type", "name", "description", "parameters", "strict", "output_schema", "defer_loading", "allowed_callers"]));
+    rejectIfSet(tool, "output_schema");
+    rejectIfSet(tool, "allowed_callers");
+    if (tool.boolean("defer_loading") === true) throw unsupportedParameter(tool.path("defer_loading"), "requires tool search, which this server does not support yet");
+    const name = tool.string("name", { required: true });
+    if (!NAME.test(name)) throw invalidRequest(`Invalid '${tool.path("name")}': '${name}' does not match ^[a-zA-Z0-9_-]{1,64}$.`, tool.path("name"), "invalid_value");
+    if (names.has(name)) throw invalidRequest(`Duplicate function name '${name}'.`, tool.path("name"), "invalid_value");
+    names.add(name);
+    const description = tool.string("description");
+    const given = tool.boolean("strict");
+    // OpenAI makes a function whose `strict` is left out strict by rewriting its schema (every
+    // property required, no others allowed). That rewrite changes what the client asked for, and an
+    // upstream given `strict: true` with the schema as sent would refuse it; the local grammar
+    // enforces the schema either way, so left out means non-strict here, and the echo says null.
+    const strict = given ?? false;
+    const parameters = tool.object("parameters")?.obj;
+    const wireParameters: JsonSchema = parameters ?? { type: "object", properties: {} };
+    definitions.push({
+      name,
+      description,
+      parameters: toGrammarSchema(wireParameters, tool.path("parameters"), strict),
+      wireParameters,
+      strict,
+    });
+    wire.push({ type: "function", name, description: description ?? null, parameters: parameters ?? null, strict: given ?? null });
+  });
+  return { definitions, wire, fileSearch };
+}
+
+function readFunctionChoice(obj: FieldReader, names: ReadonlySet<string>): string {
+  const name = obj.string("name", { required: true });
+  if (!names.has(name)) throw invalidRequest(`Invalid '${obj.path("name")}': no function named '${name}' was given in 'tools'.`, obj.path("name"), "invalid_value");
+  return name;
+}
+
+function requireFileSearchTool(obj: FieldReader, hasFileSearch: boolean): void {
+  if (!hasFileSearch) throw invalidRequest(`Invalid '${obj.path("type")}': no tool of type 'file_search' was given in 'tools'.`, obj.path("type"), "invalid_value");
+}
+
+/**
+ * Reads `tool_choice`. The `file_search` tool, when given, runs before the model answers unless the
+ * choice is 'none' or an `allowed_tools` list leaves it out; when it runs it satisfies 'required' and
+ * `{"type":"file_search"}`, so the model itself then answers under 'auto' (or 'none' without functions).
+ */
+function readToolChoice(
+  reader: FieldReader,
+  definitions: ToolDefinition[],
+  hasFileSearch: boolean,
+): { tools: ToolDefinition[]; choice: ToolChoice; wire: ToolChoiceParam; searches: boolean } {
+  const names = new Set(definitions.map((t) => t.name));
+  const raw = reader.obj.tool_choice;
+  let wire: ToolChoiceParam = "auto";
+  let choice: ToolChoice = "auto";
+  let tools = definitions;
+  let searches = hasFileSearch;
+  if (typeof raw === "string") {
+    choice = wire = reader.enumeration("tool_choice", ["none", "auto", "required"] as const) ?? "auto";
+  } else if (raw !== undefined && raw !== null) {
+    const obj = new FieldReader(raw, "tool_choice");
+    const type = obj.string("type", { required: true });
+    if (type === "function") {
+      obj.rejectUnknown(new Set(["type", "name"]));
+      const name = readFunctionChoice(obj, names);
+      choice = { name };
+      wire = { type: "function", name };
+      // The named function is what the model must call; a search would not be asked for.
+      searches = false;
+    } else if (type === "file_search") {
+      obj.rejectUnknown(new Set(["type"]));
+      requireFileSearchTool(obj, hasFileSearch);
+      choice = "auto";
+      wire = { type: "file_search" };
+    } else if (type === "allowed_tools") {
+      obj.rejectUnknown(new Set(["type", "mode", "tools"]));
+      const mode = obj.enumeration("mode", ["auto", "required"] as const, { required: true }) as "auto" | "required";
+      let searchAllowed = false;
+      const allowed: ({ type: "function"; name: string } | { type: "file_search" })[] = (obj.array("tools", { required: true }) ?? []).map((value, i) => {
+        const entry = new FieldReader(value, `tool_choice.tools[${i}]`);
+        const entryType = entry.string("type", { required: true });
+        if (entryType === "file_search") {
+          entry.rejectUnknown(new Set(["type"]));
+          requireFileSearchTool(entry, hasFileSearch);
+          searchAllowed = true;
+          return { type: "file_search" };
+        }
+        if (entryType !== "function") {
+          throw invalidRequest(`Allowed tools of type '${entryType}' are not supported: only 'function' and 'file_search' tools are.`, entry.path("type"), "unsupported_parameter");
+        }
+        entry.rejectUnknown(new Set(["type", "name"]));
+        return { type: "function", name: readFunctionChoice(entry, names) };
+      });
+      // The model is offered only the allowed functions, which is what the restriction means.
+      const keep = new Set(allowed.flatMap((t) => (t.type === "function" ? [t.name] : [])));
+      tools = definitions.filter((t) => keep.has(t.name));
+      searches = searchAllowed;
+      choice = mode;
+      wire = { type: "allowed_tools", mode, tools: allowed };
+    } else {
+      throw invalidRequest(
+        `tool_choice of type '${type}' is not supported: of the built-in tools only 'file_search' is supported by this server; use 'function', 'file_search' or 'allowed_tools'.`,
+        obj.path("type"),
+        "unsupported_parameter",
+      );
+    }
+  }
+  if (definitions.length === 0 && !hasFileSearch && choice !== "none" && choice !== "auto") {
+    throw invalidRequest("'tool_choice' other than 'none' or 'auto' is only allowed when 'tools' are specified.", "tool_choice");
+  }
+  if (choice === "none") searches = false;
+  // A search that runs is the tool call 'required' asks for; the model then answers as it likes.
+  if (searches && choice === "required") choice = "auto";
+  if (tools.length === 0) choice = "none";
+  return { tools, choice, wire, searches };
+}
+
+function readText(reader: FieldReader): { format: ResponseFormat; wire: TextFormatParam } {
+  const text = reader.object("text");
+  if (text === undefined) return { format: { type: "text" }, wire: { type: "text" } };
+  text.rejectUnknown(new Set(["format", "verbosity"]));
+  const verbosity = text.enumeration("verbosity", ["low", "medium", "high"] as const);
+  if (verbosity !== undefined && verbosity !== "medium") {
+    throw unsupportedParameter("text.verbosity", `value '${verbosity}' is not supported; only 'medium' is`);
+  }
+  const format = text.object("format");
+  if (format === undefined) return { format: { type: "text" }, wire: { type: "text" } };
+  const type = format.enumeration("type", ["text", "json_object", "json_schema"] as const, { required: true });
+  if (type === "text" || type === "json_object") {
+    format.rejectUnknown(new Set(["type"]));
+    return { format: { type }, wire: { type } };
+  }
+  format.rejectUnknown(new Set(["type", "name", "schema", "strict", "description"]));
+  const name = format.string("name", { required: true });
+  if (!NAME.test(name)) throw invalidRequest(`Invalid 'text.format.name': '${name}' does not match ^[a-zA-Z0-9_-]{1,64}$.`, "text.format.name", "invalid_value");
+  const description = format.string("description");
+  const raw = new FieldReader(format.required("schema"), "text.format.schema").obj;
+  const strict = format.boolean("strict") ?? false;
+  const schema = toGrammarSchema(raw, "text.format.schema", strict);
+  return {
+    format: { type: "json_schema", name, ...(description !== undefined ? { description } : {}), schema, wireSchema: raw, strict },
+    wire: { type: "json_schema", name, schema: raw, strict, ...(description !== undefined ? { description } : {}) },
+  };
+}
+
+function readReasoning(reader: FieldReader): { effort: ReasoningEffort | undefined; summary: "auto" | undefined } {
+  const reasoning = reader.object("reasoning");
+  if (reasoning === undefined) return { effort: undefined, summary: undefined };
+  reasoning.rejectUnknown(new Set(["effort", "summary", "generate_summary", "mode", "context"]));
+  const effort = reasoning.enumeration("effort", EFFORTS);
+  if (effort === "max") throw unsupportedParameter("reasoning.effort", "value 'max' is not supported; use at most 'xhigh'");
+  let summary: "auto" | undefined;
+  for (const key of ["summary", "generate_summary"]) {
+    const value = reasoning.enumeration(key, ["auto", "concise", "detailed"] as const);
+    // 'auto' leaves it to the model, and these models give no summaries; asking for one is refused.
+    if (value !== undefined && value !== "auto") throw unsupportedParameter(reasoning.path(key), `value '${value}' is not supported: this server produces no reasoning summaries`);
+    summary ??= value;
+  }
+  const mode = reasoning.string("mode");
+  if (mode !== undefined && mode !== "standard") throw unsupportedParameter("reasoning.mode", `value '${mode}' is not supported; only 'standard' is`);
+  const context = reasoning.enumeration("context", ["auto", "current_turn", "all_turns"] as const);
+  if (context !== undefined && context !== "auto") throw unsupportedParameter("reasoning.context", `value '${context}' is not supported; only 'auto' is`);
+  return { effort, summary };
+}
+
+function readConversation(reader: FieldReader): string | undefined {
+  const value = reader.obj.conversation;
+  if (value === undefined || value === null) return undefined;
+  if (typeof value === "string") return reader.string("conversation", { required: true, nonEmpty: true });
+  const conversation = new FieldReader(value, "conversation");
+  conversation.rejectUnknown(new Set(["id"]));
+  return conversation.string("id", { required: true, nonEmpty: true });
+}
+
+/** Validates a `POST /v1/responses` body against OpenAI's CreateResponse and what this server honours. */
+export function parseResponsesRequest(body: unknown): ResponsesRequest {
+  const reader = new FieldReader(body, "");
+  reader.rejectUnknown(KNOWN);
+  for (const key of REJECTED_PARAMETERS) rejectIfSet(reader, key);
+  const tier = reader.enumeration("service_tier", ["auto", "default", "flex", "scale", "priority", "fast", "ultrafast"] as const);
+  if (tier !== undefined && tier !== "auto" && tier !== "default") throw unsupportedParameter("service_tier", `value '${tier}' is not supported; use 'auto' or 'default'`);
+
+  const model = reader.string("model", { required: true, nonEmpty: true });
+  const input = readInput(reader);
+  const instructions = reader.string("instructions");
+  const previousResponseId = reader.string("previous_response_id", { nonEmpty: true });
+  const conversation = readConversation(reader);
+  if (previousResponseId !== undefined && conversation !== undefined) {
+    throw invalidRequest(
+      "Mutually exclusive parameters: Ensure you are only providing one of: 'previous_response_id' or 'conversation'.",
+      "conversation",
+      "mutually_exclusive_parameters",
+    );
+  }
+  if (input.length === 0 && previousResponseId === undefined && conversation === undefined) {
+    throw invalidRequest("Missing required parameter: 'input'.", "input", "missing_required_parameter");
+  }
+
+  const store = reader.boolean("store") ?? true;
+  const background = reader.boolean("background") ?? false;
+  if (background && !store) throw invalidRequest("Background responses must be stored: set 'store' to true.", "background", "invalid_value");
+  const stream = reader.boolean("stream") ?? false;
+  let includeObfuscation = true;
+  const streamOptions = reader.object("stream_options");
+  if (streamOptions !== undefined) {
+    if (!stream) throw invalidRequest("The 'stream_options' parameter is only allowed when 'stream' is enabled.", "stream_options");
+    streamOptions.rejectUnknown(new Set(["include_obfuscation"]));
+    includeObfuscation = streamOptions.boolean("include_obfuscation") ?? true;
+  }
+  const include = (reader.array("include") ?? []).map((value, i) => {
+    const param = `include[${i}]`;
+    if (typeof value !== "string") throw invalidRequest(`Invalid type for '${param}': expected a string, but got ${describeType(value)} instead.`, param, "invalid_type");
+    if (!(INCLUDE_VALUES as readonly string[]).includes(value)) throw invalidValue(param, value, INCLUDE_VALUES);
+    return value as IncludeValue;
+  });
+
+  const { definitions, wire: wireTools, fileSearch } = readTools(reader);
+  const { tools, choice, wire: wireChoice, searches } = readToolChoice(reader, definitions, fileSearch !== undefined);
+  const maxToolCalls = reader.number("max_tool_calls", { integer: true, min: 0 });
+  const text = readText(reader);
+  if (text.format.type !== "text" && tools.length > 0 && choice !== "none") {
+    throw invalidRequest("'text.format' other than 'text' cannot be combined with tool calls on this server; set tool_choice to 'none'.", "text.format");
+  }
+  const reasoning = readReasoning(reader);
+
+  return {
+    model,
+    input,
+    instructions,
+    previousResponseId,
+    conversation,
+    store,
+    background,
+    stream,
+    includeObfuscation,
+    include,
+    metadata: readMetadata(reader, "metadata") ?? {},
+    truncation: reader.enumeration("truncation", ["auto", "disabled"] as const) ?? "disabled",
+    maxOutputTokens: reader.number("max_output_tokens", { integer: true, min: 16 }),
+    maxToolCalls,
+    temperature: reader.number("temperature", { min: 0, max: 2 }),
+    topP: reader.number("top_p", { min: 0, max: 1 }),
+    topLogprobs: reader.number("top_logprobs", { integer: true, min: 0, max: 20 }),
+    parallelToolCalls: reader.boolean("parallel_tool_calls") ?? true,
+    tools,
+    fileSearch: searches && maxToolCalls !== 0 ? fileSearch : undefined,
+    toolChoice: choice,
+    responseFormat: text.format,
+    reasoningEffort: reasoning.effort,
+    reasoningSummary: reasoning.summary,
+    user: reader.string("user"),
+    safetyIdentifier: reader.string("safety_identifier", { maxLength: 64 }),
+    promptCacheKey: reader.string("prompt_cache_key"),
+    echo: { tools: wireTools, toolChoice: wireChoice, textFormat: text.wire },
+  };
+}

@@ -1,0 +1,519 @@
+import { obfuscation } from "./obfuscation.ts";
+import type { ChatStreamPart, FinishReason, TokenLogprob, Usage } from "../../core/chat.ts";
+import { emptyUsage } from "../../core/chat.ts";
+import { toApiError } from "../../core/errors.ts";
+import { prefixedId, unixSeconds } from "../../core/ids.ts";
+import {
+  copyItem,
+  renderResponse,
+  toResponseError,
+  type IncompleteReason,
+  type ResponseError,
+  type ResponseIdentity,
+  type ResponseObject,
+  type ResponseStatus,
+} from "./responses-render.ts";
+import type {
+  FileCitation,
+  FileSearchResult,
+  ItemStatus,
+  OutputLogprob,
+  OutputTextPart,
+  ResponseFileSearchCall,
+  ResponseFunctionCall,
+  ResponseOutputItem,
+  ResponseOutputMessage,
+  ResponsesRequest,
+} from "./responses-types.ts";
+
+// The Responses API's stream events, and the builder that turns canonical parts into them.
+
+/** A log probability as the text delta and done events carry it. */
+export interface EventLogprob {
+  token: string;
+  logprob: number;
+  top_logprobs: { token: string; logprob: number }[];
+}
+
+/** An event that carries the whole response. */
+export interface ResponseLifecycleEvent {
+  type: "response.created" | "response.in_progress" | "response.completed" | "response.incomplete" | "response.failed";
+  response: ResponseObject;
+  sequence_number: number;
+}
+
+/** An output item started or finished. */
+export interface ResponseOutputItemEvent {
+  type: "response.output_item.added" | "response.output_item.done";
+  output_index: number;
+  item: ResponseOutputItem;
+  sequence_number: number;
+}
+
+/** A content part of a message started or finished. */
+export interface ResponseContentPartEvent {
+  type: "response.content_part.added" | "response.content_part.done";
+  item_id: string;
+  output_index: number;
+  content_index: number;
+  part: OutputTextPart;
+  sequence_number: number;
+}
+
+/** More text of a message. */
+export interface ResponseTextDeltaEvent {
+  type: "response.output_text.delta";
+  item_id: string;
+  output_index: number;
+  content_index: number;
+  delta: string;
+  logprobs: EventLogprob[];
+  /** Random padding against payload-size side channels, unless the client turned it off. */
+  obfuscation?: string;
+  sequence_number: number;
+}
+
+/** The whole text of a message part. */
+export interface ResponseTextDoneEvent {
+  type: "response.output_text.done";
+  item_id: string;
+  output_index: number;
+  content_index: number;
+  text: string;
+  logprobs: EventLogprob[];
+  sequence_number: number;
+}
+
+/** More arguments of a function call. */
+export interface ResponseFunctionCallArgumentsDeltaEvent {
+  type: "response.function_call_arguments.delta";
+  item_id: string;
+  output_index: number;
+  delta: string;
+  obfuscation?: string;
+  sequence_number: number;
+}
+
+/** The whole arguments of a function call. */
+export interface ResponseFunctionCallArgumentsDoneEvent {
+  type: "response.function_call_arguments.done";
+  item_id: string;
+  output_index: number;
+  name: string;
+  arguments: string;
+  sequence_number: number;
+}
+
+/** A file search call started, is searching, or finished. */
+export interface ResponseFileSearchCallEvent {
+  type: "response.file_search_call.in_progress" | "response.file_search_call.searching" | "response.file_search_call.completed";
+  output_index: number;
+  item_id: string;
+  sequence_number: number;
+}
+
+/** A citation added to a message's text. */
+export interface ResponseOutputTextAnnotationAddedEvent {
+  type: "response.output_text.annotation.added";
+  item_id: string;
+  output_index: number;
+  content_index: number;
+  annotation_index: number;
+  annotation: FileCitation;
+  sequence_number: number;
+}
+
+/** An error in the stream, outside the response object. */
+export interface ResponseErrorEvent {
+  type: "error";
+  code: string | null;
+  message: string;
+  param: string | null;
+  sequence_number: number;
+}
+
+/** One event of a streamed response. */
+export type ResponseStreamEvent =
+  | ResponseLifecycleEvent
+  | ResponseOutputItemEvent
+  | ResponseContentPartEvent
+  | ResponseTextDeltaEvent
+  | ResponseTextDoneEvent
+  | ResponseFunctionCallArgumentsDeltaEvent
+  | ResponseFunctionCallArgumentsDoneEvent
+  | ResponseFileSearchCallEvent
+  | ResponseOutputTextAnnotationAddedEvent
+  | ResponseErrorEvent;
+
+/** Builds an `error` event from any error. */
+export function renderErrorEvent(error: unknown, sequenceNumber: number): ResponseErrorEvent {
+  const e = toApiError(error);
+  return { type: "error", code: e.code ?? e.type, message: e.message, param: e.param, sequence_number: sequenceNumber };
+}
+
+
+function outputLogprob(entry: TokenLogprob): OutputLogprob {
+  const bytes = (b: number[] | null, token: string): number[] => b ?? [...Buffer.from(token, "utf8")];
+  return {
+    token: entry.token,
+    logprob: entry.logprob,
+    bytes: bytes(entry.bytes, entry.token),
+    top_logprobs: entry.topLogprobs.map((t) => ({ token: t.token, logprob: t.logprob, bytes: bytes(t.bytes, t.token) })),
+  };
+}
+
+function eventLogprob(entry: TokenLogprob): EventLogprob {
+  return { token: entry.token, logprob: entry.logprob, top_logprobs: entry.topLogprobs.map((t) => ({ token: t.token, logprob: t.logprob })) };
+}
+
+interface MessageSlot {
+  item: ResponseOutputMessage;
+  part: OutputTextPart;
+  index: number;
+  logprobs: TokenLogprob[];
+  open: boolean;
+}
+
+interface CallSlot {
+  item: ResponseFunctionCall;
+  index: number;
+  open: boolean;
+}
+
+interface SearchSlot {
+  item: ResponseFileSearchCall;
+  index: number;
+  open: boolean;
+}
+
+type Slot = MessageSlot | CallSlot | SearchSlot;
+
+/** Options of a response under construction. */
+export interface ResponseBuilderOptions {
+  request: ResponsesRequest;
+  /** Defaults to the request's model. */
+  model?: string;
+  /** Defaults to a new `resp_…` id. */
+  id?: string;
+  /** Unix seconds; defaults to now. */
+  createdAt?: number;
+}
+
+/**
+ * Turns the canonical parts of one generation (choice 0) into the Responses API's stream events,
+ * in OpenAI's order, and into the final response object. The non-streamed path feeds the same
+ * builder and keeps only `response`, so both paths agree by construction.
+ *
+ * Tool calls are assumed to arrive one after another, as every provider streams them: a call is
+ * closed when the next item starts. A late delta for a closed call still reaches the final
+ * response, though its `done` events have gone out.
+ */
+export class ResponseStreamBuilder {
+  readonly #request: ResponsesRequest;
+  readonly #identity: ResponseIdentity;
+  readonly #obfuscate: boolean;
+  readonly #slots: Slot[] = [];
+  readonly #calls = new Map<number, CallSlot>();
+  #message: MessageSlot | undefined;
+  /** Citations for the message that ends the generation, from a file search. */
+  #citations: FileCitation[] = [];
+  #sequence = 0;
+  #finishReason: FinishReason | undefined;
+  #usage: Usage | undefined;
+  #final: ResponseObject | undefined;
+
+  constructor(options: ResponseBuilderOptions) {
+    this.#request = options.request;
+    this.#identity = {
+      id: options.id ?? prefixedId("resp_", 48),
+      createdAt: options.createdAt ?? unixSeconds(),
+      model: options.model ?? options.request.model,
+    };
+    this.#obfuscate = options.request.stream && options.request.includeObfuscation;
+  }
+
+  /** The response's id. */
+  get id(): string {
+    return this.#identity.id;
+  }
+
+  /** Whether the response has reached a terminal state (`end` or `fail` was called). */
+  get finished(): boolean {
+    return this.#final !== undefined;
+  }
+
+  /** The response as it stands: the final object once finished. */
+  get response(): ResponseObject {
+    return this.#final ?? this.#render(this.#request.background ? "queued" : "in_progress", null, null);
+  }
+
+  /** The output items so far (final once finished), for storage. */
+  get output(): ResponseOutputItem[] {
+    return this.#slots.map((s) => copyItem(s.item));
+  }
+
+  /** `response.created` then `response.in_progress`. */
+  start(): ResponseStreamEvent[] {
+    return [
+      this.#lifecycle("response.created", this.#render(this.#request.background ? "queued" : "in_progress", null, null)),
+      this.#lifecycle("response.in_progress", this.#render("in_progress", null, null)),
+    ];
+  }
+
+  /** The events for one canonical part; parts of other choices and `served-by` give none. */
+  push(part: ChatStreamPart): ResponseStreamEvent[] {
+    if (this.#final !== undefined) return [];
+    switch (part.type) {
+      case "usage":
+        this.#usage = part.usage;
+        return [];
+      case "served-by":
+        return [];
+    }
+    if (part.choice !== 0 || this.#finishReason !== undefined) return [];
+    const events: ResponseStreamEvent[] = [];
+    switch (part.type) {
+      case "text-delta":
+        if (part.text === "" && !part.logprobs?.length) break;
+        this.#textDelta(part.text, part.logprobs ?? [], events);
+        break;
+      case "tool-call-start":
+        this.#closeAll("completed", events);
+        this.#openCall(part.index, part.id, part.name, events);
+        break;
+      case "tool-call-delta":
+        this.#callDelta(part.index, part.arguments, events);
+        break;
+      case "finish":
+        this.#finishReason = part.finishReason;
+        this.#closeAll(this.#incompleteReason() === undefined ? "completed" : "incomplete", events);
+        if (!this.#slots.some((s) => s.item.type !== "file_search_call")) {
+          // A generation with no text still answers with a message, as clients read output[0].
+          this.#textDelta("", [], events, true);
+          this.#closeAll(this.#incompleteReason() === undefined ? "completed" : "incomplete", events);
+        }
+        break;
+    }
+    return events;
+  }
+
+  /**
+   * A `file_search_call` item starts: `response.output_item.added` (in progress), then
+   * `response.file_search_call.in_progress` and `.searching`. Call before any part is pushed.
+   */
+  startFileSearch(): ResponseStreamEvent[] {
+    if (this.#final !== undefined) return [];
+    const index = this.#slots.length;
+    const item: ResponseFileSearchCall = { type: "file_search_call", id: prefixedId("fs_", 48), status: "in_progress", queries: [], results: null };
+    this.#slots.push({ item, index, open: true });
+    const events: ResponseStreamEvent[] = [{ type: "response.output_item.added", output_index: index, item: copyItem(item), sequence_number: this.#sequence++ }];
+    events.push({ type: "response.file_search_call.in_progress", output_index: index, item_id: item.id, sequence_number: this.#sequence++ });
+    item.status = "searching";
+    events.push({ type: "response.file_search_call.searching", output_index: index, item_id: item.id, sequence_number: this.#sequence++ });
+    return events;
+  }
+
+  /**
+   * The search is done: the item gets its queries and, when `include` asks for
+   * `file_search_call.results`, its results (null otherwise); `response.file_search_call.completed`
+   * and `response.output_item.done` follow. The citations go on the message that ends the generation,
+   * each at the end of its text.
+   */
+  finishFileSearch(queries: readonly string[], results: readonly FileSearchResult[], citations: readonly FileCitation[]): ResponseStreamEvent[] {
+    const slot = this.#slots.find((s): s is SearchSlot => s.item.type === "file_search_call" && s.open);
+    if (this.#final !== undefined || slot === undefined) return [];
+    slot.item.queries = [...queries];
+    slot.item.results = this.#request.include.includes("file_search_call.results") ? results.map((r) => ({ ...r, attributes: { ...r.attributes } })) : null;
+    this.#citations = citations.map((c) => ({ ...c }));
+    const events: ResponseStreamEvent[] = [];
+    this.#closeSlot(slot, "completed", events);
+    return events;
+  }
+
+  /** After the last part: closes what is open and gives `response.completed` or `response.incomplete`. */
+  end(): ResponseStreamEvent[] {
+    if (this.#final !== undefined) return [];
+    const events: ResponseStreamEvent[] = [];
+    if (this.#finishReason === undefined) this.push({ type: "finish", choice: 0, finishReason: "stop" }).forEach((e) => events.push(e));
+    const reason = this.#incompleteReason();
+    this.#usage ??= emptyUsage();
+    if (reason === undefined) {
+      this.#final = this.#render("completed", null, unixSeconds());
+      events.push(this.#lifecycle("response.completed", this.#final));
+    } else {
+      this.#final = this.#render("incomplete", null, null, reason);
+      events.push(this.#lifecycle("response.incomplete", this.#final));
+    }
+    return events;
+  }
+
+  /** The generation failed: `response.failed`, with what was produced so far marked incomplete. */
+  fail(error: unknown): ResponseStreamEvent[] {
+    if (this.#final !== undefined) return [];
+    for (const slot of this.#slots) {
+      if (slot.open) {
+        slot.open = false;
+        slot.item.status = "incomplete";
+      }
+    }
+    this.#final = this.#render("failed", toResponseError(error), null);
+    return [this.#lifecycle("response.failed", this.#final)];
+  }
+
+  /** An `error` event numbered in this stream's sequence. */
+  errorEvent(error: unknown): ResponseErrorEvent {
+    return renderErrorEvent(error, this.#sequence++);
+  }
+
+  #incompleteReason(): IncompleteReason | undefined {
+    if (this.#finishReason === "length") return "max_output_tokens";
+    if (this.#finishReason === "content_filter") return "content_filter";
+    return undefined;
+  }
+
+  #render(status: ResponseStatus, error: ResponseError | null, completedAt: number | null, reason?: IncompleteReason): ResponseObject {
+    return renderResponse(this.#identity, this.#request, {
+      status,
+      output: this.#slots.map((s) => s.item),
+      usage: this.#usage,
+      error,
+      incompleteReason: reason,
+      completedAt,
+    });
+  }
+
+  #lifecycle(type: ResponseLifecycleEvent["type"], response: ResponseObject): ResponseLifecycleEvent {
+    return { type, response, sequence_number: this.#sequence++ };
+  }
+
+  #textDelta(text: string, logprobs: readonly TokenLogprob[], events: ResponseStreamEvent[], force = false): void {
+    let slot = this.#message;
+    if (slot === undefined || !slot.open) {
+      // Text after function calls starts a new message, as OpenAI's items follow the model's order.
+      this.#closeAll("completed", events);
+      const index = this.#slots.length;
+      const part: OutputTextPart = { type: "output_text", text: "", annotations: [], logprobs: [] };
+      const item: ResponseOutputMessage = { type: "message", id: prefixedId("msg_", 48), status: "in_progress", role: "assistant", content: [part] };
+      slot = { item, part, index, logprobs: [], open: true };
+      this.#message = slot;
+      this.#slots.push(slot);
+      events.push({ type: "response.output_item.added", output_index: index, item: { ...item, content: [] }, sequence_number: this.#sequence++ });
+      events.push({
+        type: "response.content_part.added",
+        item_id: item.id,
+        output_index: index,
+        content_index: 0,
+        part: { type: "output_text", text: "", annotations: [], logprobs: [] },
+        sequence_number: this.#sequence++,
+      });
+    }
+    if (text === "" && logprobs.length === 0 && force) return;
+    slot.part.text += text;
+    slot.logprobs.push(...logprobs);
+    events.push({
+      type: "response.output_text.delta",
+      item_id: slot.item.id,
+      output_index: slot.index,
+      content_index: 0,
+      delta: text,
+      logprobs: logprobs.map(eventLogprob),
+      ...(this.#obfuscate ? { obfuscation: obfuscation(text.length) } : {}),
+      sequence_number: this.#sequence++,
+    });
+  }
+
+  #openCall(index: number, callId: string, name: string, events: ResponseStreamEvent[]): void {
+    const outputIndex = this.#slots.length;
+    const item: ResponseFunctionCall = { type: "function_call", id: prefixedId("fc_", 48), call_id: callId, name, arguments: "", status: "in_progress" };
+    const slot: CallSlot = { item, index: outputIndex, open: true };
+    this.#calls.set(index, slot);
+    this.#slots.push(slot);
+    events.push({ type: "response.output_item.added", output_index: outputIndex, item: { ...item }, sequence_number: this.#sequence++ });
+  }
+
+  #callDelta(index: number, args: string, events: ResponseStreamEvent[]): void {
+    const slot = this.#calls.get(index);
+    if (slot === undefined || args === "") return;
+    slot.item.arguments += args;
+    if (!slot.open) return;
+    events.push({
+      type: "response.function_call_arguments.delta",
+      item_id: slot.item.id,
+      output_index: slot.index,
+      delta: args,
+      ...(this.#obfuscate ? { obfuscation: obfuscation(args.length) } : {}),
+      sequence_number: this.#sequence++,
+    });
+  }
+
+  /** Closes every open item in output order, with the `done` events OpenAI sends for each. */
+  #closeAll(status: ItemStatus, events: ResponseStreamEvent[]): void {
+    for (const slot of this.#slots) if (slot.open) this.#closeSlot(slot, status, events);
+  }
+
+  #closeSlot(slot: Slot, status: ItemStatus, events: ResponseStreamEvent[]): void {
+    slot.open = false;
+    slot.item.status = status;
+    if ("part" in slot) {
+      slot.part.logprobs = slot.logprobs.map(outputLogprob);
+      const id = slot.item.id;
+      // The generation has ended: the file search's citations go on this, its last message.
+      if (this.#finishReason !== undefined && this.#citations.length > 0) {
+        for (const citation of this.#citations) {
+          const annotation: FileCitation = { ...citation, index: slot.part.text.length };
+          slot.part.annotations.push(annotation);
+          events.push({
+            type: "response.output_text.annotation.added",
+            item_id: id,
+            output_index: slot.index,
+            content_index: 0,
+            annotation_index: slot.part.annotations.length - 1,
+            annotation: { ...annotation },
+            sequence_number: this.#sequence++,
+          });
+        }
+        this.#citations = [];
+      }
+      events.push({
+        type: "response.output_text.done",
+        item_id: id,
+        output_index: slot.index,
+        content_index: 0,
+        text: slot.part.text,
+        logprobs: slot.logprobs.map(eventLogprob),
+        sequence_number: this.#sequence++,
+      });
+      events.push({
+        type: "response.content_part.done",
+        item_id: id,
+        output_index: slot.index,
+        content_index: 0,
+        part: { ...slot.part, annotations: slot.part.annotations.map((a) => ({ ...a })), logprobs: [...slot.part.logprobs] },
+        sequence_number: this.#sequence++,
+      });
+    } else if (slot.item.type === "function_call") {
+      events.push({
+        type: "response.function_call_arguments.done",
+        item_id: slot.item.id,
+        output_index: slot.index,
+        name: slot.item.name,
+        arguments: slot.item.arguments,
+        sequence_number: this.#sequence++,
+      });
+    } else if (status === "completed") {
+      events.push({ type: "response.file_search_call.completed", output_index: slot.index, item_id: slot.item.id, sequence_number: this.#sequence++ });
+    }
+    events.push({ type: "response.output_item.done", output_index: slot.index, item: copyItem(slot.item), sequence_number: this.#sequence++ });
+  }
+}
+
+/** Feeds every part of a generation to a builder and ends it: the non-streamed path. */
+export async function collectResponse(
+  builder: ResponseStreamBuilder,
+  parts: Iterable<ChatStreamPart> | AsyncIterable<ChatStreamPart>,
+): Promise<ResponseObject> {
+  builder.start();
+  for await (const part of parts) builder.push(part);
+  builder.end();
+  return builder.response;
+}

@@ -1,0 +1,293 @@
+import type { ReasoningEffort, ResponseFormat, ToolChoice, ToolDefinition } from "../../core/chat.ts";
+import type { AttributeFilter, AttributeValue } from "../../retrieval/types.ts";
+import type { JsonObject } from "./validate.ts";
+
+// ---------------------------------------------------------------------------------------------
+// Items. They keep OpenAI's wire shape (snake_case, `type` tags) so that the storage layer can
+// persist them as they are and list them back (`GET /v1/responses/{id}/input_items`) unchanged.
+// ---------------------------------------------------------------------------------------------
+
+/** The status an item of a response can have. */
+export type ItemStatus = "in_progress" | "completed" | "incomplete";
+
+/** Text given as input. */
+export interface InputTextPart {
+  type: "input_text";
+  text: string;
+}
+
+/** An image given as input: a validated (and normalised) URL, or a file id still to resolve. */
+export interface InputImagePart {
+  type: "input_image";
+  image_url: string | null;
+  file_id: string | null;
+  detail: "low" | "high" | "auto";
+}
+
+/** A file given as input; kept so that it can be listed back, but not yet turned into model input. */
+export interface InputFilePart {
+  type: "input_file";
+  file_id: string | null;
+  file_data?: string;
+  file_url?: string;
+  filename?: string;
+}
+
+/** Content of a user, system or developer message. */
+export type InputContentPart = InputTextPart | InputImagePart | InputFilePart;
+
+/** The log probability of one output token, as `output_text` parts carry it. */
+export interface OutputLogprob {
+  token: string;
+  logprob: number;
+  bytes: number[];
+  top_logprobs: { token: string; logprob: number; bytes: number[] }[];
+}
+
+/**
+ * A citation of a file the `file_search` tool found. `index` is a position in the text: Modelport
+ * puts every citation at the end of the message's text (its length), as the model gives no spans.
+ */
+export interface FileCitation {
+  type: "file_citation";
+  file_id: string;
+  filename: string;
+  index: number;
+}
+
+/** Text the assistant produced. Annotations are file citations from `file_search`, else none. */
+export interface OutputTextPart {
+  type: "output_text";
+  text: string;
+  annotations: FileCitation[];
+  logprobs: OutputLogprob[];
+}
+
+/** A refusal the assistant produced (only ever seen in input, sent back by a client). */
+export interface RefusalPart {
+  type: "refusal";
+  refusal: string;
+}
+
+/** A user, system or developer message given as input. */
+export interface InputMessageItem {
+  type: "message";
+  id?: string;
+  role: "user" | "system" | "developer";
+  content: InputContentPart[];
+  status?: ItemStatus;
+}
+
+/** An earlier assistant message given back as input. */
+export interface AssistantMessageItem {
+  type: "message";
+  id?: string;
+  role: "assistant";
+  content: (OutputTextPart | RefusalPart)[];
+  status?: ItemStatus;
+}
+
+/** An earlier function call given back as input. */
+export interface FunctionCallItem {
+  type: "function_call";
+  id?: string;
+  call_id: string;
+  name: string;
+  arguments: string;
+  status?: ItemStatus;
+}
+
+/** The result of a function call, given as input. */
+export interface FunctionCallOutputItem {
+  type: "function_call_output";
+  id?: string;
+  call_id: string;
+  output: string | InputTextPart[];
+  status?: ItemStatus;
+}
+
+/** A reference to an item of a stored response or conversation, resolved before generation. */
+export interface ItemReference {
+  type: "item_reference";
+  id: string;
+}
+
+/** One validated, normalised item of a request's `input`. */
+export type ResponseInputItem =
+  | InputMessageItem
+  | AssistantMessageItem
+  | FunctionCallItem
+  | FunctionCallOutputItem
+  | ItemReference;
+
+/** An assistant message a response produced. */
+export interface ResponseOutputMessage {
+  type: "message";
+  id: string;
+  status: ItemStatus;
+  role: "assistant";
+  content: OutputTextPart[];
+}
+
+/** A function call a response produced. */
+export interface ResponseFunctionCall {
+  type: "function_call";
+  id: string;
+  call_id: string;
+  name: string;
+  arguments: string;
+  status: ItemStatus;
+}
+
+/** One result of a file search, as `file_search_call.results` lists it. */
+export interface FileSearchResult {
+  file_id: string;
+  filename: string;
+  text: string;
+  /** 0–1, 1 best. */
+  score: number;
+  attributes: Record<string, AttributeValue>;
+}
+
+/**
+ * A `file_search` tool call: the queries as run and, when `include` asks for
+ * `file_search_call.results`, what they found (null otherwise). Clients may send one back as input.
+ */
+export interface ResponseFileSearchCall {
+  type: "file_search_call";
+  id: string;
+  status: "in_progress" | "searching" | "completed" | "incomplete" | "failed";
+  queries: string[];
+  results: FileSearchResult[] | null;
+}
+
+/** One item of a response's `output`. */
+export type ResponseOutputItem = ResponseOutputMessage | ResponseFunctionCall | ResponseFileSearchCall;
+
+/** One item of a Responses request's `input`: the items conversations share, or a file search call sent back. */
+export type RequestInputItem = ResponseInputItem | ResponseFileSearchCall;
+
+// ---------------------------------------------------------------------------------------------
+// Request settings as the response object repeats them.
+// ---------------------------------------------------------------------------------------------
+
+/** A function tool in the Responses API's flat wire shape. */
+export interface FunctionToolParam {
+  type: "function";
+  name: string;
+  description: string | null;
+  parameters: JsonObject | null;
+  /** As the client sent it; null when left out. */
+  strict: boolean | null;
+}
+
+/** The rankers a `file_search` tool may name (the spec's RankerVersionType). */
+export const FILE_SEARCH_RANKERS = ["auto", "default-2024-11-15"] as const;
+
+/** A `file_search` tool in wire form, as the response repeats it (defaults filled in, as OpenAI does). */
+export interface FileSearchToolParam {
+  type: "file_search";
+  vector_store_ids: string[];
+  max_num_results: number;
+  filters: AttributeFilter | null;
+  ranking_options: {
+    ranker: (typeof FILE_SEARCH_RANKERS)[number];
+    score_threshold: number;
+    hybrid_search?: { embedding_weight: number; text_weight: number };
+  };
+}
+
+/** A tool in wire form, as the response repeats it. */
+export type ToolParam = FunctionToolParam | FileSearchToolParam;
+
+/** What the `file_search` tool searches, for a turn in which it runs. */
+export interface FileSearchSettings {
+  /** The tool's param path (`tools[i]`), for errors about it. */
+  param: string;
+  vectorStoreIds: string[];
+  maxNumResults: number;
+  filter: AttributeFilter | undefined;
+  scoreThreshold: number;
+  /** Reciprocal-rank-fusion weights (`ranking_options.hybrid_search`); both 1 by default. */
+  weights: { embedding: number; text: number };
+}
+
+/** The default of `max_num_results` (the spec gives none; OpenAI's search endpoint defaults to 10). */
+export const DEFAULT_FILE_SEARCH_RESULTS = 10;
+
+/** `tool_choice` in wire form. */
+export type ToolChoiceParam =
+  | "none"
+  | "auto"
+  | "required"
+  | { type: "function"; name: string }
+  | { type: "file_search" }
+  | { type: "allowed_tools"; mode: "auto" | "required"; tools: ({ type: "function"; name: string } | { type: "file_search" })[] };
+
+/** `text.format` in wire form, with the schema as the client sent it. */
+export type TextFormatParam =
+  | { type: "text" }
+  | { type: "json_object" }
+  | { type: "json_schema"; name: string; schema: JsonObject; strict: boolean; description?: string };
+
+/** The values `include` may list. */
+export const INCLUDE_VALUES = [
+  "file_search_call.results",
+  "web_search_call.results",
+  "web_search_call.action.sources",
+  "message.input_image.image_url",
+  "computer_call_output.output.image_url",
+  "code_interpreter_call.outputs",
+  "reasoning.encrypted_content",
+  "message.output_text.logprobs",
+] as const;
+
+/** One value of `include`. */
+export type IncludeValue = (typeof INCLUDE_VALUES)[number];
+
+/** A validated `POST /v1/responses` body. */
+export interface ResponsesRequest {
+  model: string;
+  /** The new input, `item_reference`s not yet resolved. */
+  input: RequestInputItem[];
+  instructions: string | undefined;
+  previousResponseId: string | undefined;
+  /** The conversation's id, from either wire form. */
+  conversation: string | undefined;
+  store: boolean;
+  background: boolean;
+  stream: boolean;
+  includeObfuscation: boolean;
+  /**
+   * Validated; `message.output_text.logprobs` and `file_search_call.results` change the output, the
+   * rest concern built-in tools this server does not have.
+   */
+  include: IncludeValue[];
+  metadata: Record<string, string>;
+  /** 'auto' asks the caller to drop the oldest items when the context is too long. */
+  truncation: "auto" | "disabled";
+  maxOutputTokens: number | undefined;
+  /** Applies to built-in tools only: 0 means the `file_search` tool does not run. Repeated in the response. */
+  maxToolCalls: number | undefined;
+  temperature: number | undefined;
+  topP: number | undefined;
+  topLogprobs: number | undefined;
+  parallelToolCalls: boolean;
+  /** The functions the model may call (an `allowed_tools` choice already applied). */
+  tools: ToolDefinition[];
+  /**
+   * The `file_search` tool's settings when it runs this turn: the tool was given and `tool_choice`
+   * (with any `allowed_tools`) and `max_tool_calls` let it run. Undefined otherwise.
+   */
+  fileSearch: FileSearchSettings | undefined;
+  toolChoice: ToolChoice;
+  responseFormat: ResponseFormat;
+  reasoningEffort: ReasoningEffort | undefined;
+  /** Only 'auto' is accepted (the model decides, and these models give none); repeated in the response. */
+  reasoningSummary: "auto" | undefined;
+  user: string | undefined;
+  safetyIdentifier: string | undefined;
+  promptCacheKey: string | undefined;
+  /** The settings the response object repeats, in wire form. */
+  echo: { tools: ToolParam[]; toolChoice: ToolChoiceParam; textFormat: TextFormatParam };
+}
