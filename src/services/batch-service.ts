@@ -4,7 +4,7 @@ import { ApiError, invalidRequest, objectNotFound, toApiError } from "../core/er
 import { prefixedId, randomHex, unixSeconds } from "../core/ids.ts";
 import { priceUsage } from "../core/pricing.ts";
 import { parseChatCompletionRequest, renderChatCompletion } from "../protocol/openai/chat-completions.ts";
-import { embedsHere, parseEmbeddingRequest, renderEmbeddingResponse } from "../protocol/openai/embeddings.ts";
+import { parseEmbeddingRequest, renderEmbeddingResponse } from "../protocol/openai/embeddings.ts";
 import { systemFingerprint } from "../protocol/openai/fingerprint.ts";
 import { parseResponsesRequest } from "../protocol/openai/responses.ts";
 import { canonicalUsage } from "../protocol/openai/usage-scan.ts";
@@ -195,7 +195,7 @@ export class BatchService {
       if (endpoint === "/v1/chat/completions") parseChatCompletionRequest(body);
       else if (endpoint === "/v1/responses") parseResponsesRequest(body);
       else if (typeof b.model !== "string") throw invalidRequest("'model' is required.", "model", "missing_required_parameter");
-      else if (endpoint === "/v1/embeddings" && this.#registry.has(b.model) && embedsHere(this.#registry.resolve(b.model))) parseEmbeddingRequest(body);
+      else if (endpoint === "/v1/embeddings" && this.#registry.has(b.model) && this.#registry.resolve(b.model).capabilities.embeddings === "engine") parseEmbeddingRequest(body);
     } catch (error) {
       const e = toApiError(error);
       return { code: e.code ?? "invalid_request", message: e.message, param: e.param === null ? "body" : `body.${e.param}` };
@@ -245,13 +245,13 @@ export class BatchService {
         model = target.descriptor.id;
         pricing = target.descriptor.pricing;
         const endpoint = b.endpoint.slice(3) as ForwardEndpoint;
-        if (endpoint === "/embeddings" && embedsHere(target)) {
+        if (endpoint === "/embeddings" && target.capabilities.embeddings === "engine") {
           // Computed here (local models) at background priority; metered at batch prices like any line.
           const parsed = parseEmbeddingRequest(request);
           const result = await target.embed(parsed.inputs, { dimensions: parsed.dimensions, priority: "background" }, signal);
           usage = { ...emptyUsage(), promptTokens: result.promptTokens };
           body = renderEmbeddingResponse(model, result, parsed.encodingFormat);
-        } else if (target.forward === undefined || target.supportsForward?.(endpoint) !== true) {
+        } else if (!target.capabilities.forwards.has(endpoint)) {
           throw new ApiError(400, `The model '${model}' does not support ${b.endpoint} on this server yet.`, { type: "invalid_request_error", code: "unsupported_endpoint", param: "model" });
         } else {
           const answer = await target.forward(endpoint, fields, signal);

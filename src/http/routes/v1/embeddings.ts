@@ -1,5 +1,5 @@
 import { invalidRequest } from "../../../core/errors.ts";
-import { embedsHere, parseEmbeddingRequest, renderEmbeddingResponse } from "../../../protocol/openai/embeddings.ts";
+import { parseEmbeddingRequest, renderEmbeddingResponse } from "../../../protocol/openai/embeddings.ts";
 import type { ModelRegistry } from "../../../services/model-registry.ts";
 import { sendJson } from "../../respond.ts";
 import type { Handler, Metering } from "../../router.ts";
@@ -24,7 +24,7 @@ export function embeddingsHandler(registry: ModelRegistry, gate: RequestGate): H
     if (typeof body !== "object" || body === null || Array.isArray(body)) throw invalidRequest("The request body must be a JSON object.", null, "invalid_type");
     const name = (body as { model?: unknown }).model;
     const model = typeof name === "string" && name !== "" ? registry.resolve(name) : undefined;
-    if (model === undefined || !embedsHere(model)) {
+    if (model === undefined || model.capabilities.embeddings !== "engine") {
       // The relay reads the body again, and reports a missing or malformed model as it always has.
       ctx.readJson = () => Promise.resolve(body);
       return relay(ctx);

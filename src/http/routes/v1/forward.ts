@@ -33,7 +33,7 @@ export function forwardHandler(endpoint: ForwardEndpoint, registry: ModelRegistr
     ctx.log.model = body.model;
     ctx.log.stream = stream;
     const model = registry.resolve(body.model);
-    if (model.forward === undefined || model.supportsForward?.(endpoint) !== true) {
+    if (!model.capabilities.forwards.has(endpoint)) {
       throw new ApiError(400, `The model '${model.descriptor.id}' does not support /v1${endpoint} on this server yet.`, { type: "invalid_request_error", code: "unsupported_endpoint", param: "model" });
     }
     const admission = await gate.admit(ctx.principal, body.model, model, estimate(endpoint, body));

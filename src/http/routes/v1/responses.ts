@@ -32,7 +32,7 @@ function createHandler(service: ResponsesService, registry: ModelRegistry, gate:
     const body = await ctx.readJson();
     const fields = typeof body === "object" && body !== null && !Array.isArray(body) ? (body as Record<string, unknown>) : undefined;
     const model = fields?.model;
-    if (fields !== undefined && typeof model === "string" && !usesFileSearch(fields) && registry.has(model) && registry.resolve(model).supportsForward?.("/responses") === true) {
+    if (fields !== undefined && typeof model === "string" && !usesFileSearch(fields) && registry.has(model) && registry.resolve(model).capabilities.forwards.has("/responses")) {
       // The same context (metering and cleanups are set on it), with the body already read.
       ctx.readJson = () => Promise.resolve(body);
       return relay(ctx);
@@ -102,7 +102,7 @@ export function responsesRoutes(service: ResponsesService, registry: ModelRegist
         const req: ResponsesRequest = parseResponsesRequest(body);
         const model = registry.resolve(req.model);
         const turn = await service.prepare(ctx.principal.projectId, req);
-        const tokens = model.countPromptTokens ? await model.countPromptTokens(turn.chat) : estimateTokens(turn.chat);
+        const tokens = await model.countPromptTokens(turn.chat);
         sendJson(ctx.res, 200, { object: "response.input_tokens", input_tokens: tokens });
       },
     },
