@@ -138,8 +138,8 @@ export class IndexingWorker {
     const chunks = chunkText(text, { maxTokens: job.maxChunkTokens, overlapTokens: job.overlapTokens });
     if (!this.#registry.has(job.embeddingModel)) return { code: "server_error", message: `The embedding model '${job.embeddingModel}' is not served.` };
     const model = this.#registry.resolve(job.embeddingModel);
-    const embed = model.embed?.bind(model);
-    if (embed === undefined) return { code: "server_error", message: `The model '${job.embeddingModel}' cannot embed.` };
+    if (model.capabilities.embeddings === "none") return { code: "server_error", message: `The model '${job.embeddingModel}' cannot embed.` };
+    const embed = model.embed.bind(model);
     const embeddings: Float32Array[] = [];
     for (let i = 0; i < chunks.length; i += EMBED_GROUP) {
       const texts = chunks.slice(i, i + EMBED_GROUP).map((c) => c.text);

@@ -1,4 +1,5 @@
 import type { ChatRequest, ChatStreamPart, Usage } from "../core/chat.ts";
+import { ApiError } from "../core/errors.ts";
 import type { Pricing } from "../core/pricing.ts";
 
 /** What `/v1/models` shows about a model. */
@@ -13,34 +14,58 @@ export interface ModelDescriptor {
 }
 
 /**
+ * What a model can do, declared once when it is built, so callers decide by reading it instead of
+ * probing optional members. Capabilities added later (audio, realtime…) go here too.
+ */
+export interface ModelCapabilities {
+  /** Tokens one request may take (prompt and answer), where the model knows it; undefined for upstreams. */
+  readonly contextSize: number | undefined;
+  /**
+   * How `/v1/embeddings` is served: computed by the local engine (`engine`), relayed as is to an
+   * upstream that has the endpoint (`relay`), or not at all (`none`).
+   */
+  readonly embeddings: "engine" | "relay" | "none";
+  /** OpenAI endpoints relayed as is to an upstream that has them. */
+  readonly forwards: ReadonlySet<ForwardEndpoint>;
+  /** Whether image input is accepted (the local engine is text-only; upstreams take images). */
+  readonly vision: boolean;
+}
+
+/**
  * The one interface every chat backend implements. A stream yields text deltas and a finish part
  * per choice, then one usage part. Problems with the request itself (context too long, no capacity)
  * are thrown as ApiErrors before the first part, so the HTTP layer can still answer with a status.
+ * Members for a capability the model lacks throw a 400 ApiError; callers check `capabilities` first.
  */
 export interface ChatModel {
   readonly descriptor: ModelDescriptor;
+  readonly capabilities: ModelCapabilities;
   /**
    * Streams the request's choices. `onUsage` is called exactly once when the stream ends however it
    * ends (finished, failed, or abandoned by its client), with the tokens actually used, for metering.
    */
   streamChat(request: ChatRequest, signal: AbortSignal, onUsage?: (usage: Usage) => void): AsyncIterable<ChatStreamPart>;
   /**
-   * Relays a body to another OpenAI endpoint as is (upstream models whose provider has it); absent
-   * where the model cannot.
+   * Relays a body to another OpenAI endpoint as is, for the endpoints in `capabilities.forwards`;
+   * a 400 `unsupported_endpoint` for any other.
    */
-  supportsForward?(endpoint: ForwardEndpoint): boolean;
-  forward?(endpoint: ForwardEndpoint, body: Readonly<Record<string, unknown>>, signal: AbortSignal): Promise<ForwardedResponse>;
+  forward(endpoint: ForwardEndpoint, body: Readonly<Record<string, unknown>>, signal: AbortSignal): Promise<ForwardedResponse>;
   /** Prompt tokens this request would take, counted as the model counts them (estimated for upstreams). */
-  countPromptTokens?(request: ChatRequest): Promise<number>;
+  countPromptTokens(request: ChatRequest): Promise<number>;
   /**
-   * Embeds inputs (text or token ids), one unit-length vector per input in order; absent where the
-   * model cannot embed. Bad inputs (too long, unknown token ids, unsupported `dimensions`) are
-   * thrown as 400 ApiErrors naming the param.
+   * Embeds inputs (text or token ids), one unit-length vector per input in order, where
+   * `capabilities.embeddings` is not `none`. Bad inputs (too long, unknown token ids, unsupported
+   * `dimensions`) are thrown as 400 ApiErrors naming the param.
    */
-  embed?(inputs: readonly EmbeddingInput[], options: EmbedOptions, signal: AbortSignal): Promise<EmbedResult>;
+  embed(inputs: readonly EmbeddingInput[], options: EmbedOptions, signal: AbortSignal): Promise<EmbedResult>;
   /** Engine load, for health output. */
   stats(): Record<string, number>;
   dispose(): Promise<void>;
+}
+
+/** The 400 for an endpoint a model does not have (`forward` of a model that relays none). */
+export function unsupportedEndpoint(model: string, endpoint: ForwardEndpoint, why = "on this server yet"): ApiError {
+  return new ApiError(400, `The model '${model}' does not support /v1${endpoint} ${why}.`, { type: "invalid_request_error", code: "unsupported_endpoint", param: "model" });
 }
 
 /** OpenAI endpoints that pass through to upstreams which have them. */

@@ -1,7 +1,6 @@
 import { countTokens } from "gpt-tokenizer";
 import type { ChatRequest } from "../core/chat.ts";
 import { ApiError } from "../core/errors.ts";
-import { estimatePromptTokens } from "../core/token-estimate.ts";
 import { fileCitations, fileSearchResult } from "../protocol/openai/responses-render.ts";
 import { textOf } from "../protocol/openai/responses-to-chat.ts";
 import type { FileCitation, FileSearchResult, RequestInputItem, ResponseOutputItem, ResponsesRequest } from "../protocol/openai/responses-types.ts";
@@ -163,13 +162,13 @@ export class FileSearchTool {
     const chat = turn.chat;
     if (hits.length === 0) return { chat, fed: [] };
     const model = this.#models.resolve(chat.model);
-    const contextSize = "contextSize" in model && typeof model.contextSize === "number" ? model.contextSize : undefined;
+    const contextSize = model.capabilities.contextSize;
     const hasInstructions = turn.request.instructions !== undefined;
     if (contextSize === undefined) {
       const packed = packFileSearchContext(hits, UNKNOWN_CONTEXT_BUDGET_TOKENS, countTokens);
       return packed.fed.length === 0 ? { chat, fed: [] } : { chat: withContextMessage(chat, hasInstructions, packed.text), fed: packed.fed };
     }
-    const count = async (request: ChatRequest): Promise<number> => (model.countPromptTokens ? await model.countPromptTokens(request) : estimatePromptTokens(request));
+    const count = (request: ChatRequest): Promise<number> => model.countPromptTokens(request);
     const reserve = chat.maxTokens ?? Math.min(ANSWER_RESERVE_TOKENS, Math.floor(contextSize / 4));
     const base = await count(chat);
     const room = contextSize - base - reserve - CONTEXT_MESSAGE_OVERHEAD;

@@ -116,7 +116,7 @@ export class VectorSearchService implements VectorSearch {
       throw new ApiError(503, `The embedding model '${modelName}' of this vector store is not served any more.`, { type: "server_error", code: "model_not_available" });
     }
     const model = this.#registry.resolve(modelName);
-    if (model.embed === undefined) throw new ApiError(503, `The model '${modelName}' cannot embed.`, { type: "server_error", code: "model_not_available" });
+    if (model.capabilities.embeddings === "none") throw new ApiError(503, `The model '${modelName}' cannot embed.`, { type: "server_error", code: "model_not_available" });
     // Empty queries (all punctuation) have no embedding; they still search by keywords.
     const nonEmpty = texts.map((t) => t.trim() !== "");
     const result = await model.embed(

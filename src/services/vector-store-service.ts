@@ -30,7 +30,7 @@ export class VectorStoreService {
       if (!this.#registry.has(this.#embeddingModel)) throw new ApiError(503, `The configured embedding model '${this.#embeddingModel}' is not served.`, { type: "server_error", code: "model_not_available" });
       return this.#registry.resolve(this.#embeddingModel).descriptor.id;
     }
-    const model = this.#registry.list().find((m) => m.embed !== undefined);
+    const model = this.#registry.list().find((m) => m.capabilities.embeddings !== "none");
     if (model === undefined) throw new ApiError(503, "No model on this server can embed, so vector stores cannot be indexed.", { type: "server_error", code: "model_not_available" });
     return model.descriptor.id;
   }

@@ -10,7 +10,7 @@ import { fileCitations, fileSearchResult } from "../../src/protocol/openai/respo
 import { ResponseStreamBuilder, type ResponseStreamEvent } from "../../src/protocol/openai/responses-stream.ts";
 import { itemsToChatMessages } from "../../src/protocol/openai/responses-to-chat.ts";
 import type { RequestInputItem } from "../../src/protocol/openai/responses-types.ts";
-import type { ChatModel } from "../../src/providers/provider.ts";
+import { unsupportedEndpoint, type ChatModel, type EmbedResult, type ForwardedResponse, type ForwardEndpoint, type ModelCapabilities } from "../../src/providers/provider.ts";
 import type { SearchHit, SearchRequest, SearchResult, VectorSearch } from "../../src/retrieval/types.ts";
 import { ChatService } from "../../src/services/chat-service.ts";
 import { FILE_SEARCH_CONTEXT_HEADER, fileSearchQuery, packFileSearchContext } from "../../src/services/file-search-tool.ts";
@@ -338,11 +338,19 @@ describe("file_search rendering", () => {
 class FakeModel implements ChatModel {
   readonly descriptor = { id: "m", aliases: [], created: 0, ownedBy: "test", pricing: undefined };
   readonly contextSize: number;
+  readonly capabilities: ModelCapabilities;
   readonly factor: number;
   readonly requests: ChatRequest[] = [];
   constructor(contextSize: number, factor = 1) {
     this.contextSize = contextSize;
+    this.capabilities = { contextSize, embeddings: "none", forwards: new Set(), vision: false };
     this.factor = factor;
+  }
+  async forward(endpoint: ForwardEndpoint): Promise<ForwardedResponse> {
+    throw unsupportedEndpoint(this.descriptor.id, endpoint);
+  }
+  async embed(): Promise<EmbedResult> {
+    throw unsupportedEndpoint(this.descriptor.id, "/embeddings");
   }
   async countPromptTokens(request: ChatRequest): Promise<number> {
     return request.messages.reduce((n, m) => n + 4 + Math.ceil(countTokens(m.content) * this.factor), 3);

@@ -1,5 +1,5 @@
 import { invalidRequest } from "../../core/errors.ts";
-import type { ChatModel, EmbeddingInput, EmbedResult } from "../../providers/provider.ts";
+import type { EmbeddingInput, EmbedResult } from "../../providers/provider.ts";
 import { describeType, FieldReader } from "./validate.ts";
 import { float32Bytes } from "../../core/vectors.ts";
 
@@ -17,14 +17,6 @@ export interface EmbeddingRequest {
   encodingFormat: "float" | "base64";
   dimensions: number | undefined;
   user: string | undefined;
-}
-
-/**
- * Whether `/v1/embeddings` for a model is computed here through `embed` (local models), rather than
- * relayed as it is to an upstream that has `/embeddings`, whose bytes reach the client unchanged.
- */
-export function embedsHere(model: ChatModel): model is ChatModel & { embed: NonNullable<ChatModel["embed"]> } {
-  return model.embed !== undefined && model.supportsForward?.("/embeddings") !== true;
 }
 
 function inputError(message: string, code: string): never {

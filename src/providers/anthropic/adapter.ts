@@ -1,3 +1,4 @@
+import { unsupportedEndpoint, type ForwardEndpoint } from "../provider.ts";
 import type { UpstreamAdapter } from "../upstream/adapter.ts";
 import { mapUpstreamError } from "../upstream/upstream-error.ts";
 import { toAnthropicBody } from "./convert-request.ts";
@@ -8,6 +9,9 @@ export const ANTHROPIC_VERSION = "2023-06-01";
 
 /** Parameters with no Anthropic equivalent. */
 const LACKING = new Set(["n", "seed", "presence_penalty", "frequency_penalty", "logit_bias", "logprobs", "top_logprobs", "response_format", "reasoning_effort"]);
+
+/** Anthropic has none of OpenAI's other endpoints: the router never picks it for them. */
+const NO_ENDPOINTS: ReadonlySet<ForwardEndpoint> = new Set();
 
 /** Reads Anthropic's `{"type":"error","error":{"type","message"}}` envelope. */
 function anthropicError(text: string): { type: string | null; message: string | null } {
@@ -38,6 +42,16 @@ export const anthropicAdapter: UpstreamAdapter = {
     return { url: `${target.baseUrl.replace(/\/+$/, "")}/messages`, headers, body: JSON.stringify(body) };
   },
   streamConverter: (target) => anthropicStreamConverter(target.id),
+  forwards: NO_ENDPOINTS,
+  forwardCall(target, endpoint) {
+    throw unsupportedEndpoint(target.id, endpoint, "(an Anthropic upstream speaks only chat)");
+  },
+  embeddingsCall(target) {
+    throw unsupportedEndpoint(target.id, "/embeddings", "(an Anthropic upstream speaks only chat)");
+  },
+  embeddingsFrom(target) {
+    throw unsupportedEndpoint(target.id, "/embeddings", "(an Anthropic upstream speaks only chat)");
+  },
   errorFrom(target, status, headers, text) {
     const e = anthropicError(text);
     // Anthropic says "prompt is too long: N tokens > M maximum" with a plain 400.

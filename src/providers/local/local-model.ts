@@ -6,7 +6,7 @@ import type { ChatRequest, ChatStreamPart, JsonSchema, ReasoningEffort, Usage } 
 import { contextLengthExceeded, invalidRequest, overloaded, unsupportedParameter } from "../../core/errors.ts";
 import { mergeAsync } from "../../core/merge-async.ts";
 import type { Pricing } from "../../core/pricing.ts";
-import type { ChatModel, EmbeddingInput, EmbedOptions, EmbedResult, ModelDescriptor } from "../provider.ts";
+import { unsupportedEndpoint, type ChatModel, type EmbeddingInput, type EmbedOptions, type EmbedResult, type ForwardedResponse, type ForwardEndpoint, type ModelCapabilities, type ModelDescriptor } from "../provider.ts";
 import { renderChatPrompt, resolveChatFormat, thoughtMarkers, type ChatFormat, type ThoughtMarkers } from "./chat-prompt.ts";
 import { generateChoice, type OutputMode, type ReasoningPlan } from "./choice-generator.ts";
 import { Embedder } from "./embedder.ts";
@@ -77,9 +77,13 @@ async function poolingOverrides(path: string): Promise<Record<string, { pooling_
   return { [architecture]: { pooling_type: POOLING_MEAN } };
 }
 
+/** The local engine relays nothing: every endpoint it serves, it computes. */
+const NO_ENDPOINTS: ReadonlySet<ForwardEndpoint> = new Set();
+
 /** One GGUF model with its context, its sequences and the queue in front of them. */
 export class LocalModel implements ChatModel {
   readonly descriptor: ModelDescriptor;
+  readonly capabilities: ModelCapabilities;
   /** Tokens per sequence, as the engine allocated them. */
   readonly contextSize: number;
   readonly format: ChatFormat;
@@ -107,6 +111,8 @@ export class LocalModel implements ChatModel {
     this.#context = context;
     this.format = format;
     this.contextSize = context.contextSize;
+    // Text only: node-llama-cpp has no multimodal support (image parts are refused with a 400).
+    this.capabilities = { contextSize: context.contextSize, embeddings: "engine", forwards: NO_ENDPOINTS, vision: false };
     const sequences = Array.from({ length: context.totalSequences }, () => context.getSequence());
     this.#pool = new SequencePool(sequences, spec.queueSize);
     this.#minPrefixReuse = spec.minPrefixReuse;
@@ -426,6 +432,11 @@ export class LocalModel implements ChatModel {
     this.#interactiveWaiting--;
     if (this.#interactiveWaiting > 0) return;
     for (const resume of [...this.#pausedBackground]) resume();
+  }
+
+  /** The local engine has no endpoint to relay to (`capabilities.forwards` is empty). */
+  async forward(endpoint: ForwardEndpoint): Promise<ForwardedResponse> {
+    throw unsupportedEndpoint(this.descriptor.id, endpoint);
   }
 
   /** Embeds on this model's embedding context; see Embedder for the queue and the limits. */

@@ -1,8 +1,13 @@
 import type { ChatStreamPart } from "../../core/chat.ts";
 import type { AdapterTarget, UpstreamAdapter, UpstreamCall } from "../upstream/adapter.ts";
 import { mapUpstreamError, openAiErrorBody, parseStreamEvent, UpstreamError } from "../upstream/upstream-error.ts";
+import type { ForwardEndpoint } from "../provider.ts";
 import { toOpenAiChatBody } from "./convert-request.ts";
+import { fromOpenAiEmbeddings, toOpenAiEmbeddingsBody } from "./convert-embeddings.ts";
 import { chunkToParts } from "./convert-stream.ts";
+
+/** OpenAI's other endpoints, which every OpenAI-compatible upstream is taken to have. */
+const OPENAI_ENDPOINTS: ReadonlySet<ForwardEndpoint> = new Set<ForwardEndpoint>(["/responses", "/embeddings", "/completions", "/moderations"]);
 
 function converter(target: AdapterTarget): (data: string) => ChatStreamPart[] {
   return (data) => {
@@ -36,10 +41,15 @@ export const openAiCompatibleAdapter: UpstreamAdapter = {
     return call(`${target.baseUrl.replace(/\/+$/, "")}/chat/completions`, auth, toOpenAiChatBody(request, target.model, true, dropped));
   },
   streamConverter: converter,
+  forwards: OPENAI_ENDPOINTS,
   forwardCall(target, endpoint, body) {
     const auth: Record<string, string> = target.apiKey ? { authorization: `Bearer ${target.apiKey}` } : {};
     return call(`${target.baseUrl.replace(/\/+$/, "")}${endpoint}`, auth, { ...body, model: target.model });
   },
+  embeddingsCall(target, inputs, dimensions) {
+    return this.forwardCall(target, "/embeddings", toOpenAiEmbeddingsBody(target.model, inputs, dimensions));
+  },
+  embeddingsFrom: (target, text, request) => fromOpenAiEmbeddings(target.id, text, request),
   errorFrom: (target, status, headers, body) => mapUpstreamError(target.id, status, headers, openAiErrorBody(body)),
 };
 
@@ -53,6 +63,7 @@ export const azureOpenAiAdapter: UpstreamAdapter = {
     return call(url, target.apiKey ? { "api-key": target.apiKey } : {}, toOpenAiChatBody(request, target.model, true, dropped));
   },
   streamConverter: converter,
+  forwards: OPENAI_ENDPOINTS,
   forwardCall(target, endpoint, body) {
     const base = target.baseUrl.replace(/\/+$/, "");
     // Azure serves the Responses API only under its v1 path, addressed by deployment name in the body.
@@ -62,5 +73,9 @@ export const azureOpenAiAdapter: UpstreamAdapter = {
         : `${base}/openai/deployments/${encodeURIComponent(target.model)}${endpoint}?api-version=${encodeURIComponent(target.apiVersion ?? "2024-10-21")}`;
     return call(url, target.apiKey ? { "api-key": target.apiKey } : {}, { ...body, model: target.model });
   },
+  embeddingsCall(target, inputs, dimensions) {
+    return this.forwardCall(target, "/embeddings", toOpenAiEmbeddingsBody(target.model, inputs, dimensions));
+  },
+  embeddingsFrom: (target, text, request) => fromOpenAiEmbeddings(target.id, text, request),
   errorFrom: (target, status, headers, body) => mapUpstreamError(target.id, status, headers, openAiErrorBody(body)),
 };

@@ -1,5 +1,5 @@
 import type { ChatRequest, ChatStreamPart } from "../../core/chat.ts";
-import type { ForwardEndpoint } from "../provider.ts";
+import type { EmbeddingInput, EmbedResult, ForwardEndpoint } from "../provider.ts";
 import type { UsedParam } from "../../core/declarable-params.ts";
 import type { UpstreamError } from "./upstream-error.ts";
 
@@ -24,6 +24,13 @@ export interface AdapterTarget {
   defaultMaxTokens: number;
 }
 
+/** What an embeddings answer is read against: the inputs sent, and the public model for messages. */
+export interface EmbeddingsAnswerRequest {
+  model: string;
+  inputs: readonly EmbeddingInput[];
+  dimensions: number | undefined;
+}
+
 /**
  * One provider's wire format: pure converters between canonical requests/stream parts and the
  * provider's JSON, plus what the provider cannot take. Transport, retries and routing live elsewhere.
@@ -40,11 +47,23 @@ export interface UpstreamAdapter {
   /** A converter for one response stream: each SSE `data` payload in, stream parts out; throws UpstreamErrors. */
   streamConverter(target: AdapterTarget): (data: string) => ChatStreamPart[];
   /**
-   * For providers that speak OpenAI's other endpoints (`/responses`, `/embeddings`, `/completions`,
-   * `/moderations`): the call forwarding a client's body as is, with the upstream's model name.
-   * Absent where the provider has no such endpoints.
+   * OpenAI's other endpoints this provider has (`/responses`, `/embeddings`, `/completions`,
+   * `/moderations`), relayed as is; empty for a provider that speaks only chat.
    */
-  forwardCall?(target: AdapterTarget, endpoint: ForwardEndpoint, body: Readonly<Record<string, unknown>>): UpstreamCall;
+  readonly forwards: ReadonlySet<ForwardEndpoint>;
+  /**
+   * The call forwarding a client's body as is to an endpoint in `forwards`, with the upstream's
+   * model name. Throws for any other endpoint (the router never asks for one).
+   */
+  forwardCall(target: AdapterTarget, endpoint: ForwardEndpoint, body: Readonly<Record<string, unknown>>): UpstreamCall;
+  /** The `/embeddings` call for these inputs, vectors asked for as floats (where `forwards` has `/embeddings`). */
+  embeddingsCall(target: AdapterTarget, inputs: readonly EmbeddingInput[], dimensions: number | undefined): UpstreamCall;
+  /**
+   * Reads a successful embeddings answer (`text`, the whole body) into vectors for `request.inputs`,
+   * in input order, unit length and cut to `request.dimensions`. Malformed answers are 502s; vectors
+   * shorter than `dimensions` a 400 `dimensions` naming `request.model`, the public model.
+   */
+  embeddingsFrom(target: AdapterTarget, text: string, request: EmbeddingsAnswerRequest): EmbedResult;
   /** An upstream HTTP error (already read as text) in OpenAI's terms. */
   errorFrom(target: AdapterTarget, status: number, headers: Headers, body: string): UpstreamError;
 }

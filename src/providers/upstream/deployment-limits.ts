@@ -4,10 +4,10 @@ class Bucket {
   #level: number;
   #at: number;
 
-  constructor(perMinute: number) {
+  constructor(perMinute: number, now: number) {
     this.#capacity = perMinute;
     this.#level = perMinute;
-    this.#at = Date.now();
+    this.#at = now;
   }
 
   #refill(now: number): void {
@@ -40,9 +40,10 @@ export class DeploymentLimits {
   readonly #rpm: Bucket | undefined;
   readonly #tpm: Bucket | undefined;
 
-  constructor(rpm: number | undefined, tpm: number | undefined) {
-    this.#rpm = rpm === undefined ? undefined : new Bucket(rpm);
-    this.#tpm = tpm === undefined ? undefined : new Bucket(tpm);
+  /** `now` starts the buckets full at that time (a test's clock; the system's by default). */
+  constructor(rpm: number | undefined, tpm: number | undefined, now = Date.now()) {
+    this.#rpm = rpm === undefined ? undefined : new Bucket(rpm, now);
+    this.#tpm = tpm === undefined ? undefined : new Bucket(tpm, now);
   }
 
   /** Milliseconds until a request of `tokens` estimated tokens may go (0: now). */

@@ -1,15 +1,13 @@
 import { emptyUsage } from "../../core/chat.ts";
 import { invalidRequest } from "../../core/errors.ts";
-import { embedsHere, parseEmbeddingRequest, renderEmbeddingResponse, type EmbeddingRequest } from "../../protocol/openai/embeddings.ts";
+import { parseEmbeddingRequest, renderEmbeddingResponse, type EmbeddingRequest } from "../../protocol/openai/embeddings.ts";
 import type { ChatModel } from "../../providers/provider.ts";
 import type { ModelRegistry } from "../model-registry.ts";
 import type { Endpoint, EndpointAnswer, EndpointCall } from "./endpoint.ts";
 import { parseRelayRequest, type RelayEndpoint, type RelayRequest } from "./relay.ts";
 
 /** An embeddings request: computed here (validated against the spec), or relayed to an upstream as is. */
-export type EmbeddingsCall = { kind: "engine"; model: EmbeddingModel; request: EmbeddingRequest } | { kind: "relay"; request: RelayRequest };
-
-type EmbeddingModel = ChatModel & { embed: NonNullable<ChatModel["embed"]> };
+export type EmbeddingsCall = { kind: "engine"; model: ChatModel; request: EmbeddingRequest } | { kind: "relay"; request: RelayRequest };
 
 /** Tokens a request may use before the model has counted them: token ids exactly, text at about 4 characters a token. */
 function estimate(inputs: readonly (string | readonly number[])[]): number {
@@ -35,7 +33,7 @@ export class EmbeddingsEndpoint implements Endpoint<EmbeddingsCall> {
     const name = (body as { model?: unknown }).model;
     const model = typeof name === "string" && name !== "" ? this.#registry.resolve(name) : undefined;
     // The relay reports a missing or malformed model as it always has.
-    if (model === undefined || !embedsHere(model)) return { kind: "relay", request: parseRelayRequest(body) };
+    if (model === undefined || model.capabilities.embeddings !== "engine") return { kind: "relay", request: parseRelayRequest(body) };
     return { kind: "engine", model, request: parseEmbeddingRequest(body) };
   }
 

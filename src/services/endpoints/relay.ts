@@ -1,8 +1,8 @@
 import { countTokens } from "gpt-tokenizer";
-import { ApiError, invalidRequest } from "../../core/errors.ts";
+import { invalidRequest } from "../../core/errors.ts";
 import { DEFAULT_OUTPUT_ESTIMATE } from "../../core/token-estimate.ts";
 import { usageOfJson } from "../../core/openai-usage.ts";
-import type { ChatModel, ForwardedResponse, ForwardEndpoint } from "../../providers/provider.ts";
+import { unsupportedEndpoint, type ChatModel, type ForwardedResponse, type ForwardEndpoint } from "../../providers/provider.ts";
 import type { ModelRegistry } from "../model-registry.ts";
 import type { Endpoint, EndpointAnswer, EndpointCall } from "./endpoint.ts";
 
@@ -31,7 +31,7 @@ function estimate(endpoint: ForwardEndpoint, body: Readonly<Record<string, unkno
 
 /** Whether `model` relays `endpoint` to an upstream that has it. */
 export function relays(model: ChatModel, endpoint: ForwardEndpoint): boolean {
-  return model.forward !== undefined && model.supportsForward?.(endpoint) === true;
+  return model.capabilities.forwards.has(endpoint);
 }
 
 /** Reads a relay body: a JSON object with a non-empty string `model`; everything else is the upstream's to judge. */
@@ -64,9 +64,7 @@ export class RelayEndpoint implements Endpoint<RelayRequest> {
   /** Resolves, admits and sends the request; a stream's body is left for the caller to relay. */
   async start(call: EndpointCall, request: RelayRequest): Promise<StartedRelay> {
     const model = this.#registry.resolve(request.model);
-    if (model.forward === undefined || !relays(model, this.endpoint)) {
-      throw new ApiError(400, `The model '${model.descriptor.id}' does not support /v1${this.endpoint} on this server yet.`, { type: "invalid_request_error", code: "unsupported_endpoint", param: "model" });
-    }
+    if (!relays(model, this.endpoint)) throw unsupportedEndpoint(model.descriptor.id, this.endpoint);
     await call.admit(request.model, model, estimate(this.endpoint, request.body));
     call.served(model);
     return { model, answer: await model.forward(this.endpoint, request.body, call.signal) };

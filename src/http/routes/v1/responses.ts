@@ -1,6 +1,5 @@
 import { ApiError } from "../../../core/errors.ts";
 import { encodeSseJson } from "../../../core/sse.ts";
-import { estimateTokens } from "../../../core/token-estimate.ts";
 import { parseResponsesRequest } from "../../../protocol/openai/responses-parse.ts";
 import type { ResponsesRequest } from "../../../protocol/openai/responses-types.ts";
 import type { ResponseObject } from "../../../protocol/openai/responses-render.ts";
@@ -89,7 +88,7 @@ export function responsesRoutes(deps: { service: ResponsesService; endpoint: Res
         const req: ResponsesRequest = parseResponsesRequest(body);
         const model = registry.resolve(req.model);
         const turn = await service.prepare(ctx.principal.projectId, req);
-        const tokens = model.countPromptTokens ? await model.countPromptTokens(turn.chat) : estimateTokens(turn.chat);
+        const tokens = await model.countPromptTokens(turn.chat);
         sendJson(ctx.res, 200, { object: "response.input_tokens", input_tokens: tokens });
       },
     },
