@@ -3,7 +3,9 @@ import { encodeSseJson } from "../../../core/sse.ts";
 import { estimateTokens } from "../../../core/token-estimate.ts";
 import { parseResponsesRequest } from "../../../protocol/openai/responses-parse.ts";
 import type { ResponsesRequest } from "../../../protocol/openai/responses-types.ts";
-import type { ResponseObject } from "../../../protocol/openai/responses-render.ts";
+import { renderDeleted } from "../../../protocol/openai/deleted.ts";
+import { renderList } from "../../../protocol/openai/lists.ts";
+import { renderInputTokens, type ResponseObject } from "../../../protocol/openai/responses-render.ts";
 import type { ModelRegistry } from "../../../services/model-registry.ts";
 import type { ResponsesService, StoredItemValue } from "../../../services/responses-service.ts";
 import { sendJson } from "../../respond.ts";
@@ -90,7 +92,7 @@ export function responsesRoutes(deps: { service: ResponsesService; endpoint: Res
         const model = registry.resolve(req.model);
         const turn = await service.prepare(ctx.principal.projectId, req);
         const tokens = model.countPromptTokens ? await model.countPromptTokens(turn.chat) : estimateTokens(turn.chat);
-        sendJson(ctx.res, 200, { object: "response.input_tokens", input_tokens: tokens });
+        sendJson(ctx.res, 200, renderInputTokens(tokens));
       },
     },
     {
@@ -108,7 +110,7 @@ export function responsesRoutes(deps: { service: ResponsesService; endpoint: Res
       handler: async (ctx) => {
         const id = ctx.params.id ?? "";
         await service.delete(ctx.principal.projectId, id);
-        sendJson(ctx.res, 200, { id, object: "response", deleted: true });
+        sendJson(ctx.res, 200, renderDeleted(id, "response"));
       },
     },
     {
@@ -132,7 +134,7 @@ export function responsesRoutes(deps: { service: ResponsesService; endpoint: Res
           items = at < 0 ? [] : items.slice(at + 1);
         }
         const data = items.slice(0, page.limit);
-        sendJson(ctx.res, 200, { object: "list", data, first_id: data[0]?.id ?? null, last_id: data.at(-1)?.id ?? null, has_more: items.length > page.limit });
+        sendJson(ctx.res, 200, renderList(data, items.length > page.limit));
       },
     },
   ];
