@@ -3,6 +3,7 @@ import { emptyUsage, type Usage } from "../core/chat.ts";
 import { ApiError, invalidRequest, objectNotFound, toApiError } from "../core/errors.ts";
 import { prefixedId, randomHex, unixSeconds } from "../core/ids.ts";
 import { priceUsage, type Pricing } from "../core/pricing.ts";
+import { renderBatchNotRunLine, renderBatchResultLine } from "../protocol/openai/batches.ts";
 import type { BatchError, BatchRecord, BatchRequestResult, BatchRequestRow, BatchStore } from "../storage/batch-store.ts";
 import type { FileStore } from "../storage/file-store.ts";
 import type { Principal } from "./access.ts";
@@ -200,7 +201,7 @@ export class BatchService {
       body = e.toJSON();
     }
     const failed = status >= 400;
-    const result = JSON.stringify({ id: prefixedId("batch_req_", 32), custom_id: row.customId, response: { status_code: status, request_id: requestId, body }, error: null });
+    const result = JSON.stringify(renderBatchResultLine(row.customId, status, requestId, body));
     const metered = model !== "" && (usage.promptTokens > 0 || usage.completionTokens > 0);
     return {
       result,
@@ -242,7 +243,7 @@ export class BatchService {
       for (;;) {
         const page = await batches.notRun(b.id, line, 500);
         if (page.length === 0) break;
-        yield Buffer.from(page.map((r) => `${JSON.stringify({ id: prefixedId("batch_req_", 32), custom_id: r.customId, response: null, error: { code: notRunCode, message } })}\n`).join(""));
+        yield Buffer.from(page.map((r) => `${JSON.stringify(renderBatchNotRunLine(r.customId, notRunCode, message))}\n`).join(""));
         line = page.at(-1)?.line ?? line;
       }
     }

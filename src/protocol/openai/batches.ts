@@ -1,7 +1,8 @@
+import { prefixedId } from "../../core/ids.ts";
 import type { BatchRecord } from "../../storage/batch-store.ts";
 
 /** The wire `batch` object; fields not set yet are left out, as OpenAI's are (the spec types them non-null). */
-export function renderBatch(b: BatchRecord): Record<string, unknown> {
+export function renderBatch(b: BatchRecord): { id: string } & Record<string, unknown> {
   const u = b.usage;
   const all: Record<string, unknown> = {
     id: b.id,
@@ -32,5 +33,16 @@ export function renderBatch(b: BatchRecord): Record<string, unknown> {
     },
     metadata: b.metadata,
   };
-  return Object.fromEntries(Object.entries(all).filter(([, v]) => v !== null));
+  // `id` is never null, so it stays first; naming it again only tells the type so.
+  return { id: b.id, ...Object.fromEntries(Object.entries(all).filter(([, v]) => v !== null)) };
+}
+
+/** One line of a batch's output or error file: the answer (status, request id, body) to one input line. */
+export function renderBatchResultLine(customId: string, statusCode: number, requestId: string, body: unknown): Record<string, unknown> {
+  return { id: prefixedId("batch_req_", 32), custom_id: customId, response: { status_code: statusCode, request_id: requestId, body }, error: null };
+}
+
+/** One line of a batch's error file for an input line that was never run (the batch expired or was cancelled). */
+export function renderBatchNotRunLine(customId: string, code: string, message: string): Record<string, unknown> {
+  return { id: prefixedId("batch_req_", 32), custom_id: customId, response: null, error: { code, message } };
 }

@@ -5,8 +5,3 @@ export function renderFile(f: FileRecord): { id: string } & Record<string, unkno
   // The spec types `expires_at` as an integer (not nullable): a file that never expires leaves it out.
   return { id: f.id, object: "file", bytes: f.bytes, created_at: f.createdAt, ...(f.expiresAt === null ? {} : { expires_at: f.expiresAt }), filename: f.filename, purpose: f.purpose, status: f.status };
 }
-
-/** The answer to deleting a file. */
-export function renderFileDeleted(id: string): Record<string, unknown> {
-  return { id, object: "file", deleted: true };
-}

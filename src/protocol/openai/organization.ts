@@ -33,6 +33,11 @@ export function renderKey(k: ApiKeyRecord): { id: string } & Record<string, unkn
   };
 }
 
+/** A newly made API key: the key object with its secret `value`, which no later answer shows. */
+export function renderKeyCreated(k: ApiKeyRecord, secret: string): { id: string } & Record<string, unknown> {
+  return { ...renderKey(k), value: secret };
+}
+
 /** The answer to deleting an API key. */
 export function renderKeyDeleted(id: string | undefined): Record<string, unknown> {
   return { object: "organization.project.api_key.deleted", id, deleted: true };

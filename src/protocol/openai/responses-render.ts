@@ -110,6 +110,11 @@ export function renderResponseUsage(usage: Usage): ResponseUsage {
   };
 }
 
+/** The `response.input_tokens` object: what a request's input would count, without running it. */
+export function renderInputTokens(tokens: number): { object: "response.input_tokens"; input_tokens: number } {
+  return { object: "response.input_tokens", input_tokens: tokens };
+}
+
 /** A deep copy of an output item, so that an event never shows later changes. */
 export function copyItem(item: ResponseOutputItem): ResponseOutputItem {
   if (item.type === "function_call") return { ...item };

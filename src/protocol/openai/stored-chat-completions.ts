@@ -1,4 +1,4 @@
-import type { Page, PageQuery } from "../../storage/object-store.ts";
+import type { Page, PageQuery, StoredChatCompletion } from "../../storage/object-store.ts";
 import type { JsonObject } from "./validate.ts";
 
 /**
@@ -91,4 +91,14 @@ export function pageMessages(messages: readonly StoredChatMessage[], q: PageQuer
   }
   const data = ordered.slice(start, start + q.limit);
   return { data, hasMore: start + q.limit < ordered.length };
+}
+
+/** The stored `chat.completion` object, with its current metadata. */
+export function renderStoredChatCompletion(stored: StoredChatCompletion): Record<string, unknown> & { id: string } {
+  return { ...(JSON.parse(stored.completion) as Record<string, unknown>), id: stored.id, metadata: stored.metadata };
+}
+
+/** The answer to deleting a stored chat completion (`object` first, as OpenAI's is). */
+export function renderChatCompletionDeleted(id: string): { object: "chat.completion.deleted"; id: string; deleted: true } {
+  return { object: "chat.completion.deleted", id, deleted: true };
 }

@@ -252,6 +252,11 @@ export function renderSearchResults(result: SearchResult): Record<string, unknow
   return { object: "vector_store.search_results.page", search_query: result.queries, data: result.hits.map(renderHit), has_more: false, next_page: null };
 }
 
+/** The `vector_store.file_content.page` object: a file's parsed text in one page, or none when it has none. */
+export function renderFileContentPage(text: string | undefined): Record<string, unknown> {
+  return { object: "vector_store.file_content.page", data: text === undefined ? [] : [{ type: "text", text }], has_more: false, next_page: null };
+}
+
 /** The status filter of file lists. */
 export function readStatusFilter(query: URLSearchParams): VectorStoreFileRecord["status"] | undefined {
   const value = query.get("filter");

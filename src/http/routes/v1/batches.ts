@@ -1,12 +1,13 @@
 import { invalidRequest } from "../../../core/errors.ts";
 import { renderBatch } from "../../../protocol/openai/batches.ts";
+import { renderList } from "../../../protocol/openai/lists.ts";
 import { FieldReader, readMetadata } from "../../../protocol/openai/validate.ts";
 import type { BatchWorker } from "../../../jobs/batch-worker.ts";
 import { BATCH_ENDPOINTS, type BatchService } from "../../../services/batch-service.ts";
 import type { BatchStore } from "../../../storage/batch-store.ts";
 import { sendJson } from "../../respond.ts";
 import type { Route } from "../../router.ts";
-import { listEnvelope, readPageQuery } from "./paging.ts";
+import { readPageQuery } from "./paging.ts";
 
 /** The Batch API's routes: create, list, retrieve, cancel. The worker runs what they queue. */
 export function batchRoutes(deps: { service: BatchService; store: BatchStore; worker: BatchWorker }): Route[] {
@@ -34,7 +35,7 @@ export function batchRoutes(deps: { service: BatchService; store: BatchStore; wo
       handler: async (ctx) => {
         const page = readPageQuery(ctx.query, "desc");
         const found = await store.list(ctx.principal.projectId, { after: page.after, limit: page.limit });
-        sendJson(ctx.res, 200, listEnvelope(found.data.map((b) => ({ ...renderBatch(b), id: b.id })), found.hasMore));
+        sendJson(ctx.res, 200, renderList(found.data.map(renderBatch), found.hasMore));
       },
     },
     {

@@ -8,11 +8,13 @@ import {
   renderConversationItem,
   storedConversationItem,
 } from "../../../protocol/openai/conversations.ts";
+import { renderDeleted } from "../../../protocol/openai/deleted.ts";
+import { renderList } from "../../../protocol/openai/lists.ts";
 import { readMetadataUpdate } from "../../../protocol/openai/validate.ts";
 import type { ObjectStore, StoredConversation } from "../../../storage/object-store.ts";
 import { sendJson } from "../../respond.ts";
 import type { RequestContext, Route } from "../../router.ts";
-import { listEnvelope, readInclude, readPageQuery } from "./paging.ts";
+import { readInclude, readPageQuery } from "./paging.ts";
 
 /** What the Conversations API needs. */
 export interface ConversationDeps {
@@ -72,7 +74,7 @@ export function conversationRoutes(deps: ConversationDeps): Route[] {
       handler: async (ctx) => {
         const id = ctx.params.conversation_id ?? "";
         if (!(await objects.deleteConversation(ctx.principal.projectId, id))) throw objectNotFound("Conversation", id, "conversation_id", "conversation_not_found");
-        sendJson(ctx.res, 200, { id, object: "conversation.deleted", deleted: true });
+        sendJson(ctx.res, 200, renderDeleted(id, "conversation.deleted"));
       },
     },
     {
@@ -83,7 +85,7 @@ export function conversationRoutes(deps: ConversationDeps): Route[] {
         const include = readInclude(ctx.query);
         const conversation = await conversationOr404(objects, ctx);
         const { data, hasMore } = await objects.listConversationItems(conversation.id, page);
-        sendJson(ctx.res, 200, listEnvelope(data.map((item) => renderConversationItem(item, include)), hasMore));
+        sendJson(ctx.res, 200, renderList(data.map((item) => renderConversationItem(item, include)), hasMore));
       },
     },
     {
@@ -96,7 +98,7 @@ export function conversationRoutes(deps: ConversationDeps): Route[] {
         const createdAt = unixSeconds();
         const items = added.map((item) => storedConversationItem(conversationItemFromInput(item), createdAt));
         await objects.appendConversationItems(conversation.id, items);
-        sendJson(ctx.res, 200, listEnvelope(items.map((item) => renderConversationItem(item, include)), false));
+        sendJson(ctx.res, 200, renderList(items.map((item) => renderConversationItem(item, include)), false));
       },
     },
     {

@@ -2,13 +2,15 @@ import { once } from "node:events";
 import { pipeline } from "node:stream/promises";
 import { invalidRequest, objectNotFound } from "../../../core/errors.ts";
 import { unixSeconds } from "../../../core/ids.ts";
-import { renderFile, renderFileDeleted } from "../../../protocol/openai/files.ts";
+import { renderDeleted } from "../../../protocol/openai/deleted.ts";
+import { renderFile } from "../../../protocol/openai/files.ts";
+import { renderList } from "../../../protocol/openai/lists.ts";
 import { invalidValue } from "../../../protocol/openai/validate.ts";
 import { fileTooLarge, type FilePurpose, type FileRecord, type FileStore } from "../../../storage/file-store.ts";
 import { readMultipart } from "../../multipart.ts";
 import { sendJson } from "../../respond.ts";
 import type { RequestContext, Route } from "../../router.ts";
-import { listEnvelope, readPageQuery } from "./paging.ts";
+import { readPageQuery } from "./paging.ts";
 
 /** What the Files API needs. */
 export interface FileDeps {
@@ -141,7 +143,7 @@ export function fileRoutes(deps: FileDeps): Route[] {
         const page = readPageQuery(ctx.query, "desc", { default: 10_000, max: 10_000 });
         const purpose = ctx.query.get("purpose");
         const { data, hasMore } = await files.list(ctx.principal.projectId, { ...page, purpose: purpose === null || purpose === "" ? undefined : purpose });
-        sendJson(ctx.res, 200, listEnvelope(data.map(renderFile), hasMore));
+        sendJson(ctx.res, 200, renderList(data.map(renderFile), hasMore));
       },
     },
     {
@@ -175,7 +177,7 @@ export function fileRoutes(deps: FileDeps): Route[] {
       handler: async (ctx) => {
         const file = await fileOr404(files, ctx);
         if (!(await files.delete(ctx.principal.projectId, file.id))) throw objectNotFound("File", file.id, "file_id", "file_not_found");
-        sendJson(ctx.res, 200, renderFileDeleted(file.id));
+        sendJson(ctx.res, 200, renderDeleted(file.id, "file"));
       },
     },
   ];

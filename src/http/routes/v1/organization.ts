@@ -1,6 +1,7 @@
 import { invalidRequest } from "../../../core/errors.ts";
 import { unixSeconds } from "../../../core/ids.ts";
-import { renderCompletionsUsage, renderCosts, renderKey, renderKeyDeleted, renderLimit, renderProject } from "../../../protocol/openai/organization.ts";
+import { renderList } from "../../../protocol/openai/lists.ts";
+import { renderCompletionsUsage, renderCosts, renderKey, renderKeyCreated, renderKeyDeleted, renderLimit, renderProject } from "../../../protocol/openai/organization.ts";
 import { FieldReader } from "../../../protocol/openai/validate.ts";
 import { notFound, type AccessService } from "../../../services/access.ts";
 import type { BudgetGuard } from "../../../services/budgets.ts";
@@ -8,7 +9,7 @@ import { USAGE_TIERS } from "../../../services/usage-tiers.ts";
 import type { Project, Storage, UsageGroup } from "../../../storage/storage.ts";
 import { sendJson } from "../../respond.ts";
 import type { RequestContext, Route } from "../../router.ts";
-import { listEnvelope, readLimit } from "./paging.ts";
+import { readLimit } from "./paging.ts";
 
 /** What the admin API needs. */
 export interface OrganizationDeps {
@@ -19,7 +20,7 @@ export interface OrganizationDeps {
 
 /** The first `limit` of `items` (fetched one over, to learn whether there are more) as a list page. */
 function page<T, R extends { id: string }>(items: readonly T[], limit: number, render: (item: T) => R) {
-  return listEnvelope(items.slice(0, limit).map(render), items.length > limit);
+  return renderList(items.slice(0, limit).map(render), items.length > limit);
 }
 
 /** Reads the project fields shared by create and modify. */
@@ -87,7 +88,7 @@ export function organizationRoutes(deps: OrganizationDeps): Route[] {
         const projects = await storage.listProjects({ after: ctx.query.get("after") ?? undefined, limit: limit + 1, includeArchived: ctx.query.get("include_archived") === "true" });
         const shown = projects.slice(0, limit);
         const spent = await Promise.all(shown.map((p) => budgets.spend(p.id)));
-        sendJson(ctx.res, 200, listEnvelope(shown.map((p, i) => renderProject(p, spent[i] ?? 0)), projects.length > limit));
+        sendJson(ctx.res, 200, renderList(shown.map((p, i) => renderProject(p, spent[i] ?? 0)), projects.length > limit));
       },
     },
     {
@@ -154,7 +155,7 @@ export function organizationRoutes(deps: OrganizationDeps): Route[] {
         });
         const { key, secret } = await access.createApiKey(project.id, { name, models: models ?? null });
         // The secret appears in this response only; it is stored as a hash.
-        sendJson(ctx.res, 200, { ...renderKey(key), value: secret });
+        sendJson(ctx.res, 200, renderKeyCreated(key, secret));
       },
     },
     {

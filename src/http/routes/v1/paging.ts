@@ -32,20 +32,6 @@ export function readPageQuery(query: URLSearchParams, defaultOrder: "asc" | "des
   return { after: after === null || after === "" ? undefined : after, limit, order: rawOrder ?? defaultOrder };
 }
 
-/**
- * OpenAI's list envelope. An empty page has null `first_id` and `last_id`, as OpenAI's lists (and
- * this server's admin lists) answer, though the spec types them as strings.
- */
-export function listEnvelope<T extends { id: string }>(data: readonly T[], hasMore: boolean): {
-  object: "list";
-  data: readonly T[];
-  first_id: string | null;
-  last_id: string | null;
-  has_more: boolean;
-} {
-  return { object: "list", data, first_id: data[0]?.id ?? null, last_id: data.at(-1)?.id ?? null, has_more: hasMore };
-}
-
 /** Reads the `include` query parameter (`include=a&include=b` or `include[]=a`), each value checked. */
 export function readInclude(query: URLSearchParams): IncludeValue[] {
   const values = [...query.getAll("include"), ...query.getAll("include[]")];

@@ -2,7 +2,9 @@ import { ApiError } from "../../../core/errors.ts";
 import { encodeSseJson } from "../../../core/sse.ts";
 import { parseResponsesRequest } from "../../../protocol/openai/responses-parse.ts";
 import type { ResponsesRequest } from "../../../protocol/openai/responses-types.ts";
-import type { ResponseObject } from "../../../protocol/openai/responses-render.ts";
+import { renderDeleted } from "../../../protocol/openai/deleted.ts";
+import { renderList } from "../../../protocol/openai/lists.ts";
+import { renderInputTokens, type ResponseObject } from "../../../protocol/openai/responses-render.ts";
 import type { ModelRegistry } from "../../../services/model-registry.ts";
 import type { ResponsesService, StoredItemValue } from "../../../services/responses-service.ts";
 import { sendJson } from "../../respond.ts";
@@ -89,7 +91,7 @@ export function responsesRoutes(deps: { service: ResponsesService; endpoint: Res
         const model = registry.resolve(req.model);
         const turn = await service.prepare(ctx.principal.projectId, req);
         const tokens = await model.countPromptTokens(turn.chat);
-        sendJson(ctx.res, 200, { object: "response.input_tokens", input_tokens: tokens });
+        sendJson(ctx.res, 200, renderInputTokens(tokens));
       },
     },
     {
@@ -107,7 +109,7 @@ export function responsesRoutes(deps: { service: ResponsesService; endpoint: Res
       handler: async (ctx) => {
         const id = ctx.params.id ?? "";
         await service.delete(ctx.principal.projectId, id);
-        sendJson(ctx.res, 200, { id, object: "response", deleted: true });
+        sendJson(ctx.res, 200, renderDeleted(id, "response"));
       },
     },
     {
@@ -131,7 +133,7 @@ export function responsesRoutes(deps: { service: ResponsesService; endpoint: Res
           items = at < 0 ? [] : items.slice(at + 1);
         }
         const data = items.slice(0, page.limit);
-        sendJson(ctx.res, 200, { object: "list", data, first_id: data[0]?.id ?? null, last_id: data.at(-1)?.id ?? null, has_more: items.length > page.limit });
+        sendJson(ctx.res, 200, renderList(data, items.length > page.limit));
       },
     },
   ];

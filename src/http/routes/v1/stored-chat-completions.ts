@@ -1,10 +1,17 @@
 import { objectNotFound } from "../../../core/errors.ts";
-import { pageMessages, storedChatMessages, type StoredChatRequest } from "../../../protocol/openai/stored-chat-completions.ts";
+import { renderList } from "../../../protocol/openai/lists.ts";
+import {
+  pageMessages,
+  renderChatCompletionDeleted,
+  renderStoredChatCompletion,
+  storedChatMessages,
+  type StoredChatRequest,
+} from "../../../protocol/openai/stored-chat-completions.ts";
 import { readMetadataUpdate } from "../../../protocol/openai/validate.ts";
 import type { ObjectStore, StoredChatCompletion } from "../../../storage/object-store.ts";
 import { sendJson } from "../../respond.ts";
 import type { RequestContext, Route } from "../../router.ts";
-import { listEnvelope, readMetadataFilters, readPageQuery } from "./paging.ts";
+import { readMetadataFilters, readPageQuery } from "./paging.ts";
 
 /** What the stored chat completions API needs. */
 export interface StoredChatCompletionDeps {
@@ -17,11 +24,6 @@ async function completionOr404(objects: ObjectStore, ctx: RequestContext): Promi
   const stored = await objects.getChatCompletion(ctx.principal.projectId, id);
   if (stored === undefined) throw objectNotFound("Chat completion", id, "completion_id", "chat_completion_not_found");
   return stored;
-}
-
-/** The stored `chat.completion` object, with its current metadata. */
-function render(stored: StoredChatCompletion): Record<string, unknown> & { id: string } {
-  return { ...(JSON.parse(stored.completion) as Record<string, unknown>), id: stored.id, metadata: stored.metadata };
 }
 
 /**
@@ -42,13 +44,13 @@ export function storedChatCompletionRoutes(deps: StoredChatCompletionDeps): Rout
           model: model === null || model === "" ? undefined : model,
           metadata: readMetadataFilters(ctx.query),
         });
-        sendJson(ctx.res, 200, listEnvelope(data.map(render), hasMore));
+        sendJson(ctx.res, 200, renderList(data.map(renderStoredChatCompletion), hasMore));
       },
     },
     {
       method: "GET",
       pattern: "/v1/chat/completions/:completion_id",
-      handler: async (ctx) => sendJson(ctx.res, 200, render(await completionOr404(objects, ctx))),
+      handler: async (ctx) => sendJson(ctx.res, 200, renderStoredChatCompletion(await completionOr404(objects, ctx))),
     },
     {
       method: "POST",
@@ -56,7 +58,7 @@ export function storedChatCompletionRoutes(deps: StoredChatCompletionDeps): Rout
       handler: async (ctx) => {
         const metadata = readMetadataUpdate(await ctx.readJson());
         const stored = await completionOr404(objects, ctx);
-        const updated = render({ ...stored, metadata });
+        const updated = renderStoredChatCompletion({ ...stored, metadata });
         if (!(await objects.updateChatCompletion(ctx.principal.projectId, stored.id, metadata, JSON.stringify(updated)))) {
           throw objectNotFound("Chat completion", stored.id, "completion_id", "chat_completion_not_found");
         }
@@ -69,7 +71,7 @@ export function storedChatCompletionRoutes(deps: StoredChatCompletionDeps): Rout
       handler: async (ctx) => {
         const id = ctx.params.completion_id ?? "";
         if (!(await objects.deleteChatCompletion(ctx.principal.projectId, id))) throw objectNotFound("Chat completion", id, "completion_id", "chat_completion_not_found");
-        sendJson(ctx.res, 200, { object: "chat.completion.deleted", id, deleted: true });
+        sendJson(ctx.res, 200, renderChatCompletionDeleted(id));
       },
     },
     {
@@ -80,7 +82,7 @@ export function storedChatCompletionRoutes(deps: StoredChatCompletionDeps): Rout
         const stored = await completionOr404(objects, ctx);
         const messages = storedChatMessages(stored.id, JSON.parse(stored.request) as StoredChatRequest);
         const { data, hasMore } = pageMessages(messages, page);
-        sendJson(ctx.res, 200, listEnvelope(data, hasMore));
+        sendJson(ctx.res, 200, renderList(data, hasMore));
       },
     },
   ];

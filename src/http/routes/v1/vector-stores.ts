@@ -9,16 +9,19 @@ import {
   parseUpdateVectorStore,
   readStatusFilter,
   renderFileBatch,
+  renderFileContentPage,
   renderSearchResults,
   renderVectorStore,
   renderVectorStoreFile,
 } from "../../../protocol/openai/vector-stores.ts";
+import { renderDeleted } from "../../../protocol/openai/deleted.ts";
+import { renderList } from "../../../protocol/openai/lists.ts";
 import { storeExpiresAt, type VectorSearchService } from "../../../services/vector-search-service.ts";
 import type { VectorStoreService } from "../../../services/vector-store-service.ts";
 import type { CursorQuery, FileBatchRecord, VectorStoreFileRecord, VectorStoreRecord, VectorStoreStore } from "../../../storage/vector-store-store.ts";
 import { sendJson } from "../../respond.ts";
 import type { RequestContext, Route } from "../../router.ts";
-import { listEnvelope, readPageQuery } from "./paging.ts";
+import { readPageQuery } from "./paging.ts";
 
 /** What the Vector Stores API needs. */
 export interface VectorStoreDeps {
@@ -88,7 +91,7 @@ export function vectorStoreRoutes(deps: VectorStoreDeps): Route[] {
       pattern: "/v1/vector_stores",
       handler: async (ctx) => {
         const page = await deps.store.listStores(ctx.principal.projectId, readCursor(ctx.query));
-        sendJson(ctx.res, 200, listEnvelope(await renderStores(deps, page.data), page.hasMore));
+        sendJson(ctx.res, 200, renderList(await renderStores(deps, page.data), page.hasMore));
       },
     },
     {
@@ -115,7 +118,7 @@ export function vectorStoreRoutes(deps: VectorStoreDeps): Route[] {
         const store = await storeOr404(deps, ctx);
         if (!(await deps.store.deleteStore(ctx.principal.projectId, store.id))) throw objectNotFound("Vector store", store.id, "vector_store_id", "vector_store_not_found");
         deps.search.drop(store.id);
-        sendJson(ctx.res, 200, { id: store.id, object: "vector_store.deleted", deleted: true });
+        sendJson(ctx.res, 200, renderDeleted(store.id, "vector_store.deleted"));
       },
     },
     {
@@ -156,7 +159,7 @@ export function vectorStoreRoutes(deps: VectorStoreDeps): Route[] {
       handler: async (ctx) => {
         const store = await storeOr404(deps, ctx);
         const page = await deps.store.listFiles(store.id, { ...readCursor(ctx.query), status: readStatusFilter(ctx.query) });
-        sendJson(ctx.res, 200, listEnvelope(page.data.map(renderVectorStoreFile), page.hasMore));
+        sendJson(ctx.res, 200, renderList(page.data.map(renderVectorStoreFile), page.hasMore));
       },
     },
     {
@@ -185,7 +188,7 @@ export function vectorStoreRoutes(deps: VectorStoreDeps): Route[] {
         const store = await storeOr404(deps, ctx);
         const file = await fileOr404(deps, store, ctx);
         if (!(await deps.store.deleteFile(store.id, file.fileId))) throw objectNotFound("Vector store file", file.fileId, "file_id", "file_not_found");
-        sendJson(ctx.res, 200, { id: file.fileId, object: "vector_store.file.deleted", deleted: true });
+        sendJson(ctx.res, 200, renderDeleted(file.fileId, "vector_store.file.deleted"));
       },
     },
     {
@@ -195,7 +198,7 @@ export function vectorStoreRoutes(deps: VectorStoreDeps): Route[] {
         const store = await storeOr404(deps, ctx);
         const file = await fileOr404(deps, store, ctx);
         const text = await deps.store.content(store.id, file.fileId);
-        sendJson(ctx.res, 200, { object: "vector_store.file_content.page", data: text === undefined ? [] : [{ type: "text", text }], has_more: false, next_page: null });
+        sendJson(ctx.res, 200, renderFileContentPage(text));
       },
     },
     {
@@ -240,7 +243,7 @@ export function vectorStoreRoutes(deps: VectorStoreDeps): Route[] {
         const store = await storeOr404(deps, ctx);
         const batch = await batchOr404(deps, store, ctx);
         const page = await deps.store.listFiles(store.id, { ...readCursor(ctx.query), status: readStatusFilter(ctx.query), batchId: batch.id });
-        sendJson(ctx.res, 200, listEnvelope(page.data.map(renderVectorStoreFile), page.hasMore));
+        sendJson(ctx.res, 200, renderList(page.data.map(renderVectorStoreFile), page.hasMore));
       },
     },
   ];
