@@ -4,6 +4,15 @@ const HEADER = /^\s*\{\s*"name"\s*:\s*"((?:[^"\\]|\\.)*)"\s*,\s*"arguments"\s*:\
 /** What may still turn out to be the envelope's closing brace rather than part of the arguments. */
 const HELD_TAIL = /\s*\}?\s*$/;
 
+function isJson(text: string): boolean {
+  try {
+    JSON.parse(text);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
 /** One step of parsing a call envelope: a start once the name is known, then argument text. */
 export type CallEvent = { type: "start"; id: string; name: string } | { type: "arguments"; text: string };
 
@@ -43,12 +52,16 @@ export class ToolCallParser {
     return events;
   }
 
-  /** Ends the envelope: the rest of the arguments, without the envelope's closing brace. */
+  /**
+   * Ends the envelope: the rest of the arguments, without the envelope's closing brace. A call cut
+   * short (`complete` false) may still have closed its envelope with its very last token: its brace
+   * is dropped too when what precedes it is whole JSON.
+   */
   finish(complete: boolean): { events: CallEvent[]; arguments: string } {
     const events: CallEvent[] = [];
     if (this.#name === undefined) return { events, arguments: "" };
     let body = this.#text.slice(this.#argsStart).trimEnd();
-    if (complete && body.endsWith("}")) body = body.slice(0, -1).trimEnd();
+    if (body.endsWith("}") && (complete || isJson(body.slice(0, -1)))) body = body.slice(0, -1).trimEnd();
     if (body.length > this.#emitted) events.push({ type: "arguments", text: body.slice(this.#emitted) });
     this.#emitted = body.length;
     return { events, arguments: body };
