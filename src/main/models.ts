@@ -7,7 +7,6 @@ import type { Logger } from "../logging/logger.ts";
 import { resolvePullTarget } from "../models/catalogue.ts";
 import { collectModels, type ModelEntry } from "../models/discover.ts";
 import { PullError, pullModel, type PullProgress } from "../models/pull.ts";
-import { LocalEngine } from "../providers/local/engine.ts";
 import { ModelRegistry } from "../services/model-registry.ts";
 import { addUpstreamModels } from "./upstream-models.ts";
 
@@ -25,11 +24,7 @@ export async function buildModels(config: Config, logger: Logger, hooks: StartHo
   const entries = await ensureModels(config, logger, hooks);
   const registry = new ModelRegistry();
   // A gateway with only upstream models never loads llama.cpp.
-  if (entries.length > 0) {
-    const engine = await LocalEngine.create(config.gpu, logger);
-    cleanup.defer("engine", () => engine.dispose());
-    await loadLocalModels(config, engine, entries, registry, logger);
-  }
+  if (entries.length > 0) await loadLocalModels(config, entries, registry, logger, cleanup);
   addUpstreamModels(config, registry);
   return registry;
 }
@@ -68,8 +63,12 @@ async function ensureModels(config: Config, logger: Logger, hooks: StartHooks): 
   return collectModels(config);
 }
 
-/** Loads each local model into the engine and registers it. */
-async function loadLocalModels(config: Config, engine: LocalEngine, entries: readonly ModelEntry[], registry: ModelRegistry, logger: Logger): Promise<void> {
+/** Starts the engine and loads each local model into it; the engine's disposal goes on `cleanup` at once. */
+async function loadLocalModels(config: Config, entries: readonly ModelEntry[], registry: ModelRegistry, logger: Logger, cleanup: CleanupStack): Promise<void> {
+  // Imported here: a gateway without local models starts without node-llama-cpp's code.
+  const { LocalEngine } = await import("../providers/local/engine.ts");
+  const engine = await LocalEngine.create(config.gpu, logger);
+  cleanup.defer("engine", () => engine.dispose());
   for (const entry of entries) {
     const model = await engine.loadModel({
       id: entry.id,
