@@ -1,6 +1,5 @@
-import { createServer as createNetServer } from "node:net";
 import { createServer, type Server } from "node:http";
-import type { AddressInfo } from "node:net";
+import { createServer as createNetServer, type AddressInfo } from "node:net";
 import { ConfigError } from "../config/load.ts";
 import type { App } from "../http/app.ts";
 import type { Logger } from "../logging/logger.ts";
