@@ -2,74 +2,72 @@ import { unixSeconds } from "../core/ids.ts";
 import type { Logger } from "../logging/logger.ts";
 import type { BatchService } from "../services/batch-service.ts";
 import type { BatchRecord, BatchRequestRow, BatchStore } from "../storage/batch-store.ts";
+import { LeasedWorker } from "./leased-worker.ts";
 
-/** How long a claim on a request lasts without renewal; a process that died loses its claims after this. */
-const LEASE_MS = 60_000;
 /** A batch left in `finalizing` this long (its process died while writing files) is finalized again. */
 const STUCK_FINALIZING_S = 120;
 
+type ClaimedRequest = BatchRequestRow & { claim: string };
+
 /**
  * Runs batches from the database: validates new ones, keeps up to `concurrency` requests running
- * (claimed with a renewed lease), and finalizes batches whose requests are all done, cancelled or
- * expired. Everything it needs is in the database, so a restart picks up where a crash left off:
- * unfinished requests are claimed again, finished ones never run twice.
+ * (claimed with a renewed lease, through the shared leased-worker loop), and finalizes batches whose
+ * requests are all done, cancelled or expired. Everything it needs is in the database, so a restart
+ * picks up where a crash left off: unfinished requests are claimed again, finished ones never run twice.
  */
 export class BatchWorker {
   readonly #store: BatchStore;
   readonly #service: BatchService;
   readonly #logger: Logger;
-  readonly #concurrency: number;
-  readonly #running = new Map<string, { row: BatchRequestRow & { claim: string }; abort: AbortController; done: Promise<void> }>();
-  readonly #claims = new Set<string>();
-  #timer: NodeJS.Timeout | undefined;
-  #renewTimer: NodeJS.Timeout | undefined;
-  #ticking: Promise<void> | undefined;
-  #stopped = false;
-  #wake = false;
-  #claiming: Promise<void> | undefined;
+  readonly #loop: LeasedWorker<ClaimedRequest>;
 
   constructor(deps: { store: BatchStore; service: BatchService; logger: Logger; concurrency: number }) {
     this.#store = deps.store;
     this.#service = deps.service;
     this.#logger = deps.logger;
-    this.#concurrency = deps.concurrency;
+    const store = deps.store;
+    this.#loop = new LeasedWorker<ClaimedRequest>(
+      {
+        what: "batch requests",
+        name: "batch worker",
+        claim: (limit, leaseMs) => store.claim(limit, leaseMs),
+        renew: (claim, leaseMs) => store.renew(claim, leaseMs),
+        release: (row) => store.release(row.batchId, row.line, row.claim),
+        releaseAll: () => store.releaseAll(),
+        key: (row) => `${row.batchId}:${row.line}`,
+        run: (row, signal) => this.#run(row, signal),
+        failed: async (row, error, aborted) => {
+          // Stopping, or the database failed: give the request back so it runs again later.
+          await store.release(row.batchId, row.line, row.claim).catch(() => undefined);
+          if (!aborted) this.#logger.error("batch request failed to run", { batch: row.batchId, line: row.line, error: (error as Error).message });
+        },
+        pass: () => this.#pass(),
+        restarted: async (requeued) => {
+          if (requeued > 0) this.#logger.info("batch requests returned to the queue after a restart", { count: requeued });
+          for (const b of await store.inStatus("finalizing")) await this.#finalize(b, "completed");
+        },
+      },
+      { logger: deps.logger, concurrency: deps.concurrency },
+    );
   }
 
   /**
    * Starts the loop. `soleProcess` (SQLite) returns every request left running by a previous
    * process to the queue at once instead of waiting for its lease to run out.
    */
-  async start(soleProcess: boolean): Promise<void> {
-    if (soleProcess) {
-      const released = await this.#store.releaseAll();
-      if (released > 0) this.#logger.info("batch requests returned to the queue after a restart", { count: released });
-      for (const b of await this.#store.inStatus("finalizing")) await this.#finalize(b, "completed");
-    }
-    this.#renewTimer = setInterval(() => void this.#renew(), LEASE_MS / 3);
-    this.#renewTimer.unref();
-    this.#schedule(0);
+  start(soleProcess: boolean): Promise<void> {
+    return this.#loop.start(soleProcess);
   }
 
   /** Asks for a pass soon (a batch was created or cancelled). */
   poke(): void {
-    if (this.#ticking !== undefined) this.#wake = true;
-    else this.#schedule(0);
+    this.#loop.poke();
   }
 
-  #schedule(ms: number): void {
-    if (this.#stopped) return;
-    clearTimeout(this.#timer);
-    this.#timer = setTimeout(() => {
-      this.#ticking = this.#tick()
-        .catch((error: unknown) => this.#logger.error("batch worker pass failed", { error: (error as Error).message }))
-        .finally(() => {
-          this.#ticking = undefined;
-          const again = this.#wake;
-          this.#wake = false;
-          this.#schedule(again ? 0 : this.#running.size > 0 ? 50 : 500);
-        });
-    }, ms);
-    this.#timer.unref();
+  /** One pass, then soon again while requests run. */
+  async #pass(): Promise<number> {
+    await this.#tick().catch((error: unknown) => this.#logger.error("batch worker pass failed", { error: (error as Error).message }));
+    return this.#loop.running > 0 ? 50 : 500;
   }
 
   async #tick(): Promise<void> {
@@ -79,7 +77,7 @@ export class BatchWorker {
     for (const b of running) {
       if (b.expiresAt <= now) await this.#finalize(b, "expired");
     }
-    this.#fill();
+    void this.#loop.fill();
     for (const b of running) {
       if (b.expiresAt > now && (await this.#store.unfinished(b.id)) === 0) await this.#finalize(b, "completed");
     }
@@ -102,53 +100,12 @@ export class BatchWorker {
     if (await this.#store.enqueue(b.id, result.rows, now)) this.#logger.info("batch started", { batch: b.id, requests: result.rows.length });
   }
 
-  /** Claims requests for the free slots and runs them. */
-  #fill(): void {
-    const free = this.#concurrency - this.#running.size;
-    if (free <= 0 || this.#stopped || this.#claiming !== undefined) return;
-    this.#claiming = this.#store
-      .claim(free, LEASE_MS)
-      .then(
-        async (rows) => {
-          if (rows.length > 0) this.#logger.debug("claimed batch requests", { count: rows.length });
-          for (const row of rows) {
-            // Claimed while stopping: straight back to the queue for the next start.
-            if (this.#stopped) await this.#store.release(row.batchId, row.line, row.claim).catch(() => undefined);
-            else this.#run(row);
-          }
-        },
-        (error: unknown) => this.#logger.error("could not claim batch requests", { error: (error as Error).message }),
-      )
-      .finally(() => {
-        this.#claiming = undefined;
-      });
-  }
-
-  #run(row: BatchRequestRow & { claim: string }): void {
-    const key = `${row.batchId}:${row.line}`;
-    const abort = new AbortController();
-    this.#claims.add(row.claim);
-    const done = (async () => {
-      try {
-        const batch = await this.#store.getById(row.batchId);
-        if (batch === undefined) return;
-        const result = await this.#service.execute(batch, row, abort.signal);
-        if (!(await this.#store.finish(row, result))) this.#logger.warn("a batch request was finished by another claim", { batch: row.batchId, line: row.line });
-      } catch (error) {
-        // Stopping, or the database failed: give the request back so it runs again later.
-        await this.#store.release(row.batchId, row.line, row.claim).catch(() => undefined);
-        if (!abort.signal.aborted) this.#logger.error("batch request failed to run", { batch: row.batchId, line: row.line, error: (error as Error).message });
-      } finally {
-        this.#running.delete(key);
-        if (![...this.#running.values()].some((r) => r.row.claim === row.claim)) this.#claims.delete(row.claim);
-        if (!this.#stopped) this.poke();
-      }
-    })();
-    this.#running.set(key, { row, abort, done });
-  }
-
-  async #renew(): Promise<void> {
-    for (const claim of this.#claims) await this.#store.renew(claim, LEASE_MS).catch(() => undefined);
+  /** Runs one claimed request and records its result. */
+  async #run(row: ClaimedRequest, signal: AbortSignal): Promise<void> {
+    const batch = await this.#store.getById(row.batchId);
+    if (batch === undefined) return;
+    const result = await this.#service.execute(batch, row, signal);
+    if (!(await this.#store.finish(row, result))) this.#logger.warn("a batch request was finished by another claim", { batch: row.batchId, line: row.line });
   }
 
   /** Writes the output and error files and moves the batch to its final status. */
@@ -167,13 +124,7 @@ export class BatchWorker {
   }
 
   /** Stops claiming, aborts running requests and returns them to the queue, so a restart resumes them. */
-  async stop(): Promise<void> {
-    this.#stopped = true;
-    clearTimeout(this.#timer);
-    clearInterval(this.#renewTimer);
-    await this.#ticking;
-    await this.#claiming;
-    for (const r of this.#running.values()) r.abort.abort();
-    await Promise.allSettled([...this.#running.values()].map((r) => r.done));
+  stop(): Promise<void> {
+    return this.#loop.stop();
   }
 }

@@ -7,9 +7,8 @@ import type { ChatModel } from "../providers/provider.ts";
 import type { ModelRegistry } from "../services/model-registry.ts";
 import type { FileStore } from "../storage/file-store.ts";
 import type { ClaimedFile, IndexedFile, VectorStoreFileError, VectorStoreStore } from "../storage/vector-store-store.ts";
+import { LeasedWorker } from "./leased-worker.ts";
 
-/** How long a claim on a file lasts without renewal; a process that died loses its claims after this. */
-const LEASE_MS = 60_000;
 /** Chunks embedded per call: large enough to keep the engine busy, small enough to yield often. */
 const EMBED_GROUP = 16;
 /** How many times a chunk too long for the embedding model is halved before indexing gives up on it. */
@@ -21,107 +20,84 @@ function transient(error: unknown): boolean {
 }
 
 /**
- * Indexes vector store files from the database queue: claims waiting files with a renewed lease,
- * extracts their text, chunks it, embeds the chunks at background priority (interactive requests
- * go first), and stores chunks and status in one transaction. A restart picks up unfinished files;
- * a finished file is never indexed twice, and a cancelled or deleted one is dropped.
+ * Indexes vector store files from the database queue: claims waiting files with a renewed lease
+ * (through the shared leased-worker loop), extracts their text, chunks it, embeds the chunks at
+ * background priority (interactive requests go first), and stores chunks and status in one
+ * transaction. A restart picks up unfinished files; a finished file is never indexed twice, and a
+ * cancelled or deleted one is dropped.
  */
 export class IndexingWorker {
   readonly #store: VectorStoreStore;
   readonly #files: FileStore;
   readonly #registry: ModelRegistry;
   readonly #logger: Logger;
-  readonly #concurrency: number;
-  readonly #running = new Map<string, { job: ClaimedFile; abort: AbortController; done: Promise<void> }>();
-  #timer: NodeJS.Timeout | undefined;
-  #renewTimer: NodeJS.Timeout | undefined;
-  #claiming: Promise<void> | undefined;
-  #stopped = false;
+  readonly #loop: LeasedWorker<ClaimedFile>;
 
   constructor(deps: { store: VectorStoreStore; files: FileStore; registry: ModelRegistry; logger: Logger; concurrency: number }) {
     this.#store = deps.store;
     this.#files = deps.files;
     this.#registry = deps.registry;
     this.#logger = deps.logger;
-    this.#concurrency = Math.max(1, deps.concurrency);
+    const store = deps.store;
+    this.#loop = new LeasedWorker<ClaimedFile>(
+      {
+        what: "vector store files",
+        name: "indexing worker",
+        claim: (limit, leaseMs) => store.claim(limit, leaseMs),
+        renew: (claim, leaseMs) => store.renew(claim, leaseMs),
+        release: (job) => store.release(job),
+        releaseAll: () => store.releaseAll(),
+        key: (job) => `${job.vectorStoreId}:${job.fileId}`,
+        run: (job, signal) => this.#run(job, signal),
+        failed: async (job, error, aborted) => {
+          if (aborted || transient(error)) {
+            await store.release(job).catch(() => undefined);
+          } else {
+            this.#logger.error("vector store file indexing failed", { vector_store: job.vectorStoreId, file: job.fileId, error: (error as Error).message });
+            await store.fail(job, { code: "server_error", message: "The file could not be indexed." }).catch(() => undefined);
+          }
+        },
+        pass: () => this.#pass(),
+        restarted: async (requeued) => {
+          if (requeued > 0) this.#logger.info("vector store files returned to the indexing queue after a restart", { count: requeued });
+        },
+      },
+      { logger: deps.logger, concurrency: Math.max(1, deps.concurrency) },
+    );
   }
 
   /** Starts the loop; `soleProcess` (SQLite) returns files a previous process held to the queue at once. */
-  async start(soleProcess: boolean): Promise<void> {
-    if (soleProcess) {
-      const released = await this.#store.releaseAll();
-      if (released > 0) this.#logger.info("vector store files returned to the indexing queue after a restart", { count: released });
-    }
-    this.#renewTimer = setInterval(() => {
-      for (const claim of new Set([...this.#running.values()].map((r) => r.job.claim))) void this.#store.renew(claim, LEASE_MS).catch(() => undefined);
-    }, LEASE_MS / 3);
-    this.#renewTimer.unref();
-    this.poke();
+  start(soleProcess: boolean): Promise<void> {
+    return this.#loop.start(soleProcess);
   }
 
   /** Asks for a pass now (files were attached). */
   poke(): void {
-    this.#schedule(0);
+    this.#loop.poke();
   }
 
-  #schedule(ms: number): void {
-    if (this.#stopped) return;
-    clearTimeout(this.#timer);
-    this.#timer = setTimeout(() => this.#fill(), ms);
-    this.#timer.unref();
+  /**
+   * Claims files for the free slots. While files run, a finished one asks for the next pass; with
+   * nothing waiting, look again in a while for work other processes queued.
+   */
+  async #pass(): Promise<number | undefined> {
+    const filled = await this.#loop.fill();
+    if (filled === "full") return 1_000;
+    if (filled === "failed") return 2_000;
+    if (filled === 0) return this.#loop.running > 0 ? 1_000 : 2_000;
+    return undefined;
   }
 
-  #fill(): void {
-    const free = this.#concurrency - this.#running.size;
-    if (this.#stopped || this.#claiming !== undefined) return;
-    if (free <= 0) return this.#schedule(1_000);
-    this.#claiming = this.#store
-      .claim(free, LEASE_MS)
-      .then(
-        async (jobs) => {
-          for (const job of jobs) {
-            if (this.#stopped) await this.#store.release(job).catch(() => undefined);
-            else this.#run(job);
-          }
-          // Nothing waiting: look again in a while for work other processes queued.
-          if (jobs.length === 0) this.#schedule(this.#running.size > 0 ? 1_000 : 2_000);
-        },
-        (error: unknown) => {
-          this.#logger.error("could not claim vector store files", { error: (error as Error).message });
-          this.#schedule(2_000);
-        },
-      )
-      .finally(() => {
-        this.#claiming = undefined;
-      });
-  }
-
-  #run(job: ClaimedFile): void {
-    const key = `${job.vectorStoreId}:${job.fileId}`;
-    const abort = new AbortController();
-    const done = (async () => {
-      const started = performance.now();
-      try {
-        const indexed = await this.#index(job, abort.signal);
-        if ("code" in indexed) {
-          await this.#store.fail(job, indexed);
-          this.#logger.info("vector store file failed", { vector_store: job.vectorStoreId, file: job.fileId, code: indexed.code });
-        } else if (await this.#store.finish(job, indexed)) {
-          this.#logger.info("vector store file indexed", { vector_store: job.vectorStoreId, file: job.fileId, chunks: indexed.chunks.length, ms: Math.round(performance.now() - started) });
-        }
-      } catch (error) {
-        if (abort.signal.aborted || transient(error)) {
-          await this.#store.release(job).catch(() => undefined);
-        } else {
-          this.#logger.error("vector store file indexing failed", { vector_store: job.vectorStoreId, file: job.fileId, error: (error as Error).message });
-          await this.#store.fail(job, { code: "server_error", message: "The file could not be indexed." }).catch(() => undefined);
-        }
-      } finally {
-        this.#running.delete(key);
-        this.poke();
-      }
-    })();
-    this.#running.set(key, { job, abort, done });
+  /** Indexes one claimed file and stores the result (or the reason the file cannot be indexed). */
+  async #run(job: ClaimedFile, signal: AbortSignal): Promise<void> {
+    const started = performance.now();
+    const indexed = await this.#index(job, signal);
+    if ("code" in indexed) {
+      await this.#store.fail(job, indexed);
+      this.#logger.info("vector store file failed", { vector_store: job.vectorStoreId, file: job.fileId, code: indexed.code });
+    } else if (await this.#store.finish(job, indexed)) {
+      this.#logger.info("vector store file indexed", { vector_store: job.vectorStoreId, file: job.fileId, chunks: indexed.chunks.length, ms: Math.round(performance.now() - started) });
+    }
   }
 
   /** Extracts, chunks and embeds one file; an error object when the file itself is the problem. */
@@ -169,12 +145,7 @@ export class IndexingWorker {
   }
 
   /** Stops claiming and returns running files to the queue, so a restart resumes them. */
-  async stop(): Promise<void> {
-    this.#stopped = true;
-    clearTimeout(this.#timer);
-    clearInterval(this.#renewTimer);
-    await this.#claiming;
-    for (const r of this.#running.values()) r.abort.abort();
-    await Promise.allSettled([...this.#running.values()].map((r) => r.done));
+  stop(): Promise<void> {
+    return this.#loop.stop();
   }
 }

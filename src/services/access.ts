@@ -1,5 +1,5 @@
 import { hash } from "node:crypto";
-import { existsSync, readFileSync, writeFileSync } from "node:fs";
+import { existsSync, linkSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { ApiError, invalidApiKey } from "../core/errors.ts";
 import { randomId, unixSeconds } from "../core/ids.ts";
@@ -57,11 +57,10 @@ export class AccessService {
   /**
    * Ensures the default project, stores keys given in the environment, and makes sure an admin key
    * exists (from `MODELPORT_ADMIN_KEY`, or generated once into a 0600 file in the data directory).
+   * Every write is an insert-or-ignore, so processes starting together on one database all succeed.
    */
   async bootstrap(options: { envKeys: readonly string[]; adminKey: string | undefined; dataDir: string }): Promise<{ adminKeyFile: string | undefined }> {
-    if ((await this.#storage.getProject(DEFAULT_PROJECT_ID)) === undefined) {
-      await this.#storage.createProject({ id: DEFAULT_PROJECT_ID, name: "Default project", createdAt: unixSeconds(), archivedAt: null, tier: null, monthlyBudgetUsd: null, softBudgetUsd: null }).catch(() => undefined);
-    }
+    await this.#storage.ensureProject({ id: DEFAULT_PROJECT_ID, name: "Default project", createdAt: unixSeconds(), archivedAt: null, tier: null, monthlyBudgetUsd: null, softBudgetUsd: null });
     for (const secret of options.envKeys) await this.#ensureKey(secret, "from MODELPORT_API_KEYS", false);
     let adminKeyFile: string | undefined;
     if (options.adminKey) {
@@ -72,10 +71,9 @@ export class AccessService {
       if (existing !== "") {
         await this.#ensureKey(existing, "bootstrap admin key", true);
       } else {
-        const secret = newSecret(true);
+        const { secret, created } = writeOnce(adminKeyFile, newSecret(true));
         await this.#ensureKey(secret, "bootstrap admin key", true);
-        writeFileSync(adminKeyFile, `${secret}\n`, { mode: 0o600 });
-        this.#logger.warn("generated an admin key", { file: adminKeyFile });
+        if (created) this.#logger.warn("generated an admin key", { file: adminKeyFile });
       }
     }
     this.#open = options.envKeys.length === 0 && (await this.#storage.countActiveProjectKeys()) === 0;
@@ -84,8 +82,7 @@ export class AccessService {
 
   async #ensureKey(secret: string, name: string, admin: boolean): Promise<void> {
     const hash = hashKey(secret);
-    if (await this.#storage.findApiKeyByHash(hash)) return;
-    await this.#storage.insertApiKey({
+    await this.#storage.insertApiKeyIfAbsent({
       id: `key_${randomId(16)}`, projectId: DEFAULT_PROJECT_ID, name, hash, redacted: redact(secret), models: null, admin, createdAt: unixSeconds(), lastUsedAt: null, revokedAt: null,
     });
   }
@@ -135,6 +132,27 @@ export class AccessService {
 
   async revokeApiKey(projectId: string, keyId: string): Promise<void> {
     if (!(await this.#storage.revokeApiKey(projectId, keyId, unixSeconds()))) throw notFound(`No API key '${keyId}' in project '${projectId}'.`);
+  }
+}
+
+/**
+ * Writes `secret` to a new 0600 file at `path` unless another process got there first, in which case
+ * its secret is returned instead. The file appears whole (written aside, then hard-linked into
+ * place, which fails if the name exists), so a reader never sees it half-written.
+ */
+function writeOnce(path: string, secret: string): { secret: string; created: boolean } {
+  const aside = `${path}.${process.pid}.${randomId(8)}`;
+  writeFileSync(aside, `${secret}\n`, { mode: 0o600 });
+  try {
+    linkSync(aside, path);
+    return { secret, created: true };
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === "EEXIST") return { secret: readFileSync(path, "utf8").trim(), created: false };
+    // A file system without hard links: a plain write, as a single process would do it.
+    writeFileSync(path, `${secret}\n`, { mode: 0o600 });
+    return { secret, created: true };
+  } finally {
+    rmSync(aside, { force: true });
   }
 }
 

@@ -129,8 +129,10 @@ export class Storage {
 
   /** Applies pending migrations; safe to run from several processes at once. */
   async migrate(): Promise<void> {
-    await this.db.exec("CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, applied_at BIGINT NOT NULL)");
     await this.db.transaction(async (tx) => {
+      // Under the lock too: PostgreSQL's CREATE TABLE IF NOT EXISTS is not safe against a concurrent
+      // one (both see no table, one fails on the catalogue's unique index).
+      await tx.exec("CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, applied_at BIGINT NOT NULL)");
       const done = new Set((await tx.all("SELECT version FROM schema_migrations")).map((r) => num(r.version)));
       for (const m of MIGRATIONS) {
         if (done.has(m.version)) continue;
@@ -148,6 +150,17 @@ export class Storage {
       [p.id, p.name, p.createdAt, p.archivedAt, p.tier, p.monthlyBudgetUsd, p.softBudgetUsd],
     );
     return p;
+  }
+
+  /**
+   * Creates the project unless one with its id exists, in one statement: processes starting together
+   * may all try, and none of them may fail for it.
+   */
+  async ensureProject(p: Project): Promise<void> {
+    await this.db.run(
+      "INSERT INTO projects (id, name, created_at, archived_at, tier, monthly_budget_usd, soft_budget_usd) VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (id) DO NOTHING",
+      [p.id, p.name, p.createdAt, p.archivedAt, p.tier, p.monthlyBudgetUsd, p.softBudgetUsd],
+    );
   }
 
   async getProject(id: string): Promise<Project | undefined> {
@@ -189,6 +202,18 @@ export class Storage {
       [k.id, k.projectId, k.name, k.hash, k.redacted, k.models ? JSON.stringify(k.models) : null, k.admin ? 1 : 0, k.createdAt, k.lastUsedAt, k.revokedAt],
     );
     return k;
+  }
+
+  /**
+   * Stores the key unless a key with the same secret (hash) exists, revoked or not, in one statement
+   * (a look-up then an insert races with another process doing the same); true when it was stored.
+   */
+  async insertApiKeyIfAbsent(k: ApiKeyRecord): Promise<boolean> {
+    const inserted = await this.db.run(
+      "INSERT INTO api_keys (id, project_id, name, hash, redacted, models, is_admin, created_at, last_used_at, revoked_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (hash) DO NOTHING",
+      [k.id, k.projectId, k.name, k.hash, k.redacted, k.models ? JSON.stringify(k.models) : null, k.admin ? 1 : 0, k.createdAt, k.lastUsedAt, k.revokedAt],
+    );
+    return inserted > 0;
   }
 
   async findApiKeyByHash(hash: string): Promise<ApiKeyRecord | undefined> {

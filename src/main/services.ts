@@ -1,0 +1,107 @@
+import type { Config } from "../config/schema.ts";
+import type { CleanupStack } from "../core/cleanup-stack.ts";
+import { BatchWorker } from "../jobs/batch-worker.ts";
+import { IndexingWorker } from "../jobs/indexing-worker.ts";
+import type { Logger } from "../logging/logger.ts";
+import { BatchService } from "../services/batch-service.ts";
+import { BudgetGuard } from "../services/budgets.ts";
+import { ChatService } from "../services/chat-service.ts";
+import { VERSION } from "../version.ts";
+import { batchEndpoints, createModelEndpoints, type ModelEndpoints } from "../services/endpoints/model-endpoints.ts";
+import type { ModelRegistry } from "../services/model-registry.ts";
+import { RateLimiter } from "../services/rate-limiter.ts";
+import { MemoryLimitStore, RedisLimitStore } from "../services/rate-limits.ts";
+import { PlatformGate } from "../services/request-gate.ts";
+import { ResponsesService } from "../services/responses-service.ts";
+import { UsageMeter } from "../services/usage-meter.ts";
+import { VectorSearchService } from "../services/vector-search-service.ts";
+import { VectorStoreService } from "../services/vector-store-service.ts";
+import { BatchStore } from "../storage/batch-store.ts";
+import { FileStore } from "../storage/file-store.ts";
+import { ObjectStore } from "../storage/object-store.ts";
+import type { Storage } from "../storage/storage.ts";
+import { UploadStore } from "../storage/upload-store.ts";
+import { VectorStoreStore } from "../storage/vector-store-store.ts";
+
+/** The stores, services and workers one server runs, built over its storage and models. */
+export interface Services {
+  objects: ObjectStore;
+  files: FileStore;
+  uploads: UploadStore;
+  meter: UsageMeter;
+  budgets: BudgetGuard;
+  limiter: RateLimiter;
+  gate: PlatformGate;
+  chat: ChatService;
+  /** Every model endpoint, shared by the routes and the batch worker. */
+  endpoints: ModelEndpoints;
+  vectorStores: VectorStoreStore;
+  vectorSearch: VectorSearchService;
+  indexer: IndexingWorker;
+  vectorStoreService: VectorStoreService;
+  responses: ResponsesService;
+  batchStore: BatchStore;
+  batchService: BatchService;
+  batchWorker: BatchWorker;
+}
+
+/**
+ * Builds the services. Nothing here starts work yet (workers start once the server listens); what
+ * must be closed goes on `cleanup` in creation order, so shutdown closes the metering after the
+ * background responses that still record usage.
+ */
+export function buildServices(config: Config, deps: { storage: Storage; registry: ModelRegistry; logger: Logger; cleanup: CleanupStack }): Services {
+  const { storage, registry, logger, cleanup } = deps;
+  const objects = new ObjectStore(storage.db);
+  const files = new FileStore(storage.db, config.dataDir);
+  const uploads = new UploadStore(storage.db, config.dataDir);
+  const meter = new UsageMeter(storage, logger);
+  // Every request has finished by the time this runs: its usage goes to the database before exit.
+  cleanup.defer("usage meter", () => meter.close());
+  const budgets = new BudgetGuard(storage, meter, logger);
+  // Exact across processes with Redis; exact within this process otherwise.
+  const limiter = new RateLimiter(storage, config.redisUrl ? new RedisLimitStore(config.redisUrl) : new MemoryLimitStore(), config.rateLimits.defaultTier);
+  cleanup.defer("rate limiter", () => limiter.close());
+  const chat = new ChatService(registry);
+  const gate = new PlatformGate(budgets, limiter);
+  const vectorStores = new VectorStoreStore(storage.db);
+  const vectorSearch = new VectorSearchService(vectorStores, registry);
+  const indexer = new IndexingWorker({ store: vectorStores, files, registry, logger, concurrency: config.vectorStores.indexingConcurrency });
+  const vectorStoreService = new VectorStoreService({ store: vectorStores, files, registry, embeddingModel: config.vectorStores.embeddingModel, onQueued: () => indexer.poke() });
+  const responses = new ResponsesService(objects, chat, meter, logger, { search: vectorSearch });
+  // Unfinished background responses stay queued in storage and resume at the next start.
+  cleanup.defer("background responses", () => responses.close());
+  const batchStore = new BatchStore(storage.db);
+  const endpoints = createModelEndpoints({ chat, responses, registry, engineVersion: VERSION });
+  const batchService = new BatchService({ batches: batchStore, files, registry, endpoints: batchEndpoints(endpoints), maxRequests: config.batches.maxRequests });
+  const batchWorker = new BatchWorker({ store: batchStore, service: batchService, logger, concurrency: config.batches.concurrency });
+  return { objects, files, uploads, meter, budgets, limiter, gate, chat, endpoints, vectorStores, vectorSearch, indexer, vectorStoreService, responses, batchStore, batchService, batchWorker };
+}
+
+/**
+ * Starts the background work once the server listens: the hourly expiry sweep of files and uploads,
+ * the batch and indexing workers, and background responses a previous process left unfinished.
+ * `soleProcess` (SQLite) lets the workers requeue at once what a previous process held.
+ */
+export async function startWorkers(services: Services, deps: { soleProcess: boolean; logger: Logger; cleanup: CleanupStack }): Promise<void> {
+  const { files, uploads, batchWorker, indexer, responses } = services;
+  const { logger, cleanup } = deps;
+  // Expired files and uploads go now and hourly; a sweep still running at shutdown is awaited.
+  let sweeping: Promise<unknown> = Promise.resolve();
+  const sweep = (): void => {
+    sweeping = Promise.all([files.sweep(), uploads.sweep()]).catch((error: unknown) => logger.error("expiry sweep failed", { error: (error as Error).message }));
+  };
+  sweep();
+  const sweepTimer = setInterval(sweep, 3_600_000).unref();
+  cleanup.defer("expiry sweep", async () => {
+    clearInterval(sweepTimer);
+    await sweeping;
+  });
+  // Requests they abort go back to the queue, so the next start resumes them.
+  cleanup.defer("batch worker", () => batchWorker.stop());
+  await batchWorker.start(deps.soleProcess);
+  cleanup.defer("indexing worker", () => indexer.stop());
+  await indexer.start(deps.soleProcess);
+  const resumed = await responses.resumePending();
+  if (resumed > 0) logger.info("resumed background responses", { count: resumed });
+}
