@@ -1,5 +1,4 @@
 import assert from "node:assert/strict";
-import { spawn } from "node:child_process";
 import { mkdtempSync, writeFileSync } from "node:fs";
 import { createServer, type Server } from "node:net";
 import { tmpdir } from "node:os";
@@ -9,31 +8,11 @@ import pg from "pg";
 import { ConfigError, loadConfig } from "../../src/config/load.ts";
 import { createLogger, type Logger } from "../../src/logging/logger.ts";
 import { startServer } from "../../src/main.ts";
-import { CLI, spawnServe, type ServeProcess } from "../helpers/cli.ts";
+import { runCli, spawnServe, type ServeProcess } from "../helpers/cli.ts";
 import { freshPostgres, PG_ADMIN_URL } from "../helpers/databases.ts";
 import { STORIES } from "../helpers/server.ts";
 
 const tmp = () => mkdtempSync(join(tmpdir(), "modelport-lifecycle-"));
-
-/** Runs the CLI to its end, without killing it: a process that does not end by itself fails the test. */
-function runToExit(args: string[], env: Record<string, string>, timeoutMs: number): Promise<{ code: number | null; stdout: string; stderr: string; ms: number }> {
-  return new Promise((resolve, reject) => {
-    const started = performance.now();
-    const child = spawn(process.execPath, [CLI, ...args], { env: { ...process.env, ...env }, stdio: ["ignore", "pipe", "pipe"] });
-    let stdout = "";
-    let stderr = "";
-    child.stdout.on("data", (d) => (stdout += d));
-    child.stderr.on("data", (d) => (stderr += d));
-    const timer = setTimeout(() => {
-      child.kill("SIGKILL");
-      reject(new Error(`the process did not end by itself within ${timeoutMs} ms (an open handle?)\n${stdout}\n${stderr}`));
-    }, timeoutMs);
-    child.on("close", (code) => {
-      clearTimeout(timer);
-      resolve({ code, stdout, stderr, ms: performance.now() - started });
-    });
-  });
-}
 
 describe("server lifecycle", () => {
   it("a port already in use ends the start with one line naming the address, and the process exits by itself", async () => {
@@ -41,7 +20,8 @@ describe("server lifecycle", () => {
     await new Promise<void>((r) => taken.listen(0, "127.0.0.1", () => r()));
     const port = (taken.address() as { port: number }).port;
     try {
-      const res = await runToExit(
+      // runCli rejects if the process has not ended by itself (an open handle) within the limit.
+      const res = await runCli(
         ["serve", "--port", String(port), "--host", "127.0.0.1", "--model", STORIES, "--data-dir", join(tmp(), "data")],
         { MODELPORT_THREADS: "1", MODELPORT_GPU: "cpu", MODELPORT_AUTO_PULL: "false" },
         30_000,
