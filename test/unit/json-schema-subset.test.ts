@@ -221,6 +221,16 @@ describe("both modes", () => {
     assert.deepEqual(props.b, { allOf: [{ type: "string" }], not: { const: "z" } });
   });
 
+  it("a property or keyword named __proto__ stays an ordinary property", () => {
+    const schema = JSON.parse('{"type":"object","properties":{"__proto__":{"type":"string"}},"required":["__proto__"],"additionalProperties":false}') as Schema;
+    const props = strict(schema).properties as Schema;
+    assert.ok(Object.hasOwn(props, "__proto__"));
+    assert.equal(Object.getPrototypeOf(props), Object.prototype);
+    const loose = toGrammarSchema(JSON.parse('{"type":"object","__proto__":{"type":"string"}}'), P, false);
+    assert.equal(Object.getPrototypeOf(loose), Object.prototype);
+    assert.equal(loose.type, "object");
+  });
+
   it("a pattern must be a valid regular expression", () => {
     rejects(obj({ a: { type: "string", pattern: "([a-z" } }), `${P}.properties.a.pattern`, /In context=\('properties', 'a'\), 'pattern' must be a valid regular expression\./);
     rejects({ type: "object", properties: { a: { type: "string", pattern: 5 } } }, `${P}.properties.a.pattern`, /'pattern' must be a valid regular expression/, false);

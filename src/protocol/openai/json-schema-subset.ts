@@ -58,6 +58,11 @@ function tuple(context: readonly string[]): string {
   return `(${context.map((c) => `'${c}'`).join(", ")}${context.length === 1 ? "," : ""})`;
 }
 
+/** Sets an own property even for a name such as `__proto__`, which plain assignment would not. */
+function setOwn(target: JsonSchema, key: string, value: unknown): void {
+  Object.defineProperty(target, key, { value, enumerable: true, writable: true, configurable: true });
+}
+
 function textLength(value: unknown): number {
   return typeof value === "string" ? value.length : JSON.stringify(value).length;
 }
@@ -168,7 +173,7 @@ class SchemaWalk {
               this.fail(at, `the schema has more than ${SCHEMA_LIMITS.maxProperties} object properties in total, the limit.`);
             }
             this.#countText(name.length, at);
-            props[name] = sub(propSchema, at, depth + 1);
+            setOwn(props, name, sub(propSchema, at, depth + 1));
           }
           out.properties = props;
           break;
@@ -207,7 +212,7 @@ class SchemaWalk {
           for (const [name, defSchema] of Object.entries(value)) {
             const at = child(key, name);
             this.#countText(name.length, at);
-            defs[name] = sub(defSchema, at, depth);
+            setOwn(defs, name, sub(defSchema, at, depth));
           }
           out.$defs = defs;
           break;
@@ -259,7 +264,7 @@ class SchemaWalk {
           break;
         default:
           // Non-strict: passed on to the grammar compiler, which enforces what it can.
-          out[key] = value;
+          setOwn(out, key, value);
       }
     }
     if (this.strict) this.#strictRules(schema, place);
