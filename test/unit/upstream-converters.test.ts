@@ -229,12 +229,12 @@ const request = parseChatCompletionRequest({
   stop: ["END"],
   max_completion_tokens: 300,
   seed: 7,
-  tools: [{ type: "function", function: { name: "get_weather", description: "Current weather", parameters: { type: "object", properties: { city: { type: "string" } }, required: ["city"] }, strict: true } }],
+  tools: [{ type: "function", function: { name: "get_weather", description: "Current weather", parameters: { type: "object", properties: { city: { type: "string" } }, required: ["city"], additionalProperties: false }, strict: true } }],
   tool_choice: "required",
   parallel_tool_calls: false,
 }).request;
 
-const weatherSchema = { type: "object", properties: { city: { type: "string" } }, required: ["city"] };
+const weatherSchema = { type: "object", properties: { city: { type: "string" } }, required: ["city"], additionalProperties: false };
 
 describe("request converters", () => {
   it("OpenAI-compatible: every parameter as the client gave it, the upstream's model name, and usage asked for", () => {

@@ -205,7 +205,7 @@ function readFunctionDefinition(fn: FieldReader, allowStrict: boolean): ToolDefi
   }
   const strict = (allowStrict ? fn.boolean("strict") : undefined) ?? false;
   const parameters = fn.has("parameters")
-    ? toGrammarSchema(fn.obj.parameters, fn.path("parameters"), strict)
+    ? toGrammarSchema(fn.obj.parameters, fn.path("parameters"), strict, `function '${name}'`)
     : { type: "object", properties: {} };
   const wireParameters = fn.has("parameters") ? (fn.obj.parameters as JsonSchema) : { type: "object", properties: {} };
   return { name, description: fn.string("description"), parameters, wireParameters, strict };
@@ -285,7 +285,7 @@ function readResponseFormat(reader: FieldReader): ResponseFormat {
   if (!FUNCTION_NAME.test(name)) throw invalidRequest(`Invalid 'response_format.json_schema.name': '${name}' does not match ^[a-zA-Z0-9_-]{1,64}$.`, "response_format.json_schema.name", "invalid_value");
   const strict = spec.boolean("strict") ?? false;
   const schema = spec.has("schema")
-    ? toGrammarSchema(spec.obj.schema, "response_format.json_schema.schema", strict)
+    ? toGrammarSchema(spec.obj.schema, "response_format.json_schema.schema", strict, `response_format '${name}'`)
     : { type: "object", additionalProperties: true };
   const wireSchema = spec.has("schema") ? (spec.obj.schema as JsonSchema) : { type: "object", additionalProperties: true };
   const description = spec.string("description");

@@ -118,7 +118,7 @@ function readTools(reader: FieldReader): { definitions: ToolDefinition[]; wire: 
     definitions.push({
       name,
       description,
-      parameters: toGrammarSchema(wireParameters, tool.path("parameters"), strict),
+      parameters: toGrammarSchema(wireParameters, tool.path("parameters"), strict, `function '${name}'`),
       wireParameters,
       strict,
     });
@@ -234,7 +234,7 @@ function readText(reader: FieldReader): { format: ResponseFormat; wire: TextForm
   const description = format.string("description");
   const raw = new FieldReader(format.required("schema"), "text.format.schema").obj;
   const strict = format.boolean("strict") ?? false;
-  const schema = toGrammarSchema(raw, "text.format.schema", strict);
+  const schema = toGrammarSchema(raw, "text.format.schema", strict, `response_format '${name}'`);
   return {
     format: { type: "json_schema", name, ...(description !== undefined ? { description } : {}), schema, wireSchema: raw, strict },
     wire: { type: "json_schema", name, schema: raw, strict, ...(description !== undefined ? { description } : {}) },
