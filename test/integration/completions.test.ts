@@ -242,6 +242,24 @@ describe("/v1/completions on local models", () => {
     assert.deepEqual(model.tokenize(tokens[0]!.trim(), false), [forced]);
   });
 
+  it("honours top_p, the penalties and user", async () => {
+    const base = { model: "stories", prompt: PROMPT, max_tokens: 60, temperature: 0 };
+    const plain = (await ok(base)).choices[0]!.text;
+    const words = (t: string): string[] => t.toLowerCase().match(/[a-z]+/g) ?? [];
+    const repeats = (t: string): number => words(t).length - new Set(words(t)).size;
+    const frequency = (await ok({ ...base, frequency_penalty: 2 })).choices[0]!.text;
+    const presence = (await ok({ ...base, presence_penalty: 2 })).choices[0]!.text;
+    assert.notEqual(frequency, plain);
+    assert.notEqual(presence, plain);
+    assert.ok(repeats(frequency) < repeats(plain), `frequency_penalty repeats less: ${repeats(frequency)} vs ${repeats(plain)}`);
+    const negative = (await ok({ ...base, frequency_penalty: -2 })).choices[0]!.text;
+    assert.ok(repeats(negative) > repeats(plain), `a negative penalty repeats more: ${repeats(negative)} vs ${repeats(plain)}`);
+    // top_p near 0 keeps only the most likely token: greedy whatever the temperature.
+    const narrow = await ok({ ...base, temperature: 2, top_p: 0.0001, seed: 3 });
+    assert.equal(narrow.choices[0]!.text, plain);
+    await ok({ ...base, max_tokens: 1, user: "user-1234" });
+  });
+
   it("returns the n best of best_of by mean token logprob", async () => {
     const body = { model: "stories", prompt: [PROMPT, "The little dog"], max_tokens: 12, temperature: 1.2, seed: 7 };
     // The same seeds make the same candidates: best_of 4 with n 4 shows all of them.
@@ -446,5 +464,32 @@ describe("/v1/completions on local models", () => {
     const streamed = await raw(server, "/v1/completions", { body: JSON.stringify({ model: "cloud", prompt: "Say", stream: true }) });
     assert.equal(streamed.status, 200);
     assert.deepEqual(sseData(streamed.text).at(-1), "[DONE]");
+  });
+});
+
+describe("/v1/completions admission", () => {
+  const ADMIN = "sk-admin-completions-0123456789";
+  let limited: TestServer;
+  before(async () => {
+    limited = await startTestServer({ env: { MODELPORT_ADMIN_KEY: ADMIN }, models: [{ id: "stories", path: STORIES, aliases: [] }] });
+  });
+  after(async () => {
+    await limited.close();
+  });
+
+  it("needs a key and applies the project's rate limits", async () => {
+    const headers = { authorization: `Bearer ${ADMIN}` };
+    const project = (await raw(limited, "/v1/organization/projects", { body: JSON.stringify({ name: "rl" }), headers })).body as { id: string };
+    const set = await raw(limited, `/v1/organization/projects/${project.id}/rate_limits/rl-stories`, { body: JSON.stringify({ max_requests_per_1_minute: 2 }), headers });
+    assert.equal(set.status, 200, set.text);
+    const key = ((await raw(limited, `/v1/organization/projects/${project.id}/api_keys`, { body: JSON.stringify({ name: "k" }), headers })).body as { value: string }).value;
+    const ask = () => raw(limited, "/v1/completions", { body: JSON.stringify({ model: "stories", prompt: PROMPT, max_tokens: 2 }), headers: { authorization: `Bearer ${key}` } });
+    const [a, b, c] = [await ask(), await ask(), await ask()];
+    assert.deepEqual([a.status, b.status, c.status], [200, 200, 429]);
+    assert.equal(a.headers.get("x-ratelimit-limit-requests"), "2");
+    assertSchema("ErrorResponse", c.body);
+    assert.equal((c.body as { error: { code: string } }).error.code, "rate_limit_exceeded");
+    const anonymous = await raw(limited, "/v1/completions", { body: JSON.stringify({ model: "stories", prompt: PROMPT }) });
+    assert.equal(anonymous.status, 401);
   });
 });
