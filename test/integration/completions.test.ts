@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
-import { mkdtempSync } from "node:fs";
+import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { dirname, join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import type { LlamaModel, Token } from "node-llama-cpp";
 import OpenAI, { toFile } from "openai";
@@ -43,6 +43,7 @@ after(async () => {
   await server.close();
   await upstream.close();
   await engine.dispose();
+  rmSync(dirname(fimPath), { recursive: true, force: true });
 });
 
 type Choice = { text: string; index: number; finish_reason: string; logprobs: { tokens: string[]; token_logprobs: (number | null)[]; top_logprobs: (Record<string, number> | null)[]; text_offset: number[] } | null };

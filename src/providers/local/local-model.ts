@@ -382,7 +382,8 @@ export class LocalModel implements ChatModel {
    */
   async *#runJobs<P>(jobs: readonly ChoiceJob<P>[], promptTokens: number, signal: AbortSignal, onUsage: ((usage: Usage) => void) | undefined): AsyncGenerator<P | { type: "usage"; usage: Usage }> {
     if (jobs.length > this.#pool.capacity) {
-      throw invalidRequest(`'n' asks for ${jobs.length} generations, but this model can run at most ${this.#pool.capacity} at once.`, "n");
+      // Completions multiply n (or best_of) by the prompts; either way `n` is the knob to turn down.
+      throw invalidRequest(`This request asks for ${jobs.length} generations ('n' per prompt), but this model can run at most ${this.#pool.capacity} at once.`, "n");
     }
     if (!this.#pool.canAccept(jobs.length)) {
       throw overloaded("The server is busy: every sequence is in use and the queue is full. Please retry shortly.", 1);
