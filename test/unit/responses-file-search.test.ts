@@ -2,6 +2,7 @@ import assert from "node:assert/strict";
 import { describe, test } from "node:test";
 import { countTokens } from "gpt-tokenizer";
 import type { ChatRequest, ChatStreamPart, Usage } from "../../src/core/chat.ts";
+import type { TextCompletionPart } from "../../src/core/completion.ts";
 import { ApiError } from "../../src/core/errors.ts";
 import { createLogger } from "../../src/logging/logger.ts";
 import { parseResponsesRequest } from "../../src/protocol/openai/responses-parse.ts";
@@ -343,7 +344,7 @@ class FakeModel implements ChatModel {
   readonly requests: ChatRequest[] = [];
   constructor(contextSize: number, factor = 1) {
     this.contextSize = contextSize;
-    this.capabilities = { contextSize, embeddings: "none", forwards: new Set(), vision: false };
+    this.capabilities = { contextSize, embeddings: "none", completions: "none", forwards: new Set(), vision: false };
     this.factor = factor;
   }
   async forward(endpoint: ForwardEndpoint): Promise<ForwardedResponse> {
@@ -351,6 +352,9 @@ class FakeModel implements ChatModel {
   }
   async embed(): Promise<EmbedResult> {
     throw unsupportedEndpoint(this.descriptor.id, "/embeddings");
+  }
+  async *completeText(): AsyncGenerator<TextCompletionPart> {
+    throw unsupportedEndpoint(this.descriptor.id, "/completions");
   }
   async countPromptTokens(request: ChatRequest): Promise<number> {
     return request.messages.reduce((n, m) => n + 4 + Math.ceil(countTokens(m.content) * this.factor), 3);

@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import type { ChatStreamPart, Usage } from "../../src/core/chat.ts";
+import type { TextCompletionPart } from "../../src/core/completion.ts";
 import { ApiError } from "../../src/core/errors.ts";
 import { parseChatCompletionRequest } from "../../src/protocol/openai/chat-completions-parse.ts";
 import { anthropicAdapter } from "../../src/providers/anthropic/adapter.ts";
@@ -317,7 +318,7 @@ describe("attempt loop", () => {
 /** A fallback model that answers every request with one text part. */
 class EchoModel implements ChatModel {
   readonly descriptor = { id: "echo", aliases: [], created: 0, ownedBy: "test", pricing: undefined };
-  readonly capabilities = { contextSize: 100, embeddings: "none", forwards: new Set<ForwardEndpoint>(), vision: false } as const;
+  readonly capabilities = { contextSize: 100, embeddings: "none", completions: "none", forwards: new Set<ForwardEndpoint>(), vision: false } as const;
   async *streamChat(_request: unknown, _signal: AbortSignal, onUsage?: (usage: Usage) => void): AsyncGenerator<ChatStreamPart> {
     yield { type: "text-delta", choice: 0, text: "echo" };
     onUsage?.({ promptTokens: 1, completionTokens: 1, cachedTokens: 0, reasoningTokens: 0 });
@@ -327,6 +328,9 @@ class EchoModel implements ChatModel {
   }
   async embed(): Promise<EmbedResult> {
     throw unsupportedEndpoint(this.descriptor.id, "/embeddings");
+  }
+  async *completeText(): AsyncGenerator<TextCompletionPart> {
+    throw unsupportedEndpoint(this.descriptor.id, "/completions");
   }
   async countPromptTokens(): Promise<number> {
     return 1;
@@ -343,9 +347,9 @@ describe("routed model", () => {
 
   it("declares what its deployments can do", () => {
     const claude = new RoutedChatModel(descriptor, [deployment("c", { adapter: anthropicAdapter })], policy());
-    assert.deepEqual({ ...claude.capabilities, forwards: [...claude.capabilities.forwards] }, { contextSize: undefined, embeddings: "none", forwards: [], vision: true });
+    assert.deepEqual({ ...claude.capabilities, forwards: [...claude.capabilities.forwards] }, { contextSize: undefined, embeddings: "none", completions: "none", forwards: [], vision: true });
     const mixed = new RoutedChatModel(descriptor, [deployment("c", { adapter: anthropicAdapter, unsupportedParams: new Set(["image_url"]) }), deployment("g", { unsupportedParams: new Set(["image_url"]) })], policy());
-    assert.deepEqual({ ...mixed.capabilities, forwards: [...mixed.capabilities.forwards].sort() }, { contextSize: undefined, embeddings: "relay", forwards: ["/completions", "/embeddings", "/moderations", "/responses"], vision: false });
+    assert.deepEqual({ ...mixed.capabilities, forwards: [...mixed.capabilities.forwards].sort() }, { contextSize: undefined, embeddings: "relay", completions: "relay", forwards: ["/completions", "/embeddings", "/moderations", "/responses"], vision: false });
   });
 
   it("answers an endpoint no deployment has with a 400, before any attempt", async () => {

@@ -19,6 +19,7 @@ import type { Route } from "../router.ts";
 import { healthHandler, readyHandler } from "./health.ts";
 import { batchRoutes } from "./v1/batches.ts";
 import { chatCompletionsHandler } from "./v1/chat-completions.ts";
+import { completionsHandler } from "./v1/completions.ts";
 import { conversationRoutes } from "./v1/conversations.ts";
 import { embeddingsHandler } from "./v1/embeddings.ts";
 import { fileRoutes } from "./v1/files.ts";
@@ -68,7 +69,7 @@ export function apiRoutes(deps: RouteDeps): Route[] {
     ...responsesRoutes({ service: responses, endpoint: endpoints.responses, relay: endpoints.responsesRelay, registry, gate }),
     ...batchRoutes({ service: batchService, store: batchStore, worker: batchWorker }),
     { method: "POST", pattern: "/v1/embeddings", handler: embeddingsHandler(endpoints.embeddings, gate) },
-    { method: "POST", pattern: "/v1/completions", handler: forwardHandler(endpoints.completions, gate) },
+    { method: "POST", pattern: "/v1/completions", handler: completionsHandler(endpoints.completions, gate) },
     { method: "POST", pattern: "/v1/moderations", handler: forwardHandler(endpoints.moderations, gate) },
     ...organizationRoutes({ storage, access, budgets }),
     ...storedChatCompletionRoutes({ objects }),

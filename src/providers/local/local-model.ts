@@ -2,7 +2,8 @@ import { createHash, randomInt } from "node:crypto";
 import { statSync } from "node:fs";
 import { join } from "node:path";
 import { readGgufFileInfo, TokenBias, type Llama, type LlamaContext, type LlamaContextSequence, type LlamaGrammar, type LlamaModel, type Token } from "node-llama-cpp";
-import type { ChatRequest, ChatStreamPart, JsonSchema, ReasoningEffort, Usage } from "../../core/chat.ts";
+import type { ChatRequest, ChatStreamPart, JsonSchema, ReasoningEffort, RequestPriority, SamplingOptions, Usage } from "../../core/chat.ts";
+import type { TextCompletionPart, TextCompletionRequest } from "../../core/completion.ts";
 import { contextLengthExceeded, invalidRequest, overloaded, unsupportedParameter } from "../../core/errors.ts";
 import { mergeAsync } from "../../core/merge-async.ts";
 import type { Pricing } from "../../core/pricing.ts";
@@ -13,6 +14,7 @@ import { Embedder } from "./embedder.ts";
 import { PrefixStateStore, type PrefixStoreOptions } from "./prefix-state-store.ts";
 import { SequencePool, type SequenceLease } from "./sequence-pool.ts";
 import { TokenBytes } from "./token-bytes.ts";
+import { checkPromptLength, generateCompletionChoice, preparePrompt } from "./text-completion.ts";
 import { TokenSampler } from "./token-sampler.ts";
 import { withToolsRendered } from "./tool-prompt.ts";
 
@@ -34,6 +36,24 @@ export interface LocalModelSpec {
   chatTemplate: string | undefined;
   /** Hot-prefix state files; undefined when the prefix cache is off. */
   prefixStore: Omit<PrefixStoreOptions, "dir"> & { root: string } | undefined;
+}
+
+/** One choice to generate on a leased sequence: its prompt, its limits, how it samples, and its generator. */
+interface ChoiceJob<P> {
+  index: number;
+  tokens: Token[];
+  /** Tokens it may generate. */
+  limit: number;
+  sampling: SamplingOptions;
+  topLogprobs: number | undefined;
+  tokenBias: TokenBias | undefined;
+  priority: RequestPriority;
+  /** The first choice of its prompt: counts the prompt's cached tokens and may store its prefix. */
+  leads: boolean;
+  /** Evaluate the whole prompt afresh (scoring prompt tokens needs every position's logits). */
+  fresh: boolean;
+  /** Generates the choice from the prompt tokens not yet in the sequence's state; returns its reasoning tokens. */
+  generate(sampler: TokenSampler, sequence: LlamaContextSequence, input: Token[], signal: AbortSignal): AsyncGenerator<P, number>;
 }
 
 /** Live token counts of one request's choices, so usage is known however the request ends. */
@@ -112,7 +132,7 @@ export class LocalModel implements ChatModel {
     this.format = format;
     this.contextSize = context.contextSize;
     // Text only: node-llama-cpp has no multimodal support (image parts are refused with a 400).
-    this.capabilities = { contextSize: context.contextSize, embeddings: "engine", forwards: NO_ENDPOINTS, vision: false };
+    this.capabilities = { contextSize: context.contextSize, embeddings: "engine", completions: "engine", forwards: NO_ENDPOINTS, vision: false };
     const sequences = Array.from({ length: context.totalSequences }, () => context.getSequence());
     this.#pool = new SequencePool(sequences, spec.queueSize);
     this.#minPrefixReuse = spec.minPrefixReuse;
@@ -250,8 +270,7 @@ export class LocalModel implements ChatModel {
     };
   }
 
-  #tokenBias(request: ChatRequest): TokenBias | undefined {
-    const { logitBias } = request.sampling;
+  #tokenBias(logitBias: ReadonlyMap<number, number>): TokenBias | undefined {
     if (logitBias.size === 0) return undefined;
     const bias = new TokenBias(this.#model.tokenizer);
     for (const [token, value] of logitBias) {
@@ -287,7 +306,7 @@ export class LocalModel implements ChatModel {
   async *streamChat(request: ChatRequest, signal: AbortSignal, onUsage?: (usage: Usage) => void): AsyncGenerator<ChatStreamPart> {
     const mode = await this.#outputMode(request);
     const reasoning = this.#reasoningPlan(request);
-    const tokenBias = this.#tokenBias(request);
+    const tokenBias = this.#tokenBias(request.sampling.logitBias);
     const offerTools = mode.type === "tools";
     const prompt = renderChatPrompt(this.format, withToolsRendered(request.messages, request.tools, offerTools));
     const tokens = prompt.text.tokenize(this.#model.tokenizer);
@@ -295,35 +314,97 @@ export class LocalModel implements ChatModel {
     if (request.maxTokens !== undefined && tokens.length + request.maxTokens > this.contextSize) {
       throw contextLengthExceeded(this.contextSize, tokens.length, request.maxTokens);
     }
-    if (request.n > this.#pool.capacity) {
-      throw invalidRequest(`'n' is ${request.n}, but this model can run at most ${this.#pool.capacity} generations at once.`, "n");
+    const stops = [...request.stop, ...prompt.stopStrings];
+    const limit = Math.min(request.maxTokens ?? Number.POSITIVE_INFINITY, this.contextSize - tokens.length);
+    const model = this.#model;
+    const jobs = Array.from({ length: request.n }, (_, index): ChoiceJob<ChatStreamPart> => ({
+      index,
+      tokens,
+      limit,
+      sampling: request.sampling,
+      topLogprobs: request.topLogprobs,
+      tokenBias,
+      priority: request.priority,
+      leads: index === 0,
+      fresh: false,
+      generate: async function* (this: void, sampler, _sequence, input, choiceSignal) {
+        const { reasoningTokens } = yield* generateChoice(model, sampler, { index, input, limit, stops, mode, reasoning }, choiceSignal);
+        return reasoningTokens;
+      },
+    }));
+    yield* this.#runJobs(jobs, tokens.length, signal, onUsage);
+  }
+
+  /**
+   * Raw text completion (`/v1/completions`): each prompt tokenized as is (no chat template), `n`
+   * choices per prompt on the same scheduler, sequences and sampler as chat, with the prompt part
+   * first (scored for `echo` with logprobs), then plain text.
+   */
+  async *completeText(request: TextCompletionRequest, signal: AbortSignal, onUsage?: (usage: Usage) => void): AsyncGenerator<TextCompletionPart> {
+    const tokenBias = this.#tokenBias(request.sampling.logitBias);
+    const vocabulary = this.#bytes.vocabularySize > 0 ? this.#bytes.vocabularySize : Number.POSITIVE_INFINITY;
+    const prompts = request.prompts.map((p, i) => {
+      const prepared = preparePrompt(this.#model, this.descriptor.id, vocabulary, p, request.suffix, request.prompts.length > 1 ? `prompt[${i}]` : "prompt");
+      checkPromptLength(prepared.tokens.length, request.maxTokens, this.contextSize);
+      return prepared;
+    });
+    const model = this.#model;
+    const bytes = this.#bytes;
+    const scoreTop = request.promptLogprobs ? (request.logprobs ?? 0) : undefined;
+    const evaluationPriority = request.priority === "background" ? 1 : 5;
+    const jobs = prompts.flatMap((prompt, p) =>
+      Array.from({ length: request.n }, (_, i): ChoiceJob<TextCompletionPart> => {
+        const index = p * request.n + i;
+        const limit = request.maxTokens;
+        return {
+          index,
+          tokens: prompt.tokens,
+          limit,
+          sampling: request.sampling,
+          topLogprobs: request.logprobs,
+          tokenBias,
+          priority: request.priority,
+          leads: i === 0,
+          fresh: scoreTop !== undefined,
+          generate: (sampler, sequence, input, choiceSignal) =>
+            generateCompletionChoice(model, sequence, sampler, bytes, { index, prompt, input, limit, stops: request.stop, promptLogprobs: scoreTop }, choiceSignal, evaluationPriority),
+        };
+      }),
+    );
+    const promptTokens = prompts.reduce((sum, p) => sum + p.tokens.length, 0);
+    yield* this.#runJobs(jobs, promptTokens, signal, onUsage);
+  }
+
+  /**
+   * Runs a request's choices on the pool: all enter it at once (so the admission check holds), each
+   * on the free sequence that shares the longest prefix with its prompt; yields their parts as they
+   * come and then the usage, which `onUsage` also gets however the request ends.
+   */
+  async *#runJobs<P>(jobs: readonly ChoiceJob<P>[], promptTokens: number, signal: AbortSignal, onUsage: ((usage: Usage) => void) | undefined): AsyncGenerator<P | { type: "usage"; usage: Usage }> {
+    if (jobs.length > this.#pool.capacity) {
+      // Completions multiply n (or best_of) by the prompts; either way `n` is the knob to turn down.
+      throw invalidRequest(`This request asks for ${jobs.length} generations ('n' per prompt), but this model can run at most ${this.#pool.capacity} at once.`, "n");
     }
-    if (!this.#pool.canAccept(request.n)) {
+    if (!this.#pool.canAccept(jobs.length)) {
       throw overloaded("The server is busy: every sequence is in use and the queue is full. Please retry shortly.", 1);
     }
     const abort = new AbortController();
     const onAbort = (): void => abort.abort(signal.reason);
     signal.addEventListener("abort", onAbort, { once: true });
     // Equal scores (nothing worth reusing) fall to the least recently used sequence, keeping warm ones warm.
-    const score = (seq: LlamaContextSequence): number => this.#reusable(seq, tokens);
-    // All choices enter the pool now, synchronously, so the admission check above stays true.
-    const background = request.priority === "background";
-    const leases = Array.from({ length: request.n }, () => this.#pool.acquire(abort.signal, score, background));
+    const leases = jobs.map((job) => this.#pool.acquire(abort.signal, (seq) => this.#reusable(seq, job.tokens), job.priority === "background"));
     for (const lease of leases) lease.catch(() => undefined);
-    const stops = [...request.stop, ...prompt.stopStrings];
     const tally: Tally = { samplers: [], cachedTokens: 0, reasoningTokens: 0 };
     const usage = (): Usage => ({
-      promptTokens: tokens.length,
+      promptTokens,
       completionTokens: tally.samplers.reduce((sum, s) => sum + s.generated.length, 0),
       cachedTokens: tally.cachedTokens,
       reasoningTokens: tally.reasoningTokens,
     });
     try {
-      const choices = leases.map((lease, index) =>
-        this.#runChoice(index, tokens, request, stops, mode, reasoning, tokenBias, lease, abort.signal, tally),
-      );
+      const choices = jobs.map((job, i) => this.#runChoice(job, leases[i] as Promise<SequenceLease<LlamaContextSequence>>, abort.signal, tally));
       // One choice (the common case) skips the merge and its per-token promise race.
-      if (choices.length === 1) yield* choices[0] as AsyncGenerator<ChatStreamPart, void>;
+      if (choices.length === 1) yield* choices[0] as AsyncGenerator<P, void>;
       else yield* mergeAsync(choices);
       yield { type: "usage", usage: usage() };
     } finally {
@@ -335,23 +416,13 @@ export class LocalModel implements ChatModel {
     }
   }
 
-  async *#runChoice(
-    index: number,
-    tokens: Token[],
-    request: ChatRequest,
-    stops: readonly string[],
-    mode: OutputMode,
-    reasoning: ReasoningPlan | undefined,
-    tokenBias: TokenBias | undefined,
-    leasePromise: Promise<SequenceLease<LlamaContextSequence>>,
-    signal: AbortSignal,
-    tally: Tally,
-  ): AsyncGenerator<ChatStreamPart, void> {
+  async *#runChoice<P>(job: ChoiceJob<P>, leasePromise: Promise<SequenceLease<LlamaContextSequence>>, signal: AbortSignal, tally: Tally): AsyncGenerator<P, void> {
     const lease = await leasePromise;
     const sequence = lease.sequence;
+    const { index, tokens } = job;
     let healthy = false;
     // An interactive choice counts as waiting for its first token until it has one.
-    let waiting = request.priority !== "background";
+    let waiting = job.priority !== "background";
     if (waiting) this.#interactiveWaiting++;
     const firstToken = (): void => {
       if (!waiting) return;
@@ -360,43 +431,41 @@ export class LocalModel implements ChatModel {
     };
     try {
       // Reuse the prefix this sequence already holds, or a stored hot prefix when that is longer;
-      // at least one token is always evaluated, for its logits.
-      let reuse = Math.min(this.#reusable(sequence, tokens), tokens.length - 1);
-      const stored = this.#prefixStore?.lookup(tokens);
+      // at least one token is always evaluated, for its logits. A fresh job evaluates everything.
+      let reuse = job.fresh ? 0 : Math.min(this.#reusable(sequence, tokens), tokens.length - 1);
+      const stored = job.fresh ? undefined : this.#prefixStore?.lookup(tokens);
       if (stored !== undefined && stored.length > reuse && (await this.#prefixStore?.restore(sequence, stored))) {
         reuse = Math.min(sequence.compareContextTokens(tokens).firstDifferentIndex, tokens.length - 1);
       }
       if (sequence.nextTokenIndex > reuse) {
         await sequence.eraseContextTokenRanges([{ start: reuse, end: sequence.nextTokenIndex }]);
       }
-      const limit = Math.min(request.maxTokens ?? Number.POSITIVE_INFINITY, this.contextSize - tokens.length);
-      const { sampling } = request;
+      const { sampling } = job;
+      const background = job.priority === "background";
       const sampler = new TokenSampler(
         this.#model,
         sequence,
         {
           temperature: sampling.temperature,
           topP: sampling.topP,
-          topK: request.topLogprobs === undefined ? this.#topK : 0,
+          topK: job.topLogprobs === undefined ? this.#topK : 0,
           seed: sampling.seed === undefined ? randomInt(0, 2 ** 32) : (sampling.seed + index) % 2 ** 32,
           presencePenalty: sampling.presencePenalty,
           frequencyPenalty: sampling.frequencyPenalty,
-          tokenBias,
-          topLogprobs: request.topLogprobs,
+          tokenBias: job.tokenBias,
+          topLogprobs: job.topLogprobs,
           // The engine fills each batch from higher-priority sequences first.
-          evaluationPriority: request.priority === "background" ? 1 : 5,
-          ...(request.priority === "background" ? { pause: () => this.#yieldToInteractive() } : { onToken: firstToken }),
+          evaluationPriority: background ? 1 : 5,
+          ...(background ? { pause: () => this.#yieldToInteractive() } : { onToken: firstToken }),
         },
         this.#bytes,
-        Math.max(64, Math.min(limit, this.contextSize)),
+        Math.max(64, Math.min(job.limit, this.contextSize)),
       );
       tally.samplers[index] = sampler;
-      if (index === 0) tally.cachedTokens = reuse;
-      const plan = { index, input: tokens.slice(reuse), limit, stops, mode, reasoning };
-      const { reasoningTokens } = yield* generateChoice(this.#model, sampler, plan, signal);
-      tally.reasoningTokens += reasoningTokens;
+      if (job.leads) tally.cachedTokens += reuse;
+      tally.reasoningTokens += yield* job.generate(sampler, sequence, tokens.slice(reuse), signal);
       healthy = true;
-      if (index === 0 && !signal.aborted && this.#prefixStore?.noteUse(tokens)) {
+      if (job.leads && !job.fresh && !signal.aborted && this.#prefixStore?.noteUse(tokens)) {
         await this.#prefixStore.save(sequence, tokens).catch(() => undefined);
       }
     } finally {

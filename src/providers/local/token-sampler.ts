@@ -44,6 +44,21 @@ function mixSeed(seed: number, n: number): number {
   return (seed + Math.imul(n, 0x9e3779b1)) >>> 0;
 }
 
+/**
+ * A token's log probability and the `k` most likely tokens at one position, from the raw logits the
+ * engine returned there (at least the top `k`, the maximum and `token`) and their total weight
+ * Σexp(logit − max): logprob = logit − max − ln(total).
+ */
+export function logprobFromLogits(logits: ReadonlyMap<Token, number>, totalLogitWeight: number | undefined, token: Token, k: number, bytes: TokenBytes): TokenLogprob {
+  let max = Number.NEGATIVE_INFINITY;
+  for (const value of logits.values()) max = Math.max(max, value);
+  const norm = max + Math.log(totalLogitWeight ?? 1);
+  const entry = (t: Token, logit: number) => ({ token: bytes.text(t), logprob: logit - norm, bytes: bytes.bytes(t) });
+  const sorted = [...logits.entries()].sort((a, b) => b[1] - a[1]);
+  const top = sorted.slice(0, k).map(([t, logit]) => entry(t, logit));
+  return { ...entry(token, logits.get(token) ?? max), topLogprobs: top };
+}
+
 /** What the choice generator needs from a sampler: phases of sampled tokens and their count. */
 export interface Sampler {
   readonly generated: readonly Token[];
@@ -137,17 +152,10 @@ export class TokenSampler implements Sampler {
       const out = results.at(-1)?.next;
       const token = out?.token;
       if (out === undefined || token === undefined || token === null || this.#model.isEogToken(token)) return;
-      const logits = out.logits ?? new Map<Token, number>();
-      let max = Number.NEGATIVE_INFINITY;
-      for (const value of logits.values()) max = Math.max(max, value);
-      const norm = max + Math.log(out.totalLogitWeight ?? 1);
-      const entry = (t: Token, logit: number) => ({ token: this.#bytes.text(t), logprob: logit - norm, bytes: this.#bytes.bytes(t) });
-      const sorted = [...logits.entries()].sort((a, b) => b[1] - a[1]);
-      const top = sorted.slice(0, k).map(([t, logit]) => entry(t, logit));
-      const own = entry(token, logits.get(token) ?? max);
+      const logprob = logprobFromLogits(out.logits ?? new Map<Token, number>(), out.totalLogitWeight, token, k, this.#bytes);
       this.generated.push(token);
       this.#settings.onToken?.();
-      yield { token, logprob: { ...own, topLogprobs: top } };
+      yield { token, logprob };
       pending = [token];
       const wait = this.#settings.pause?.();
       if (wait !== undefined) await wait;

@@ -1,4 +1,5 @@
 import { emptyUsage, type ChatRequest, type ChatStreamPart, type Usage } from "../../core/chat.ts";
+import type { TextCompletionPart } from "../../core/completion.ts";
 import { ApiError } from "../../core/errors.ts";
 import { estimatePromptTokens, estimateTokens } from "../../core/token-estimate.ts";
 import {
@@ -80,6 +81,7 @@ export class RoutedChatModel implements ChatModel {
     this.capabilities = {
       contextSize: undefined,
       embeddings: forwards.has("/embeddings") ? "relay" : "none",
+      completions: forwards.has("/completions") ? "relay" : "none",
       forwards,
       vision: deployments.some((d) => !d.unsupportedParams.has("image_url")),
     };
@@ -169,6 +171,11 @@ export class RoutedChatModel implements ChatModel {
 
   async countPromptTokens(request: ChatRequest): Promise<number> {
     return estimatePromptTokens(request);
+  }
+
+  /** Upstream models relay `/v1/completions` as is (`capabilities.completions`); they generate none here. */
+  async *completeText(): AsyncGenerator<TextCompletionPart> {
+    throw unsupportedEndpoint(this.descriptor.id, "/completions", "here: it is relayed to an upstream that has it");
   }
 
   /**

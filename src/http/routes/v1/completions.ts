@@ -1,0 +1,73 @@
+import { toApiError } from "../../../core/errors.ts";
+import { encodeSseJson, SSE_DONE } from "../../../core/sse.ts";
+import { CompletionChunkSerializer } from "../../../protocol/openai/completions-render.ts";
+import type { CompletionsEndpoint } from "../../../services/endpoints/completions.ts";
+import type { RequestGate } from "../../../services/request-gate.ts";
+import { modelCall, sendAnswer } from "../../model-call.ts";
+import type { Handler } from "../../router.ts";
+import { SseWriter } from "../../sse-writer.ts";
+import { forwardHandler } from "./forward.ts";
+
+/** Frames produced within this many milliseconds of the last write share one socket write. */
+const STREAM_COALESCE_MS = 10;
+
+/**
+ * `POST /v1/completions`. Models the local engine completes are validated against the spec,
+ * admitted by the gate, metered, and answered as a `text_completion` object or its SSE chunks
+ * ending in `data: [DONE]`; any other model goes to the relay (`forwardHandler`), which forwards
+ * the body to an upstream that has the endpoint or answers 400 `unsupported_endpoint`.
+ */
+export function completionsHandler(endpoint: CompletionsEndpoint, gate: RequestGate): Handler {
+  const relay = forwardHandler(endpoint.relay, gate);
+  return async (ctx) => {
+    const body = await ctx.readJson();
+    const parsed = endpoint.parse(body);
+    if (parsed.kind === "relay") {
+      // The relay reads the body again (and may stream it back).
+      ctx.readJson = () => Promise.resolve(body);
+      return relay(ctx);
+    }
+    const { model, parsed: request } = parsed;
+    ctx.log.model = request.request.model;
+    ctx.log.stream = request.stream;
+    const call = modelCall(ctx, gate);
+    const logUsage = (): void => {
+      const usage = ctx.metering?.usage;
+      if (usage === undefined) return;
+      ctx.log.prompt_tokens = usage.promptTokens;
+      ctx.log.cached_tokens = usage.cachedTokens;
+      ctx.log.completion_tokens = usage.completionTokens;
+    };
+    if (!request.stream) {
+      const answer = await endpoint.run(call, parsed);
+      logUsage();
+      sendAnswer(ctx.res, answer);
+      return;
+    }
+
+    // Errors up to the first generated part still get a proper status; after that they go in-stream.
+    const { envelope, parts, first } = await endpoint.start(call, model, request);
+    ctx.res.writeHead(200, {
+      "content-type": "text/event-stream; charset=utf-8",
+      "cache-control": "no-cache",
+      connection: "keep-alive",
+      "x-accel-buffering": "no",
+    });
+    const serializer = new CompletionChunkSerializer(envelope, request);
+    const writer = new SseWriter(ctx.res, STREAM_COALESCE_MS);
+    try {
+      for (let step = first; !step.done; step = await parts.next()) {
+        const frame = serializer.chunk(step.value);
+        if (frame !== undefined && !(await writer.write(frame))) return;
+      }
+      writer.write(SSE_DONE);
+    } catch (error) {
+      // The status line is gone; OpenAI's clients read an error object in a data frame.
+      writer.write(encodeSseJson(toApiError(error).toJSON()));
+    } finally {
+      await parts.return?.(undefined);
+      await writer.end();
+      logUsage();
+    }
+  };
+}
