@@ -144,6 +144,8 @@ function convert(schema: Record<string, unknown>, param: string, depth: number, 
         if (!Array.isArray(value) || !value.every((v) => typeof v === "string")) {
           throw invalidRequest(`Invalid schema for '${param}': 'required' must be an array of strings.`, here, "invalid_schema");
         }
+        // The grammar compiler lets properties not listed here be omitted.
+        out.required = value;
         break;
       }
       default:
