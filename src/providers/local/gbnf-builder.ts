@@ -7,7 +7,7 @@
 export class GrammarTooLargeError extends Error {}
 
 /** Most rules one grammar may hold: larger grammars slow every sampled token. */
-export const MAX_RULES = 20_000;
+export const MAX_RULES = 100_000;
 
 function escapeCodePoint(cp: number, inClass: boolean): string {
   const isAlnum = (cp >= 0x30 && cp <= 0x39) || (cp >= 0x41 && cp <= 0x5a) || (cp >= 0x61 && cp <= 0x7a);
@@ -40,12 +40,16 @@ export class GbnfBuilder {
   readonly #rules = new Map<string, string>();
   readonly #byBody = new Map<string, string>();
   readonly #used = new Set<string>();
+  /** Next suffix to try per base name, so naming stays linear in the number of rules. */
+  readonly #next = new Map<string, number>();
 
   /** A fresh rule name starting with `hint` (letters, digits and dashes only). */
   reserve(hint: string): string {
     const base = hint.toLowerCase().replace(/[^a-z0-9-]+/g, "-").replace(/^-+|-+$/g, "").slice(0, 40) || "r";
     let name = base;
-    for (let i = 1; this.#used.has(name) || name === "root"; i++) name = `${base}-${i}`;
+    let i = this.#next.get(base) ?? 1;
+    while (this.#used.has(name) || name === "root") name = `${base}-${i++}`;
+    this.#next.set(base, i);
     this.#used.add(name);
     if (this.#used.size > MAX_RULES) throw new GrammarTooLargeError(`the grammar would need more than ${MAX_RULES} rules`);
     return name;

@@ -210,29 +210,29 @@ export class JsonSchemaGrammarCompiler {
     const extra = schema.additionalProperties;
     const allowsExtra = extra === true || isObject(extra) || (extra === undefined && names.length === 0);
     const extraMember = allowsExtra ? `${this.#extraName(names)} ":" ${this.value(extra ?? true, root, join(path, "additionalProperties"), scope)}` : undefined;
-    // after(i): members from i on once something was written (each preceded by a comma);
-    // first(i): the same while nothing was written yet.
-    const after = (i: number): string => {
-      const parts = names.slice(i).map((name, j) => (required.has(name) ? `"," ${members[i + j]}` : `("," ${members[i + j]})?`));
-      if (extraMember !== undefined) parts.push(`("," ${extraMember})*`);
-      return parts.join(" ");
-    };
-    const firstRules = new Map<number, string>();
-    const first = (i: number): string => {
-      if (i === names.length) return extraMember === undefined ? "" : `(${extraMember} ("," ${extraMember})*)?`;
-      const cached = firstRules.get(i);
-      if (cached !== undefined) return cached;
-      const written = `${members[i]}${after(i + 1) === "" ? "" : ` ${after(i + 1)}`}`;
-      const expr = required.has(names[i] as string) ? written : (() => {
-        const skip = first(i + 1);
-        return skip === "" ? `(${written})?` : `(${written} | ${skip})`;
-      })();
-      // Optional members nest: naming each step keeps the grammar linear in the number of properties.
-      const name = required.has(names[i] as string) ? expr : this.#b.rule("members", expr);
-      firstRules.set(i, name);
-      return name;
-    };
-    const body = first(0);
+    // after[i]: members from i on once something was written (each preceded by a comma);
+    // first[i]: the same while nothing was written yet. Built from the last member back (no
+    // recursion, so thousands of properties are fine), named where optional members branch so
+    // the grammar stays linear in the number of properties.
+    const allRequired = names.every((n) => required.has(n));
+    const after: string[] = [];
+    const first: string[] = [];
+    after[names.length] = extraMember === undefined ? "" : `("," ${extraMember})*`;
+    first[names.length] = extraMember === undefined ? "" : `(${extraMember} ("," ${extraMember})*)?`;
+    for (let i = names.length - 1; i >= 0; i--) {
+      const isRequired = required.has(names[i] as string);
+      const rest = after[i + 1] as string;
+      const member = isRequired ? `"," ${members[i]}` : `("," ${members[i]})?`;
+      const afterExpr = rest === "" ? member : `${member} ${rest}`;
+      after[i] = allRequired ? afterExpr : this.#b.rule("rest", afterExpr);
+      const written = rest === "" ? (members[i] as string) : `${members[i]} ${rest}`;
+      if (isRequired) first[i] = written;
+      else {
+        const skip = first[i + 1] as string;
+        first[i] = this.#b.rule("members", skip === "" ? `(${written})?` : `(${written} | ${skip})`);
+      }
+    }
+    const body = first[0] as string;
     return this.#b.rule("object", `"{" ${body === "" ? "" : `${body} `}"}"`);
   }
 
