@@ -179,9 +179,9 @@ class SchemaWalk {
           break;
         }
         case "required":
-          // Checked, not passed on: the grammar emits every declared property, which satisfies it
-          // (and the local tool prompt shows the converted schema, which stays as it was).
+          // Passed on: the grammar compiler lets a property that is not required be left out.
           if (!Array.isArray(value) || !value.every((v) => typeof v === "string")) this.fail(place, "'required' must be an array of strings.", here);
+          out.required = value;
           break;
         case "additionalProperties":
           if (typeof value === "boolean") out[key] = value;
@@ -361,8 +361,8 @@ class SchemaWalk {
 
 /**
  * Checks a JSON Schema for structured outputs or function parameters and returns the form the
- * grammar compiler takes (`anyOf` as `oneOf`, `definitions` as `$defs`, `required` and annotations
- * other than `title` and `description` dropped, free-form objects marked as such).
+ * grammar compiler takes (`anyOf` as `oneOf`, `definitions` as `$defs`, annotations other than
+ * `title` and `description` dropped, free-form objects marked as such).
  *
  * With `strict`, OpenAI's rules apply as OpenAI applies them: an object root, every object closed
  * (`additionalProperties: false`) with every property in `required`, a `type` on every subschema,

@@ -11,6 +11,7 @@ import { unsupportedEndpoint, type ChatModel, type EmbeddingInput, type EmbedOpt
 import { renderChatPrompt, resolveChatFormat, thoughtMarkers, type ChatFormat, type ThoughtMarkers } from "./chat-prompt.ts";
 import { generateChoice, type OutputMode, type ReasoningPlan } from "./choice-generator.ts";
 import { Embedder } from "./embedder.ts";
+import { compileJsonSchemaGrammar, compileToolCallGrammar, SchemaGrammarError } from "./json-schema-grammar.ts";
 import { PrefixStateStore, type PrefixStoreOptions } from "./prefix-state-store.ts";
 import { SequencePool, type SequenceLease } from "./sequence-pool.ts";
 import { TokenBytes } from "./token-bytes.ts";
@@ -72,9 +73,6 @@ export const REASONING_BUDGETS: Readonly<Record<ReasoningEffort, number>> = {
   high: 16384,
   xhigh: 32768,
 };
-
-/** A JSON integer, without the exponent node-llama-cpp's grammar allows. */
-const INTEGER_RULE = 'integer-number-rule ::= "-"? ("0" | [1-9] [0-9]{0,15})';
 
 /** Compiled grammars kept per model, keyed by their schema. */
 const GRAMMAR_CACHE_SIZE = 64;
@@ -207,15 +205,14 @@ export class LocalModel implements ChatModel {
     return shared >= this.#minPrefixReuse ? shared : 0;
   }
 
-  /** A grammar for a JSON schema, compiled once per distinct schema. */
-  #grammarFor(schema: JsonSchema): Promise<LlamaGrammar> {
-    const key = JSON.stringify(schema);
+  /**
+   * A grammar compiled once per distinct key: our own JSON Schema → GBNF compiler writes the text
+   * (json-schema-grammar.ts), the engine only parses it. Compiler errors reject the promise.
+   */
+  #grammarFor(key: string, text: () => string): Promise<LlamaGrammar> {
     let grammar = this.#grammars.get(key);
     if (grammar === undefined) {
-      grammar = this.#llama
-        .createGrammarForJsonSchema(schema as Parameters<Llama["createGrammarForJsonSchema"]>[0])
-        // node-llama-cpp lets "integer" take an exponent (3e-10 is no integer): keep integers plain.
-        .then((g) => this.#llama.createGrammar({ grammar: g.grammar.replace(/^integer-number-rule ::= .*$/m, INTEGER_RULE) }));
+      grammar = Promise.resolve().then(() => this.#llama.createGrammar({ grammar: text() }));
       grammar.catch(() => this.#grammars.delete(key));
       if (this.#grammars.size >= GRAMMAR_CACHE_SIZE) this.#grammars.delete(this.#grammars.keys().next().value as string);
       this.#grammars.set(key, grammar);
@@ -249,22 +246,34 @@ export class LocalModel implements ChatModel {
         "unsupported_parameter",
       );
     }
-    const compile = async (schema: JsonSchema, param: string): Promise<LlamaGrammar> => {
+    const compile = async (key: string, text: () => string, param: (path: string) => string): Promise<LlamaGrammar> => {
       try {
-        return await this.#grammarFor(schema);
+        return await this.#grammarFor(key, text);
       } catch (error) {
-        throw invalidRequest(`The schema in '${param}' could not be turned into a grammar: ${(error as Error).message}`, param, "invalid_schema");
+        if (error instanceof SchemaGrammarError) {
+          throw invalidRequest(`The schema in '${param(error.path)}' cannot be enforced: ${error.message}.`, param(error.path), "invalid_schema");
+        }
+        throw invalidRequest(`The schema in '${param("")}' could not be turned into a grammar: ${(error as Error).message}`, param(""), "invalid_schema");
       }
     };
-    if (responseFormat.type === "json_object") return { type: "json", grammar: await compile({ type: "object", additionalProperties: true }, "response_format") };
-    if (responseFormat.type === "json_schema") return { type: "json", grammar: await compile(responseFormat.schema, "response_format.json_schema.schema") };
+    const forSchema = (schema: JsonSchema, param: string): Promise<LlamaGrammar> =>
+      compile(`schema:${JSON.stringify(schema)}`, () => compileJsonSchemaGrammar(schema), (path) => (path === "" ? param : `${param}.${path}`));
+    if (responseFormat.type === "json_object") return { type: "json", grammar: await forSchema({ type: "object", additionalProperties: true }, "response_format") };
+    if (responseFormat.type === "json_schema") return { type: "json", grammar: await forSchema(responseFormat.schema, "response_format.json_schema.schema") };
     if (tools.length === 0 || toolChoice === "none") return { type: "text" };
     const offered = typeof toolChoice === "object" ? tools.filter((t) => t.name === toolChoice.name) : tools;
-    const envelopes = offered.map((t) => ({ type: "object", properties: { name: { const: t.name }, arguments: t.parameters } }));
-    const schema = envelopes.length === 1 ? (envelopes[0] as JsonSchema) : { oneOf: envelopes };
+    const entries = offered.map((t) => ({ name: t.name, parameters: t.parameters }));
+    const toolParam = (path: string): string => {
+      // The compiler names the offered tool by its position; the param names it among all tools.
+      const match = /^\[(\d+)\]\.?(.*)$/.exec(path);
+      if (match === null) return "tools";
+      const index = tools.indexOf(offered[Number(match[1])] as (typeof tools)[number]);
+      return `tools[${index}].function.parameters${match[2] === "" ? "" : `.${match[2]}`}`;
+    };
+    const grammar = await compile(`tools:${JSON.stringify(entries)}`, () => compileToolCallGrammar(entries), toolParam);
     return {
       type: "tools",
-      grammar: await compile(schema, "tools"),
+      grammar,
       forced: toolChoice !== "auto",
       maxCalls: typeof toolChoice === "object" || !request.parallelToolCalls ? 1 : 8,
     };
