@@ -1,4 +1,5 @@
 import assert from "node:assert/strict";
+import { readdirSync, readFileSync } from "node:fs";
 import { after, before, describe, it } from "node:test";
 import { Ajv2020 } from "ajv/dist/2020.js";
 import addFormatsModule from "ajv-formats";
@@ -243,5 +244,34 @@ describe("structured outputs with the official SDK: every output conforms", () =
       assert.equal(call.function.name, "order");
       assertConforms(parameters, JSON.parse(call.function.arguments));
     }
+  });
+
+  it("schemas written by LangChain's and the Vercel AI SDK's helpers: every finished output conforms", async () => {
+    const dir = new URL("../fixtures/schemas/", import.meta.url);
+    let finished = 0;
+    let runs = 0;
+    for (const library of ["langchain", "vercel-ai"]) {
+      for (const file of readdirSync(new URL(`${library}/`, dir))) {
+        const schema = JSON.parse(readFileSync(new URL(`${library}/${file}`, dir), "utf8")) as Schema;
+        // As those libraries send them: strict, except a schema that leaves a property optional.
+        const strict = file !== "optional-fields.json";
+        for (const seed of [1, 2]) {
+          const res = await server.client.chat.completions.create({
+            model: "stories",
+            messages: [{ role: "user", content: "Fill in the form." }],
+            response_format: { type: "json_schema", json_schema: { name: file.replace(/\W/g, "_"), strict, schema } },
+            seed,
+            max_tokens: 600,
+          });
+          runs++;
+          const choice = res.choices[0]!;
+          if (choice.finish_reason === "length") continue;
+          assert.equal(choice.finish_reason, "stop");
+          finished++;
+          assertConforms(schema, JSON.parse(choice.message.content!));
+        }
+      }
+    }
+    assert.ok(finished >= runs / 2, `only ${finished} of ${runs} generations finished within max_tokens`);
   });
 });
