@@ -12,6 +12,7 @@ import type {
 import { invalidRequest, unsupportedParameter } from "../../core/errors.ts";
 import { readImage } from "./image-input.ts";
 import { toGrammarSchema } from "./json-schema-subset.ts";
+import { readStreamOptions } from "./stream-options.ts";
 import { FieldReader, invalidValue, readMetadata } from "./validate.ts";
 
 /** A validated `POST /v1/chat/completions` body. */
@@ -335,15 +336,7 @@ export function parseChatCompletionRequest(body: unknown): ParsedChatCompletionR
   reader.string("prompt_cache_key");
 
   const stream = reader.boolean("stream") ?? false;
-  let includeUsage = false;
-  let includeObfuscation = true;
-  const streamOptions = reader.object("stream_options");
-  if (streamOptions !== undefined) {
-    if (!stream) throw invalidRequest("The 'stream_options' parameter is only allowed when 'stream' is enabled.", "stream_options");
-    streamOptions.rejectUnknown(new Set(["include_usage", "include_obfuscation"]));
-    includeUsage = streamOptions.boolean("include_usage") ?? false;
-    includeObfuscation = streamOptions.boolean("include_obfuscation") ?? true;
-  }
+  const { includeUsage, includeObfuscation } = readStreamOptions(reader, stream, true);
 
   const logprobs = reader.boolean("logprobs") ?? false;
   const topLogprobs = reader.number("top_logprobs", { integer: true, min: 0, max: 20 });

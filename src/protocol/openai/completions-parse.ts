@@ -1,6 +1,7 @@
 import type { CompletionPrompt, TextCompletionRequest } from "../../core/completion.ts";
 import { invalidRequest } from "../../core/errors.ts";
 import { describeType, FieldReader } from "./validate.ts";
+import { readStreamOptions } from "./stream-options.ts";
 
 /** A validated `POST /v1/completions` body (`CreateCompletionRequest`). */
 export interface ParsedCompletionRequest {
@@ -115,15 +116,7 @@ export function parseCompletionRequest(body: unknown): ParsedCompletionRequest {
   const prompts = readPrompts(reader.obj.prompt);
 
   const stream = reader.boolean("stream") ?? false;
-  let includeUsage = false;
-  let includeObfuscation = true;
-  const streamOptions = reader.object("stream_options");
-  if (streamOptions !== undefined) {
-    if (!stream) throw invalidRequest("The 'stream_options' parameter is only allowed when 'stream' is enabled.", "stream_options");
-    streamOptions.rejectUnknown(new Set(["include_usage", "include_obfuscation"]));
-    includeUsage = streamOptions.boolean("include_usage") ?? false;
-    includeObfuscation = streamOptions.boolean("include_obfuscation") ?? true;
-  }
+  const { includeUsage, includeObfuscation } = readStreamOptions(reader, stream, true);
 
   const n = reader.number("n", { integer: true, min: 1, max: 128 }) ?? 1;
   const bestOf = reader.number("best_of", { integer: true, min: 0, max: 20 }) ?? n;

@@ -16,6 +16,7 @@ import {
   type ToolParam,
 } from "./responses-types.ts";
 import { describeType, FieldReader, invalidValue, readMetadata } from "./validate.ts";
+import { readStreamOptions } from "./stream-options.ts";
 
 /** Parameters Modelport honours. */
 export const HONOURED_PARAMETERS: readonly string[] = [
@@ -298,13 +299,7 @@ export function parseResponsesRequest(body: unknown): ResponsesRequest {
   const background = reader.boolean("background") ?? false;
   if (background && !store) throw invalidRequest("Background responses must be stored: set 'store' to true.", "background", "invalid_value");
   const stream = reader.boolean("stream") ?? false;
-  let includeObfuscation = true;
-  const streamOptions = reader.object("stream_options");
-  if (streamOptions !== undefined) {
-    if (!stream) throw invalidRequest("The 'stream_options' parameter is only allowed when 'stream' is enabled.", "stream_options");
-    streamOptions.rejectUnknown(new Set(["include_obfuscation"]));
-    includeObfuscation = streamOptions.boolean("include_obfuscation") ?? true;
-  }
+  const { includeObfuscation } = readStreamOptions(reader, stream, false);
   const include = (reader.array("include") ?? []).map((value, i) => {
     const param = `include[${i}]`;
     if (typeof value !== "string") throw invalidRequest(`Invalid type for '${param}': expected a string, but got ${describeType(value)} instead.`, param, "invalid_type");
