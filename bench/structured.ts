@@ -9,7 +9,7 @@
  */
 import { parseArgs } from "node:util";
 import { getLlama, LlamaGrammarEvaluationState, type LlamaGrammar, type Token } from "node-llama-cpp";
-import { compileJsonSchemaGrammar } from "../src/providers/local/json-schema-grammar.ts";
+import { compileJsonSchemaGrammar } from "../src/providers/local/grammar/json-schema-grammar.ts";
 import { appendResults, machineFacts, median } from "./machine.ts";
 import { STORIES } from "./server.ts";
 

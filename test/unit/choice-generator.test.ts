@@ -3,7 +3,7 @@ import { after, before, describe, it } from "node:test";
 import { getLlama, type Llama, type LlamaGrammar, type LlamaModel, type Token } from "node-llama-cpp";
 import type { ChatStreamPart } from "../../src/core/chat.ts";
 import { generateChoice } from "../../src/providers/local/choice-generator.ts";
-import { compileJsonSchemaGrammar } from "../../src/providers/local/json-schema-grammar.ts";
+import { compileJsonSchemaGrammar } from "../../src/providers/local/grammar/json-schema-grammar.ts";
 import type { Sampled, Sampler } from "../../src/providers/local/token-sampler.ts";
 import { STORIES } from "../helpers/server.ts";
 

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
-import { compileJsonSchemaGrammar, compileToolCallGrammar, SchemaGrammarError } from "../../src/providers/local/json-schema-grammar.ts";
+import { compileJsonSchemaGrammar, compileToolCallGrammar, SchemaGrammarError } from "../../src/providers/local/grammar/json-schema-grammar.ts";
 import { acceptsJson, GbnfMatcher, sampleGrammar } from "../helpers/gbnf-matcher.ts";
 import { random } from "../helpers/random.ts";
 import { RandomSchemas } from "../helpers/random-schema.ts";

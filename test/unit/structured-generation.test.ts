@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
 import { getLlama, LlamaGrammarEvaluationState, type Llama, type LlamaContext, type LlamaContextSequence, type LlamaModel, type Token } from "node-llama-cpp";
-import { compileJsonSchemaGrammar, compileToolCallGrammar } from "../../src/providers/local/json-schema-grammar.ts";
+import { compileJsonSchemaGrammar, compileToolCallGrammar } from "../../src/providers/local/grammar/json-schema-grammar.ts";
 import { RandomSchemas } from "../helpers/random-schema.ts";
 import { schemaValidator } from "../helpers/schema-validator.ts";
 import { STORIES } from "../helpers/server.ts";

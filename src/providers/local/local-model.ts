@@ -11,7 +11,7 @@ import { unsupportedEndpoint, type ChatModel, type EmbeddingInput, type EmbedOpt
 import { renderChatPrompt, resolveChatFormat, thoughtMarkers, type ChatFormat, type ThoughtMarkers } from "./chat-prompt.ts";
 import { generateChoice, type OutputMode, type ReasoningPlan } from "./choice-generator.ts";
 import { Embedder } from "./embedder.ts";
-import { compileJsonSchemaGrammar, compileToolCallGrammar, SchemaGrammarError } from "./json-schema-grammar.ts";
+import { compileJsonSchemaGrammar, compileToolCallGrammar, SchemaGrammarError } from "./grammar/json-schema-grammar.ts";
 import { PrefixStateStore, type PrefixStoreOptions } from "./prefix-state-store.ts";
 import { SequencePool, type SequenceLease } from "./sequence-pool.ts";
 import { TokenBytes } from "./token-bytes.ts";
@@ -207,7 +207,7 @@ export class LocalModel implements ChatModel {
 
   /**
    * A grammar compiled once per distinct key: our own JSON Schema → GBNF compiler writes the text
-   * (json-schema-grammar.ts), the engine only parses it. Compiler errors reject the promise.
+   * (grammar/json-schema-grammar.ts), the engine only parses it. Compiler errors reject the promise.
    */
   #grammarFor(key: string, text: () => string): Promise<LlamaGrammar> {
     let grammar = this.#grammars.get(key);

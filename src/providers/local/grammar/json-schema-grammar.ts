@@ -1,4 +1,4 @@
-import type { JsonSchema } from "../../core/chat.ts";
+import type { JsonSchema } from "../../../core/chat.ts";
 import { CharSet } from "./char-set.ts";
 import { GbnfBuilder, gbnfClass, gbnfLiteral, GrammarTooLargeError, UnsatisfiableError } from "./gbnf-builder.ts";
 import { numberGrammar } from "./number-range-grammar.ts";
