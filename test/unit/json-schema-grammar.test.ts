@@ -119,6 +119,31 @@ describe("JSON Schema grammar: rejections name the keyword", () => {
   });
 });
 
+describe("JSON Schema grammar: compile work is bounded", () => {
+  it("patterns whose automata explode are refused within a second, naming the pattern, instead of stalling the server", () => {
+    const cjk = Array.from({ length: 3000 }, (_, i) => String.fromCodePoint(0x4e00 + i));
+    const bombs: Schema[] = [
+      str({ pattern: "^(a{1,50}){1,50}$", maxLength: 100 }),
+      str({ pattern: "^(a{1,70}){1,70}$", maxLength: 100 }),
+      str({ pattern: `^(${cjk.join("|")})*$`, maxLength: 3 }),
+    ];
+    for (const bomb of bombs) {
+      const started = performance.now();
+      // Three such properties share one budget: the whole grammar is refused, not each in turn.
+      const schema: Schema = { type: "object", properties: { a: bomb, b: bomb, c: bomb }, required: ["a", "b", "c"], additionalProperties: false };
+      assert.throws(() => compileJsonSchemaGrammar(schema), (e: unknown) => e instanceof SchemaGrammarError && /properties\.a\.pattern$/.test(e.path) && /too complex/.test(e.message));
+      const ms = performance.now() - started;
+      assert.ok(ms < 1000, `took ${ms.toFixed(0)} ms`);
+    }
+  });
+
+  it("a character class of thousands of characters, and email with a long length range, still compile", () => {
+    const cjk = Array.from({ length: 3000 }, (_, i) => String.fromCodePoint(0x4e00 + i)).join("");
+    check(str({ pattern: `^[${cjk}]*$`, maxLength: 3 }), ['"一丁"', '""'], ['"abc"', '"一丁丂七"'], 5);
+    check(str({ format: "email", minLength: 60, maxLength: 200 }), [`"${"a".repeat(30)}.${"b".repeat(30)}@example.com"`], ['"a@example.com"'], 5);
+  });
+});
+
 describe("JSON Schema grammar: strings", () => {
   it("minLength and maxLength count characters, escapes and non-ASCII included", () => {
     check(str({ minLength: 2, maxLength: 3 }), ['"ab"', '"a\\"c"', '"éé"', '"\\n\\t"'], ['"a"', '"abcd"', '""']);

@@ -89,6 +89,20 @@ describe("compiled grammars in the engine", () => {
     await llama.createGrammar({ grammar: compileToolCallGrammar([{ name: "get_weather", parameters: { type: "object", properties: { city: { type: "string", pattern: "^[A-Z][a-z]+$" } }, required: ["city"], additionalProperties: false } }]) });
   });
 
+  it("llama.cpp parses grammars with long runs and nested counted repeats (its parser caps one repetition at 2,000 rules)", async () => {
+    const one = (schema: unknown) => compileJsonSchemaGrammar({ type: "object", properties: { a: schema }, required: ["a"], additionalProperties: false } as never);
+    const schemas = [
+      { type: "string", minLength: 2001 },
+      { type: "string", maxLength: 5000 },
+      { type: "string", minLength: 2500, maxLength: 7000 },
+      { type: "array", items: { type: "integer" }, minItems: 3000 },
+      { type: "array", items: { type: "integer" }, maxItems: 4500 },
+      { type: "string", pattern: "^(a{1,50}){1,50}$" },
+      { type: "string", format: "email", minLength: 60, maxLength: 200 },
+    ];
+    for (const schema of schemas) await llama.createGrammar({ grammar: one(schema) });
+  });
+
   it("hard schemas: math_reasoning (confidence in [0, 1]), zod-style formats and patterns, recursion: every output conforms", async () => {
     for (const [name, schema] of [["math_reasoning", MATH_REASONING], ["zod", ZOD_LIKE], ["tree", TREE]] as const) {
       const grammar = compileJsonSchemaGrammar(schema);

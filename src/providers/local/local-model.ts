@@ -74,6 +74,9 @@ export const REASONING_BUDGETS: Readonly<Record<ReasoningEffort, number>> = {
   xhigh: 32768,
 };
 
+/** llama.cpp refused a grammar text our compiler wrote (its own limits), reported as a 400 on the schema. */
+class GrammarParseError extends Error {}
+
 /** Compiled grammars kept per model, keyed by their schema. */
 const GRAMMAR_CACHE_SIZE = 64;
 /** The longest a background choice sits out at a time, so a stream of interactive requests cannot starve it. */
@@ -212,8 +215,17 @@ export class LocalModel implements ChatModel {
   #grammarFor(key: string, text: () => string): Promise<LlamaGrammar> {
     let grammar = this.#grammars.get(key);
     if (grammar === undefined) {
-      grammar = Promise.resolve().then(() => this.#llama.createGrammar({ grammar: text() }));
-      grammar.catch(() => this.#grammars.delete(key));
+      grammar = Promise.resolve().then(() => {
+        const source = text();
+        return this.#llama.createGrammar({ grammar: source }).catch((error: unknown) => {
+          throw new GrammarParseError(error instanceof Error ? error.message : String(error));
+        });
+      });
+      // A schema the compiler refuses is refused the same way next time: keep that answer, so a
+      // client resending it costs no second compile. Anything else may be transient.
+      grammar.catch((error: unknown) => {
+        if (!(error instanceof SchemaGrammarError)) this.#grammars.delete(key);
+      });
       if (this.#grammars.size >= GRAMMAR_CACHE_SIZE) this.#grammars.delete(this.#grammars.keys().next().value as string);
       this.#grammars.set(key, grammar);
     }
@@ -253,7 +265,11 @@ export class LocalModel implements ChatModel {
         if (error instanceof SchemaGrammarError) {
           throw invalidRequest(`The schema in '${param(error.path)}' cannot be enforced: ${error.message}.`, param(error.path), "invalid_schema");
         }
-        throw invalidRequest(`The schema in '${param("")}' could not be turned into a grammar: ${(error as Error).message}`, param(""), "invalid_schema");
+        if (error instanceof GrammarParseError) {
+          throw invalidRequest(`The schema in '${param("")}' could not be turned into a grammar: ${error.message}`, param(""), "invalid_schema");
+        }
+        // A bug of ours, not the client's: a 500 through the one error mapper.
+        throw error;
       }
     };
     const forSchema = (schema: JsonSchema, param: string): Promise<LlamaGrammar> =>
@@ -385,24 +401,16 @@ export class LocalModel implements ChatModel {
   }
 
   /**
-   * Runs a request's choices on the pool: all enter it at once (so the admission check holds), each
-   * on the free sequence that shares the longest prefix with its prompt; yields their parts as they
-   * come and then the usage, which `onUsage` also gets however the request ends.
+   * Runs a request's choices on the pool and yields their parts as they come, then the usage, which
+   * `onUsage` also gets however the request ends. Choices run in waves of at most the pool's
+   * capacity (a completions request may list many prompts); the first wave must fit the queue now,
+   * later ones wait their turn as part of a request already under way.
    */
   async *#runJobs<P>(jobs: readonly ChoiceJob<P>[], promptTokens: number, signal: AbortSignal, onUsage: ((usage: Usage) => void) | undefined): AsyncGenerator<P | { type: "usage"; usage: Usage }> {
-    if (jobs.length > this.#pool.capacity) {
-      // Completions multiply n (or best_of) by the prompts; either way `n` is the knob to turn down.
-      throw invalidRequest(`This request asks for ${jobs.length} generations ('n' per prompt), but this model can run at most ${this.#pool.capacity} at once.`, "n");
-    }
-    if (!this.#pool.canAccept(jobs.length)) {
+    const capacity = this.#pool.capacity;
+    if (!this.#pool.canAccept(Math.min(jobs.length, capacity))) {
       throw overloaded("The server is busy: every sequence is in use and the queue is full. Please retry shortly.", 1);
     }
-    const abort = new AbortController();
-    const onAbort = (): void => abort.abort(signal.reason);
-    signal.addEventListener("abort", onAbort, { once: true });
-    // Equal scores (nothing worth reusing) fall to the least recently used sequence, keeping warm ones warm.
-    const leases = jobs.map((job) => this.#pool.acquire(abort.signal, (seq) => this.#reusable(seq, job.tokens), job.priority === "background"));
-    for (const lease of leases) lease.catch(() => undefined);
     const tally: Tally = { samplers: [], cachedTokens: 0, reasoningTokens: 0 };
     const usage = (): Usage => ({
       promptTokens,
@@ -411,17 +419,32 @@ export class LocalModel implements ChatModel {
       reasoningTokens: tally.reasoningTokens,
     });
     try {
+      for (let start = 0; start < jobs.length; start += capacity) yield* this.#runWave(jobs.slice(start, start + capacity), signal, tally);
+      yield { type: "usage", usage: usage() };
+    } finally {
+      // Metered however the request ended: finished, failed, or abandoned by its client.
+      onUsage?.(usage());
+    }
+  }
+
+  /** Runs choices together, each on the free sequence that shares the longest prefix with its prompt. */
+  async *#runWave<P>(jobs: readonly ChoiceJob<P>[], signal: AbortSignal, tally: Tally): AsyncGenerator<P> {
+    const abort = new AbortController();
+    const onAbort = (): void => abort.abort(signal.reason);
+    if (signal.aborted) abort.abort(signal.reason);
+    else signal.addEventListener("abort", onAbort, { once: true });
+    // Equal scores (nothing worth reusing) fall to the least recently used sequence, keeping warm ones warm.
+    const leases = jobs.map((job) => this.#pool.acquire(abort.signal, (seq) => this.#reusable(seq, job.tokens), job.priority === "background"));
+    for (const lease of leases) lease.catch(() => undefined);
+    try {
       const choices = jobs.map((job, i) => this.#runChoice(job, leases[i] as Promise<SequenceLease<LlamaContextSequence>>, abort.signal, tally));
       // One choice (the common case) skips the merge and its per-token promise race.
       if (choices.length === 1) yield* choices[0] as AsyncGenerator<P, void>;
       else yield* mergeAsync(choices);
-      yield { type: "usage", usage: usage() };
     } finally {
       signal.removeEventListener("abort", onAbort);
       abort.abort();
       for (const lease of leases) lease.then((l) => l.release(), () => undefined);
-      // Metered however the request ended: finished, failed, or abandoned by its client.
-      onUsage?.(usage());
     }
   }
 

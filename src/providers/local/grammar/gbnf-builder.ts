@@ -9,6 +9,13 @@ export class GrammarTooLargeError extends Error {}
 /** Most rules one grammar may hold: larger grammars slow every sampled token. */
 export const MAX_RULES = 100_000;
 
+/**
+ * Most units of work (automaton states visited, transitions computed) one grammar may take to
+ * compile. Compiling runs on the server's event loop, so a schema whose patterns would take long
+ * to turn into automata is refused (a 400) well within a second instead of stalling every request.
+ */
+export const MAX_WORK = 2_500_000;
+
 function escapeCodePoint(cp: number, inClass: boolean): string {
   const isAlnum = (cp >= 0x30 && cp <= 0x39) || (cp >= 0x41 && cp <= 0x5a) || (cp >= 0x61 && cp <= 0x7a);
   if (isAlnum) return String.fromCodePoint(cp);
@@ -35,6 +42,15 @@ export function gbnfClass(ranges: readonly (readonly [number, number])[]): strin
   return `${out}]`;
 }
 
+/** llama.cpp's grammar parser refuses a repetition count above this (its MAX_REPETITION_THRESHOLD). */
+export const MAX_REPETITION = 2000;
+
+function quantifier(min: number, max: number): string {
+  if (max === Infinity) return min === 0 ? "*" : min === 1 ? "+" : `{${min},}`;
+  if (min === 0 && max === 1) return "?";
+  return min === max ? `{${min}}` : `{${min},${max}}`;
+}
+
 /** Collects the rules of one grammar. */
 export class GbnfBuilder {
   readonly #rules = new Map<string, string>();
@@ -42,6 +58,13 @@ export class GbnfBuilder {
   readonly #used = new Set<string>();
   /** Next suffix to try per base name, so naming stays linear in the number of rules. */
   readonly #next = new Map<string, number>();
+  #work = 0;
+
+  /** Counts `units` of compile work against {@link MAX_WORK}; throws GrammarTooLargeError past it. */
+  spend(units: number): void {
+    this.#work += units;
+    if (this.#work > MAX_WORK) throw new GrammarTooLargeError("the schema's patterns, formats and lengths are too complex to compile into a grammar");
+  }
 
   /** A fresh rule name starting with `hint` (letters, digits and dashes only). */
   reserve(hint: string): string {
@@ -68,6 +91,31 @@ export class GbnfBuilder {
     const name = this.define(this.reserve(hint), body);
     this.#byBody.set(body, name);
     return name;
+  }
+
+  /**
+   * `body` repeated `min` to `max` times (max may be Infinity), written as llama.cpp accepts it: the
+   * repeated part is always a rule of its own (llama.cpp refuses a repetition whose operand expands
+   * to many rules, such as a nested counted repeat), and runs longer than {@link MAX_REPETITION} are
+   * chained in blocks, so `minLength: 5000` or `maxItems: 10000` still compile.
+   */
+  repeat(body: string, min: number, max: number): string {
+    if (max === 0) return '""';
+    const atom = /^[a-z0-9-]+$/.test(body) ? body : this.rule("rep", body);
+    const parts: string[] = [];
+    let lo = min;
+    let hi = max;
+    for (; lo > MAX_REPETITION; lo -= MAX_REPETITION, hi -= MAX_REPETITION) parts.push(`${atom}{${MAX_REPETITION}}`);
+    if (hi === Infinity || hi <= MAX_REPETITION) {
+      parts.push(`${atom}${quantifier(lo, hi)}`);
+      return parts.join(" ");
+    }
+    if (lo > 0) parts.push(`${atom}${quantifier(lo, lo)}`);
+    // Up to `extra` more: a full block and then up to the rest, or fewer than a block.
+    const upTo = (extra: number): string =>
+      extra <= MAX_REPETITION ? `${atom}${quantifier(0, extra)}` : this.rule("upto", `${atom}{${MAX_REPETITION}} ${upTo(extra - MAX_REPETITION)} | ${atom}${quantifier(0, MAX_REPETITION - 1)}`);
+    parts.push(upTo(hi - lo));
+    return parts.join(" ");
   }
 
   /** The grammar text with `root ::= rootBody` first. */

@@ -184,10 +184,9 @@ export class JsonSchemaGrammarCompiler {
       if (i >= prefix.length) {
         const lo = Math.max(minItems - i, 0);
         const hi = maxItems - i;
-        const reps = (n: number, m: number): string => (m === Infinity ? (n === 0 ? "*" : n === 1 ? "+" : `{${n},}`) : n === 0 && m === 1 ? "?" : n === m ? `{${n}}` : `{${n},${m}}`);
-        if (i > 0) return `("," ${item})${reps(lo, hi)}`;
-        const tail = hi - 1 <= 0 ? "" : ` ("," ${item})${reps(Math.max(lo - 1, 0), hi - 1)}`;
-        return lo === 0 ? `(${item}${tail})?` : `${item}${tail}`;
+        if (i > 0) return this.#b.repeat(`"," ${item}`, lo, hi);
+        const tail = hi - 1 <= 0 ? "" : ` ${this.#b.repeat(`"," ${item}`, Math.max(lo - 1, 0), hi - 1)}`;
+        return lo === 0 ? `${this.#b.rule("items", `${item}${tail}`)}?` : `${item}${tail}`;
       }
       const next = rest(i + 1);
       const here = `${i === 0 ? "" : '"," '}${prefix[i]}${next === "" ? "" : ` ${next}`}`;

@@ -57,8 +57,7 @@ function direct(b: GbnfBuilder, node: RegexNode): string | undefined {
       const inner = direct(b, node.node);
       if (inner === undefined) return node.min === 0 ? '""' : undefined;
       if (node.max === 0) return '""';
-      const q = node.max === Infinity ? (node.min === 0 ? "*" : node.min === 1 ? "+" : `{${node.min},}`) : node.min === 0 && node.max === 1 ? "?" : node.min === node.max ? `{${node.min}}` : `{${node.min},${node.max}}`;
-      return `(${inner})${q}`;
+      return b.repeat(inner, node.min, node.max);
     }
   }
 }
@@ -94,7 +93,7 @@ export function stringGrammar(b: GbnfBuilder, c: StringConstraints): string {
     let body: string | undefined;
     if (patterns.length === 0) {
       const char = anyCharRule(b);
-      body = maxLength === Infinity ? (minLength === 0 ? `${char}*` : `${char}{${minLength},}`) : maxLength === 0 ? '""' : `${char}{${minLength},${maxLength}}`;
+      body = b.repeat(char, minLength, maxLength);
     } else {
       const only = patterns[0] as RegexNode;
       const [lo, hi] = lengthRange(only);

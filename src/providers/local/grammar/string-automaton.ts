@@ -6,7 +6,7 @@ import type { RegexNode } from "./regex-parser.ts";
 const MAX_NFA_STATES = 20_000;
 /** Most DFA states per pattern, and product states in all. */
 const MAX_DFA_STATES = 4_000;
-const MAX_PRODUCT_STATES = 12_000;
+const MAX_PRODUCT_STATES = 60_000;
 
 interface NfaState {
   eps: number[];
@@ -14,10 +14,11 @@ interface NfaState {
 }
 
 /** Thompson construction of a whole-match node; only characters JSON text can carry are kept. */
-function buildNfa(root: RegexNode): { states: NfaState[]; start: number; accept: number } {
+function buildNfa(b: GbnfBuilder, root: RegexNode): { states: NfaState[]; start: number; accept: number } {
   const states: NfaState[] = [];
   const add = (): number => {
     if (states.length >= MAX_NFA_STATES) throw new GrammarTooLargeError("the pattern expands to too many states");
+    b.spend(1);
     states.push({ eps: [], edges: [] });
     return states.length - 1;
   };
@@ -89,8 +90,40 @@ interface Dfa {
   edges: { set: CharSet; to: number }[][];
 }
 
-function determinize(root: RegexNode): Dfa {
-  const nfa = buildNfa(root);
+/**
+ * The transitions out of a set of NFA edges: the alphabet cut at every range boundary, each piece
+ * mapped to the NFA states it reaches, pieces with the same targets merged. A sweep over sorted
+ * boundaries keeps this near-linear in the number of ranges (a filter per piece was quadratic).
+ */
+function transitions(b: GbnfBuilder, edges: readonly { set: CharSet; to: number }[]): { targets: number[]; ranges: [number, number][] }[] {
+  const events: [number, number, number][] = [];
+  for (const e of edges) for (const [lo, hi] of e.set.ranges) events.push([lo, 1, e.to], [hi + 1, -1, e.to]);
+  b.spend(events.length);
+  events.sort((x, y) => x[0] - y[0]);
+  const active = new Map<number, number>();
+  const byTarget = new Map<string, { targets: number[]; ranges: [number, number][] }>();
+  for (let i = 0; i < events.length; ) {
+    const at = (events[i] as [number, number, number])[0];
+    for (; i < events.length && (events[i] as [number, number, number])[0] === at; i++) {
+      const [, delta, to] = events[i] as [number, number, number];
+      const count = (active.get(to) ?? 0) + delta;
+      if (count === 0) active.delete(to);
+      else active.set(to, count);
+    }
+    if (active.size === 0 || i >= events.length) continue;
+    const next = (events[i] as [number, number, number])[0];
+    b.spend(active.size);
+    const targets = [...active.keys()].sort((x, y) => x - y);
+    const key = targets.join(",");
+    const entry = byTarget.get(key) ?? { targets, ranges: [] };
+    entry.ranges.push([at, next - 1]);
+    byTarget.set(key, entry);
+  }
+  return [...byTarget.values()];
+}
+
+function determinize(b: GbnfBuilder, root: RegexNode): Dfa {
+  const nfa = buildNfa(b, root);
   const closure = (seeds: Iterable<number>): number[] => {
     const seen = new Set<number>();
     const stack = [...seeds];
@@ -98,7 +131,9 @@ function determinize(root: RegexNode): Dfa {
       const s = stack.pop() as number;
       if (seen.has(s)) continue;
       seen.add(s);
-      stack.push(...(nfa.states[s] as NfaState).eps);
+      const eps = (nfa.states[s] as NfaState).eps;
+      b.spend(1 + eps.length);
+      for (const t of eps) stack.push(t);
     }
     return [...seen].sort((x, y) => x - y);
   };
@@ -106,6 +141,7 @@ function determinize(root: RegexNode): Dfa {
   const sets: number[][] = [];
   const dfa: Dfa = { start: 0, accepting: [], edges: [] };
   const intern = (set: number[]): number => {
+    b.spend(set.length);
     const key = set.join(",");
     let id = ids.get(key);
     if (id === undefined) {
@@ -122,20 +158,7 @@ function determinize(root: RegexNode): Dfa {
   for (let d = 0; d < sets.length; d++) {
     const edges = (sets[d] as number[]).flatMap((s) => (nfa.states[s] as NfaState).edges);
     if (edges.length === 0) continue;
-    // Split the alphabet at every range boundary, then group the pieces by the states they reach.
-    const cuts = [...new Set(edges.flatMap((e) => e.set.ranges.flatMap(([lo, hi]) => [lo, hi + 1])))].sort((x, y) => x - y);
-    const byTarget = new Map<string, { targets: number[]; ranges: [number, number][] }>();
-    for (let i = 0; i + 1 < cuts.length; i++) {
-      const lo = cuts[i] as number;
-      const hi = (cuts[i + 1] as number) - 1;
-      const targets = edges.filter((e) => e.set.has(lo)).map((e) => e.to);
-      if (targets.length === 0) continue;
-      const key = [...new Set(targets)].sort((x, y) => x - y).join(",");
-      const entry = byTarget.get(key) ?? { targets, ranges: [] };
-      entry.ranges.push([lo, hi]);
-      byTarget.set(key, entry);
-    }
-    for (const { targets, ranges } of byTarget.values()) {
+    for (const { targets, ranges } of transitions(b, edges)) {
       (dfa.edges[d] as Dfa["edges"][number]).push({ set: CharSet.of(ranges), to: intern(closure(targets)) });
     }
   }
@@ -148,7 +171,7 @@ function determinize(root: RegexNode): Dfa {
  * automata with a length counter, pruned of dead ends so sampling can never get stuck.
  */
 export function automatonGrammar(b: GbnfBuilder, patterns: readonly RegexNode[], minLength: number, maxLength: number): string {
-  const dfas = patterns.map(determinize);
+  const dfas = patterns.map((p) => determinize(b, p));
   const cap = maxLength === Infinity ? minLength : maxLength;
   type Node = { dfa: number[]; count: number; accepting: boolean; edges: { set: CharSet; to: number }[] };
   const nodes: Node[] = [];
@@ -175,7 +198,9 @@ export function automatonGrammar(b: GbnfBuilder, patterns: readonly RegexNode[],
     node.dfa.forEach((s, i) => {
       const out: typeof combos = [];
       for (const c of combos) {
-        for (const e of (dfas[i] as Dfa).edges[s] ?? []) {
+        const outEdges = (dfas[i] as Dfa).edges[s] ?? [];
+        b.spend(outEdges.length);
+        for (const e of outEdges) {
           const set = c.set.intersect(e.set);
           if (!set.isEmpty) out.push({ set, to: [...c.to, e.to] });
         }
