@@ -39,7 +39,7 @@ export class BatchWorker {
         failed: async (row, error, aborted) => {
           // Stopping, or the database failed: give the request back so it runs again later.
           await store.release(row.batchId, row.line, row.claim).catch(() => undefined);
-          if (!aborted) this.#logger.error("batch request failed to run", { batch: row.batchId, line: row.line, error: (error as Error).message });
+          if (!aborted) this.#logger.error("batch request failed to run", { batch: row.batchId, line: row.line, error: error instanceof Error ? error.message : String(error) });
         },
         pass: () => this.#pass(),
         restarted: async (requeued) => {
@@ -66,7 +66,7 @@ export class BatchWorker {
 
   /** One pass, then soon again while requests run. */
   async #pass(): Promise<number> {
-    await this.#tick().catch((error: unknown) => this.#logger.error("batch worker pass failed", { error: (error as Error).message }));
+    await this.#tick().catch((error: unknown) => this.#logger.error("batch worker pass failed", { error: error instanceof Error ? error.message : String(error) }));
     return this.#loop.running > 0 ? 50 : 500;
   }
 

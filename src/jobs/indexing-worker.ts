@@ -53,7 +53,7 @@ export class IndexingWorker {
           if (aborted || transient(error)) {
             await store.release(job).catch(() => undefined);
           } else {
-            this.#logger.error("vector store file indexing failed", { vector_store: job.vectorStoreId, file: job.fileId, error: (error as Error).message });
+            this.#logger.error("vector store file indexing failed", { vector_store: job.vectorStoreId, file: job.fileId, error: error instanceof Error ? error.message : String(error) });
             await store.fail(job, { code: "server_error", message: "The file could not be indexed." }).catch(() => undefined);
           }
         },

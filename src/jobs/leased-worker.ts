@@ -90,7 +90,7 @@ export class LeasedWorker<T extends { claim: string }> {
             next = ms;
           },
           (error: unknown) => {
-            this.#logger.error(`${this.#work.name} pass failed`, { error: (error as Error).message });
+            this.#logger.error(`${this.#work.name} pass failed`, { error: error instanceof Error ? error.message : String(error) });
             next = 1_000;
           },
         )
@@ -123,7 +123,7 @@ export class LeasedWorker<T extends { claim: string }> {
           }
           result = items.length;
         },
-        (error: unknown) => this.#logger.error(`could not claim ${this.#work.what}`, { error: (error as Error).message }),
+        (error: unknown) => this.#logger.error(`could not claim ${this.#work.what}`, { error: error instanceof Error ? error.message : String(error) }),
       )
       .finally(() => {
         this.#claiming = undefined;
@@ -138,7 +138,11 @@ export class LeasedWorker<T extends { claim: string }> {
       try {
         await this.#work.run(item, abort.signal);
       } catch (error) {
-        await this.#work.failed(item, error, abort.signal.aborted);
+        // `failed` must not throw; should it all the same, log it rather than let an unhandled
+        // rejection end the process.
+        await this.#work.failed(item, error, abort.signal.aborted).catch((cause: unknown) =>
+          this.#logger.error(`could not record a failed ${this.#work.what} item`, { error: cause instanceof Error ? cause.message : String(cause) }),
+        );
       } finally {
         this.#running.delete(key);
         if (!this.#stopped) this.poke();
