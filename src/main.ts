@@ -60,6 +60,7 @@ export async function startServer(config: Config, logger: Logger, hooks: StartHo
     cleanup.defer("storage", () => storage.close());
     const access = new AccessService(storage, logger);
     await access.bootstrap({ envKeys: config.apiKeys, adminKey: config.adminKey, dataDir: config.dataDir });
+    await access.cachePrincipals();
     if (access.open && !isLoopback(config.host)) {
       throw new ConfigError(
         `Refusing to listen on ${config.host} without API keys: set MODELPORT_API_KEYS (comma-separated), create a project key, or bind to 127.0.0.1.`,

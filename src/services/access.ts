@@ -5,6 +5,7 @@ import { ApiError, invalidApiKey } from "../core/errors.ts";
 import { randomId, unixSeconds } from "../core/ids.ts";
 import type { Logger } from "../logging/logger.ts";
 import type { ApiKeyRecord, Project, Storage } from "../storage/storage.ts";
+import { PrincipalCache } from "./principal-cache.ts";
 
 /** Who is calling: the project a request is billed to and the key it used. */
 export interface Principal {
@@ -34,15 +35,24 @@ function newSecret(admin: boolean): string {
   return `${admin ? "sk-admin-" : "sk-proj-"}${randomId(48)}`;
 }
 
+/** Why a key found no principal: not stored at all, or stored but revoked or of an archived project. */
+type Refusal = "unknown" | "refused";
+
+const isPrincipal = (p: Principal | Refusal): p is Principal => typeof p !== "string";
+
 /**
  * Projects and API keys: creating keys (the secret is returned once), resolving a Bearer token to a
- * principal, revoking at once (every request looks its key up), and the bootstrap admin key.
+ * principal, revoking at once (in every process: see `PrincipalCache`), and the bootstrap admin key.
  */
 export class AccessService {
   readonly #storage: Storage;
   readonly #logger: Logger;
   #open = false;
+  /** Set when the access version moved while open: a key may exist now, made by another process. */
+  #recountOpen = false;
+  #envKeys = 0;
   readonly #touched = new Map<string, number>();
+  #principals: PrincipalCache<Principal> | undefined;
 
   constructor(storage: Storage, logger: Logger) {
     this.#storage = storage;
@@ -76,6 +86,7 @@ export class AccessService {
         if (created) this.#logger.warn("generated an admin key", { file: adminKeyFile });
       }
     }
+    this.#envKeys = options.envKeys.length;
     this.#open = options.envKeys.length === 0 && (await this.#storage.countActiveProjectKeys()) === 0;
     return { adminKeyFile };
   }
@@ -87,7 +98,18 @@ export class AccessService {
     });
   }
 
-  /** Resolves an `Authorization` header; throws 401 for a missing, unknown or revoked key. */
+  /**
+   * Keeps principals in memory by key hash from now on, dropped whenever the access version moves
+   * (a server calls this; a command that only writes keys need not). Without it every request
+   * reads its key from the database.
+   */
+  async cachePrincipals(): Promise<void> {
+    this.#principals ??= new PrincipalCache(await this.#storage.watchAccessVersion(), () => {
+      if (this.#open) this.#recountOpen = true;
+    });
+  }
+
+  /** Resolves an `Authorization` header; throws 401 for a missing, unknown or revoked key, or a key of an archived project. */
   async authenticate(header: string | undefined): Promise<Principal> {
     if (header === undefined || header.trim() === "") {
       if (this.#open) return { projectId: DEFAULT_PROJECT_ID, keyId: null, admin: false, models: null };
@@ -96,21 +118,40 @@ export class AccessService {
     const match = /^Bearer\s+(\S+)\s*$/i.exec(header);
     const secret = match?.[1];
     if (secret === undefined) throw invalidApiKey("The Authorization header must use Bearer auth (i.e. Authorization: Bearer YOUR_KEY).");
-    const key = await this.#storage.findApiKeyByHash(hashKey(secret));
-    if (key === undefined || key.revokedAt !== null) {
-      if (this.#open && key === undefined) return { projectId: DEFAULT_PROJECT_ID, keyId: null, admin: false, models: null };
+    const hash = hashKey(secret);
+    const found = this.#principals === undefined ? await this.#load(hash) : await this.#principals.resolve(hash, () => this.#load(hash), isPrincipal);
+    if (!isPrincipal(found)) {
+      if (this.#open && this.#recountOpen) {
+        // Once a project key exists anywhere, requests must carry one, in every process.
+        this.#recountOpen = false;
+        this.#open = this.#envKeys === 0 && (await this.#storage.countActiveProjectKeys()) === 0;
+      }
+      if (this.#open && found === "unknown") return { projectId: DEFAULT_PROJECT_ID, keyId: null, admin: false, models: null };
       throw invalidApiKey(`Incorrect API key provided: ${redact(secret)}. You can find your API key at your Modelport admin.`);
     }
-    this.#touch(key);
-    return { projectId: key.projectId, keyId: key.id, admin: key.admin, models: key.models };
+    if (found.keyId !== null) this.#touch(found.keyId);
+    return found;
+  }
+
+  /**
+   * The principal of a key hash as the database has it. Admin keys are the organisation's: they live
+   * in the default project for storage's sake, and archiving that project does not lock admins out.
+   * The result is frozen, since a cached one is shared by every request with the key.
+   */
+  async #load(hash: string): Promise<Principal | Refusal> {
+    const found = await this.#storage.findApiKeyForAuth(hash);
+    if (found === undefined) return "unknown";
+    const { key, projectArchived } = found;
+    if (key.revokedAt !== null || (projectArchived && !key.admin)) return "refused";
+    return Object.freeze({ projectId: key.projectId, keyId: key.id, admin: key.admin, models: key.models === null ? null : Object.freeze([...key.models]) });
   }
 
   /** Records `last_used_at` at most once a minute per key, off the request's path. */
-  #touch(key: ApiKeyRecord): void {
+  #touch(keyId: string): void {
     const now = unixSeconds();
-    if ((this.#touched.get(key.id) ?? 0) > now - 60) return;
-    this.#touched.set(key.id, now);
-    this.#storage.touchApiKey(key.id, now).catch(() => undefined);
+    if ((this.#touched.get(keyId) ?? 0) > now - 60) return;
+    this.#touched.set(keyId, now);
+    this.#storage.touchApiKey(keyId, now).catch(() => undefined);
   }
 
   async createProject(input: { name: string; tier: string | null; monthlyBudgetUsd: number | null; softBudgetUsd: number | null }): Promise<Project> {

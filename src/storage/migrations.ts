@@ -248,4 +248,18 @@ CREATE TABLE vector_store_chunks (
 );
 `,
   },
+  {
+    // One counter bumped in the same transaction as every change that can take a key's rights
+    // away (a revoke, a project archived) or change what a key may do: servers cache principals by
+    // key hash and drop the cache when the counter moves, so such a change applies at once in every
+    // process (services/principal-cache.ts).
+    version: 6,
+    sql: `
+CREATE TABLE access_version (
+  id INTEGER PRIMARY KEY,
+  version BIGINT NOT NULL
+);
+INSERT INTO access_version (id, version) VALUES (1, 0);
+`,
+  },
 ];

@@ -134,9 +134,11 @@ class PgClientDb extends PgQueries implements SqlDb {
 /** PostgreSQL through a connection pool. */
 export class PostgresDb extends PgQueries implements SqlDb {
   readonly #pool: pg.Pool;
+  readonly #url: string;
 
   constructor(url: string) {
     super();
+    this.#url = url;
     this.#pool = new pg.Pool({ connectionString: url, max: 10 });
     // An idle client whose connection the server drops (a restart, a failover) must not crash the
     // process: the pool discards it and the next query connects afresh.
@@ -166,7 +168,55 @@ export class PostgresDb extends PgQueries implements SqlDb {
     }
   }
 
+  /**
+   * A connection of its own that LISTENs on `channel` (a pooled client cannot: the pool hands it to
+   * other queries, and a notification arrives only on the connection that listens). `onEnd` is
+   * called once, when the connection is lost or closed; `query` runs on the same connection, so a
+   * query that answers proves the listener is still alive.
+   */
+  async listen(channel: string, options: { applicationName: string; onNotify(payload: string): void; onEnd(error: Error | undefined): void }): Promise<PgListener> {
+    if (!/^[a-z_][a-z0-9_]*$/.test(channel)) throw new Error(`Bad channel name '${channel}'.`);
+    const handlers = options;
+    const client = new pg.Client({ connectionString: this.#url, keepAlive: true, application_name: options.applicationName });
+    let ended = false;
+    const end = (error: Error | undefined): void => {
+      if (ended) return;
+      ended = true;
+      handlers.onEnd(error);
+    };
+    client.on("notification", (n) => {
+      if (n.channel === channel) handlers.onNotify(n.payload ?? "");
+    });
+    client.on("error", (error) => {
+      end(error);
+      client.end().catch(() => undefined);
+    });
+    client.on("end", () => end(undefined));
+    try {
+      await client.connect();
+      await client.query(`LISTEN ${channel}`);
+    } catch (error) {
+      ended = true;
+      await client.end().catch(() => undefined);
+      throw error;
+    }
+    return {
+      all: async (sql, params = []) => (await client.query(toPg(sql), [...params])).rows as Row[],
+      close: async () => {
+        ended = true;
+        await client.end().catch(() => undefined);
+      },
+    };
+  }
+
   async close(): Promise<void> {
     await this.#pool.end();
   }
+}
+
+/** A listening PostgreSQL connection (see `PostgresDb.listen`). */
+export interface PgListener {
+  /** Runs a query on the listening connection itself. */
+  all(sql: string, params?: readonly Param[]): Promise<Row[]>;
+  close(): Promise<void>;
 }

@@ -1,3 +1,4 @@
+import { awaitAcknowledged, bumpAccessVersion, watchAccessVersion, type AccessVersion } from "./access-version.ts";
 import { MIGRATIONS } from "./migrations.ts";
 import { num, numOrNull, str, strOrNull, type Param, type Row, type SqlDb } from "./sql-db.ts";
 
@@ -122,9 +123,32 @@ const MIGRATION_LOCK = 0x6d6f6470;
  */
 export class Storage {
   readonly db: SqlDb;
+  #accessVersion: AccessVersion | undefined;
 
   constructor(db: SqlDb) {
     this.db = db;
+  }
+
+  /**
+   * Starts keeping the access version current in this process (a LISTEN connection on PostgreSQL)
+   * for a cache of principals; closed with the storage. Processes that only write (the CLI) need not.
+   */
+  async watchAccessVersion(): Promise<AccessVersion> {
+    this.#accessVersion ??= await watchAccessVersion(this.db);
+    return this.#accessVersion;
+  }
+
+  /**
+   * Runs a change to what keys may do, bumping the access version in the same transaction when
+   * `change` reports that it changed something; resolves once the change is visible to principal
+   * caches everywhere. Every such write goes through here, whichever process makes it.
+   */
+  async #changeAccess(change: (tx: SqlDb) => Promise<boolean>): Promise<boolean> {
+    const version = await this.db.transaction(async (tx) => ((await change(tx)) ? bumpAccessVersion(tx) : undefined));
+    if (version === undefined) return false;
+    this.#accessVersion?.advanced(version);
+    await awaitAcknowledged(this.db, version);
+    return true;
   }
 
   /** Applies pending migrations; safe to run from several processes at once. */
@@ -190,17 +214,25 @@ export class Storage {
       sets.push(`${column} = ?`);
       params.push(value);
     }
-    if (sets.length > 0) await this.db.run(`UPDATE projects SET ${sets.join(", ")} WHERE id = ?`, [...params, id]);
+    if (sets.length === 0) return this.getProject(id);
+    const sql = `UPDATE projects SET ${sets.join(", ")} WHERE id = ?`;
+    // Archiving takes the project's keys away: principal caches must drop them at once.
+    if (patch.archivedAt !== undefined) await this.#changeAccess(async (tx) => (await tx.run(sql, [...params, id])) > 0);
+    else await this.db.run(sql, [...params, id]);
     return this.getProject(id);
   }
 
   // API keys
 
+  /** Stores a new key; the access version moves, so a server running without keys starts asking for them at once. */
   async insertApiKey(k: ApiKeyRecord): Promise<ApiKeyRecord> {
-    await this.db.run(
-      "INSERT INTO api_keys (id, project_id, name, hash, redacted, models, is_admin, created_at, last_used_at, revoked_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-      [k.id, k.projectId, k.name, k.hash, k.redacted, k.models ? JSON.stringify(k.models) : null, k.admin ? 1 : 0, k.createdAt, k.lastUsedAt, k.revokedAt],
-    );
+    await this.#changeAccess(async (tx) => {
+      await tx.run(
+        "INSERT INTO api_keys (id, project_id, name, hash, redacted, models, is_admin, created_at, last_used_at, revoked_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        [k.id, k.projectId, k.name, k.hash, k.redacted, k.models ? JSON.stringify(k.models) : null, k.admin ? 1 : 0, k.createdAt, k.lastUsedAt, k.revokedAt],
+      );
+      return true;
+    });
     return k;
   }
 
@@ -219,6 +251,12 @@ export class Storage {
   async findApiKeyByHash(hash: string): Promise<ApiKeyRecord | undefined> {
     const [row] = await this.db.all("SELECT * FROM api_keys WHERE hash = ?", [hash]);
     return row ? toKey(row) : undefined;
+  }
+
+  /** The key with this hash and whether its project is archived, in one read (authentication). */
+  async findApiKeyForAuth(hash: string): Promise<{ key: ApiKeyRecord; projectArchived: boolean } | undefined> {
+    const [row] = await this.db.all("SELECT k.*, p.archived_at AS project_archived_at FROM api_keys k LEFT JOIN projects p ON p.id = k.project_id WHERE k.hash = ?", [hash]);
+    return row ? { key: toKey(row), projectArchived: row.project_archived_at !== null && row.project_archived_at !== undefined } : undefined;
   }
 
   async getApiKey(projectId: string, id: string): Promise<ApiKeyRecord | undefined> {
@@ -245,9 +283,9 @@ export class Storage {
     return num(row?.n);
   }
 
-  /** Revokes a key at once; false when there was no such active key. */
+  /** Revokes a key at once, in every process; false when there was no such active key. */
   async revokeApiKey(projectId: string, id: string, at: number): Promise<boolean> {
-    return (await this.db.run("UPDATE api_keys SET revoked_at = ? WHERE project_id = ? AND id = ? AND revoked_at IS NULL", [at, projectId, id])) > 0;
+    return this.#changeAccess(async (tx) => (await tx.run("UPDATE api_keys SET revoked_at = ? WHERE project_id = ? AND id = ? AND revoked_at IS NULL", [at, projectId, id])) > 0);
   }
 
   async touchApiKey(id: string, at: number): Promise<void> {
@@ -336,6 +374,7 @@ export class Storage {
   }
 
   async close(): Promise<void> {
+    await this.#accessVersion?.close();
     await this.db.close();
   }
 }
