@@ -25,9 +25,11 @@ export async function startBenchServer(options: {
   sequences?: number;
   contextSize?: number;
   queueSize?: number;
+  /** Extra Node options for the server process, e.g. `--cpu-prof` to profile it. */
+  execArgv?: readonly string[];
 }): Promise<BenchServer> {
   const cli = fileURLToPath(new URL("../src/cli/index.ts", import.meta.url));
-  const child = spawn(process.execPath, [cli, "serve", "--port", "0", "-m", options.model ?? STORIES], {
+  const child = spawn(process.execPath, [...(options.execArgv ?? []), cli, "serve", "--port", "0", "-m", options.model ?? STORIES], {
     env: {
       ...process.env,
       MODELPORT_THREADS: String(options.threads ?? 1),
