@@ -15,6 +15,7 @@
  */
 import { execFileSync, spawn, spawnSync } from "node:child_process";
 import { closeSync, existsSync, mkdirSync, mkdtempSync, openSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from "node:fs";
+import { Agent } from "node:http";
 import { createServer } from "node:net";
 import { homedir, tmpdir } from "node:os";
 import { basename, join } from "node:path";
@@ -250,8 +251,15 @@ async function startLlamaServer(binary: string, templateFile: string, logFile: s
 
 type Message = { role: "system" | "user"; content: string };
 
+/**
+ * A new connection per request, for both servers alike: llama-server's HTTP library closes some
+ * kept-alive connections after a streamed response without saying so, and a client that reuses one
+ * gets "socket hang up" (seen with node:http's keep-alive agent when 4 streams start together).
+ */
+const freshConnections = new Agent({ keepAlive: false, maxSockets: 256 });
+
 function ask(side: Side, messages: Message[], maxTokens: number, seed: number): Promise<StreamResult> {
-  return streamCompletion(side.server.url, { model: MODEL_ID, messages, max_tokens: maxTokens, seed, temperature: TEMPERATURE, ...side.sampling });
+  return streamCompletion(side.server.url, { model: MODEL_ID, messages, max_tokens: maxTokens, seed, temperature: TEMPERATURE, ...side.sampling }, { agent: freshConnections });
 }
 
 /** Tokens/s after the first token: the decode rate, with prompt evaluation and TTFT left out. */
@@ -553,8 +561,10 @@ async function profile(): Promise<void> {
     await profiled.stop();
   }
   console.log(`\nModelport under --cpu-prof (250 µs): median decode ${fmt(run.medianDecodeTps)} tok/s`);
-  const file = readdirSync(profDir).find((f) => f.endsWith(".cpuprofile"));
-  if (file === undefined) throw new Error(`no profile written in ${profDir}`);
+  // node-llama-cpp tests its binary in a child process that inherits --cpu-prof: pick the server's
+  // own profile by the pid in its name.
+  const file = readdirSync(profDir).find((f) => f.endsWith(".cpuprofile") && f.includes(`.${profiled.pid}.`));
+  if (file === undefined) throw new Error(`no profile of pid ${profiled.pid} written in ${profDir}`);
   console.log(`Main thread during the requests only (start-up and shutdown left out):\n${summariseProfile(join(profDir, file), 30, run.window)}`);
 }
 
