@@ -25,9 +25,11 @@ export async function startBenchServer(options: {
   sequences?: number;
   contextSize?: number;
   queueSize?: number;
+  /** Extra Node options for the server process, e.g. `--cpu-prof` to profile it. */
+  execArgv?: readonly string[];
 }): Promise<BenchServer> {
   const cli = fileURLToPath(new URL("../src/cli/index.ts", import.meta.url));
-  const child = spawn(process.execPath, [cli, "serve", "--port", "0", "-m", options.model ?? STORIES], {
+  const child = spawn(process.execPath, [...(options.execArgv ?? []), cli, "serve", "--port", "0", "-m", options.model ?? STORIES], {
     env: {
       ...process.env,
       MODELPORT_THREADS: String(options.threads ?? 1),
@@ -88,7 +90,7 @@ const agent = new Agent({ keepAlive: true, maxSockets: 256 });
 export function streamCompletion(
   url: string,
   body: Record<string, unknown>,
-  options: { timeoutMs?: number; obfuscation?: boolean } = {},
+  options: { timeoutMs?: number; obfuscation?: boolean; agent?: Agent } = {},
 ): Promise<StreamResult> {
   const timeoutMs = options.timeoutMs ?? 120_000;
   const streamOptions = options.obfuscation ? { include_usage: true } : { include_usage: true, include_obfuscation: false };
@@ -97,7 +99,7 @@ export function streamCompletion(
   return new Promise((resolve, reject) => {
     const req = request(
       `${url}/v1/chat/completions`,
-      { method: "POST", agent, headers: { authorization: `Bearer ${BENCH_KEY}`, "content-type": "application/json", "content-length": Buffer.byteLength(payload) } },
+      { method: "POST", agent: options.agent ?? agent, headers: { authorization: `Bearer ${BENCH_KEY}`, "content-type": "application/json", "content-length": Buffer.byteLength(payload) } },
       (res) => {
         let ttft = -1;
         let tail = "";
