@@ -108,6 +108,18 @@ describe("POST /v1/chat/completions (official SDK)", () => {
     assert.equal(res.choices[0]!.message.content, one.choices[0]!.message.content, "choice 0 uses the request's seed");
   });
 
+  it("takes n up to OpenAI's 128 beyond what the model runs at once, in waves", async () => {
+    const stats = server.registry.list().find((m) => m.descriptor.id === "stories")!.stats();
+    const n = (stats.sequences ?? 0) + (stats.queue_size ?? 0) + 5;
+    assert.ok(n <= 128, `the test model's capacity leaves room under 128 (n = ${n})`);
+    const res = await server.client.chat.completions.create({ model: "stories", messages: STORY, max_tokens: 3, n, seed: 5 });
+    assertSchema("CreateChatCompletionResponse", res);
+    assert.deepEqual(res.choices.map((c) => c.index), Array.from({ length: n }, (_, i) => i));
+    // Every choice generated at least one token and at most max_tokens, and all are counted.
+    assert.ok(res.usage!.completion_tokens >= n && res.usage!.completion_tokens <= 3 * n, `completion_tokens ${res.usage!.completion_tokens} for ${n} choices`);
+    assert.ok(res.choices.every((c) => c.message.content !== null && c.message.content.length > 0));
+  });
+
   it("stops at a stop sequence and leaves it out of the content", async () => {
     const free = await server.client.chat.completions.create({ model: "stories", messages: STORY, max_tokens: 60, seed: 9, temperature: 0 });
     const text = free.choices[0]!.message.content!;
