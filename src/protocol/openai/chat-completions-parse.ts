@@ -12,6 +12,7 @@ import type {
 import { invalidRequest, unsupportedParameter } from "../../core/errors.ts";
 import { readImage } from "./image-input.ts";
 import { toGrammarSchema } from "./json-schema-subset.ts";
+import { readSampling } from "./sampling.ts";
 import { readStreamOptions } from "./stream-options.ts";
 import { FieldReader, invalidValue, readMetadata } from "./validate.ts";
 
@@ -192,11 +193,6 @@ function readStop(reader: FieldReader): string[] {
   });
 }
 
-/** Folds any integer, negative or larger than 32 bits included, onto the engine's unsigned 32-bit seed. */
-function toEngineSeed(seed: number): number {
-  const mod = 2 ** 32;
-  return ((seed % mod) + mod) % mod;
-}
 
 function readFunctionDefinition(fn: FieldReader, allowStrict: boolean): ToolDefinition {
   fn.rejectUnknown(new Set(allowStrict ? ["name", "description", "parameters", "strict"] : ["name", "description", "parameters"]));
@@ -293,20 +289,6 @@ function readResponseFormat(reader: FieldReader): ResponseFormat {
   return { type: "json_schema", name, ...(description !== undefined ? { description } : {}), schema, wireSchema, strict };
 }
 
-function readLogitBias(reader: FieldReader): Map<number, number> {
-  const bias = reader.object("logit_bias");
-  const out = new Map<number, number>();
-  if (bias === undefined) return out;
-  for (const key of Object.keys(bias.obj)) {
-    if (!/^\d+$/.test(key)) {
-      throw invalidRequest(`Invalid 'logit_bias': keys must be token ids (non-negative integers), got '${key}'.`, `logit_bias.${key}`, "invalid_value");
-    }
-    const value = bias.number(key, { min: -100, max: 100 });
-    if (value !== undefined) out.set(Number(key), value);
-  }
-  if (out.size > 1024) throw invalidRequest("Invalid 'logit_bias': at most 1024 tokens may be biased.", "logit_bias", "invalid_value");
-  return out;
-}
 
 /** Validates a chat completions body and converts it to the canonical request. */
 export function parseChatCompletionRequest(body: unknown): ParsedChatCompletionRequest {
@@ -352,14 +334,7 @@ export function parseChatCompletionRequest(body: unknown): ParsedChatCompletionR
   const request: ChatRequest = {
     model,
     messages,
-    sampling: {
-      temperature: reader.number("temperature", { min: 0, max: 2 }) ?? 1,
-      topP: reader.number("top_p", { min: 0, max: 1 }) ?? 1,
-      seed: seed === undefined ? undefined : toEngineSeed(seed),
-      presencePenalty: reader.number("presence_penalty", { min: -2, max: 2 }) ?? 0,
-      frequencyPenalty: reader.number("frequency_penalty", { min: -2, max: 2 }) ?? 0,
-      logitBias: readLogitBias(reader),
-    },
+    sampling: readSampling(reader, seed),
     maxTokens: maxTokens ?? maxCompletionTokens,
     stop: readStop(reader),
     n: reader.number("n", { integer: true, min: 1, max: 128 }) ?? 1,

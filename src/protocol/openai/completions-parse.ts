@@ -1,6 +1,7 @@
 import type { CompletionPrompt, TextCompletionRequest } from "../../core/completion.ts";
 import { invalidRequest } from "../../core/errors.ts";
 import { describeType, FieldReader } from "./validate.ts";
+import { readSampling } from "./sampling.ts";
 import { readStreamOptions } from "./stream-options.ts";
 
 /** A validated `POST /v1/completions` body (`CreateCompletionRequest`). */
@@ -82,25 +83,7 @@ function readStop(reader: FieldReader): string[] {
   });
 }
 
-/** `logit_bias`: token id → integer bias in −100…100, at most 1024 entries. */
-function readLogitBias(reader: FieldReader): Map<number, number> {
-  const bias = reader.object("logit_bias");
-  const out = new Map<number, number>();
-  if (bias === undefined) return out;
-  for (const key of Object.keys(bias.obj)) {
-    if (!/^\d+$/.test(key)) throw invalidRequest(`Invalid 'logit_bias': keys must be token ids (non-negative integers), got '${key}'.`, `logit_bias.${key}`, "invalid_value");
-    const value = bias.number(key, { min: -100, max: 100 });
-    if (value !== undefined) out.set(Number(key), value);
-  }
-  if (out.size > 1024) throw invalidRequest("Invalid 'logit_bias': at most 1024 tokens may be biased.", "logit_bias", "invalid_value");
-  return out;
-}
 
-/** Folds any integer, negative or larger than 32 bits included, onto the engine's unsigned 32-bit seed. */
-function toEngineSeed(seed: number): number {
-  const mod = 2 ** 32;
-  return ((seed % mod) + mod) % mod;
-}
 
 /**
  * Validates a `CreateCompletionRequest` body. Every field is honoured; values outside the spec, and
@@ -140,14 +123,7 @@ export function parseCompletionRequest(body: unknown): ParsedCompletionRequest {
     n: bestOf,
     maxTokens,
     stop: readStop(reader),
-    sampling: {
-      temperature: reader.number("temperature", { min: 0, max: 2 }) ?? 1,
-      topP: reader.number("top_p", { min: 0, max: 1 }) ?? 1,
-      seed: seed === undefined ? undefined : toEngineSeed(seed),
-      presencePenalty: reader.number("presence_penalty", { min: -2, max: 2 }) ?? 0,
-      frequencyPenalty: reader.number("frequency_penalty", { min: -2, max: 2 }) ?? 0,
-      logitBias: readLogitBias(reader),
-    },
+    sampling: readSampling(reader, seed),
     // best_of ranks candidates by their tokens' mean logprob, so they are computed even when not shown.
     logprobs: logprobs ?? (bestOf > n ? 0 : undefined),
     promptLogprobs: echo && logprobs !== undefined,
