@@ -1,4 +1,5 @@
 import type { ServerResponse } from "node:http";
+import { priceUsage } from "../core/pricing.ts";
 import type { EndpointAnswer, EndpointCall } from "../services/endpoints/endpoint.ts";
 import type { RequestGate } from "../services/request-gate.ts";
 import { sendJson } from "./respond.ts";
@@ -37,6 +38,21 @@ export function modelCall(ctx: RequestContext, gate: RequestGate, options: { met
       if (metering !== undefined) metering.usage = usage;
     },
   };
+}
+
+/**
+ * Adds the request's token counts, and its cost when the serving model has prices, to its log line
+ * (once the usage is known: at the end of a stream, with the prices of the model that served).
+ */
+export function logUsage(ctx: RequestContext): void {
+  const metering = ctx.metering;
+  if (metering?.usage === undefined) return;
+  const { usage, pricing } = metering;
+  ctx.log.prompt_tokens = usage.promptTokens;
+  ctx.log.cached_tokens = usage.cachedTokens;
+  ctx.log.completion_tokens = usage.completionTokens;
+  ctx.log.reasoning_tokens = usage.reasoningTokens;
+  if (pricing !== undefined) ctx.log.cost_usd = Number(priceUsage(usage, pricing).toFixed(8));
 }
 
 /** Sends an endpoint's answer: its JSON, or a relayed upstream's bytes with their own content type. */

@@ -49,3 +49,20 @@ export class SseWriter {
     this.#res.end();
   }
 }
+
+/** Frames produced within this many milliseconds of the last write share one socket write. */
+export const STREAM_COALESCE_MS = 10;
+
+/**
+ * Sends the status line and headers of a server-sent event stream (200, no caching, no proxy
+ * buffering) and returns the writer for its frames.
+ */
+export function openEventStream(res: ServerResponse, coalesceMs = STREAM_COALESCE_MS): SseWriter {
+  res.writeHead(200, {
+    "content-type": "text/event-stream; charset=utf-8",
+    "cache-control": "no-cache",
+    connection: "keep-alive",
+    "x-accel-buffering": "no",
+  });
+  return new SseWriter(res, coalesceMs);
+}

@@ -1,7 +1,4 @@
-import type { Usage } from "../../../core/chat.ts";
 import { toApiError } from "../../../core/errors.ts";
-import { priceUsage, type Pricing } from "../../../core/pricing.ts";
-import type { LogFields } from "../../../logging/logger.ts";
 import { encodeSseJson, SSE_DONE } from "../../../core/sse.ts";
 import { ChunkSerializer, renderChatCompletion } from "../../../protocol/openai/chat-completions-render.ts";
 import { ChoiceCollector } from "../../../services/chat-service.ts";
@@ -10,24 +7,13 @@ import type { RequestGate } from "../../../services/request-gate.ts";
 import type { StoredChatRequest } from "../../../protocol/openai/stored-chat-completions.ts";
 import type { ObjectStore } from "../../../storage/object-store.ts";
 import { answerJson } from "../../../services/endpoints/endpoint.ts";
-import { modelCall, sendAnswer } from "../../model-call.ts";
-import { SseWriter } from "../../sse-writer.ts";
+import { logUsage, modelCall, sendAnswer } from "../../model-call.ts";
+import { openEventStream } from "../../sse-writer.ts";
 import type { Handler, RequestContext } from "../../router.ts";
-
-/** Adds a request's token counts, and its cost when the model has prices, to its log line. */
-function logUsage(log: LogFields, usage: Usage, pricing: Pricing | undefined): void {
-  log.prompt_tokens = usage.promptTokens;
-  log.cached_tokens = usage.cachedTokens;
-  log.completion_tokens = usage.completionTokens;
-  log.reasoning_tokens = usage.reasoningTokens;
-  if (pricing !== undefined) log.cost_usd = Number(priceUsage(usage, pricing).toFixed(8));
-}
 
 /** A rendered `chat.completion` object, as far as storing it needs to read it. */
 type RenderedCompletion = Record<string, unknown> & { id: string; created: number; model: string };
 
-/** Frames produced within this many milliseconds of the last write share one socket write. */
-const STREAM_COALESCE_MS = 10;
 
 /**
  * Keeps a finished completion made with `store: true`: the `chat.completion` object (with the
@@ -70,7 +56,7 @@ export function chatCompletionsHandler(endpoint: ChatCompletionsEndpoint, gate: 
 
     if (!parsed.stream) {
       const answer = await endpoint.run(call, parsed);
-      if (ctx.metering?.usage) logUsage(ctx.log, ctx.metering.usage, ctx.metering.pricing);
+      logUsage(ctx);
       if (store !== undefined) await storeCompletion(store, ctx, body, parsed.metadata, answerJson(answer) as RenderedCompletion);
       sendAnswer(ctx.res, answer);
       return;
@@ -78,14 +64,8 @@ export function chatCompletionsHandler(endpoint: ChatCompletionsEndpoint, gate: 
 
     // Errors up to the first generated part still get a proper status; after that they go in-stream.
     const { envelope: env, run } = await endpoint.start(call, parsed);
-    ctx.res.writeHead(200, {
-      "content-type": "text/event-stream; charset=utf-8",
-      "cache-control": "no-cache",
-      connection: "keep-alive",
-      "x-accel-buffering": "no",
-    });
     const serializer = new ChunkSerializer(env, { ...parsed, logprobs: parsed.request.topLogprobs !== undefined });
-    const writer = new SseWriter(ctx.res, STREAM_COALESCE_MS);
+    const writer = openEventStream(ctx.res);
     // What was streamed, collected as a non-streamed completion would be, for storing.
     const collected = store === undefined ? undefined : new ChoiceCollector(parsed.request);
     try {
@@ -108,7 +88,7 @@ export function chatCompletionsHandler(endpoint: ChatCompletionsEndpoint, gate: 
       await run.parts.return?.(undefined);
       await writer.end();
       // Logged once the stream has ended, with the prices of the model that actually served.
-      if (ctx.metering?.usage) logUsage(ctx.log, ctx.metering.usage, ctx.metering.pricing);
+      logUsage(ctx);
     }
   };
 }

@@ -3,13 +3,11 @@ import { encodeSseJson, SSE_DONE } from "../../../core/sse.ts";
 import { CompletionChunkSerializer } from "../../../protocol/openai/completions-render.ts";
 import type { CompletionsEndpoint } from "../../../services/endpoints/completions.ts";
 import type { RequestGate } from "../../../services/request-gate.ts";
-import { modelCall, sendAnswer } from "../../model-call.ts";
+import { logUsage, modelCall, sendAnswer } from "../../model-call.ts";
 import type { Handler } from "../../router.ts";
-import { SseWriter } from "../../sse-writer.ts";
+import { openEventStream } from "../../sse-writer.ts";
 import { forwardHandler } from "./forward.ts";
 
-/** Frames produced within this many milliseconds of the last write share one socket write. */
-const STREAM_COALESCE_MS = 10;
 
 /**
  * `POST /v1/completions`. Models the local engine completes are validated against the spec,
@@ -31,30 +29,17 @@ export function completionsHandler(endpoint: CompletionsEndpoint, gate: RequestG
     ctx.log.model = request.request.model;
     ctx.log.stream = request.stream;
     const call = modelCall(ctx, gate);
-    const logUsage = (): void => {
-      const usage = ctx.metering?.usage;
-      if (usage === undefined) return;
-      ctx.log.prompt_tokens = usage.promptTokens;
-      ctx.log.cached_tokens = usage.cachedTokens;
-      ctx.log.completion_tokens = usage.completionTokens;
-    };
     if (!request.stream) {
       const answer = await endpoint.run(call, parsed);
-      logUsage();
+      logUsage(ctx);
       sendAnswer(ctx.res, answer);
       return;
     }
 
     // Errors up to the first generated part still get a proper status; after that they go in-stream.
     const { envelope, parts, first } = await endpoint.start(call, model, request);
-    ctx.res.writeHead(200, {
-      "content-type": "text/event-stream; charset=utf-8",
-      "cache-control": "no-cache",
-      connection: "keep-alive",
-      "x-accel-buffering": "no",
-    });
     const serializer = new CompletionChunkSerializer(envelope, request);
-    const writer = new SseWriter(ctx.res, STREAM_COALESCE_MS);
+    const writer = openEventStream(ctx.res);
     try {
       for (let step = first; !step.done; step = await parts.next()) {
         const frame = serializer.chunk(step.value);
@@ -67,7 +52,7 @@ export function completionsHandler(endpoint: CompletionsEndpoint, gate: RequestG
     } finally {
       await parts.return?.(undefined);
       await writer.end();
-      logUsage();
+      logUsage(ctx);
     }
   };
 }

@@ -9,7 +9,7 @@ import type { ModelRegistry } from "../../../services/model-registry.ts";
 import type { ResponsesService, StoredItemValue } from "../../../services/responses-service.ts";
 import { sendJson } from "../../respond.ts";
 import type { Handler, Route } from "../../router.ts";
-import { SseWriter } from "../../sse-writer.ts";
+import { openEventStream } from "../../sse-writer.ts";
 import type { RequestGate } from "../../../services/request-gate.ts";
 import type { ResponsesEndpoint } from "../../../services/endpoints/responses.ts";
 import { relays, type RelayEndpoint } from "../../../services/endpoints/relay.ts";
@@ -17,7 +17,6 @@ import { modelCall, sendAnswer } from "../../model-call.ts";
 import { forwardHandler } from "./forward.ts";
 import { readInclude, readPageQuery } from "./paging.ts";
 
-const STREAM_COALESCE_MS = 10;
 
 /** Whether a body asks for the `file_search` tool, which searches this server's vector stores. */
 function usesFileSearch(body: Readonly<Record<string, unknown>>): boolean {
@@ -55,13 +54,7 @@ function createHandler(endpoint: ResponsesEndpoint, relay: RelayEndpoint, regist
       return;
     }
     const run = await endpoint.start(call, req);
-    ctx.res.writeHead(200, {
-      "content-type": "text/event-stream; charset=utf-8",
-      "cache-control": "no-cache",
-      connection: "keep-alive",
-      "x-accel-buffering": "no",
-    });
-    const writer = new SseWriter(ctx.res, STREAM_COALESCE_MS);
+    const writer = openEventStream(ctx.res);
     try {
       for await (const event of run.events) {
         if (!(await writer.write(encodeSseJson(event, event.type)))) break;
