@@ -334,3 +334,87 @@ export function revision(): string {
 
 /** A number with fixed digits. */
 export const fmt = (n: number, digits = 3): string => n.toFixed(digits);
+
+/** The ways a gateway bench sends a request: to the fake directly, through Modelport, through Portkey. */
+export type GatewayPath = "direct" | "through" | "portkey";
+
+/** Everything a gateway bench measures against, started and ready. */
+export interface GatewayBench {
+  fake: Child;
+  mp: Child & { logFile: string; dir: string };
+  /** Portkey's gateway and its version, when a build was found. */
+  pk: (Child & { version: string }) | undefined;
+  projectId: string;
+  key: string;
+  /** Processes whose CPU time is read, by name. */
+  pids: Record<string, number>;
+  target: Record<GatewayPath, { url: string; headers: Record<string, string> }>;
+  /** The paths measured: Portkey's only when it runs. */
+  paths: GatewayPath[];
+}
+
+/**
+ * Starts the fake upstream, Modelport and (when built) Portkey, creates the bench project, runs
+ * `measure`, then stops them all, whatever happened. `measure` says whether requests failed; then
+ * the process exits non-zero.
+ */
+export async function runGatewayBench(
+  options: { portkey: string | undefined; fakeArgs?: readonly string[]; modelport: ModelportOptions },
+  measure: (bench: GatewayBench) => Promise<{ failed: boolean }>,
+): Promise<void> {
+  const found = findPortkey(options.portkey);
+  if ("skipped" in found) console.log(found.skipped);
+  const fake = await startFake(options.fakeArgs);
+  const mp = await startModelport(fake.url, options.modelport);
+  let pk: GatewayBench["pk"];
+  let failed = false;
+  try {
+    if ("dir" in found) pk = { ...(await startPortkey(found.dir)), version: found.version };
+    const { projectId, key } = await setUpProject(mp.url);
+    const bench: GatewayBench = {
+      fake,
+      mp,
+      pk,
+      projectId,
+      key,
+      pids: { modelport: mp.pid, fake: fake.pid, ...(pk ? { portkey: pk.pid } : {}) },
+      target: {
+        direct: { url: `${fake.url}/chat/completions`, headers: {} },
+        through: { url: `${mp.url}/v1/chat/completions`, headers: { authorization: `Bearer ${key}` } },
+        portkey: { url: `${pk?.url ?? ""}/v1/chat/completions`, headers: portkeyHeaders(fake.url) },
+      },
+      paths: pk ? ["direct", "through", "portkey"] : ["direct", "through"],
+    };
+    ({ failed } = await measure(bench));
+  } finally {
+    await pk?.stop();
+    await mp.stop();
+    await fake.stop();
+  }
+  if (failed) {
+    console.error("some requests failed: see non-2xx and errors above");
+    process.exitCode = 1;
+  }
+}
+
+/** Counts kept over a bench's runs: requests Modelport answered 2xx (for the metering check), and failures. */
+export interface RunTally {
+  throughRequests: number;
+  non2xx: number;
+  errors: number;
+}
+
+/** Adds one autocannon run of `path` to the tally. */
+export function tallyRun(tally: RunTally, path: GatewayPath, run: Run): void {
+  if (path === "through") tally.throughRequests += run.ok;
+  tally.non2xx += run.non2xx;
+  tally.errors += run.errors;
+}
+
+/** Warms every path up at c=32 (JIT, connection pools, SQLite), Modelport first, and starts the tally. */
+export async function warmUp(paths: readonly GatewayPath[], load: (path: GatewayPath) => Promise<Run>): Promise<RunTally> {
+  // One more than autocannon counts: the sanity check's request through Modelport was metered too.
+  const tally: RunTally = { throughRequests: 1, non2xx: 0, errors: 0 };
+  for (const path of ["through", ...paths] as const) tallyRun(tally, path, await load(path));
+  return tally;
+}

@@ -20,18 +20,15 @@ import {
   cannon,
   cpuMs,
   cpuPerRequest,
-  findPortkey,
   fmt,
+  type GatewayPath,
   MODEL,
   meteredRequests,
-  portkeyHeaders,
   revision,
-  type Child,
   type Run,
-  setUpProject,
-  startFake,
-  startModelport,
-  startPortkey,
+  runGatewayBench,
+  tallyRun,
+  warmUp,
   writeSection,
 } from "./gateway-common.ts";
 import { machineFacts, median } from "./machine.ts";
@@ -60,7 +57,7 @@ const TARGET_VS_PORTKEY = 5;
 const BODY = JSON.stringify({ model: MODEL, messages: [{ role: "user", content: "Say hello." }], max_tokens: 16, stream: true });
 const EXPECTED = contentPieces(CHUNKS).join("");
 
-type Path = "direct" | "through" | "portkey";
+type Path = GatewayPath;
 const NAMES: Record<Path, string> = { direct: "direct", through: "Modelport", portkey: "Portkey" };
 
 /** The content deltas of an SSE answer, joined, and whether it ended with [DONE]. */
@@ -160,39 +157,15 @@ async function sequential(url: string, headers: Record<string, string>, seconds:
 }
 
 async function benchmark(): Promise<void> {
-  const found = findPortkey(values.portkey);
-  if ("skipped" in found) console.log(found.skipped);
-  const fake = await startFake(["--chunks", String(CHUNKS)]);
-  const mp = await startModelport(fake.url, { logLevel: LOG_LEVEL, keep: values.keep });
-  let pk: Child | undefined;
-  let failed = false;
-  try {
-    if ("dir" in found) pk = await startPortkey(found.dir);
-    const pids: Record<string, number> = { modelport: mp.pid, fake: fake.pid, ...(pk ? { portkey: pk.pid } : {}) };
-    const { projectId, key } = await setUpProject(mp.url);
-    const through = `${mp.url}/v1/chat/completions`;
-    const target: Record<Path, { url: string; headers: Record<string, string> }> = {
-      direct: { url: `${fake.url}/chat/completions`, headers: {} },
-      through: { url: through, headers: { authorization: `Bearer ${key}` } },
-      portkey: { url: `${pk?.url ?? ""}/v1/chat/completions`, headers: portkeyHeaders(fake.url) },
-    };
-    const paths: Path[] = pk ? ["direct", "through", "portkey"] : ["direct", "through"];
+  await runGatewayBench({ portkey: values.portkey, fakeArgs: ["--chunks", String(CHUNKS)], modelport: { logLevel: LOG_LEVEL, keep: values.keep } }, async ({ fake, mp, pk, projectId, pids, target, paths }) => {
+    const through = target.through.url;
     await sanityCheck(
       paths.map((p) => [p, target[p].url, target[p].headers] as const),
       through,
     );
     console.log(`fake upstream ${fake.url} (pid ${fake.pid}, ${CHUNKS} content chunks); Modelport ${mp.url} (pid ${mp.pid})${pk ? `; Portkey ${pk.url} (pid ${pk.pid})` : ""}`);
     const load = (path: Path, seconds: number) => cannon({ url: target[path].url, headers: target[path].headers, body: BODY, connections: 32, seconds, pids, keepLatencies: false });
-
-    let throughRequests = 1;
-    let non2xx = 0;
-    let errors = 0;
-    for (const path of ["through", ...paths] as const) {
-      const w = await load(path, WARMUP);
-      if (path === "through") throughRequests += w.ok;
-      non2xx += w.non2xx;
-      errors += w.errors;
-    }
+    const tally = await warmUp(paths, (path) => load(path, WARMUP));
     const c1: Record<Path, SequentialRun[]> = { direct: [], through: [], portkey: [] };
     const c32: Record<Path, Run[]> = { direct: [], through: [], portkey: [] };
     for (let round = 0; round < ROUNDS; round++) {
@@ -200,24 +173,21 @@ async function benchmark(): Promise<void> {
       for (const path of order) {
         const r = await sequential(target[path].url, target[path].headers, SECONDS, pids);
         c1[path].push(r);
-        if (path === "through") throughRequests += r.timings.length;
-        errors += r.failures;
+        if (path === "through") tally.throughRequests += r.timings.length;
+        tally.errors += r.failures;
         const first = r.timings.map((t) => t.firstContent);
         console.log(`round ${round + 1} c=1  ${path.padEnd(7)}: ${r.rps.toFixed(0)} req/s, first content p50 ${fmt(percentile(first, 50))} ms, p99 ${fmt(percentile(first, 99))} ms, failures ${r.failures}`);
       }
       for (const path of order) {
         const r = await load(path, SECONDS);
         c32[path].push(r);
-        if (path === "through") throughRequests += r.ok;
-        non2xx += r.non2xx;
-        errors += r.errors;
+        tallyRun(tally, path, r);
         console.log(`round ${round + 1} c=32 ${path.padEnd(7)}: ${r.rps.toFixed(0)} req/s, non-2xx ${r.non2xx}, errors ${r.errors}`);
       }
     }
     await new Promise((r) => setTimeout(r, 1500));
     const metered = await meteredRequests(mp.url, projectId);
-    const meteringOk = metered >= throughRequests;
-    failed = non2xx > 0 || errors > 0 || !meteringOk;
+    const meteringOk = metered >= tally.throughRequests;
 
     const timing = (path: Path, field: keyof Timing, q: number) => percentile(c1[path].flatMap((r) => r.timings.map((t) => t[field])), q);
     const perRound = (path: Path, field: keyof Timing) => c1[path].map((r) => percentile(r.timings.map((t) => t[field]), 50));
@@ -252,8 +222,8 @@ async function benchmark(): Promise<void> {
     }
     const table = lines.join("\n");
     console.log(`\n${table}\n`);
-    const meteringLine = `usage records written: ${metered} for ${throughRequests} complete streams through Modelport that the clients counted (${meteringOk ? "none lost; the rest were in flight when a run stopped" : "RECORDS LOST"})`;
-    console.log(`non-2xx ${non2xx}, errors ${errors}; ${meteringLine}`);
+    const meteringLine = `usage records written: ${metered} for ${tally.throughRequests} complete streams through Modelport that the clients counted (${meteringOk ? "none lost; the rest were in flight when a run stopped" : "RECORDS LOST"})`;
+    console.log(`non-2xx ${tally.non2xx}, errors ${tally.errors}; ${meteringLine}`);
 
     writeSection(
       "gateway-stream",
@@ -262,28 +232,21 @@ async function benchmark(): Promise<void> {
 - Machine: ${machineFacts()}
 - Streamed \`POST /v1/chat/completions\` (\`stream: true\`, ${BODY.length}-byte body); the fake upstream answers with a role chunk, ${CHUNKS} content chunks, a finish chunk, a usage chunk and [DONE], all in one write. The fake, Modelport and ${pk ? "Portkey" : "the benchmark"} each in their own process. Modelport: project key, per-model rate limit (10^9 a minute) and budget, usage metering to SQLite, log level ${LOG_LEVEL} to a file, routing; it parses the upstream's chunks and writes its own.
 - ${
-        pk && "dir" in found
-          ? `Portkey's gateway ${found.version} (\`node build/start-server.js --port=N\`, \`x-portkey-provider: openai\`, \`x-portkey-custom-host\` to the fake): it relays the stream with no auth, limits, budgets or metering of its own. Its stream handler waits 25 ms (a \`setTimeout\`) before relaying the first chunk, which sets its c=1 times and caps its c=32 streams/s near 32 / 25 ms; its CPU per stream is the fairer comparison there.`
+        pk
+          ? `Portkey's gateway ${pk.version} (\`node build/start-server.js --port=N\`, \`x-portkey-provider: openai\`, \`x-portkey-custom-host\` to the fake): it relays the stream with no auth, limits, budgets or metering of its own. Its stream handler waits 25 ms (a \`setTimeout\`) before relaying the first chunk, which sets its c=1 times and caps its c=32 streams/s near 32 / 25 ms; its CPU per stream is the fairer comparison there.`
           : "Portkey: skipped (no build found)."
       }
 - c=1: a sequential node:http client in the benchmark process (keep-alive, one socket); per request the time to the first body byte, to the first chunk with non-empty content, and to the last byte; percentiles pool every request of every round. c=32: autocannon (a request counts when its stream is complete); CPU per stream from /proc over each run.
 - ${ROUNDS} rounds of ${SECONDS} s per path and concurrency, the paths' order rotating every round (after ${WARMUP} s warm-ups at c=32); requests/s the median over rounds.
 - Modelport at ${revision()}
-- Non-2xx: ${non2xx}, errors, timeouts and failed streams: ${errors}; ${meteringLine}.
+- Non-2xx: ${tally.non2xx}, errors, timeouts and failed streams: ${tally.errors}; ${meteringLine}.
 ${vsLine}
 
 ${table}
 `,
     );
-  } finally {
-    await pk?.stop();
-    await mp.stop();
-    await fake.stop();
-  }
-  if (failed) {
-    console.error("some requests failed: see non-2xx and errors above");
-    process.exitCode = 1;
-  }
+    return { failed: tally.non2xx > 0 || tally.errors > 0 || !meteringOk };
+  });
 }
 
 await benchmark();

@@ -23,18 +23,18 @@ import { summariseProfile } from "./cpu-profile.ts";
 import {
   cannon,
   cpuPerRequest,
-  findPortkey,
   fmt,
+  type GatewayPath,
   MODEL,
   meteredRequests,
-  portkeyHeaders,
   revision,
-  type Child,
   type Run,
+  runGatewayBench,
   setUpProject,
   startFake,
   startModelport,
-  startPortkey,
+  tallyRun,
+  warmUp,
   writeSection,
 } from "./gateway-common.ts";
 import { machineFacts, median } from "./machine.ts";
@@ -82,27 +82,11 @@ async function sanityCheck(paths: readonly (readonly [string, string, Record<str
   if (unauthorised.status !== 401) throw new Error(`a wrong key got ${unauthorised.status}: auth is off`);
 }
 
-type Path = "direct" | "through" | "portkey";
+type Path = GatewayPath;
 
 async function benchmark(): Promise<void> {
-  const found = findPortkey(values.portkey);
-  if ("skipped" in found) console.log(found.skipped);
-  const fake = await startFake();
-  const mp = await startModelport(fake.url, MP_OPTIONS);
-  let pk: Child | undefined;
-  const direct = `${fake.url}/chat/completions`;
-  const through = `${mp.url}/v1/chat/completions`;
-  let failed = false;
-  try {
-    if ("dir" in found) pk = await startPortkey(found.dir);
-    const pids: Record<string, number> = { modelport: mp.pid, fake: fake.pid, ...(pk ? { portkey: pk.pid } : {}) };
-    const { projectId, key } = await setUpProject(mp.url);
-    const target: Record<Path, { url: string; headers: Record<string, string> }> = {
-      direct: { url: direct, headers: {} },
-      through: { url: through, headers: { authorization: `Bearer ${key}` } },
-      portkey: { url: `${pk?.url ?? ""}/v1/chat/completions`, headers: portkeyHeaders(fake.url) },
-    };
-    const paths: Path[] = pk ? ["direct", "through", "portkey"] : ["direct", "through"];
+  await runGatewayBench({ portkey: values.portkey, modelport: MP_OPTIONS }, async ({ fake, mp, pk, projectId, key, pids, target, paths }) => {
+    const through = target.through.url;
     await sanityCheck(
       paths.map((p) => [p, target[p].url, target[p].headers] as const),
       through,
@@ -111,16 +95,7 @@ async function benchmark(): Promise<void> {
     console.log(`fake upstream ${fake.url} (pid ${fake.pid}); Modelport ${mp.url} (pid ${mp.pid})${values.keep ? `, log ${mp.logFile}` : ""}${pk ? `; Portkey ${pk.url} (pid ${pk.pid})` : ""}`);
     const run = (path: Path, connections: number, seconds: number, keepLatencies: boolean) =>
       cannon({ url: target[path].url, headers: target[path].headers, body: BODY, connections, seconds, pids, keepLatencies });
-    let throughRequests = 1;
-    let non2xx = 0;
-    let errors = 0;
-    // Warm-up: JIT, connection pools, SQLite.
-    for (const path of ["through", ...paths] as const) {
-      const w = await run(path, 32, WARMUP, false);
-      if (path === "through") throughRequests += w.ok;
-      non2xx += w.non2xx;
-      errors += w.errors;
-    }
+    const tally = await warmUp(paths, (path) => run(path, 32, WARMUP, false));
     const c1: Record<Path, Run[]> = { direct: [], through: [], portkey: [] };
     const c32: Record<Path, Run[]> = { direct: [], through: [], portkey: [] };
     for (let round = 0; round < ROUNDS; round++) {
@@ -132,9 +107,7 @@ async function benchmark(): Promise<void> {
           if (connections === 1 && path === "portkey") continue;
           const r = await run(path, connections, SECONDS, connections === 1);
           store[path].push(r);
-          if (path === "through") throughRequests += r.ok;
-          non2xx += r.non2xx;
-          errors += r.errors;
+          tallyRun(tally, path, r);
           const lat = connections === 1 ? `, p50 ${fmt(percentile(r.latencies, 50))} ms, p99 ${fmt(percentile(r.latencies, 99))} ms` : "";
           console.log(`round ${round + 1} c=${connections} ${path.padEnd(7)}: ${r.rps.toFixed(0)} req/s${lat}, non-2xx ${r.non2xx}, errors ${r.errors}`);
         }
@@ -156,8 +129,7 @@ async function benchmark(): Promise<void> {
     const passCpu = cpuThrough <= TARGET_CPU_US;
     const passRatio = median(ratios) >= TARGET_RATIO_C32;
     // Requests in flight when autocannon stops a run are served and metered, but not counted by it.
-    const meteringOk = metered >= throughRequests;
-    failed = non2xx > 0 || errors > 0 || !meteringOk;
+    const meteringOk = metered >= tally.throughRequests;
 
     const rows = [
       "| measure | direct to fake | through Modelport | added / ratio |",
@@ -172,7 +144,7 @@ async function benchmark(): Promise<void> {
     ];
     let portkeyTable = "";
     let portkeyTarget = "";
-    if (pk && "dir" in found) {
+    if (pk) {
       const rpsPortkey = median(c32.portkey.map((r) => r.rps));
       const vs = c32.through.map((r, i) => r.rps / (c32.portkey[i] as Run).rps);
       const passVs = median(vs) >= TARGET_VS_PORTKEY;
@@ -187,8 +159,8 @@ async function benchmark(): Promise<void> {
     }
     const table = rows.join("\n");
     console.log(`\n${table}\n${portkeyTable ? `\n${portkeyTable}\n` : ""}`);
-    const meteringLine = `usage records written: ${metered} for ${throughRequests} 2xx answers through Modelport that autocannon counted (${meteringOk ? "none lost; the rest were in flight when a run stopped" : "RECORDS LOST"})`;
-    console.log(`non-2xx ${non2xx}, errors ${errors}; ${meteringLine}`);
+    const meteringLine = `usage records written: ${metered} for ${tally.throughRequests} 2xx answers through Modelport that autocannon counted (${meteringOk ? "none lost; the rest were in flight when a run stopped" : "RECORDS LOST"})`;
+    console.log(`non-2xx ${tally.non2xx}, errors ${tally.errors}; ${meteringLine}`);
 
     writeSection(
       "gateway",
@@ -198,27 +170,20 @@ async function benchmark(): Promise<void> {
 - Non-streamed \`POST /v1/chat/completions\` (${BODY.length}-byte body), autocannon in the benchmark's process; the fake upstream (\`bench/fake-openai-upstream.ts\`) and Modelport each in their own process. Modelport calls the fake with \`stream: true\` and answers with JSON, with a project key (auth), a per-model rate limit and budget (checked on every request), usage metering to SQLite, log level ${LOG_LEVEL} (to a file) and routing on.
 - The rate limit is an explicit per-model limit of 10^9 requests and 10^12 tokens a minute with 4,096 concurrent (the default tier-5, 30,000 requests a minute, would refuse most of this load); it runs through the same limiter as a tier. The direct path is bounded by autocannon and the fake (about 10 µs of CPU each per request), so the ratio mostly shows Modelport's own cost: at c=32 Modelport's main thread is the bottleneck.
 - ${
-        pk && "dir" in found
-          ? `Portkey's gateway ${found.version} (\`node build/start-server.js --port=N\`, built with \`npm install --ignore-scripts && npm run build\`) in its own process in front of the same fake (\`x-portkey-provider: openai\`, \`x-portkey-custom-host\`); it forwards the request as sent (non-streamed), with no auth, limits, budgets or metering of its own. It runs at c=32 only, in the same rounds.`
+        pk
+          ? `Portkey's gateway ${pk.version} (\`node build/start-server.js --port=N\`, built with \`npm install --ignore-scripts && npm run build\`) in its own process in front of the same fake (\`x-portkey-provider: openai\`, \`x-portkey-custom-host\`); it forwards the request as sent (non-streamed), with no auth, limits, budgets or metering of its own. It runs at c=32 only, in the same rounds.`
           : "Portkey: skipped (no build found)."
       }
 - ${ROUNDS} rounds of ${SECONDS} s per path and concurrency, the paths' order rotating every round (after ${WARMUP} s warm-ups at c=32); latencies are every request's exact time pooled over the rounds, requests/s the median over rounds.
 - Modelport at ${revision()}
-- Non-2xx: ${non2xx}, errors and timeouts: ${errors}; ${meteringLine}.
+- Non-2xx: ${tally.non2xx}, errors and timeouts: ${tally.errors}; ${meteringLine}.
 - Targets (issue 16): added p50 ≤ ${TARGET_ADDED_P50_MS} ms at c=1 (**${pass50 ? "pass" : "FAIL"}**), Modelport CPU ≤ ${TARGET_CPU_US} µs per request at c=32 (**${passCpu ? "pass" : "FAIL"}**), through/direct ≥ ${TARGET_RATIO_C32} at c=32 (**${passRatio ? "pass" : "FAIL"}**)${portkeyTarget}.
 
 ${table}
 ${portkeyTable ? `\n${portkeyTable}\n` : ""}`,
     );
-  } finally {
-    await pk?.stop();
-    await mp.stop();
-    await fake.stop();
-  }
-  if (failed) {
-    console.error("some requests failed: see non-2xx and errors above");
-    process.exitCode = 1;
-  }
+    return { failed: tally.non2xx > 0 || tally.errors > 0 || !meteringOk };
+  });
 }
 
 /** Runs Modelport with --cpu-prof under c=32 load and prints where its time goes. */
