@@ -2,7 +2,6 @@ import assert from "node:assert/strict";
 import { describe, test } from "node:test";
 import { countTokens } from "gpt-tokenizer";
 import type { ChatRequest, ChatStreamPart, Usage } from "../../src/core/chat.ts";
-import type { TextCompletionPart } from "../../src/core/completion.ts";
 import { ApiError } from "../../src/core/errors.ts";
 import { createLogger } from "../../src/logging/logger.ts";
 import { parseResponsesRequest } from "../../src/protocol/openai/responses-parse.ts";
@@ -11,7 +10,6 @@ import { fileCitations, fileSearchResult } from "../../src/protocol/openai/respo
 import { ResponseStreamBuilder, type ResponseStreamEvent } from "../../src/protocol/openai/responses-stream.ts";
 import { itemsToChatMessages } from "../../src/protocol/openai/responses-to-chat.ts";
 import type { RequestInputItem } from "../../src/protocol/openai/responses-types.ts";
-import { unsupportedEndpoint, type ChatModel, type EmbedResult, type ForwardedResponse, type ForwardEndpoint, type ModelCapabilities } from "../../src/providers/provider.ts";
 import type { SearchHit, SearchRequest, SearchResult, VectorSearch } from "../../src/retrieval/types.ts";
 import { ChatService } from "../../src/services/chat-service.ts";
 import { FILE_SEARCH_CONTEXT_HEADER, fileSearchQuery, packFileSearchContext } from "../../src/services/file-search-tool.ts";
@@ -19,6 +17,7 @@ import { ModelRegistry } from "../../src/services/model-registry.ts";
 import { ResponsesService } from "../../src/services/responses-service.ts";
 import type { UsageMeter } from "../../src/services/usage-meter.ts";
 import type { ObjectStore } from "../../src/storage/object-store.ts";
+import { ChatOnlyModel } from "../helpers/chat-only-model.ts";
 import { assertSchema } from "../helpers/openapi.ts";
 import { checkEvents } from "../helpers/response-events.ts";
 
@@ -336,27 +335,17 @@ describe("file_search rendering", () => {
 });
 
 /** A chat model with a small context whose tokens are `factor` times o200k's, recording what it was asked. */
-class FakeModel implements ChatModel {
+class FakeModel extends ChatOnlyModel {
   readonly descriptor = { id: "m", aliases: [], created: 0, ownedBy: "test", pricing: undefined };
   readonly contextSize: number;
-  readonly capabilities: ModelCapabilities;
   readonly factor: number;
   readonly requests: ChatRequest[] = [];
   constructor(contextSize: number, factor = 1) {
+    super(contextSize);
     this.contextSize = contextSize;
-    this.capabilities = { contextSize, embeddings: "none", completions: "none", forwards: new Set(), vision: false };
     this.factor = factor;
   }
-  async forward(endpoint: ForwardEndpoint): Promise<ForwardedResponse> {
-    throw unsupportedEndpoint(this.descriptor.id, endpoint);
-  }
-  async embed(): Promise<EmbedResult> {
-    throw unsupportedEndpoint(this.descriptor.id, "/embeddings");
-  }
-  async *completeText(): AsyncGenerator<TextCompletionPart> {
-    throw unsupportedEndpoint(this.descriptor.id, "/completions");
-  }
-  async countPromptTokens(request: ChatRequest): Promise<number> {
+  override async countPromptTokens(request: ChatRequest): Promise<number> {
     return request.messages.reduce((n, m) => n + 4 + Math.ceil(countTokens(m.content) * this.factor), 3);
   }
   async *streamChat(request: ChatRequest, _signal: AbortSignal, onUsage?: (usage: Usage) => void): AsyncGenerator<ChatStreamPart> {
@@ -369,10 +358,6 @@ class FakeModel implements ChatModel {
     onUsage?.(used);
     yield { type: "usage", usage: used };
   }
-  stats(): Record<string, number> {
-    return {};
-  }
-  async dispose(): Promise<void> {}
 }
 
 class FakeSearch implements VectorSearch {

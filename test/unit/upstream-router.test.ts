@@ -1,12 +1,12 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import type { ChatStreamPart, Usage } from "../../src/core/chat.ts";
-import type { TextCompletionPart } from "../../src/core/completion.ts";
 import { ApiError } from "../../src/core/errors.ts";
 import { parseChatCompletionRequest } from "../../src/protocol/openai/chat-completions-parse.ts";
 import { anthropicAdapter } from "../../src/providers/anthropic/adapter.ts";
 import { openAiCompatibleAdapter } from "../../src/providers/openai-compatible/adapter.ts";
-import { unsupportedEndpoint, type ChatModel, type EmbedResult, type ForwardedResponse, type ForwardEndpoint } from "../../src/providers/provider.ts";
+import type { ChatModel } from "../../src/providers/provider.ts";
+import { ChatOnlyModel } from "../helpers/chat-only-model.ts";
 import { backoffMs, runAttempts, type AttemptPlan, type OpenAttempt } from "../../src/providers/upstream/attempt-loop.ts";
 import { CircuitBreaker } from "../../src/providers/upstream/circuit-breaker.ts";
 import type { Deployment } from "../../src/providers/upstream/deployment.ts";
@@ -316,29 +316,15 @@ describe("attempt loop", () => {
 });
 
 /** A fallback model that answers every request with one text part. */
-class EchoModel implements ChatModel {
+class EchoModel extends ChatOnlyModel {
   readonly descriptor = { id: "echo", aliases: [], created: 0, ownedBy: "test", pricing: undefined };
-  readonly capabilities = { contextSize: 100, embeddings: "none", completions: "none", forwards: new Set<ForwardEndpoint>(), vision: false } as const;
+  constructor() {
+    super(100);
+  }
   async *streamChat(_request: unknown, _signal: AbortSignal, onUsage?: (usage: Usage) => void): AsyncGenerator<ChatStreamPart> {
     yield { type: "text-delta", choice: 0, text: "echo" };
     onUsage?.({ promptTokens: 1, completionTokens: 1, cachedTokens: 0, reasoningTokens: 0 });
   }
-  async forward(endpoint: ForwardEndpoint): Promise<ForwardedResponse> {
-    throw unsupportedEndpoint(this.descriptor.id, endpoint);
-  }
-  async embed(): Promise<EmbedResult> {
-    throw unsupportedEndpoint(this.descriptor.id, "/embeddings");
-  }
-  async *completeText(): AsyncGenerator<TextCompletionPart> {
-    throw unsupportedEndpoint(this.descriptor.id, "/completions");
-  }
-  async countPromptTokens(): Promise<number> {
-    return 1;
-  }
-  stats(): Record<string, number> {
-    return {};
-  }
-  async dispose(): Promise<void> {}
 }
 
 describe("routed model", () => {
