@@ -1,7 +1,6 @@
 import { countTokens } from "gpt-tokenizer";
 import { emptyUsage, type FinishReason, type TokenLogprob, type Usage } from "../../core/chat.ts";
 import type { TextCompletionPart } from "../../core/completion.ts";
-import { invalidRequest } from "../../core/errors.ts";
 import { prefixedId, unixSeconds } from "../../core/ids.ts";
 import type { CompletionEnvelope } from "../../protocol/openai/chat-completions-render.ts";
 import { parseCompletionRequest, type ParsedCompletionRequest } from "../../protocol/openai/completions-parse.ts";
@@ -10,7 +9,7 @@ import { systemFingerprint } from "../../protocol/openai/fingerprint.ts";
 import type { ChatModel } from "../../providers/provider.ts";
 import type { ModelRegistry } from "../model-registry.ts";
 import type { Endpoint, EndpointAnswer, EndpointCall } from "./endpoint.ts";
-import { parseRelayRequest, type RelayEndpoint, type RelayRequest } from "./relay.ts";
+import { computedModel, parseRelayRequest, type RelayEndpoint, type RelayRequest } from "./relay.ts";
 
 /** A completions request: generated here (validated against the spec), or relayed to an upstream as is. */
 export type CompletionsCall = { kind: "engine"; model: ChatModel; parsed: ParsedCompletionRequest } | { kind: "relay"; request: RelayRequest };
@@ -96,11 +95,8 @@ export class CompletionsEndpoint implements Endpoint<CompletionsCall> {
   }
 
   parse(body: unknown): CompletionsCall {
-    if (typeof body !== "object" || body === null || Array.isArray(body)) throw invalidRequest("The request body must be a JSON object.", null, "invalid_type");
-    const name = (body as { model?: unknown }).model;
-    const model = typeof name === "string" && name !== "" ? this.#registry.resolve(name) : undefined;
-    // The relay reports a missing or malformed model as it always has.
-    if (model === undefined || model.capabilities.completions !== "engine") return { kind: "relay", request: parseRelayRequest(body) };
+    const model = computedModel(this.#registry, body, (m) => m.capabilities.completions === "engine");
+    if (model === undefined) return { kind: "relay", request: parseRelayRequest(body) };
     return { kind: "engine", model, parsed: parseCompletionRequest(body) };
   }
 

@@ -1,10 +1,9 @@
 import { emptyUsage } from "../../core/chat.ts";
-import { invalidRequest } from "../../core/errors.ts";
 import { parseEmbeddingRequest, renderEmbeddingResponse, type EmbeddingRequest } from "../../protocol/openai/embeddings.ts";
 import type { ChatModel } from "../../providers/provider.ts";
 import type { ModelRegistry } from "../model-registry.ts";
 import type { Endpoint, EndpointAnswer, EndpointCall } from "./endpoint.ts";
-import { parseRelayRequest, type RelayEndpoint, type RelayRequest } from "./relay.ts";
+import { computedModel, parseRelayRequest, type RelayEndpoint, type RelayRequest } from "./relay.ts";
 
 /** An embeddings request: computed here (validated against the spec), or relayed to an upstream as is. */
 export type EmbeddingsCall = { kind: "engine"; model: ChatModel; request: EmbeddingRequest } | { kind: "relay"; request: RelayRequest };
@@ -29,11 +28,8 @@ export class EmbeddingsEndpoint implements Endpoint<EmbeddingsCall> {
   }
 
   parse(body: unknown): EmbeddingsCall {
-    if (typeof body !== "object" || body === null || Array.isArray(body)) throw invalidRequest("The request body must be a JSON object.", null, "invalid_type");
-    const name = (body as { model?: unknown }).model;
-    const model = typeof name === "string" && name !== "" ? this.#registry.resolve(name) : undefined;
-    // The relay reports a missing or malformed model as it always has.
-    if (model === undefined || model.capabilities.embeddings !== "engine") return { kind: "relay", request: parseRelayRequest(body) };
+    const model = computedModel(this.#registry, body, (m) => m.capabilities.embeddings === "engine");
+    if (model === undefined) return { kind: "relay", request: parseRelayRequest(body) };
     return { kind: "engine", model, request: parseEmbeddingRequest(body) };
   }
 

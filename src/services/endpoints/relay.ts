@@ -34,6 +34,18 @@ export function relays(model: ChatModel, endpoint: ForwardEndpoint): boolean {
   return model.capabilities.forwards.has(endpoint);
 }
 
+/**
+ * For endpoints that compute some models here and relay the rest: the model a body names when
+ * `computes` says it is one of those, else undefined (the body then goes to the relay, which
+ * reports a missing or malformed model as it always has). A non-object body is a 400 here.
+ */
+export function computedModel(registry: ModelRegistry, body: unknown, computes: (model: ChatModel) => boolean): ChatModel | undefined {
+  if (typeof body !== "object" || body === null || Array.isArray(body)) throw invalidRequest("The request body must be a JSON object.", null, "invalid_type");
+  const name = (body as { model?: unknown }).model;
+  const model = typeof name === "string" && name !== "" ? registry.resolve(name) : undefined;
+  return model !== undefined && computes(model) ? model : undefined;
+}
+
 /** Reads a relay body: a JSON object with a non-empty string `model`; everything else is the upstream's to judge. */
 export function parseRelayRequest(raw: unknown): RelayRequest {
   if (typeof raw !== "object" || raw === null || Array.isArray(raw)) throw invalidRequest("The request body must be a JSON object.", null, "invalid_type");

@@ -6,7 +6,7 @@ import type { RequestGate } from "../../../services/request-gate.ts";
 import { logUsage, modelCall, sendAnswer } from "../../model-call.ts";
 import type { Handler } from "../../router.ts";
 import { openEventStream } from "../../sse-writer.ts";
-import { forwardHandler } from "./forward.ts";
+import { computedOrRelayed } from "./forward.ts";
 
 
 /**
@@ -16,15 +16,7 @@ import { forwardHandler } from "./forward.ts";
  * the body to an upstream that has the endpoint or answers 400 `unsupported_endpoint`.
  */
 export function completionsHandler(endpoint: CompletionsEndpoint, gate: RequestGate): Handler {
-  const relay = forwardHandler(endpoint.relay, gate);
-  return async (ctx) => {
-    const body = await ctx.readJson();
-    const parsed = endpoint.parse(body);
-    if (parsed.kind === "relay") {
-      // The relay reads the body again (and may stream it back).
-      ctx.readJson = () => Promise.resolve(body);
-      return relay(ctx);
-    }
+  return computedOrRelayed(endpoint, gate, async (ctx, parsed) => {
     const { model, parsed: request } = parsed;
     ctx.log.model = request.request.model;
     ctx.log.stream = request.stream;
@@ -54,5 +46,5 @@ export function completionsHandler(endpoint: CompletionsEndpoint, gate: RequestG
       await writer.end();
       logUsage(ctx);
     }
-  };
+  });
 }

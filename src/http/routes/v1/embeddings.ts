@@ -2,7 +2,7 @@ import type { EmbeddingsEndpoint } from "../../../services/endpoints/embeddings.
 import type { RequestGate } from "../../../services/request-gate.ts";
 import { modelCall, sendAnswer } from "../../model-call.ts";
 import type { Handler } from "../../router.ts";
-import { forwardHandler } from "./forward.ts";
+import { computedOrRelayed } from "./forward.ts";
 
 /**
  * `POST /v1/embeddings`. Models that embed here (local GGUF models) are validated against the
@@ -11,20 +11,12 @@ import { forwardHandler } from "./forward.ts";
  * the endpoint or answers 400 `unsupported_endpoint`.
  */
 export function embeddingsHandler(endpoint: EmbeddingsEndpoint, gate: RequestGate): Handler {
-  const relay = forwardHandler(endpoint.relay, gate);
-  return async (ctx) => {
-    const body = await ctx.readJson();
-    const parsed = endpoint.parse(body);
-    if (parsed.kind === "relay") {
-      // The relay reads the body again (and may stream it back).
-      ctx.readJson = () => Promise.resolve(body);
-      return relay(ctx);
-    }
+  return computedOrRelayed(endpoint, gate, async (ctx, parsed) => {
     ctx.log.model = parsed.request.model;
     ctx.log.stream = false;
     const answer = await endpoint.run(modelCall(ctx, gate), parsed);
     ctx.log.prompt_tokens = ctx.metering?.usage?.promptTokens;
     ctx.log.inputs = parsed.request.inputs.length;
     sendAnswer(ctx.res, answer);
-  };
+  });
 }

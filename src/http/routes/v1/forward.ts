@@ -4,7 +4,7 @@ import { SseUsageScanner } from "../../../core/openai-usage.ts";
 import { collectRelayed, type RelayEndpoint } from "../../../services/endpoints/relay.ts";
 import type { RequestGate } from "../../../services/request-gate.ts";
 import { modelCall, sendAnswer } from "../../model-call.ts";
-import type { Handler } from "../../router.ts";
+import type { Handler, RequestContext } from "../../router.ts";
 
 /**
  * `POST /v1{endpoint}` relayed to an upstream model's deployment as is: the key's model
@@ -40,5 +40,28 @@ export function forwardHandler(relay: RelayEndpoint, gate: RequestGate): Handler
       if (scanner.usage !== undefined) call.usage(scanner.usage);
       ctx.res.end();
     }
+  };
+}
+
+/**
+ * A handler for an endpoint that computes some models here and relays the rest: a body the
+ * endpoint's `parse` gives to the relay goes to `forwardHandler` as it came (it may stream back);
+ * any other goes to `local` with its parsed request.
+ */
+export function computedOrRelayed<P extends { kind: string }>(
+  endpoint: { parse(body: unknown): P; relay: RelayEndpoint },
+  gate: RequestGate,
+  local: (ctx: RequestContext, parsed: Exclude<P, { kind: "relay" }>) => Promise<void>,
+): Handler {
+  const relay = forwardHandler(endpoint.relay, gate);
+  return async (ctx) => {
+    const body = await ctx.readJson();
+    const parsed = endpoint.parse(body);
+    if (parsed.kind === "relay") {
+      // The relay reads the body again.
+      ctx.readJson = () => Promise.resolve(body);
+      return relay(ctx);
+    }
+    return local(ctx, parsed as Exclude<P, { kind: "relay" }>);
   };
 }
