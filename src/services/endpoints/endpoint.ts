@@ -1,9 +1,6 @@
-import type { Usage } from "../../core/chat.ts";
+import type { RequestPriority, Usage } from "../../core/chat.ts";
 import type { ChatModel } from "../../providers/provider.ts";
 import type { Principal } from "../access.ts";
-
-/** Interactive requests (the API) go ahead of background work (batch lines, indexing) in the engine's queues. */
-export type Priority = "interactive" | "background";
 
 /**
  * What an endpoint needs from whoever calls it: the HTTP routes (admitted through the request gate,
@@ -12,7 +9,8 @@ export type Priority = "interactive" | "background";
 export interface EndpointCall {
   principal: Principal;
   signal: AbortSignal;
-  priority: Priority;
+  /** Interactive requests (the API) go ahead of background work (batch lines) in the engine's queues. */
+  priority: RequestPriority;
   /**
    * Admits the request once its model is known and before any model work (key restriction, budget,
    * rate limits); `requested` is the name the client used.
