@@ -14,63 +14,12 @@ export interface Logger {
   error(msg: string, fields?: LogFields): void;
 }
 
-/**
- * Lines wait at most this long. Standard output to a file or a pipe is a synchronous write(2) in
- * Node, one per call: a line per request was a system call per request on the gateway path, and
- * one write per batch costs the same as one line.
- */
-const FLUSH_MS = 10;
-/** A batch this large is written at once. */
-const FLUSH_BYTES = 64 * 1024;
-
-/** Flushers of loggers holding lines, all written when the process exits, however it exits. */
-const holding = new Set<() => void>();
-let exitHook = false;
-function holdUntilExit(flush: () => void): void {
-  holding.add(flush);
-  if (exitHook) return;
-  exitHook = true;
-  // 'exit' runs for a normal end, process.exit and an uncaught exception; writes there are
-  // synchronous, so nothing buffered is lost. Only SIGKILL (or a native crash) loses the last
-  // FLUSH_MS of lines.
-  process.on("exit", () => {
-    for (const f of [...holding]) f();
-  });
-}
-
-/**
- * A JSON-lines logger to the given stream (stdout by default). Debug and info lines are buffered
- * and written together within FLUSH_MS; a warning or an error writes itself and everything before
- * it at once, in order, so nothing that explains a failure waits on a timer.
- */
+/** A JSON-lines logger to the given stream (stdout by default). */
 export function createLogger(level: LogLevel, write: (line: string) => void = (l) => process.stdout.write(l)): Logger {
   const min = RANK[level];
-  let pending = "";
-  let timer: NodeJS.Timeout | undefined;
-  const flush = (): void => {
-    if (timer !== undefined) {
-      clearTimeout(timer);
-      timer = undefined;
-    }
-    holding.delete(flush);
-    if (pending === "") return;
-    const text = pending;
-    pending = "";
-    write(text);
-  };
   const log = (lvl: Exclude<LogLevel, "silent">, msg: string, fields?: LogFields): void => {
     if (RANK[lvl] < min) return;
-    pending += `${JSON.stringify({ time: new Date().toISOString(), level: lvl, msg, ...fields })}\n`;
-    if (RANK[lvl] >= RANK.warn || pending.length >= FLUSH_BYTES) {
-      flush();
-      return;
-    }
-    if (timer === undefined) {
-      timer = setTimeout(flush, FLUSH_MS);
-      // The timer keeps no process alive: the exit hook writes what it would have.
-      timer.unref();
-      holdUntilExit(flush);
-    }
+    write(`${JSON.stringify({ time: new Date().toISOString(), level: lvl, msg, ...fields })}\n`);
   };
   return {
     debug: (m, f) => log("debug", m, f),
