@@ -1,5 +1,5 @@
 import { spawn } from "node:child_process";
-import { mkdtempSync, readFileSync } from "node:fs";
+import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Agent, request } from "node:http";
@@ -27,11 +27,23 @@ export async function startBenchServer(options: {
   queueSize?: number;
   /** Extra Node options for the server process, e.g. `--cpu-prof` to profile it. */
   execArgv?: readonly string[];
+  /** Extra environment variables (MODELPORT_PROMPT_LOOKUP, say). */
+  env?: Record<string, string>;
+  /** A YAML config file's text; its models replace `model`. */
+  configYaml?: string;
 }): Promise<BenchServer> {
   const cli = fileURLToPath(new URL("../src/cli/index.ts", import.meta.url));
-  const child = spawn(process.execPath, [...(options.execArgv ?? []), cli, "serve", "--port", "0", "-m", options.model ?? STORIES], {
+  const dir = mkdtempSync(join(tmpdir(), "modelport-bench-"));
+  let modelArgs = ["-m", options.model ?? STORIES];
+  if (options.configYaml !== undefined) {
+    writeFileSync(join(dir, "config.yaml"), options.configYaml);
+    mkdirSync(join(dir, "models"));
+    modelArgs = ["--config", join(dir, "config.yaml"), "--models-dir", join(dir, "models")];
+  }
+  const child = spawn(process.execPath, [...(options.execArgv ?? []), cli, "serve", "--port", "0", ...modelArgs], {
     env: {
       ...process.env,
+      ...options.env,
       MODELPORT_THREADS: String(options.threads ?? 1),
       MODELPORT_SEQUENCES: String(options.sequences ?? 4),
       MODELPORT_CONTEXT_SIZE: String(options.contextSize ?? 2048),
@@ -40,7 +52,7 @@ export async function startBenchServer(options: {
       MODELPORT_AUTO_PULL: "false",
       MODELPORT_LOG_LEVEL: "info",
       MODELPORT_API_KEYS: BENCH_KEY,
-      MODELPORT_DATA_DIR: join(mkdtempSync(join(tmpdir(), "modelport-bench-")), "data"),
+      MODELPORT_DATA_DIR: join(dir, "data"),
     },
     stdio: ["ignore", "pipe", "inherit"],
   });

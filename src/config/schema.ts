@@ -17,6 +17,10 @@ const engineSettings = {
   minPrefixReuse: z.number().int().min(1).optional(),
   /** Tokens sampled from (0 = the whole vocabulary, as OpenAI's top_p = 1 means, but slower). */
   samplingTopK: z.number().int().min(0).optional(),
+  /** Speculative decoding by prompt lookup: continuations copied from the prompt, verified in one batch. */
+  promptLookup: z.boolean().optional(),
+  /** Most tokens drafted per step (prompt lookup or draft model). */
+  speculativeTokens: z.number().int().min(1).max(64).optional(),
 };
 
 /** Prices in US dollars per million tokens. */
@@ -35,6 +39,8 @@ export const modelConfigSchema = z.strictObject({
   chatTemplate: z.string().min(1).optional(),
   /** Prices for usage records; cached prompt tokens default to half the input price. */
   pricing: pricingSchema.optional(),
+  /** A smaller GGUF with the same vocabulary that drafts tokens for speculative decoding (wins over promptLookup). */
+  draftModel: z.string().min(1).optional(),
   ...engineSettings,
 });
 
@@ -64,6 +70,8 @@ export const configSchema = z.strictObject({
       queueSize: z.number().int().min(0).default(32),
       minPrefixReuse: z.number().int().min(1).default(32),
       samplingTopK: z.number().int().min(0).default(40),
+      promptLookup: z.boolean().default(false),
+      speculativeTokens: z.number().int().min(1).max(64).default(8),
     })
     .prefault({}),
   models: z.array(modelConfigSchema).default([]),

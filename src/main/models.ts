@@ -9,6 +9,7 @@ import { collectModels, type ModelEntry } from "../models/discover.ts";
 import { PullError, pullModel, type PullProgress } from "../models/pull.ts";
 import { ModelRegistry } from "../services/model-registry.ts";
 import { addUpstreamModels } from "./upstream-models.ts";
+import type { SpeculationSpec } from "../providers/local/speculation.ts";
 
 /** Hooks the CLI uses to show progress; tests leave them out. */
 export interface StartHooks {
@@ -63,6 +64,13 @@ async function ensureModels(config: Config, logger: Logger, hooks: StartHooks): 
   return collectModels(config);
 }
 
+/** A model entry's speculative decoding: its draft model, else prompt lookup when on, else none. */
+function speculationFor(entry: ModelEntry): SpeculationSpec | undefined {
+  if (entry.draftModel !== undefined) return { method: "draft", draftModel: entry.draftModel, maxTokens: entry.speculativeTokens, minConfidence: 0.6 };
+  if (entry.promptLookup) return { method: "lookup", maxTokens: entry.speculativeTokens, minPattern: 2 };
+  return undefined;
+}
+
 /** Starts the engine and loads each local model into it; the engine's disposal goes on `cleanup` at once. */
 async function loadLocalModels(config: Config, entries: readonly ModelEntry[], registry: ModelRegistry, logger: Logger, cleanup: CleanupStack): Promise<void> {
   // Imported here: a gateway without local models starts without node-llama-cpp's code.
@@ -70,23 +78,32 @@ async function loadLocalModels(config: Config, entries: readonly ModelEntry[], r
   const engine = await LocalEngine.create(config.gpu, logger);
   cleanup.defer("engine", () => engine.dispose());
   for (const entry of entries) {
-    const model = await engine.loadModel({
-      id: entry.id,
-      path: entry.path,
-      aliases: entry.aliases,
-      contextSize: entry.contextSize,
-      sequences: entry.sequences,
-      threads: entry.threads ?? LocalEngine.defaultThreads(statSync(entry.path).size),
-      batchSize: entry.batchSize,
-      queueSize: entry.queueSize,
-      minPrefixReuse: entry.minPrefixReuse,
-      samplingTopK: entry.samplingTopK,
-      pricing: entry.pricing,
-      chatTemplate: entry.chatTemplate,
-      prefixStore: config.prefixCache.enabled
-        ? { ...config.prefixCache, root: join(config.dataDir, "prefix-cache") }
-        : undefined,
-    });
+    const model = await engine
+      .loadModel({
+        id: entry.id,
+        path: entry.path,
+        aliases: entry.aliases,
+        contextSize: entry.contextSize,
+        sequences: entry.sequences,
+        threads: entry.threads ?? LocalEngine.defaultThreads(statSync(entry.path).size),
+        batchSize: entry.batchSize,
+        queueSize: entry.queueSize,
+        minPrefixReuse: entry.minPrefixReuse,
+        samplingTopK: entry.samplingTopK,
+        speculative: speculationFor(entry),
+        pricing: entry.pricing,
+        chatTemplate: entry.chatTemplate,
+        prefixStore: config.prefixCache.enabled
+          ? { ...config.prefixCache, root: join(config.dataDir, "prefix-cache") }
+          : undefined,
+      })
+      .catch((error: unknown) => {
+        // A draft model that does not fit is a configuration mistake, reported as one.
+        if (entry.draftModel !== undefined && error instanceof Error && /draft model/.test(error.message)) {
+          throw new ConfigError(`Model '${entry.id}': ${error.message}; a draftModel must be a GGUF with the same vocabulary as the model.`);
+        }
+        throw error;
+      });
     registry.add(model);
     logger.info("model loaded", {
       model: entry.id,

@@ -17,6 +17,10 @@ export interface ModelEntry {
   queueSize: number;
   minPrefixReuse: number;
   samplingTopK: number;
+  promptLookup: boolean;
+  speculativeTokens: number;
+  /** Draft model for speculative decoding, resolved to a path. */
+  draftModel: string | undefined;
   pricing: Pricing | undefined;
   source: "config" | "directory";
 }
@@ -51,6 +55,9 @@ export function collectModels(config: Config): ModelEntry[] {
     queueSize: m.queueSize ?? d.queueSize,
     minPrefixReuse: m.minPrefixReuse ?? d.minPrefixReuse,
     samplingTopK: m.samplingTopK ?? d.samplingTopK,
+    promptLookup: m.promptLookup ?? d.promptLookup,
+    speculativeTokens: m.speculativeTokens ?? d.speculativeTokens,
+    draftModel: m.draftModel === undefined ? undefined : resolve(m.draftModel),
     pricing: m.pricing && { input: m.pricing.input, output: m.pricing.output, cachedInput: m.pricing.cachedInput ?? m.pricing.input / 2 },
     source: "config",
   }));
@@ -69,6 +76,9 @@ export function collectModels(config: Config): ModelEntry[] {
       queueSize: d.queueSize,
       minPrefixReuse: d.minPrefixReuse,
       samplingTopK: d.samplingTopK,
+      promptLookup: d.promptLookup,
+      speculativeTokens: d.speculativeTokens,
+      draftModel: undefined,
       pricing: undefined,
       source: "directory",
     });

@@ -14,6 +14,7 @@ import { Embedder } from "./embedder.ts";
 import { compileJsonSchemaGrammar, compileToolCallGrammar, SchemaGrammarError } from "./grammar/json-schema-grammar.ts";
 import { PrefixStateStore, type PrefixStoreOptions } from "./prefix-state-store.ts";
 import { SequencePool, type SequenceLease } from "./sequence-pool.ts";
+import { Speculation, type SpeculationSpec } from "./speculation.ts";
 import { TokenBytes } from "./token-bytes.ts";
 import { checkPromptLength, generateCompletionChoice, preparePrompt } from "./text-completion.ts";
 import { TokenSampler } from "./token-sampler.ts";
@@ -37,6 +38,8 @@ export interface LocalModelSpec {
   chatTemplate: string | undefined;
   /** Hot-prefix state files; undefined when the prefix cache is off. */
   prefixStore: Omit<PrefixStoreOptions, "dir"> & { root: string } | undefined;
+  /** Speculative decoding (prompt lookup or a draft model); undefined decodes one token per step. */
+  speculative?: SpeculationSpec | undefined;
 }
 
 /** One choice to generate on a leased sequence: its prompt, its limits, how it samples, and its generator. */
@@ -119,6 +122,8 @@ export class LocalModel implements ChatModel {
   readonly #topK: number;
   readonly #prefixStore: PrefixStateStore | undefined;
   readonly #embedder: Embedder;
+  readonly #sequences: readonly LlamaContextSequence[];
+  #speculation: Speculation | undefined;
   /** Interactive choices still waiting for their first token, and background choices paused for them. */
   #interactiveWaiting = 0;
   readonly #pausedBackground = new Set<() => void>();
@@ -135,6 +140,7 @@ export class LocalModel implements ChatModel {
     // Text only: node-llama-cpp has no multimodal support (image parts are refused with a 400).
     this.capabilities = { contextSize: context.contextSize, embeddings: "engine", completions: "engine", forwards: NO_ENDPOINTS, vision: false };
     const sequences = Array.from({ length: context.totalSequences }, () => context.getSequence());
+    this.#sequences = sequences;
     this.#pool = new SequencePool(sequences, spec.queueSize);
     this.#minPrefixReuse = spec.minPrefixReuse;
     this.#topK = spec.samplingTopK;
@@ -182,7 +188,16 @@ export class LocalModel implements ChatModel {
         ownedBy: "modelport",
         pricing: spec.pricing,
       };
-      return new LocalModel(llama, descriptor, model, context, format, spec);
+      const local = new LocalModel(llama, descriptor, model, context, format, spec);
+      if (spec.speculative !== undefined) {
+        try {
+          local.#speculation = await Speculation.create(spec.speculative, model, local.#sequences, spec.threads);
+        } catch (error) {
+          await context.dispose();
+          throw error;
+        }
+      }
+      return local;
     } catch (error) {
       await model.dispose();
       throw error;
@@ -198,6 +213,7 @@ export class LocalModel implements ChatModel {
       queue_size: s.queueSize,
       context_size: this.contextSize,
       ...this.#embedder.stats(),
+      ...(this.#speculation ? { speculative_drafted: this.#speculation.stats.drafted, speculative_accepted: this.#speculation.stats.accepted } : {}),
       ...(this.#prefixStore ? { stored_prefixes: this.#prefixStore.size, stored_prefix_bytes: this.#prefixStore.bytes } : {}),
     };
   }
@@ -488,6 +504,7 @@ export class LocalModel implements ChatModel {
           topLogprobs: job.topLogprobs,
           // The engine fills each batch from higher-priority sequences first.
           evaluationPriority: background ? 1 : 5,
+          drafter: this.#speculation?.drafterFor(sequence),
           ...(background ? { pause: () => this.#yieldToInteractive() } : { onToken: firstToken }),
         },
         this.#bytes,
@@ -546,6 +563,7 @@ export class LocalModel implements ChatModel {
   }
 
   async dispose(): Promise<void> {
+    await this.#speculation?.dispose();
     await this.#embedder.dispose();
     await this.#context.dispose();
     await this.#model.dispose();

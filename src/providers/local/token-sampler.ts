@@ -1,5 +1,6 @@
 import {
   LlamaGrammarEvaluationState,
+  type ControlledEvaluateInputItem,
   type EvaluationPriority,
   type LlamaContextSequence,
   type LlamaGrammar,
@@ -9,7 +10,13 @@ import {
   type TokenBias,
 } from "node-llama-cpp";
 import type { TokenLogprob } from "../../core/chat.ts";
+import type { Drafter } from "./speculation.ts";
 import type { TokenBytes } from "./token-bytes.ts";
+
+/** The per-position options of `controlledEvaluate`. */
+type ControlledOptions = Extract<ControlledEvaluateInputItem, unknown[]>[1];
+/** What one position samples with. */
+type SamplingOptions = NonNullable<NonNullable<ControlledOptions["generateNext"]>["options"]>;
 
 /** Sampling settings that stay fixed for one choice. */
 export interface SamplerSettings {
@@ -31,6 +38,8 @@ export interface SamplerSettings {
   pause?: () => Promise<void> | undefined;
   /** Called after each sampled token. */
   onToken?: () => void;
+  /** Proposes tokens to verify in the same decode (speculative decoding); outputs do not depend on it. */
+  drafter?: Drafter;
 }
 
 /** One sampled token, with its logprob when asked for. */
@@ -68,9 +77,9 @@ export interface Sampler {
 
 /**
  * Samples tokens from one sequence in phases: each phase evaluates its input tokens (a prompt, or
- * text forced between phases) and then samples, optionally under a grammar. Without logprobs it
- * uses node-llama-cpp's batched `evaluate`; with them, `controlledEvaluate`, which exposes raw logits
- * (logprob = logit − max logit − ln Σexp(logit − max)).
+ * text forced between phases) and then samples, optionally under a grammar. Without a grammar it
+ * uses `controlledEvaluate`, which samples any number of positions per decode (drafted tokens) and
+ * exposes raw logits for logprobs (logprob = logit − max logit − ln Σexp(logit − max)).
  */
 export class TokenSampler implements Sampler {
   /** Every token sampled so far in this choice, across phases. */
@@ -90,16 +99,17 @@ export class TokenSampler implements Sampler {
     this.#penaltyWindow = penaltyWindow;
   }
 
-  #options(seed: number): SequenceEvaluateOptions {
+  /** The sampling options of one position; `drafted` are the tokens sampled before it that the engine does not know yet. */
+  #sampling(seed: number, drafted: readonly Token[]): SamplingOptions {
     const s = this.#settings;
     // OpenAI samples with temperature and top_p: min-p is off, and top-k is the configured bound
     // (0, the whole vocabulary, whenever logprobs must report true probabilities).
-    const options: SequenceEvaluateOptions = { temperature: s.temperature, seed, topK: s.topK, minP: 0, topP: s.topP, evaluationPriority: s.evaluationPriority };
+    const options: SamplingOptions = { temperature: s.temperature, seed, topK: s.topK, minP: 0, topP: s.topP };
     if (s.tokenBias !== undefined) options.tokenBias = s.tokenBias;
     if (s.presencePenalty !== 0 || s.frequencyPenalty !== 0) {
       options.repeatPenalty = {
         // OpenAI's penalties count every token sampled so far, so the window is the whole generation.
-        punishTokens: () => this.generated,
+        punishTokens: drafted.length === 0 ? () => this.generated : [...this.generated, ...drafted],
         maxPunishTokens: this.#penaltyWindow,
         penalty: 1,
         presencePenalty: s.presencePenalty,
@@ -114,51 +124,115 @@ export class TokenSampler implements Sampler {
     return this.#settings.topLogprobs !== undefined;
   }
 
-  /** Evaluates `input` and yields sampled tokens until the caller stops or the model ends. */
+  /**
+   * Evaluates `input` and yields sampled tokens until the caller stops or the model ends. Under a
+   * grammar, node-llama-cpp's `evaluate` samples (one random stream per phase); otherwise each
+   * position is sampled with its own seed, which lets drafted tokens be verified in one batch while
+   * the output stays exactly what one-token-at-a-time decoding gives.
+   */
   async *phase(input: Token[], grammar: LlamaGrammar | undefined): AsyncGenerator<Sampled> {
     const seed = mixSeed(this.#settings.seed, this.#phase++);
-    if (this.#settings.topLogprobs === undefined) {
-      const options = this.#options(seed);
-      if (grammar !== undefined) options.grammarEvaluationState = new LlamaGrammarEvaluationState({ model: this.#model, grammar });
-      await this.#settings.pause?.();
-      for await (const token of this.#sequence.evaluate(input, options)) {
-        this.generated.push(token);
-        this.#settings.onToken?.();
-        yield { token };
-        // Not consuming the next token keeps this sequence out of the engine's next batches.
+    if (grammar === undefined) {
+      yield* this.#positionalPhase(input, seed);
+      return;
+    }
+    const options: SequenceEvaluateOptions = {
+      ...this.#sampling(seed, []),
+      evaluationPriority: this.#settings.evaluationPriority,
+      grammarEvaluationState: new LlamaGrammarEvaluationState({ model: this.#model, grammar }),
+    };
+    await this.#settings.pause?.();
+    for await (const token of this.#sequence.evaluate(input, options)) {
+      this.generated.push(token);
+      this.#settings.onToken?.();
+      yield { token };
+      // Not consuming the next token keeps this sequence out of the engine's next batches.
+      const wait = this.#settings.pause?.();
+      if (wait !== undefined) await wait;
+    }
+  }
+
+  /** What the engine returns at one position: the sampled token, and the logits logprobs need. */
+  #next(seed: number, step: number, drafted: readonly Token[]): NonNullable<ControlledOptions["generateNext"]> {
+    const k = this.#settings.topLogprobs;
+    const options = this.#sampling(mixSeed(seed, step), drafted);
+    if (k === undefined) return { token: true, options };
+    return { token: true, totalLogitWeight: true, logits: { filter: { tokens: [], includeTop: Math.max(1, k), includeSelected: true, includeMax: true } }, options };
+  }
+
+  /**
+   * Samples position by position, seed `mixSeed(seed, step)` at the step-th token. Every decode
+   * evaluates the last token and at least one drafted token after it, and samples every position:
+   * tokens are kept while each sampled token equals the next draft (then the next position's sample
+   * is valid too), and the slots of refuted drafts are erased before the next decode. Drafts come
+   * from the drafter (speculative decoding) or, without one, are a guess: the token that followed
+   * the last token where it last occurred. The engine's logits for a token in a decode of one
+   * position differ slightly from those in a decode of several (ggml's single-vector kernels), so
+   * decoding at least two positions each time is what makes the output independent of the drafts,
+   * of how many are right, and of other sequences sharing the batch; a right guess is a free token.
+   */
+  async *#positionalPhase(input: Token[], seed: number): AsyncGenerator<Sampled> {
+    const sequence = this.#sequence;
+    const drafter = this.#settings.drafter;
+    const held = [...sequence.contextTokens, ...input];
+    let drafting = drafter !== undefined;
+    if (drafter !== undefined) {
+      try {
+        await drafter.reset(sequence, held);
+      } catch {
+        // A drafter that cannot start (an incompatible draft model, say) only costs the speed-up.
+        drafting = false;
+      }
+    }
+    const successor = new Map<Token, Token>();
+    for (let i = 1; i < held.length; i++) successor.set(held[i - 1] as Token, held[i] as Token);
+    // The context slot of the last token yielded: on exit the sequence holds exactly what precedes it.
+    let keep: number | undefined;
+    let pending = input;
+    let step = 0;
+    try {
+      for (;;) {
+        const last = pending.at(-1);
+        if (last === undefined) return;
+        const base = sequence.nextTokenIndex;
+        const room = sequence.contextSize - base - pending.length - 1;
+        let drafts = drafting && drafter !== undefined ? await drafter.draft(room) : [];
+        const predicted = drafts.length;
+        if (drafts.length === 0 && room > 0) drafts = [successor.get(last) ?? last];
+        const items: ControlledEvaluateInputItem[] = pending.slice(0, -1);
+        items.push([last, { generateNext: this.#next(seed, step, []) }]);
+        for (let i = 0; i < drafts.length; i++) items.push([drafts[i] as Token, { generateNext: this.#next(seed, step + i + 1, drafts.slice(0, i + 1)) }]);
+        const results = await sequence.controlledEvaluate(items, { evaluationPriority: this.#settings.evaluationPriority });
+        const first = pending.length - 1;
+        const sampled: Token[] = [];
+        for (let j = 0; j <= drafts.length; j++) {
+          const out = results[first + j]?.next;
+          const token = out?.token;
+          keep = base + pending.length + j;
+          if (out === undefined || token === undefined || token === null || this.#model.isEogToken(token)) return;
+          sampled.push(token);
+          successor.set(j === 0 ? last : (drafts[j - 1] as Token), token);
+          this.generated.push(token);
+          this.#settings.onToken?.();
+          yield this.#settings.topLogprobs !== undefined
+            ? { token, logprob: logprobFromLogits(out.logits ?? new Map<Token, number>(), out.totalLogitWeight, token, this.#settings.topLogprobs, this.#bytes) }
+            : { token };
+          step++;
+          if (j === drafts.length || token !== drafts[j]) break;
+        }
+        const accepted = sampled.length - 1;
+        if (predicted > 0) drafter?.record(predicted, accepted);
+        // Refuted drafts hold the slots the next tokens need.
+        const valid = base + pending.length + accepted;
+        if (sequence.nextTokenIndex > valid) await sequence.eraseContextTokenRanges([{ start: valid, end: sequence.nextTokenIndex }]);
+        if (drafting) drafter?.push(sampled);
+        pending = [sampled.at(-1) as Token];
         const wait = this.#settings.pause?.();
         if (wait !== undefined) await wait;
       }
-      return;
-    }
-    yield* this.#phaseWithLogprobs(input, seed);
-  }
-
-  async *#phaseWithLogprobs(input: Token[], seed: number): AsyncGenerator<Sampled> {
-    const k = this.#settings.topLogprobs ?? 0;
-    let pending = input;
-    for (let step = 0; ; step++) {
-      const last = pending.at(-1);
-      if (last === undefined) return;
-      const next = {
-        token: true,
-        totalLogitWeight: true,
-        logits: { filter: { tokens: [] as Token[], includeTop: Math.max(1, k), includeSelected: true, includeMax: true } },
-        options: this.#options(mixSeed(seed, step)),
-      };
-      const results = await this.#sequence.controlledEvaluate([...pending.slice(0, -1), [last, { generateNext: next }]], {
-        evaluationPriority: this.#settings.evaluationPriority,
-      });
-      const out = results.at(-1)?.next;
-      const token = out?.token;
-      if (out === undefined || token === undefined || token === null || this.#model.isEogToken(token)) return;
-      const logprob = logprobFromLogits(out.logits ?? new Map<Token, number>(), out.totalLogitWeight, token, k, this.#bytes);
-      this.generated.push(token);
-      this.#settings.onToken?.();
-      yield { token, logprob };
-      pending = [token];
-      const wait = this.#settings.pause?.();
-      if (wait !== undefined) await wait;
+    } finally {
+      drafter?.stop();
+      if (keep !== undefined && sequence.nextTokenIndex > keep) await sequence.eraseContextTokenRanges([{ start: keep, end: sequence.nextTokenIndex }]);
     }
   }
 }
