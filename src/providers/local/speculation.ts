@@ -21,10 +21,17 @@ export class Drafter {
   readonly #predictor: TokenPredictor;
   readonly #maxTokens: number;
   readonly #stats: SpeculationStats;
+  /**
+   * Tokens offered per decode now: doubled after a decode that kept every draft, cut to one more
+   * than were kept otherwise. Each verified position costs a sample (a native call), so where
+   * little is copied the drafter offers about one token, which costs what plain decoding's guess does.
+   */
+  #budget: number;
 
   constructor(predictor: TokenPredictor, maxTokens: number, stats: SpeculationStats) {
     this.#predictor = predictor;
     this.#maxTokens = maxTokens;
+    this.#budget = maxTokens;
     this.#stats = stats;
   }
 
@@ -32,6 +39,7 @@ export class Drafter {
   async reset(sequence: LlamaContextSequence, stateTokens: readonly Token[]): Promise<void> {
     // Prompt lookup searches everything the sequence holds (the prompt and earlier phases).
     this.#predictor.updateInputTokens([...stateTokens]);
+    this.#budget = this.#maxTokens;
     // Drafts are greedy on the draft model; the target's own sampling decides what is kept.
     await this.#predictor.reset({ targetSequence: sequence, stateTokens: [...stateTokens], evaluateOptions: { temperature: 0 } });
   }
@@ -40,7 +48,7 @@ export class Drafter {
   async draft(room: number): Promise<Token[]> {
     if (room <= 0) return [];
     const tokens = await this.#predictor.predictTokens();
-    return tokens.slice(0, Math.min(room, this.#maxTokens));
+    return tokens.slice(0, Math.min(room, this.#budget));
   }
 
   /** Tokens the sequence now holds after the last ones drafted against. */
@@ -50,6 +58,7 @@ export class Drafter {
 
   /** Counts one verification: `drafted` tokens offered, `accepted` of them kept. */
   record(drafted: number, accepted: number): void {
+    this.#budget = accepted === drafted ? Math.min(this.#maxTokens, this.#budget * 2) : Math.max(1, accepted + 1);
     this.#stats.drafted += drafted;
     this.#stats.accepted += accepted;
   }
