@@ -6,10 +6,12 @@ import { createApp, type App } from "./http/app.ts";
 import { apiRoutes, type ServerState } from "./http/routes/index.ts";
 import type { Logger } from "./logging/logger.ts";
 import { assertCanListen, listenHttp } from "./main/http-server.ts";
-import { buildModels, type StartHooks } from "./main/models.ts";
+import { buildModels, buildWorkerModels, type StartHooks } from "./main/models.ts";
 import { buildServices, startWorkers } from "./main/services.ts";
 import { AccessService } from "./services/access.ts";
+import type { ChatModel } from "./providers/provider.ts";
 import type { ModelRegistry } from "./services/model-registry.ts";
+import type { LimitStore } from "./services/rate-limits.ts";
 import type { UsageMeter } from "./services/usage-meter.ts";
 import type { VectorSearchService } from "./services/vector-search-service.ts";
 import type { FileStore } from "./storage/file-store.ts";
@@ -19,6 +21,16 @@ import type { Storage } from "./storage/storage.ts";
 import { VERSION } from "./version.ts";
 
 export type { StartHooks } from "./main/models.ts";
+
+/** How a worker process of `serve --workers N` differs from a server of its own. */
+export interface WorkerRole {
+  /** The engine host's local models, reached over IPC. */
+  models: readonly ChatModel[];
+  /** The host's rate-limit counters (used unless Redis is configured). */
+  limitStore: LimitStore;
+  /** Whether this worker runs the background work (batches, indexing, sweeps, resumed responses). */
+  runsJobs: boolean;
+}
 
 /** A listening server and the way to stop it. */
 export interface RunningServer {
@@ -47,9 +59,9 @@ export function isLoopback(host: string): boolean {
  * resource goes on one cleanup stack as it is created: a start that fails at any step closes what
  * it had opened (in reverse) and rethrows, and `close()` runs the same stack after draining HTTP.
  */
-export async function startServer(config: Config, logger: Logger, hooks: StartHooks = {}): Promise<RunningServer> {
-  // A port already taken fails now, not after every model has loaded.
-  if (config.port !== 0) await assertCanListen(config.host, config.port);
+export async function startServer(config: Config, logger: Logger, hooks: StartHooks = {}, worker?: WorkerRole): Promise<RunningServer> {
+  // A port already taken fails now, not after every model has loaded (a worker's port is the primary's).
+  if (config.port !== 0 && worker === undefined) await assertCanListen(config.host, config.port);
   const cleanup = new CleanupStack();
   const reportCleanupError = (step: string, error: unknown): void => logger.error("cleanup step failed", { step, error: (error as Error).message });
   let state: ServerState = "starting";
@@ -66,8 +78,8 @@ export async function startServer(config: Config, logger: Logger, hooks: StartHo
         `Refusing to listen on ${config.host} without API keys: set MODELPORT_API_KEYS (comma-separated), create a project key, or bind to 127.0.0.1.`,
       );
     }
-    const registry = await buildModels(config, logger, hooks, cleanup);
-    const services = buildServices(config, { storage, registry, logger, cleanup });
+    const registry = worker === undefined ? await buildModels(config, logger, hooks, cleanup) : buildWorkerModels(config, worker.models);
+    const services = buildServices(config, { storage, registry, logger, cleanup, limitStore: worker?.limitStore });
     const { meter } = services;
     const app = createApp({
       authenticate: (header) => access.authenticate(header),
@@ -82,14 +94,15 @@ export async function startServer(config: Config, logger: Logger, hooks: StartHo
     const http = await listenHttp(app, { host: config.host, port: config.port, shutdownTimeoutMs: config.shutdownTimeoutMs, logger });
     cleanup.defer("http server", () => http.drain());
     state = "ready";
-    await startWorkers(services, { soleProcess: storage.db.dialect === "sqlite", logger, cleanup });
+    // Of a server's workers, one runs the background work, as the sole process on SQLite would.
+    if (worker === undefined || worker.runsJobs) await startWorkers(services, { soleProcess: storage.db.dialect === "sqlite", logger, cleanup });
     if (access.open) {
       logger.warn(
         "NO API KEYS CONFIGURED: every request is accepted without authentication. This is allowed only on a loopback address; set MODELPORT_API_KEYS to require keys.",
         { host: config.host },
       );
     }
-    logger.info("listening", { url: `${http.url}/v1`, version: VERSION, models: registry.list().length });
+    logger.info(worker === undefined ? "listening" : "worker listening", { url: `${http.url}/v1`, version: VERSION, models: registry.list().length });
     const running: Omit<RunningServer, "close"> = { url: http.url, port: http.port, registry, storage, objects: services.objects, files: services.files, vectorSearch: services.vectorSearch, meter, app };
     return { running, drain: http.drain };
   }, reportCleanupError);

@@ -6,6 +6,7 @@ import { CATALOGUE, resolvePullTarget } from "../models/catalogue.ts";
 import { collectModels } from "../models/discover.ts";
 import { PullError, pullModel } from "../models/pull.ts";
 import { startServer } from "../main.ts";
+import { isClusterWorker, runClusterWorker, startCluster } from "../main/cluster.ts";
 import { VERSION } from "../version.ts";
 import { keysCommand, projectsCommand } from "./admin.ts";
 import { createProgressBar } from "./progress.ts";
@@ -40,6 +41,8 @@ Options:
       --host HOST         Address to bind (env MODELPORT_HOST, default 127.0.0.1)
   -p, --port PORT         Port (env MODELPORT_PORT, default 8080; 0 picks a free port)
   -m, --model FILE        Also serve this GGUF file (repeatable)
+  -w, --workers N         HTTP worker processes sharing the port (env MODELPORT_WORKERS, default 1);
+                          above 1, this process holds the models once and runs them for the workers
 ${COMMON_HELP}
 
 API keys come from MODELPORT_API_KEYS (comma-separated). Without keys the server runs open, and
@@ -88,6 +91,10 @@ function overrides(values: Record<string, unknown>): CliOverrides {
     if (!/^\d+$/.test(values.port) || Number(values.port) > 65535) throw new ConfigError(`--port must be a port number, got '${values.port}'.`);
     out.port = Number(values.port);
   }
+  if (typeof values.workers === "string") {
+    if (!/^\d+$/.test(values.workers) || Number(values.workers) < 1 || Number(values.workers) > 64) throw new ConfigError(`--workers must be a number from 1 to 64, got '${values.workers}'.`);
+    out.workers = Number(values.workers);
+  }
   if (Array.isArray(values.model)) out.modelPaths = values.model.filter((m): m is string => typeof m === "string");
   return out;
 }
@@ -95,7 +102,7 @@ function overrides(values: Record<string, unknown>): CliOverrides {
 async function serve(args: string[]): Promise<number> {
   const { values } = parseArgs({
     args,
-    options: { ...commonOptions, host: { type: "string" }, port: { type: "string", short: "p" }, model: { type: "string", short: "m", multiple: true } },
+    options: { ...commonOptions, host: { type: "string" }, port: { type: "string", short: "p" }, model: { type: "string", short: "m", multiple: true }, workers: { type: "string", short: "w" } },
     allowPositionals: false,
   });
   if (values.help) {
@@ -104,7 +111,13 @@ async function serve(args: string[]): Promise<number> {
   }
   const config = loadConfig(process.env, overrides(values));
   const logger = createLogger(config.logLevel);
-  const server = await startServer(config, logger, { onPullProgress: createProgressBar("pulling default model") });
+  if (isClusterWorker()) {
+    // A worker of `serve --workers N`: it exits when the primary tells it to, or is gone.
+    await runClusterWorker(config, logger);
+    await new Promise<never>(() => undefined);
+  }
+  const hooks = { onPullProgress: createProgressBar("pulling default model") };
+  const server = config.workers > 1 ? await startCluster(config, logger, hooks) : await startServer(config, logger, hooks);
   await new Promise<void>((resolve) => {
     const stop = (signal: string) => () => {
       logger.info("shutting down", { signal });

@@ -17,6 +17,8 @@ export interface CliOverrides {
   dataDir?: string;
   /** Extra GGUF files to serve. */
   modelPaths?: string[];
+  /** HTTP worker processes (`serve --workers N`). */
+  workers?: number;
 }
 
 type Env = Readonly<Record<string, string | undefined>>;
@@ -43,6 +45,7 @@ export function configFromEnv(env: Env): Json {
   setIn(out, "bodyLimitBytes", intFromEnv(env, "MODELPORT_BODY_LIMIT"));
   setIn(out, "logLevel", env.MODELPORT_LOG_LEVEL || undefined);
   setIn(out, "shutdownTimeoutMs", intFromEnv(env, "MODELPORT_SHUTDOWN_TIMEOUT_MS"));
+  setIn(out, "workers", intFromEnv(env, "MODELPORT_WORKERS"));
   setIn(out, "gpu", env.MODELPORT_GPU || undefined);
   setIn(out, "adminKey", env.MODELPORT_ADMIN_KEY || undefined);
   setIn(out, "databaseUrl", env.MODELPORT_DATABASE_URL || undefined);
@@ -125,6 +128,7 @@ export function loadConfig(env: Env, cli: CliOverrides = {}): Config {
   setIn(flags, "port", cli.port);
   setIn(flags, "modelsDir", cli.modelsDir);
   setIn(flags, "dataDir", cli.dataDir);
+  setIn(flags, "workers", cli.workers);
   raw = merge(raw, flags);
   const result = configSchema.safeParse(raw);
   if (!result.success) {

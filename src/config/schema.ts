@@ -60,6 +60,8 @@ export const configSchema = z.strictObject({
   bodyLimitBytes: z.number().int().min(1024).default(16 * 1024 * 1024),
   logLevel: z.enum(["debug", "info", "warn", "error", "silent"]).default("info"),
   shutdownTimeoutMs: z.number().int().min(0).default(15_000),
+  /** HTTP worker processes sharing the port; above 1 this process hosts the engine for them. */
+  workers: z.number().int().min(1).max(64).default(1),
   gpu: z.enum(["auto", "cuda", "vulkan", "metal", "cpu"]).default("auto"),
   defaults: z
     .strictObject({

@@ -28,3 +28,13 @@ export function createLogger(level: LogLevel, write: (line: string) => void = (l
     error: (m, f) => log("error", m, f),
   };
 }
+
+/** A logger that adds `fields` to every line (a worker's id, say). */
+export function withFields(logger: Logger, fields: LogFields): Logger {
+  return {
+    debug: (m, f) => logger.debug(m, { ...fields, ...f }),
+    info: (m, f) => logger.info(m, { ...fields, ...f }),
+    warn: (m, f) => logger.warn(m, { ...fields, ...f }),
+    error: (m, f) => logger.error(m, { ...fields, ...f }),
+  };
+}

@@ -7,6 +7,7 @@ import type { Logger } from "../logging/logger.ts";
 import { resolvePullTarget } from "../models/catalogue.ts";
 import { collectModels, type ModelEntry } from "../models/discover.ts";
 import { PullError, pullModel, type PullProgress } from "../models/pull.ts";
+import type { ChatModel } from "../providers/provider.ts";
 import { ModelRegistry } from "../services/model-registry.ts";
 import { addUpstreamModels } from "./upstream-models.ts";
 import type { SpeculationSpec } from "../providers/local/speculation.ts";
@@ -21,11 +22,19 @@ export interface StartHooks {
  * none) loaded into one engine, and upstream models routed over their deployments. The engine's
  * disposal goes on `cleanup` as soon as it exists, so a model that fails to load frees the others.
  */
-export async function buildModels(config: Config, logger: Logger, hooks: StartHooks, cleanup: CleanupStack): Promise<ModelRegistry> {
+export async function buildModels(config: Config, logger: Logger, hooks: StartHooks, cleanup: CleanupStack, options: { upstreams: boolean } = { upstreams: true }): Promise<ModelRegistry> {
   const entries = await ensureModels(config, logger, hooks);
   const registry = new ModelRegistry();
   // A gateway with only upstream models never loads llama.cpp.
   if (entries.length > 0) await loadLocalModels(config, entries, registry, logger, cleanup);
+  if (options.upstreams) addUpstreamModels(config, registry);
+  return registry;
+}
+
+/** A worker's models (`serve --workers N`): the engine host's, reached over IPC, and the upstream models. */
+export function buildWorkerModels(config: Config, hosted: readonly ChatModel[]): ModelRegistry {
+  const registry = new ModelRegistry();
+  for (const model of hosted) registry.add(model);
   addUpstreamModels(config, registry);
   return registry;
 }

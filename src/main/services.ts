@@ -10,7 +10,7 @@ import { VERSION } from "../version.ts";
 import { batchEndpoints, createModelEndpoints, type ModelEndpoints } from "../services/endpoints/model-endpoints.ts";
 import type { ModelRegistry } from "../services/model-registry.ts";
 import { RateLimiter } from "../services/rate-limiter.ts";
-import { MemoryLimitStore, RedisLimitStore } from "../services/rate-limits.ts";
+import { MemoryLimitStore, RedisLimitStore, type LimitStore } from "../services/rate-limits.ts";
 import { PlatformGate } from "../services/request-gate.ts";
 import { ResponsesService } from "../services/responses-service.ts";
 import { UsageMeter } from "../services/usage-meter.ts";
@@ -50,7 +50,10 @@ export interface Services {
  * must be closed goes on `cleanup` in creation order, so shutdown closes the metering after the
  * background responses that still record usage.
  */
-export function buildServices(config: Config, deps: { storage: Storage; registry: ModelRegistry; logger: Logger; cleanup: CleanupStack }): Services {
+export function buildServices(
+  config: Config,
+  deps: { storage: Storage; registry: ModelRegistry; logger: Logger; cleanup: CleanupStack; limitStore?: LimitStore | undefined },
+): Services {
   const { storage, registry, logger, cleanup } = deps;
   const objects = new ObjectStore(storage.db);
   const files = new FileStore(storage.db, config.dataDir);
@@ -59,8 +62,9 @@ export function buildServices(config: Config, deps: { storage: Storage; registry
   // Every request has finished by the time this runs: its usage goes to the database before exit.
   cleanup.defer("usage meter", () => meter.close());
   const budgets = new BudgetGuard(storage, meter, logger);
-  // Exact across processes with Redis; exact within this process otherwise.
-  const limiter = new RateLimiter(storage, config.redisUrl ? new RedisLimitStore(config.redisUrl) : new MemoryLimitStore(), config.rateLimits.defaultTier);
+  // Exact across processes with Redis; across one server's workers through its engine host; else within this process.
+  const limitStore = config.redisUrl ? new RedisLimitStore(config.redisUrl) : (deps.limitStore ?? new MemoryLimitStore());
+  const limiter = new RateLimiter(storage, limitStore, config.rateLimits.defaultTier);
   cleanup.defer("rate limiter", () => limiter.close());
   const chat = new ChatService(registry);
   const gate = new PlatformGate(budgets, limiter);
