@@ -4,7 +4,7 @@
  * key, per-process CPU from /proc, autocannon runs, metering checks and the RESULTS.md section.
  */
 import { execFileSync, spawn, type ChildProcess } from "node:child_process";
-import { closeSync, existsSync, mkdirSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { closeSync, existsSync, mkdirSync, mkdtempSync, openSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { createServer, type AddressInfo } from "node:net";
 import { homedir, tmpdir } from "node:os";
 import { join } from "node:path";
@@ -32,6 +32,16 @@ export function cpuMs(pid: number): number {
   const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
   const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
   return ((Number(fields[11]) + Number(fields[12])) * 1000) / CLK_TCK;
+}
+
+/** CPU of a process and every process under it (the workers of `serve --workers N`), in milliseconds. */
+export function treeCpuMs(pid: number): number {
+  let total = cpuMs(pid);
+  for (const task of readdirSync(`/proc/${pid}/task`)) {
+    const children = readFileSync(`/proc/${pid}/task/${task}/children`, "utf8").trim();
+    for (const child of children === "" ? [] : children.split(" ")) total += treeCpuMs(Number(child));
+  }
+  return total;
 }
 
 /** A server the bench started in its own process. */
@@ -78,6 +88,8 @@ export interface ModelportOptions {
   keep: boolean;
   /** Extra `node` arguments (e.g. `--cpu-prof`). */
   nodeArgs?: readonly string[];
+  /** `serve --workers N` (default 1: one process). */
+  workers?: number;
 }
 
 /**
@@ -111,7 +123,7 @@ export async function startModelport(upstreamUrl: string, options: ModelportOpti
   });
   const logFile = join(dir, "modelport.log");
   const logFd = openSync(logFile, "w");
-  const proc = spawn(process.execPath, [...(options.nodeArgs ?? []), join(ROOT, "src/cli/index.ts"), "serve", "--port", "0", "--config", configFile], {
+  const proc = spawn(process.execPath, [...(options.nodeArgs ?? []), join(ROOT, "src/cli/index.ts"), "serve", "--port", "0", "--config", configFile, "--workers", String(options.workers ?? 1)], {
     env,
     stdio: ["ignore", logFd, "inherit"],
   });
@@ -271,12 +283,15 @@ export interface CannonOptions {
   pids: Record<string, number>;
   /** Keep every 200's exact latency. */
   keepLatencies: boolean;
+  /** How a process's CPU is read (default: that process alone). */
+  cpuOf?: (pid: number) => number;
 }
 
 /** Drives `POST url` with autocannon for a while; requests/s counts 2xx answers. */
 export async function cannon(o: CannonOptions): Promise<Run> {
   const latencies: number[] = [];
-  const before = Object.fromEntries(Object.entries(o.pids).map(([name, pid]) => [name, cpuMs(pid)]));
+  const cpuOf = o.cpuOf ?? cpuMs;
+  const before = Object.fromEntries(Object.entries(o.pids).map(([name, pid]) => [name, cpuOf(pid)]));
   const bench = process.cpuUsage();
   const started = performance.now();
   const result = await new Promise<autocannon.Result>((resolve, reject) => {
@@ -298,7 +313,7 @@ export async function cannon(o: CannonOptions): Promise<Run> {
   });
   const elapsed = (performance.now() - started) / 1000;
   const benchCpu = process.cpuUsage(bench);
-  const cpu: Record<string, number> = Object.fromEntries(Object.entries(o.pids).map(([name, pid]) => [name, cpuMs(pid) - (before[name] ?? 0)]));
+  const cpu: Record<string, number> = Object.fromEntries(Object.entries(o.pids).map(([name, pid]) => [name, cpuOf(pid) - (before[name] ?? 0)]));
   cpu.bench = (benchCpu.user + benchCpu.system) / 1000;
   return { ok: result["2xx"], non2xx: result.non2xx, errors: result.errors + result.timeouts, seconds: elapsed, rps: result["2xx"] / elapsed, latencies, cpu };
 }
