@@ -1,13 +1,15 @@
 /**
  * bench/speculative: tokens/s of speculative decoding against the same engine without prediction,
  * side by side in one run, rounds alternating between three servers on the same model:
- *   plain  — no drafter (each decode still verifies one guessed token; see token-sampler.ts)
+ *   plain  — the default: one position per decode, no drafter
+ *   exact  — `deterministicSampling`, which speculative decoding implies: per-position seeds and at
+ *            least two positions per decode (a guessed token), no drafter; the reference for outputs
  *   lookup — prompt lookup (`promptLookup: true`, node-llama-cpp's InputLookupTokenPredictor)
  *   draft  — a draft model (`draftModel`, DraftSequenceTokenPredictor); here the only model with the
  *            same vocabulary is the target itself, so it shows the mechanism's cost, not a speed-up
  * Cases: "copy" regenerates a passage the prompt already holds twice (the model's own greedy text,
  * so its continuation copies it), at temperature 0 and 0.8; "fresh" continues short story openings,
- * where there is nothing to copy. Every request is checked byte for byte against plain's answer.
+ * where there is nothing to copy. Every request's text is checked byte for byte against exact's.
  * Targets (issue 16): copy ≥ 1.5× plain tokens/s with lookup, fresh ≥ 0.97×.
  *
  *   npm run bench:speculative [-- --rounds 5 --tokens 300 --model ../shared/models/stories260K.gguf]
@@ -58,12 +60,13 @@ const FRESH = ["Tom had a big red ball.", "The sun was hot and the dog was tired
 async function main(): Promise<void> {
   const env = { MODELPORT_PROMPT_LOOKUP: "false" };
   const plain = await startBenchServer({ model: MODEL, env });
+  const exact = await startBenchServer({ model: MODEL, env: { ...env, MODELPORT_DETERMINISTIC_SAMPLING: "true" } });
   const lookup = await startBenchServer({ model: MODEL, env: { MODELPORT_PROMPT_LOOKUP: "true" } });
   const draft = await startBenchServer({
     configYaml: `models:\n  - id: ${MODEL_ID}\n    path: ${JSON.stringify(MODEL)}\n    draftModel: ${JSON.stringify(MODEL)}\n`,
     env,
   });
-  const servers = { plain, lookup, draft } as const;
+  const servers = { plain, exact, lookup, draft } as const;
   try {
     // The copy prompt: the opening, the model's greedy continuation, and the opening again, repeated
     // until the model's continuation is the passage it follows (tiny models copy weakly at first).
@@ -86,7 +89,7 @@ async function main(): Promise<void> {
     const verdicts: string[] = [];
     let mismatches = 0;
     for (const [name, body] of Object.entries(cases)) {
-      const rates: Record<keyof typeof servers, number[]> = { plain: [], lookup: [], draft: [] };
+      const rates: Record<keyof typeof servers, number[]> = { plain: [], exact: [], lookup: [], draft: [] };
       const before = { lookup: await speculationStats(lookup), draft: await speculationStats(draft) };
       for (let round = 0; round < ROUNDS; round++) {
         const order = (Object.keys(servers) as (keyof typeof servers)[]).sort(() => (round % 2 === 0 ? 1 : -1));
@@ -96,7 +99,7 @@ async function main(): Promise<void> {
           answers[key] = answer;
           rates[key].push((answer.tokens / answer.ms) * 1000);
         }
-        for (const key of ["lookup", "draft"] as const) if (answers[key]?.text !== answers.plain?.text) mismatches++;
+        for (const key of ["lookup", "draft"] as const) if (answers[key]?.text !== answers.exact?.text) mismatches++;
       }
       const after = { lookup: await speculationStats(lookup), draft: await speculationStats(draft) };
       const acceptance = (key: "lookup" | "draft"): string => {
@@ -105,9 +108,10 @@ async function main(): Promise<void> {
         return drafted === 0 ? "no drafts" : `${((100 * accepted) / drafted).toFixed(0)} % of ${drafted}`;
       };
       const p = median(rates.plain);
+      const x = median(rates.exact);
       const l = median(rates.lookup);
       const d = median(rates.draft);
-      rows.push(`| ${name} | ${p.toFixed(0)} | ${l.toFixed(0)} | **${(l / p).toFixed(2)}** | ${acceptance("lookup")} | ${d.toFixed(0)} | ${(d / p).toFixed(2)} | ${acceptance("draft")} |`);
+      rows.push(`| ${name} | ${p.toFixed(0)} | ${x.toFixed(0)} (${(x / p).toFixed(2)}) | ${l.toFixed(0)} | **${(l / p).toFixed(2)}** | ${acceptance("lookup")} | ${d.toFixed(0)} | ${(d / p).toFixed(2)} | ${acceptance("draft")} |`);
       if (name.startsWith("copy")) verdicts.push(`${name}: lookup ${(l / p).toFixed(2)}× (target ≥ 1.5×) ${l / p >= 1.5 ? "pass" : "**FAIL**"}`);
       else verdicts.push(`${name}: lookup ${(l / p).toFixed(2)}× (target ≥ 0.97×) ${l / p >= 0.97 ? "pass" : "**FAIL**"}`);
     }
@@ -115,12 +119,12 @@ async function main(): Promise<void> {
 
 ${machineFacts()}; model ${MODEL_ID}, ${TOKENS} tokens per completion, ${ROUNDS} rounds per case, servers alternating, medians of tokens/s.
 
-| case | plain tok/s | lookup tok/s | lookup / plain | lookup drafts accepted | draft-model tok/s | draft / plain | draft-model drafts accepted |
-|---|---|---|---|---|---|---|---|
+| case | plain tok/s | exact tok/s (/ plain) | lookup tok/s | lookup / plain | lookup drafts accepted | draft-model tok/s | draft / plain | draft-model drafts accepted |
+|---|---|---|---|---|---|---|---|---|
 ${rows.join("\n")}
 
 ${verdicts.map((v) => `- ${v}`).join("\n")}
-- outputs byte-identical to plain: ${mismatches === 0 ? "all" : `**${mismatches} differed**`} (${ROUNDS * Object.keys(cases).length * 2} compared)
+- outputs of lookup and draft byte-identical to exact's: ${mismatches === 0 ? "all" : `**${mismatches} differed**`} (${ROUNDS * Object.keys(cases).length * 2} compared)
 `;
     console.log(section);
     appendResults(section);

@@ -58,6 +58,7 @@ export function configFromEnv(env: Env): Json {
   setIn(defaults, "sequences", intFromEnv(env, "MODELPORT_SEQUENCES"));
   setIn(defaults, "threads", intFromEnv(env, "MODELPORT_THREADS"));
   setIn(defaults, "queueSize", intFromEnv(env, "MODELPORT_QUEUE_SIZE"));
+  if (env.MODELPORT_DETERMINISTIC_SAMPLING) defaults.deterministicSampling = !/^(0|false|no|off)$/i.test(env.MODELPORT_DETERMINISTIC_SAMPLING);
   if (env.MODELPORT_PROMPT_LOOKUP) defaults.promptLookup = !/^(0|false|no|off)$/i.test(env.MODELPORT_PROMPT_LOOKUP);
   if (Object.keys(defaults).length > 0) out.defaults = defaults;
   if (env.MODELPORT_PREFIX_CACHE) out.prefixCache = { enabled: !/^(0|false|no|off)$/i.test(env.MODELPORT_PREFIX_CACHE) };

@@ -21,6 +21,8 @@ const engineSettings = {
   promptLookup: z.boolean().optional(),
   /** Most tokens drafted per step (prompt lookup or draft model). */
   speculativeTokens: z.number().int().min(1).max(64).optional(),
+  /** Seeded outputs independent of concurrent requests (and of speculative drafts), at some decode speed. */
+  deterministicSampling: z.boolean().optional(),
 };
 
 /** Prices in US dollars per million tokens. */
@@ -74,6 +76,7 @@ export const configSchema = z.strictObject({
       samplingTopK: z.number().int().min(0).default(40),
       promptLookup: z.boolean().default(false),
       speculativeTokens: z.number().int().min(1).max(64).default(8),
+      deterministicSampling: z.boolean().default(false),
     })
     .prefault({}),
   models: z.array(modelConfigSchema).default([]),

@@ -100,6 +100,7 @@ async function loadLocalModels(config: Config, entries: readonly ModelEntry[], r
         minPrefixReuse: entry.minPrefixReuse,
         samplingTopK: entry.samplingTopK,
         speculative: speculationFor(entry),
+        deterministicSampling: entry.deterministicSampling,
         pricing: entry.pricing,
         chatTemplate: entry.chatTemplate,
         prefixStore: config.prefixCache.enabled

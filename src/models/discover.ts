@@ -19,6 +19,7 @@ export interface ModelEntry {
   samplingTopK: number;
   promptLookup: boolean;
   speculativeTokens: number;
+  deterministicSampling: boolean;
   /** Draft model for speculative decoding, resolved to a path. */
   draftModel: string | undefined;
   pricing: Pricing | undefined;
@@ -57,6 +58,7 @@ export function collectModels(config: Config): ModelEntry[] {
     samplingTopK: m.samplingTopK ?? d.samplingTopK,
     promptLookup: m.promptLookup ?? d.promptLookup,
     speculativeTokens: m.speculativeTokens ?? d.speculativeTokens,
+    deterministicSampling: m.deterministicSampling ?? d.deterministicSampling,
     draftModel: m.draftModel === undefined ? undefined : resolve(m.draftModel),
     pricing: m.pricing && { input: m.pricing.input, output: m.pricing.output, cachedInput: m.pricing.cachedInput ?? m.pricing.input / 2 },
     source: "config",
@@ -78,6 +80,7 @@ export function collectModels(config: Config): ModelEntry[] {
       samplingTopK: d.samplingTopK,
       promptLookup: d.promptLookup,
       speculativeTokens: d.speculativeTokens,
+      deterministicSampling: d.deterministicSampling,
       draftModel: undefined,
       pricing: undefined,
       source: "directory",

@@ -3,14 +3,15 @@ import { after, before, describe, it } from "node:test";
 import { ConfigError } from "../../src/config/load.ts";
 import { raw, startTestServer, STORIES, TINY_RANDOM, type TestServer } from "../helpers/server.ts";
 
-// One server, the same GGUF three times: decoded plainly, with prompt lookup, and with a draft model
+// One server, the same GGUF three times: decoded without drafts (deterministic sampling, which
+// speculative decoding implies), with prompt lookup, and with a draft model
 // (the only model with the same vocabulary is the target itself, which drafts exactly what greedy
 // decoding gives and so exercises both acceptance and, when sampling, refutation).
 let server: TestServer;
 before(async () => {
   server = await startTestServer({
     models: [
-      { id: "plain", path: STORIES, aliases: [] },
+      { id: "plain", path: STORIES, aliases: [], deterministicSampling: true },
       { id: "lookup", path: STORIES, aliases: [], promptLookup: true },
       { id: "draft", path: STORIES, aliases: [], draftModel: STORIES, speculativeTokens: 4 },
     ],

@@ -40,6 +40,8 @@ export interface LocalModelSpec {
   prefixStore: Omit<PrefixStoreOptions, "dir"> & { root: string } | undefined;
   /** Speculative decoding (prompt lookup or a draft model); undefined decodes one token per step. */
   speculative?: SpeculationSpec | undefined;
+  /** Seeded outputs independent of batch neighbours (and of drafts); implied by `speculative`. */
+  deterministicSampling?: boolean;
 }
 
 /** One choice to generate on a leased sequence: its prompt, its limits, how it samples, and its generator. */
@@ -123,6 +125,7 @@ export class LocalModel implements ChatModel {
   readonly #prefixStore: PrefixStateStore | undefined;
   readonly #embedder: Embedder;
   readonly #sequences: readonly LlamaContextSequence[];
+  readonly #positional: boolean;
   #speculation: Speculation | undefined;
   /** Interactive choices still waiting for their first token, and background choices paused for them. */
   #interactiveWaiting = 0;
@@ -141,6 +144,7 @@ export class LocalModel implements ChatModel {
     this.capabilities = { contextSize: context.contextSize, embeddings: "engine", completions: "engine", forwards: NO_ENDPOINTS, vision: false };
     const sequences = Array.from({ length: context.totalSequences }, () => context.getSequence());
     this.#sequences = sequences;
+    this.#positional = spec.speculative !== undefined || spec.deterministicSampling === true;
     this.#pool = new SequencePool(sequences, spec.queueSize);
     this.#minPrefixReuse = spec.minPrefixReuse;
     this.#topK = spec.samplingTopK;
@@ -504,6 +508,7 @@ export class LocalModel implements ChatModel {
           topLogprobs: job.topLogprobs,
           // The engine fills each batch from higher-priority sequences first.
           evaluationPriority: background ? 1 : 5,
+          positional: this.#positional,
           drafter: this.#speculation?.drafterFor(sequence),
           ...(background ? { pause: () => this.#yieldToInteractive() } : { onToken: firstToken }),
         },

@@ -38,6 +38,12 @@ export interface SamplerSettings {
   pause?: () => Promise<void> | undefined;
   /** Called after each sampled token. */
   onToken?: () => void;
+  /**
+   * Decode at least two positions each step, each sampled with a seed of its own position, so that
+   * seeded outputs depend neither on batch neighbours nor on drafts (the model's
+   * `deterministicSampling`, implied by speculative decoding); otherwise one position per decode.
+   */
+  positional: boolean;
   /** Proposes tokens to verify in the same decode (speculative decoding); outputs do not depend on it. */
   drafter?: Drafter;
 }
@@ -125,22 +131,19 @@ export class TokenSampler implements Sampler {
   }
 
   /**
-   * Evaluates `input` and yields sampled tokens until the caller stops or the model ends. Under a
-   * grammar, node-llama-cpp's `evaluate` samples (one random stream per phase); otherwise each
-   * position is sampled with its own seed, which lets drafted tokens be verified in one batch while
-   * the output stays exactly what one-token-at-a-time decoding gives.
+   * Evaluates `input` and yields sampled tokens until the caller stops or the model ends. Plain
+   * phases and grammar-constrained ones sample through node-llama-cpp's `evaluate` (one random
+   * stream per phase, one position per decode); logprobs and `positional` models sample each
+   * position with its own seed (see `#positionalPhase`).
    */
   async *phase(input: Token[], grammar: LlamaGrammar | undefined): AsyncGenerator<Sampled> {
     const seed = mixSeed(this.#settings.seed, this.#phase++);
-    if (grammar === undefined) {
+    if (grammar === undefined && (this.#settings.positional || this.#settings.topLogprobs !== undefined)) {
       yield* this.#positionalPhase(input, seed);
       return;
     }
-    const options: SequenceEvaluateOptions = {
-      ...this.#sampling(seed, []),
-      evaluationPriority: this.#settings.evaluationPriority,
-      grammarEvaluationState: new LlamaGrammarEvaluationState({ model: this.#model, grammar }),
-    };
+    const options: SequenceEvaluateOptions = { ...this.#sampling(seed, []), evaluationPriority: this.#settings.evaluationPriority };
+    if (grammar !== undefined) options.grammarEvaluationState = new LlamaGrammarEvaluationState({ model: this.#model, grammar });
     await this.#settings.pause?.();
     for await (const token of this.#sequence.evaluate(input, options)) {
       this.generated.push(token);
@@ -161,7 +164,8 @@ export class TokenSampler implements Sampler {
   }
 
   /**
-   * Samples position by position, seed `mixSeed(seed, step)` at the step-th token. Every decode
+   * Samples position by position, seed `mixSeed(seed, step)` at the step-th token (the path of
+   * logprobs, which need each position's logits, and of `positional` models). A positional decode
    * evaluates the last token and at least one drafted token after it, and samples every position:
    * tokens are kept while each sampled token equals the next draft (then the next position's sample
    * is valid too), and the slots of refuted drafts are erased before the next decode. Drafts come
@@ -170,6 +174,8 @@ export class TokenSampler implements Sampler {
    * position differ slightly from those in a decode of several (ggml's single-vector kernels), so
    * decoding at least two positions each time is what makes the output independent of the drafts,
    * of how many are right, and of other sequences sharing the batch; a right guess is a free token.
+   * It costs two native sampling calls and often an erase per step: on a tiny model about a third
+   * of its decode speed (docs/performance.md), which is why it is the models' choice.
    */
   async *#positionalPhase(input: Token[], seed: number): AsyncGenerator<Sampled> {
     const sequence = this.#sequence;
@@ -198,7 +204,7 @@ export class TokenSampler implements Sampler {
         const room = sequence.contextSize - base - pending.length - 1;
         let drafts = drafting && drafter !== undefined ? await drafter.draft(room) : [];
         const predicted = drafts.length;
-        if (drafts.length === 0 && room > 0) drafts = [successor.get(last) ?? last];
+        if (drafts.length === 0 && room > 0 && this.#settings.positional) drafts = [successor.get(last) ?? last];
         const items: ControlledEvaluateInputItem[] = pending.slice(0, -1);
         items.push([last, { generateNext: this.#next(seed, step, []) }]);
         for (let i = 0; i < drafts.length; i++) items.push([drafts[i] as Token, { generateNext: this.#next(seed, step + i + 1, drafts.slice(0, i + 1)) }]);
