@@ -78,7 +78,7 @@ export async function startServer(config: Config, logger: Logger, hooks: StartHo
         `Refusing to listen on ${config.host} without API keys: set MODELPORT_API_KEYS (comma-separated), create a project key, or bind to 127.0.0.1.`,
       );
     }
-    const registry = worker === undefined ? await buildModels(config, logger, hooks, cleanup) : buildWorkerModels(config, worker.models);
+    const registry = worker === undefined ? await buildModels(config, logger, hooks, cleanup) : buildWorkerModels(config, worker.models, logger, cleanup);
     const services = buildServices(config, { storage, registry, logger, cleanup, limitStore: worker?.limitStore });
     const { meter } = services;
     const app = createApp({

@@ -80,6 +80,20 @@ export const configSchema = z.strictObject({
     })
     .prefault({}),
   models: z.array(modelConfigSchema).default([]),
+  /** The built-in audio models: text to speech (eSpeak NG) and speech to text (PocketSphinx, when installed). */
+  audio: z
+    .strictObject({
+      speech: z.boolean().default(true),
+      transcription: z.boolean().default(true),
+      /** The language of Latin-script text to speak (an eSpeak NG voice id); other scripts pick their own. */
+      language: z.string().min(1).default("en-us"),
+      speechAliases: z.array(z.string().min(1)).default(["tts-1", "tts-1-hd", "gpt-4o-mini-tts"]),
+      transcriptionAliases: z.array(z.string().min(1)).default(["whisper-1", "gpt-4o-transcribe", "gpt-4o-mini-transcribe"]),
+      /** Speech is metered in input characters (prompt tokens), transcription in audio seconds. */
+      speechPricing: pricingSchema.optional(),
+      transcriptionPricing: pricingSchema.optional(),
+    })
+    .prefault({}),
   /** Upstream providers: deployments, and the public model names routed to them. */
   upstreams: z
     .strictObject({

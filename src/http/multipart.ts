@@ -112,6 +112,9 @@ export async function readMultipart<T>(req: IncomingMessage, spec: MultipartSpec
       fail(invalidRequest(`Unrecognized request argument supplied: ${name}`, name, "unknown_parameter"));
     } else if (fieldInfo.valueTruncated) {
       fail(invalidRequest(`Invalid '${name}': the value is too long.`, name, "string_above_max_length"));
+    } else if (fields.has(name) && name.endsWith("[]")) {
+      // How SDKs send an array: one `name[]` field per element, kept here comma-separated.
+      fields.set(name, `${fields.get(name) ?? ""},${value}`);
     } else if (fields.has(name)) {
       fail(invalidRequest(`'${name}' is given more than once.`, name, "invalid_value"));
     } else {

@@ -23,7 +23,7 @@ export function sendError(res: ServerResponse, error: unknown): number {
  * Writes, and waits for the socket to drain only when Node's buffer is full; false once the client
  * is gone. Synchronous in the common case, since it runs once per streamed token.
  */
-export function writeWithBackpressure(res: ServerResponse, text: string): boolean | Promise<boolean> {
+export function writeWithBackpressure(res: ServerResponse, text: string | Uint8Array): boolean | Promise<boolean> {
   if (res.destroyed || res.writableEnded) return false;
   if (res.write(text)) return true;
   return new Promise<boolean>((resolve) => {

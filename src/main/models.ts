@@ -9,6 +9,7 @@ import { collectModels, type ModelEntry } from "../models/discover.ts";
 import { PullError, pullModel, type PullProgress } from "../models/pull.ts";
 import type { ChatModel } from "../providers/provider.ts";
 import { ModelRegistry } from "../services/model-registry.ts";
+import { addAudioModels } from "./audio-models.ts";
 import { addUpstreamModels } from "./upstream-models.ts";
 import type { SpeculationSpec } from "../providers/local/speculation.ts";
 
@@ -27,15 +28,19 @@ export async function buildModels(config: Config, logger: Logger, hooks: StartHo
   const registry = new ModelRegistry();
   // A gateway with only upstream models never loads llama.cpp.
   if (entries.length > 0) await loadLocalModels(config, entries, registry, logger, cleanup);
-  if (options.upstreams) addUpstreamModels(config, registry);
+  if (options.upstreams) {
+    addUpstreamModels(config, registry);
+    addAudioModels(config, registry, logger, cleanup);
+  }
   return registry;
 }
 
 /** A worker's models (`serve --workers N`): the engine host's, reached over IPC, and the upstream models. */
-export function buildWorkerModels(config: Config, hosted: readonly ChatModel[]): ModelRegistry {
+export function buildWorkerModels(config: Config, hosted: readonly ChatModel[], logger: Logger, cleanup: CleanupStack): ModelRegistry {
   const registry = new ModelRegistry();
   for (const model of hosted) registry.add(model);
   addUpstreamModels(config, registry);
+  addAudioModels(config, registry, logger, cleanup);
   return registry;
 }
 

@@ -3,6 +3,7 @@ import type { CleanupStack } from "../core/cleanup-stack.ts";
 import { BatchWorker } from "../jobs/batch-worker.ts";
 import { IndexingWorker } from "../jobs/indexing-worker.ts";
 import type { Logger } from "../logging/logger.ts";
+import { AudioService } from "../services/audio-service.ts";
 import { BatchService } from "../services/batch-service.ts";
 import { BudgetGuard } from "../services/budgets.ts";
 import { ChatService } from "../services/chat-service.ts";
@@ -43,6 +44,7 @@ export interface Services {
   batchStore: BatchStore;
   batchService: BatchService;
   batchWorker: BatchWorker;
+  audio: AudioService;
 }
 
 /**
@@ -79,7 +81,8 @@ export function buildServices(
   const endpoints = createModelEndpoints({ chat, responses, registry, engineVersion: VERSION });
   const batchService = new BatchService({ batches: batchStore, files, registry, endpoints: batchEndpoints(endpoints), maxRequests: config.batches.maxRequests });
   const batchWorker = new BatchWorker({ store: batchStore, service: batchService, logger, concurrency: config.batches.concurrency });
-  return { objects, files, uploads, meter, budgets, limiter, gate, chat, endpoints, vectorStores, vectorSearch, indexer, vectorStoreService, responses, batchStore, batchService, batchWorker };
+  const audio = new AudioService(registry);
+  return { objects, files, uploads, meter, budgets, limiter, gate, chat, endpoints, vectorStores, vectorSearch, indexer, vectorStoreService, responses, batchStore, batchService, batchWorker, audio };
 }
 
 /**

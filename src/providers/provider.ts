@@ -1,3 +1,4 @@
+import type { Pcm16, SpeechRequest, Transcript } from "../core/audio.ts";
 import type { ChatRequest, ChatStreamPart, Usage } from "../core/chat.ts";
 import type { TextCompletionPart, TextCompletionRequest } from "../core/completion.ts";
 import { ApiError } from "../core/errors.ts";
@@ -35,6 +36,10 @@ export interface ModelCapabilities {
   readonly forwards: ReadonlySet<ForwardEndpoint>;
   /** Whether image input is accepted (the local engine is text-only; upstreams take images). */
   readonly vision: boolean;
+  /** Whether `/v1/audio/speech` is served (text to speech, `speak`). */
+  readonly speech: boolean;
+  /** Whether `/v1/audio/transcriptions` and `/v1/audio/translations` are served (speech to text, `transcribe`). */
+  readonly transcription: boolean;
 }
 
 /**
@@ -70,6 +75,13 @@ export interface ChatModel {
    * `dimensions`) are thrown as 400 ApiErrors naming the param.
    */
   embed(inputs: readonly EmbeddingInput[], options: EmbedOptions, signal: AbortSignal): Promise<EmbedResult>;
+  /**
+   * Synthesises speech where `capabilities.speech`: 16-bit mono PCM chunks as they are made, their
+   * rate, and the tempo change left for the encoder. Bad voices are thrown as 400s before any audio.
+   */
+  speak(request: SpeechRequest, signal: AbortSignal): Promise<SpeechAudio>;
+  /** Transcribes 16 kHz mono PCM where `capabilities.transcription`; `workDir` is a private scratch directory. */
+  transcribe(audio: Pcm16, options: TranscribeOptions, workDir: string, signal: AbortSignal): Promise<Transcript>;
   /** Engine load, for health output. */
   stats(): Record<string, number>;
   dispose(): Promise<void>;
@@ -108,4 +120,23 @@ export interface EmbedOptions {
 export interface EmbedResult {
   vectors: Float32Array[];
   promptTokens: number;
+}
+
+/** Speech being synthesised. */
+export interface SpeechAudio {
+  sampleRate: number;
+  /** Tempo change the engine could not make itself (speeds beyond its range), for the encoder; 1 for none. */
+  stretch: number;
+  chunks: AsyncIterable<Int16Array>;
+}
+
+/** How to transcribe. */
+export interface TranscribeOptions {
+  /** ISO-639-1 language of the audio, when the client knows it. */
+  language: string | undefined;
+}
+
+/** The 400 for a model without speech or transcription. */
+export function unsupportedAudio(model: string, endpoint: "/audio/speech" | "/audio/transcriptions" | "/audio/translations"): ApiError {
+  return new ApiError(400, `The model '${model}' does not support /v1${endpoint}.`, { type: "invalid_request_error", code: "unsupported_endpoint", param: "model" });
 }

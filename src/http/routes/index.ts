@@ -16,7 +16,9 @@ import type { Storage } from "../../storage/storage.ts";
 import type { UploadStore } from "../../storage/upload-store.ts";
 import type { VectorStoreStore } from "../../storage/vector-store-store.ts";
 import type { Route } from "../router.ts";
+import type { AudioService } from "../../services/audio-service.ts";
 import { healthHandler, readyHandler } from "./health.ts";
+import { audioRoutes } from "./v1/audio.ts";
 import { batchRoutes } from "./v1/batches.ts";
 import { chatCompletionsHandler } from "./v1/chat-completions.ts";
 import { completionsHandler } from "./v1/completions.ts";
@@ -55,11 +57,12 @@ export interface RouteDeps {
   vectorStores: VectorStoreStore;
   vectorStoreService: VectorStoreService;
   vectorSearch: VectorSearchService;
+  audio: AudioService;
 }
 
 /** The route table: every endpoint the server answers, in the order the router tries them. */
 export function apiRoutes(deps: RouteDeps): Route[] {
-  const { config, state, storage, registry, access, budgets, gate, endpoints, objects, files, uploads, responses, batchService, batchStore, batchWorker, vectorStores, vectorStoreService, vectorSearch } = deps;
+  const { config, state, storage, registry, access, budgets, gate, endpoints, objects, files, uploads, responses, batchService, batchStore, batchWorker, vectorStores, vectorStoreService, vectorSearch, audio } = deps;
   return [
     { method: "GET", pattern: "/health", handler: healthHandler(registry) },
     { method: "GET", pattern: "/ready", handler: readyHandler(state) },
@@ -71,6 +74,7 @@ export function apiRoutes(deps: RouteDeps): Route[] {
     { method: "POST", pattern: "/v1/embeddings", handler: embeddingsHandler(endpoints.embeddings, gate) },
     { method: "POST", pattern: "/v1/completions", handler: completionsHandler(endpoints.completions, gate) },
     { method: "POST", pattern: "/v1/moderations", handler: forwardHandler(endpoints.moderations, gate) },
+    ...audioRoutes({ service: audio, gate }),
     ...organizationRoutes({ storage, access, budgets }),
     ...storedChatCompletionRoutes({ objects }),
     ...conversationRoutes({ objects }),

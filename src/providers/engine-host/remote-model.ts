@@ -1,7 +1,8 @@
 import type { ChatRequest, ChatStreamPart, Usage } from "../../core/chat.ts";
 import type { TextCompletionPart, TextCompletionRequest } from "../../core/completion.ts";
 import type { RpcClient } from "../../core/rpc.ts";
-import { unsupportedEndpoint, type ChatModel, type EmbeddingInput, type EmbedOptions, type EmbedResult, type ForwardedResponse, type ForwardEndpoint, type ModelCapabilities, type ModelDescriptor } from "../provider.ts";
+import type { Transcript } from "../../core/audio.ts";
+import { unsupportedAudio, unsupportedEndpoint, type ChatModel, type SpeechAudio, type EmbeddingInput, type EmbedOptions, type EmbedResult, type ForwardedResponse, type ForwardEndpoint, type ModelCapabilities, type ModelDescriptor } from "../provider.ts";
 
 /** What a worker process knows of a model the engine host serves. */
 export interface HostedModelInfo {
@@ -55,6 +56,16 @@ export class RemoteModel implements ChatModel {
     } finally {
       onUsage?.((await stream.result.catch(() => undefined)) ?? NO_USAGE);
     }
+  }
+
+  /** Not a speech model (`capabilities.speech` is false). */
+  async speak(): Promise<SpeechAudio> {
+    throw unsupportedAudio(this.descriptor.id, "/audio/speech");
+  }
+
+  /** Not a transcription model (`capabilities.transcription` is false). */
+  async transcribe(): Promise<Transcript> {
+    throw unsupportedAudio(this.descriptor.id, "/audio/transcriptions");
   }
 
   countPromptTokens(request: ChatRequest): Promise<number> {

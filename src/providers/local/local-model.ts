@@ -1,3 +1,4 @@
+import type { Transcript } from "../../core/audio.ts";
 import { createHash, randomInt } from "node:crypto";
 import { statSync } from "node:fs";
 import { join } from "node:path";
@@ -7,7 +8,7 @@ import type { TextCompletionPart, TextCompletionRequest } from "../../core/compl
 import { contextLengthExceeded, invalidRequest, overloaded, unsupportedParameter } from "../../core/errors.ts";
 import { mergeAsync } from "../../core/merge-async.ts";
 import type { Pricing } from "../../core/pricing.ts";
-import { unsupportedEndpoint, type ChatModel, type EmbeddingInput, type EmbedOptions, type EmbedResult, type ForwardedResponse, type ForwardEndpoint, type ModelCapabilities, type ModelDescriptor } from "../provider.ts";
+import { unsupportedAudio, unsupportedEndpoint, type ChatModel, type SpeechAudio, type EmbeddingInput, type EmbedOptions, type EmbedResult, type ForwardedResponse, type ForwardEndpoint, type ModelCapabilities, type ModelDescriptor } from "../provider.ts";
 import { renderChatPrompt, resolveChatFormat, thoughtMarkers, type ChatFormat, type ThoughtMarkers } from "./chat-prompt.ts";
 import { generateChoice, type OutputMode, type ReasoningPlan } from "./choice-generator.ts";
 import { Embedder } from "./embedder.ts";
@@ -141,7 +142,7 @@ export class LocalModel implements ChatModel {
     this.format = format;
     this.contextSize = context.contextSize;
     // Text only: node-llama-cpp has no multimodal support (image parts are refused with a 400).
-    this.capabilities = { contextSize: context.contextSize, embeddings: "engine", completions: "engine", forwards: NO_ENDPOINTS, vision: false };
+    this.capabilities = { contextSize: context.contextSize, embeddings: "engine", completions: "engine", forwards: NO_ENDPOINTS, vision: false, speech: false, transcription: false };
     const sequences = Array.from({ length: context.totalSequences }, () => context.getSequence());
     this.#sequences = sequences;
     this.#positional = spec.speculative !== undefined || spec.deterministicSampling === true;
@@ -560,6 +561,16 @@ export class LocalModel implements ChatModel {
   /** The local engine has no endpoint to relay to (`capabilities.forwards` is empty). */
   async forward(endpoint: ForwardEndpoint): Promise<ForwardedResponse> {
     throw unsupportedEndpoint(this.descriptor.id, endpoint);
+  }
+
+  /** Not a speech model (`capabilities.speech` is false). */
+  async speak(): Promise<SpeechAudio> {
+    throw unsupportedAudio(this.descriptor.id, "/audio/speech");
+  }
+
+  /** Not a transcription model (`capabilities.transcription` is false). */
+  async transcribe(): Promise<Transcript> {
+    throw unsupportedAudio(this.descriptor.id, "/audio/transcriptions");
   }
 
   /** Embeds on this model's embedding context; see Embedder for the queue and the limits. */

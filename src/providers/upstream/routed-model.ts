@@ -1,10 +1,13 @@
+import type { Transcript } from "../../core/audio.ts";
 import { emptyUsage, type ChatRequest, type ChatStreamPart, type Usage } from "../../core/chat.ts";
 import type { TextCompletionPart } from "../../core/completion.ts";
 import { ApiError } from "../../core/errors.ts";
 import { estimatePromptTokens, estimateTokens } from "../../core/token-estimate.ts";
 import {
+  unsupportedAudio,
   unsupportedEndpoint,
   type ChatModel,
+  type SpeechAudio,
   type EmbeddingInput,
   type EmbedOptions,
   type EmbedResult,
@@ -84,7 +87,19 @@ export class RoutedChatModel implements ChatModel {
       completions: forwards.has("/completions") ? "relay" : "none",
       forwards,
       vision: deployments.some((d) => !d.unsupportedParams.has("image_url")),
+      speech: false,
+      transcription: false,
     };
+  }
+
+  /** Not a speech model (`capabilities.speech` is false). */
+  async speak(): Promise<SpeechAudio> {
+    throw unsupportedAudio(this.descriptor.id, "/audio/speech");
+  }
+
+  /** Not a transcription model (`capabilities.transcription` is false). */
+  async transcribe(): Promise<Transcript> {
+    throw unsupportedAudio(this.descriptor.id, "/audio/transcriptions");
   }
 
   stats(): Record<string, number> {

@@ -1,0 +1,126 @@
+import { mkdtemp, readFile, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import type { Pcm16, SpeechRequest, Transcript } from "../core/audio.ts";
+import { invalidRequest } from "../core/errors.ts";
+import { ffmpegAvailable, ffmpegDecode, ffmpegEncode } from "../providers/audio/ffmpeg.ts";
+import { decodeWav, encodeWav, resample } from "../providers/audio/pcm.ts";
+import { unsupportedAudio, type ChatModel } from "../providers/provider.ts";
+import type { TranscriptionOptions } from "../protocol/openai/audio.ts";
+import type { EndpointCall } from "./endpoints/endpoint.ts";
+import type { ModelRegistry } from "./model-registry.ts";
+
+/** OpenAI's `pcm` and `wav` speech are 24 kHz 16-bit mono; the other formats are encoded at that rate too. */
+export const SPEECH_OUTPUT_RATE = 24_000;
+/** What speech recognizers read. */
+const RECOGNIZER_RATE = 16_000;
+
+/** Speech being encoded for the client. */
+export interface SpeechStream {
+  /** Encoded audio as it is made. */
+  bytes: AsyncIterable<Buffer>;
+  /** Input characters, the unit speech is metered in. */
+  characters: number;
+}
+
+/** A recording transcribed, and its length (the unit transcription is metered in). */
+export interface TranscriptionResult {
+  transcript: Transcript;
+  seconds: number;
+}
+
+/**
+ * Speech and transcription, free of HTTP: resolves the model and checks it can, admits the request,
+ * runs the engine, and converts audio between what clients send or want and what engines use (FFmpeg
+ * for every compressed format; WAV and raw PCM without it).
+ */
+export class AudioService {
+  readonly #registry: ModelRegistry;
+
+  constructor(registry: ModelRegistry) {
+    this.#registry = registry;
+  }
+
+  #model(name: string, capability: "speech" | "transcription", endpoint: "/audio/speech" | "/audio/transcriptions" | "/audio/translations"): ChatModel {
+    const model = this.#registry.resolve(name);
+    if (!model.capabilities[capability]) throw unsupportedAudio(model.descriptor.id, endpoint);
+    return model;
+  }
+
+  /** Starts speech: a bad voice or an encoding this server cannot make is a 400 before any audio. */
+  async speech(call: EndpointCall, request: SpeechRequest): Promise<SpeechStream> {
+    const model = this.#model(request.model, "speech", "/audio/speech");
+    const plain = request.format === "wav" || request.format === "pcm";
+    if (!plain && !ffmpegAvailable()) {
+      throw invalidRequest(`Invalid 'response_format': '${request.format}' needs FFmpeg, which is not installed on this server (Debian: apt-get install ffmpeg); 'wav' and 'pcm' work without it.`, "response_format", "unsupported_value");
+    }
+    await call.admit(request.model, model, request.input.length);
+    call.served(model);
+    const audio = await model.speak(request, call.signal);
+    const characters = request.input.length;
+    call.usage({ promptTokens: characters, completionTokens: 0, cachedTokens: 0, reasoningTokens: 0 });
+    if (ffmpegAvailable()) {
+      // FFmpeg reads the engine's rate and writes OpenAI's 24 kHz.
+      return { bytes: ffmpegEncode(audio.chunks, audio.sampleRate, request.format, audio.stretch, call.signal, SPEECH_OUTPUT_RATE), characters };
+    }
+    if (Math.abs(audio.stretch - 1) > 0.001) {
+      throw invalidRequest(`Invalid 'speed': ${request.speed} is beyond what the engine speaks at by itself, and changing the tempo further needs FFmpeg, which is not installed on this server.`, "speed", "unsupported_value");
+    }
+    return { bytes: encodePlain(audio.chunks, audio.sampleRate, request.format === "wav"), characters };
+  }
+
+  /**
+   * Transcribes (or, for an English recognizer, translates) the uploaded file at `path`: decoded to
+   * 16 kHz mono, recognised, metered by its seconds. Scratch files are removed however it ends.
+   */
+  async transcribe(call: EndpointCall, path: string, options: TranscriptionOptions, task: "transcription" | "translation"): Promise<TranscriptionResult> {
+    const model = this.#model(options.model, "transcription", task === "translation" ? "/audio/translations" : "/audio/transcriptions");
+    await call.admit(options.model, model, 0);
+    call.served(model);
+    const pcm = await decodeUpload(path, call.signal);
+    const seconds = pcm.samples.length / pcm.sampleRate;
+    if (seconds < 0.1) throw invalidRequest("The audio file contains no audio (it is shorter than 0.1 s).", "file", "invalid_value");
+    call.usage({ promptTokens: Math.ceil(seconds), completionTokens: 0, cachedTokens: 0, reasoningTokens: 0 });
+    const workDir = await mkdtemp(join(tmpdir(), "modelport-stt-"));
+    try {
+      const transcript = await model.transcribe(pcm, { language: options.language }, workDir, call.signal);
+      return { transcript, seconds };
+    } finally {
+      await rm(workDir, { recursive: true, force: true });
+    }
+  }
+}
+
+/** WAV (whole, with exact sizes) or raw PCM (streamed) at 24 kHz, without FFmpeg. */
+async function* encodePlain(chunks: AsyncIterable<Int16Array>, rate: number, wav: boolean): AsyncGenerator<Buffer> {
+  if (!wav) {
+    for await (const chunk of chunks) {
+      const out = resample({ samples: chunk, sampleRate: rate }, SPEECH_OUTPUT_RATE).samples;
+      yield Buffer.from(out.buffer, out.byteOffset, out.byteLength);
+    }
+    return;
+  }
+  const all: Int16Array[] = [];
+  let length = 0;
+  for await (const chunk of chunks) {
+    all.push(chunk);
+    length += chunk.length;
+  }
+  const samples = new Int16Array(length);
+  let at = 0;
+  for (const chunk of all) {
+    samples.set(chunk, at);
+    at += chunk.length;
+  }
+  yield encodeWav(resample({ samples, sampleRate: rate }, SPEECH_OUTPUT_RATE));
+}
+
+/** An upload as 16 kHz mono PCM: FFmpeg for any format, else a plain PCM WAV read here. */
+async function decodeUpload(path: string, signal: AbortSignal): Promise<Pcm16> {
+  if (ffmpegAvailable()) return ffmpegDecode(path, RECOGNIZER_RATE, signal);
+  const pcm = decodeWav(await readFile(path));
+  if (pcm === undefined) {
+    throw invalidRequest("The audio file is not a PCM WAV file, and decoding other formats needs FFmpeg, which is not installed on this server (Debian: apt-get install ffmpeg).", "file", "invalid_value");
+  }
+  return resample(pcm, RECOGNIZER_RATE);
+}
