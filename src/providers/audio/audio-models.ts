@@ -15,7 +15,7 @@ import {
   type SpeechAudio,
   type TranscribeOptions,
 } from "../provider.ts";
-import { ESPEAK_SAMPLE_RATE, EspeakEngine } from "./espeak-engine.ts";
+import { SpeechEngine } from "./speech-engine.ts";
 import { PocketsphinxRecognizer } from "./pocketsphinx.ts";
 
 /** What an audio model is called and priced as. */
@@ -55,12 +55,12 @@ function descriptorOf(spec: AudioModelSpec): ModelDescriptor {
 
 const AUDIO_ONLY = { contextSize: undefined, embeddings: "none", completions: "none", forwards: new Set<ForwardEndpoint>(), vision: false } as const;
 
-/** Text to speech on eSpeak NG (every language it has; Mandarin for Chinese text). */
+/** Text to speech: Flite for English, eSpeak NG for every other language (Mandarin for Chinese text). */
 export class LocalSpeechModel extends AudioOnlyModel implements ChatModel {
   readonly descriptor: ModelDescriptor;
   readonly capabilities: ModelCapabilities = { ...AUDIO_ONLY, speech: true, transcription: false };
   /** Started on first use: its worker thread and voice data cost memory a server that never speaks need not pay. */
-  #engine: EspeakEngine | undefined;
+  #engine: SpeechEngine | undefined;
   readonly #language: string;
 
   constructor(spec: AudioModelSpec, language: string) {
@@ -70,9 +70,9 @@ export class LocalSpeechModel extends AudioOnlyModel implements ChatModel {
   }
 
   async speak(request: SpeechRequest, signal: AbortSignal): Promise<SpeechAudio> {
-    this.#engine ??= new EspeakEngine();
+    this.#engine ??= new SpeechEngine();
     const plan = await this.#engine.plan({ text: request.input, voice: request.voice, instructions: request.instructions, speed: request.speed, language: this.#language });
-    return { sampleRate: ESPEAK_SAMPLE_RATE, stretch: plan.stretch, chunks: this.#engine.synthesize(request.input, plan, signal) };
+    return { sampleRate: plan.sampleRate, stretch: plan.stretch, chunks: this.#engine.synthesize(request.input, plan, signal) };
   }
 
   async transcribe(): Promise<Transcript> {

@@ -26,6 +26,29 @@ export const VOICE_STYLES: Readonly<Record<OpenAiVoice, VoiceStyle>> = {
   cedar: { variant: "klatt2", pitch: 42 },
 };
 
+/** Flite's built-in 16 kHz voices (US English female, US English male ×2, Scottish English male). */
+export const FLITE_VOICES = ["slt", "kal16", "rms", "awb"] as const;
+
+/**
+ * OpenAI's voices on Flite, for English text: its four voices at distinct mean pitches (Hz; 0 keeps
+ * the voice's own), so that no two OpenAI voices sound alike.
+ */
+export const FLITE_STYLES: Readonly<Record<OpenAiVoice, { voice: (typeof FLITE_VOICES)[number]; pitch: number }>> = {
+  alloy: { voice: "rms", pitch: 0 },
+  ash: { voice: "kal16", pitch: 0 },
+  ballad: { voice: "awb", pitch: 0 },
+  coral: { voice: "slt", pitch: 0 },
+  echo: { voice: "rms", pitch: 120 },
+  fable: { voice: "awb", pitch: 135 },
+  onyx: { voice: "kal16", pitch: 85 },
+  nova: { voice: "slt", pitch: 215 },
+  sage: { voice: "slt", pitch: 150 },
+  shimmer: { voice: "slt", pitch: 250 },
+  verse: { voice: "kal16", pitch: 125 },
+  marin: { voice: "awb", pitch: 105 },
+  cedar: { voice: "rms", pitch: 80 },
+};
+
 /** Scripts whose text eSpeak must speak in a language of their own, with that language's voice. */
 const SCRIPT_LANGUAGES: readonly [RegExp, string][] = [
   [/\p{Script=Hiragana}|\p{Script=Katakana}/u, "ja"],
