@@ -31,21 +31,22 @@ export const FLITE_VOICES = ["slt", "kal16", "rms", "awb"] as const;
 
 /**
  * OpenAI's voices on Flite, for English text: its four voices at distinct mean pitches (Hz; 0 keeps
- * the voice's own), so that no two OpenAI voices sound alike.
+ * the voice's own), so that no two OpenAI voices sound alike (a test checks all thirteen differ).
  */
 export const FLITE_STYLES: Readonly<Record<OpenAiVoice, { voice: (typeof FLITE_VOICES)[number]; pitch: number }>> = {
   alloy: { voice: "rms", pitch: 0 },
   ash: { voice: "kal16", pitch: 0 },
+  // awb speaks with its own pitch whatever is asked: it is used once.
   ballad: { voice: "awb", pitch: 0 },
   coral: { voice: "slt", pitch: 0 },
   echo: { voice: "rms", pitch: 120 },
-  fable: { voice: "awb", pitch: 135 },
+  fable: { voice: "kal16", pitch: 140 },
   onyx: { voice: "kal16", pitch: 85 },
   nova: { voice: "slt", pitch: 215 },
   sage: { voice: "slt", pitch: 150 },
   shimmer: { voice: "slt", pitch: 250 },
-  verse: { voice: "kal16", pitch: 125 },
-  marin: { voice: "awb", pitch: 105 },
+  verse: { voice: "rms", pitch: 100 },
+  marin: { voice: "slt", pitch: 185 },
   cedar: { voice: "rms", pitch: 80 },
 };
 
