@@ -17,7 +17,12 @@ let server: TestServer;
 before(async () => {
   server = await startTestServer();
 });
-after(() => server.close());
+after(async () => {
+  await server.close();
+  // KNOWN BUG (docs/audio.md): after a transcription, something keeps this test process alive
+  // though the server has closed; found too late to trace this session. The timer only fires if so.
+  setTimeout(() => process.exit(process.exitCode ?? 0), 2000).unref();
+});
 
 const JFK = readFileSync(join(MODELS_DIR, "jfk.wav"));
 const JFK_TEXT = "and so my fellow americans ask not what your country can do for you ask what you can do for your country";
