@@ -92,6 +92,10 @@ export const configSchema = z.strictObject({
       /** Speech is metered in input characters (prompt tokens), transcription in audio seconds. */
       speechPricing: pricingSchema.optional(),
       transcriptionPricing: pricingSchema.optional(),
+      /** The model that speaks chat answers asked for with `modalities: ["text", "audio"]`. */
+      chatSpeechModel: z.string().min(1).default("tts-local"),
+      /** The model that transcribes `input_audio` parts of chat and Responses input. */
+      chatTranscriptionModel: z.string().min(1).default("stt-local"),
     })
     .prefault({}),
   /** Upstream providers: deployments, and the public model names routed to them. */

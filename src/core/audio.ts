@@ -55,3 +55,56 @@ export interface Transcript {
 export function transcriptText(transcript: Transcript): string {
   return transcript.segments.map((s) => s.text).filter((t) => t !== "").join(" ");
 }
+
+/** Formats of spoken chat answers (`audio.format`); `pcm16` is the raw 24 kHz PCM that `/audio/speech` calls `pcm`. */
+export const CHAT_AUDIO_FORMATS = ["wav", "aac", "mp3", "flac", "opus", "pcm16"] as const;
+export type ChatAudioFormat = (typeof CHAT_AUDIO_FORMATS)[number];
+
+/** The speech format a chat audio format is encoded as. */
+export function speechFormatOf(format: ChatAudioFormat): SpeechFormat {
+  return format === "pcm16" ? "pcm" : format;
+}
+
+/** A voice given as an OpenAI name or an engine voice id. */
+export type VoiceChoice = SpeechRequest["voice"];
+
+/** Spoken output asked of a chat completion (`modalities: ["text", "audio"]` with `audio`). */
+export interface AudioOutputOptions {
+  voice: VoiceChoice;
+  format: ChatAudioFormat;
+}
+
+/** A recording in a user message (`input_audio`), transcribed before the model sees the message. */
+export interface InputAudioClip {
+  /** Index of the message in the request's messages. */
+  message: number;
+  /** Index of the part in that message's parts (a text part the transcript fills in). */
+  part: number;
+  data: Buffer;
+  format: "wav" | "mp3";
+  /** Where it was in the request, for errors. */
+  param: string;
+}
+
+/** An assistant message that refers to an earlier spoken answer by id (`audio: {id}`). */
+export interface AudioReference {
+  message: number;
+  id: string;
+  param: string;
+}
+
+/**
+ * The spoken form of a chat choice, streamed after its text: encoded audio as it is made, then the
+ * answer's id and expiry. These travel beside the model's `ChatStreamPart`s, never from a model.
+ */
+export type SpokenPart =
+  | { type: "audio-data"; choice: number; data: Buffer }
+  | { type: "audio-done"; choice: number; id: string; expiresAt: number };
+
+/** Audio tokens as OpenAI counts them for its audio models: input one per 100 ms, output one per 50 ms. */
+export function audioInputTokens(seconds: number): number {
+  return Math.ceil(seconds * 10);
+}
+export function audioOutputTokens(seconds: number): number {
+  return Math.ceil(seconds * 20);
+}

@@ -114,6 +114,10 @@ export interface Usage {
   /** Prompt tokens whose state was reused rather than evaluated. */
   cachedTokens: number;
   reasoningTokens: number;
+  /** Of `promptTokens`, those that stand for audio (`input_audio` transcribed; audio seconds on the transcription endpoints). */
+  audioInputTokens?: number;
+  /** Of `completionTokens`, those that stand for audio (spoken answers). */
+  audioOutputTokens?: number;
 }
 
 /** The parts a streamed chat generation yields, in order per choice. */

@@ -4,6 +4,7 @@ import { BatchWorker } from "../jobs/batch-worker.ts";
 import { IndexingWorker } from "../jobs/indexing-worker.ts";
 import type { Logger } from "../logging/logger.ts";
 import { AudioService } from "../services/audio-service.ts";
+import { ChatAudio } from "../services/chat-audio.ts";
 import { BatchService } from "../services/batch-service.ts";
 import { BudgetGuard } from "../services/budgets.ts";
 import { ChatService } from "../services/chat-service.ts";
@@ -78,10 +79,11 @@ export function buildServices(
   // Unfinished background responses stay queued in storage and resume at the next start.
   cleanup.defer("background responses", () => responses.close());
   const batchStore = new BatchStore(storage.db);
-  const endpoints = createModelEndpoints({ chat, responses, registry, engineVersion: VERSION });
+  const audio = new AudioService(registry);
+  const chatAudio = new ChatAudio(audio, { speechModel: config.audio.chatSpeechModel, transcriptionModel: config.audio.chatTranscriptionModel, retentionSeconds: 3600 });
+  const endpoints = createModelEndpoints({ chat, responses, registry, engineVersion: VERSION, chatAudio });
   const batchService = new BatchService({ batches: batchStore, files, registry, endpoints: batchEndpoints(endpoints), maxRequests: config.batches.maxRequests });
   const batchWorker = new BatchWorker({ store: batchStore, service: batchService, logger, concurrency: config.batches.concurrency });
-  const audio = new AudioService(registry);
   return { objects, files, uploads, meter, budgets, limiter, gate, chat, endpoints, vectorStores, vectorSearch, indexer, vectorStoreService, responses, batchStore, batchService, batchWorker, audio };
 }
 

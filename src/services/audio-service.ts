@@ -1,8 +1,8 @@
-import { mkdtemp, readFile, rm } from "node:fs/promises";
+import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import type { Pcm16, SpeechRequest, Transcript } from "../core/audio.ts";
-import { invalidRequest } from "../core/errors.ts";
+import type { Pcm16, SpeechFormat, SpeechRequest, Transcript } from "../core/audio.ts";
+import { ApiError, invalidRequest } from "../core/errors.ts";
 import { ffmpegAvailable, ffmpegDecode, ffmpegEncode } from "../providers/audio/ffmpeg.ts";
 import { decodeWav, encodeWav, resample } from "../providers/audio/pcm.ts";
 import { unsupportedAudio, type ChatModel } from "../providers/provider.ts";
@@ -50,23 +50,83 @@ export class AudioService {
   /** Starts speech: a bad voice or an encoding this server cannot make is a 400 before any audio. */
   async speech(call: EndpointCall, request: SpeechRequest): Promise<SpeechStream> {
     const model = this.#model(request.model, "speech", "/audio/speech");
-    const plain = request.format === "wav" || request.format === "pcm";
-    if (!plain && !ffmpegAvailable()) {
-      throw invalidRequest(`Invalid 'response_format': '${request.format}' needs FFmpeg, which is not installed on this server (Debian: apt-get install ffmpeg); 'wav' and 'pcm' work without it.`, "response_format", "unsupported_value");
-    }
+    checkEncodable(request.format, "response_format");
     await call.admit(request.model, model, request.input.length);
     call.served(model);
-    const audio = await model.speak(request, call.signal);
     const characters = request.input.length;
     call.usage({ promptTokens: characters, completionTokens: 0, cachedTokens: 0, reasoningTokens: 0 });
+    return { bytes: (await this.synthesize(model, request, call.signal)).bytes, characters };
+  }
+
+  /**
+   * The model that speaks chat answers, or a 400 naming `param` when there is none: for callers that
+   * admitted their request for another model (a chat completion speaking its text).
+   */
+  speaker(name: string, format: SpeechFormat, param: string): ChatModel {
+    const model = this.#registry.find(name);
+    if (model === undefined || !model.capabilities.speech) {
+      throw invalidRequest(`Spoken answers need the speech model '${name}', which this server does not have (see audio.chatSpeechModel in the configuration).`, param, "unsupported_value");
+    }
+    checkEncodable(format, param);
+    return model;
+  }
+
+  /** The model that transcribes recordings given in chat messages, or a 400 naming `param`. */
+  listener(name: string, param: string): ChatModel {
+    const model = this.#registry.find(name);
+    if (model === undefined || !model.capabilities.transcription) {
+      throw invalidRequest(`Audio input needs the transcription model '${name}', which this server does not have (PocketSphinx is not installed, or see audio.chatTranscriptionModel in the configuration).`, param, "unsupported_value");
+    }
+    return model;
+  }
+
+  /**
+   * Speaks with `model` and encodes it; `seconds()` is the audio's length once the bytes have been
+   * read. Neither admits nor meters: callers do.
+   */
+  async synthesize(model: ChatModel, request: SpeechRequest, signal: AbortSignal): Promise<{ bytes: AsyncIterable<Buffer>; seconds: () => number }> {
+    const audio = await model.speak(request, signal);
+    let samples = 0;
+    const counted = (async function* (): AsyncGenerator<Int16Array> {
+      for await (const chunk of audio.chunks) {
+        samples += chunk.length;
+        yield chunk;
+      }
+    })();
+    const seconds = (): number => samples / audio.sampleRate / audio.stretch;
     if (ffmpegAvailable()) {
       // FFmpeg reads the engine's rate and writes OpenAI's 24 kHz.
-      return { bytes: ffmpegEncode(audio.chunks, audio.sampleRate, request.format, audio.stretch, call.signal, SPEECH_OUTPUT_RATE), characters };
+      return { bytes: ffmpegEncode(counted, audio.sampleRate, request.format, audio.stretch, signal, SPEECH_OUTPUT_RATE), seconds };
     }
     if (Math.abs(audio.stretch - 1) > 0.001) {
       throw invalidRequest(`Invalid 'speed': ${request.speed} is beyond what the engine speaks at by itself, and changing the tempo further needs FFmpeg, which is not installed on this server.`, "speed", "unsupported_value");
     }
-    return { bytes: encodePlain(audio.chunks, audio.sampleRate, request.format === "wav"), characters };
+    return { bytes: encodePlain(counted, audio.sampleRate, request.format === "wav"), seconds };
+  }
+
+  /**
+   * Transcribes a recording held in memory (a chat message's `input_audio`) with `model`; a file
+   * that does not decode is a 400 naming `param`. Neither admits nor meters.
+   */
+  async transcribeClip(model: ChatModel, data: Buffer, param: string, signal: AbortSignal): Promise<TranscriptionResult> {
+    const dir = await mkdtemp(join(tmpdir(), "modelport-clip-"));
+    try {
+      const path = join(dir, "clip");
+      await writeFile(path, data);
+      let pcm: Pcm16;
+      try {
+        pcm = await decodeUpload(path, signal);
+      } catch (error) {
+        if (error instanceof ApiError) throw new ApiError(error.status, error.message, { type: "invalid_request_error", param, code: error.code ?? "invalid_value" });
+        throw error;
+      }
+      const seconds = pcm.samples.length / pcm.sampleRate;
+      if (seconds < 0.1) throw invalidRequest(`Invalid '${param}': the audio is shorter than 0.1 s.`, param, "invalid_value");
+      const transcript = await model.transcribe(pcm, { language: undefined }, dir, signal);
+      return { transcript, seconds };
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
   }
 
   /**
@@ -88,6 +148,13 @@ export class AudioService {
     } finally {
       await rm(workDir, { recursive: true, force: true });
     }
+  }
+}
+
+/** A 400 naming `param` for a format that needs FFmpeg on a server without it. */
+function checkEncodable(format: SpeechFormat, param: string): void {
+  if (format !== "wav" && format !== "pcm" && !ffmpegAvailable()) {
+    throw invalidRequest(`Invalid '${param}': '${format}' needs FFmpeg, which is not installed on this server (Debian: apt-get install ffmpeg); 'wav' and 'pcm' work without it.`, param, "unsupported_value");
   }
 }
 

@@ -23,6 +23,11 @@ export class ModelRegistry {
     return model;
   }
 
+  /** The model for a public name, if there is one. */
+  find(name: string): ChatModel | undefined {
+    return this.#byName.get(name);
+  }
+
   has(name: string): boolean {
     return this.#byName.has(name);
   }

@@ -71,7 +71,7 @@ const cases: Case[] = [
   { name: "stream_options without stream", body: withBody({ stream_options: { include_usage: true } }), status: 400, code: null, param: "stream_options" },
   { name: "unknown stream option", body: withBody({ stream: true, stream_options: { include_everything: true } }), status: 400, code: "unknown_parameter", param: "stream_options.include_everything" },
   { name: "metadata value not a string", body: withBody({ metadata: { k: 1 } }), status: 400, code: "invalid_type", param: "metadata.k" },
-  { name: "audio output (rejected)", body: withBody({ audio: { voice: "alloy", format: "mp3" } }), status: 400, code: "unsupported_parameter", param: "audio" },
+  { name: "audio without the audio modality", body: withBody({ audio: { voice: "alloy", format: "mp3" } }), status: 400, code: "invalid_value", param: "audio" },
   { name: "prediction (rejected)", body: withBody({ prediction: { type: "content", content: "x" } }), status: 400, code: "unsupported_parameter", param: "prediction" },
   { name: "web_search_options (rejected)", body: withBody({ web_search_options: {} }), status: 400, code: "unsupported_parameter", param: "web_search_options" },
   { name: "function name with spaces", body: withBody({ tools: [{ type: "function", function: { name: "get weather" } }] }), status: 400, code: "invalid_value", param: "tools[0].function.name" },

@@ -58,8 +58,40 @@ describe("chat completions compatibility with the spec", () => {
     rejects({ service_tier: "flex" }, "service_tier");
   });
 
-  it("accepts modalities text only", () => {
+  it("accepts modalities text, and text with audio given audio options; rejects the rest naming the param", () => {
     parseChatCompletionRequest({ ...base, modalities: ["text"] });
-    rejects({ modalities: ["text", "audio"] }, "modalities");
+    const spoken = parseChatCompletionRequest({ ...base, modalities: ["text", "audio"], audio: { voice: "coral", format: "mp3" } });
+    assert.deepEqual(spoken.audioOutput, { voice: { name: "coral" }, format: "mp3" });
+    assert.deepEqual(parseChatCompletionRequest({ ...base, modalities: ["text", "audio"], audio: { voice: { id: "en-us" }, format: "pcm16" }, stream: true }).audioOutput?.voice, { id: "en-us" });
+    rejects({ modalities: ["text", "audio"] }, "audio");
+    rejects({ audio: { voice: "coral", format: "mp3" } }, "audio");
+    rejects({ modalities: ["audio"], audio: { voice: "coral", format: "mp3" } }, "modalities");
+    rejects({ modalities: ["text", "video"] }, "modalities[1]");
+    rejects({ modalities: ["text", "audio"], audio: { voice: "nobody", format: "mp3" } }, "audio.voice");
+    rejects({ modalities: ["text", "audio"], audio: { voice: "coral", format: "ogg" } }, "audio.format");
+    rejects({ modalities: ["text", "audio"], audio: { voice: "coral", format: "mp3", speed: 2 } }, "audio.speed");
+    rejects({ modalities: ["text", "audio"], audio: { voice: "coral", format: "mp3" }, stream: true }, "audio.format");
+  });
+
+  it("reads input_audio parts as clips whose transcripts fill empty text parts, and audio ids of earlier answers", () => {
+    const wav = Buffer.from("RIFF....WAVE").toString("base64");
+    const parsed = parseChatCompletionRequest({
+      ...base,
+      messages: [
+        { role: "user", content: [{ type: "text", text: "Listen:" }, { type: "input_audio", input_audio: { data: wav, format: "wav" } }] },
+        { role: "assistant", audio: { id: "audio_abc" } },
+        { role: "user", content: "and?" },
+      ],
+    });
+    assert.equal(parsed.audioInputs.length, 1);
+    assert.deepEqual({ ...parsed.audioInputs[0], data: undefined }, { message: 0, part: 1, data: undefined, format: "wav", param: "messages[0].content[1]" });
+    assert.deepEqual(parsed.audioInputs[0]?.data, Buffer.from("RIFF....WAVE"));
+    assert.deepEqual(parsed.audioReferences, [{ message: 1, id: "audio_abc", param: "messages[1].audio.id" }]);
+    const clip = (input_audio: unknown) => ({ messages: [{ role: "user", content: [{ type: "input_audio", input_audio }] }] });
+    rejects(clip({ data: "not base64!", format: "wav" }), "messages[0].content[0].input_audio.data");
+    rejects(clip({ data: "", format: "wav" }), "messages[0].content[0].input_audio.data");
+    rejects(clip({ data: wav, format: "ogg" }), "messages[0].content[0].input_audio.format");
+    rejects(clip({ data: wav }), "messages[0].content[0].input_audio.format");
+    rejects({ messages: [{ role: "system", content: [{ type: "input_audio", input_audio: { data: wav, format: "wav" } }] }] }, "messages[0].content[0]");
   });
 });

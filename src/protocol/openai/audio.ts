@@ -1,4 +1,4 @@
-import { OPENAI_VOICES, SPEECH_FORMATS, transcriptText, type OpenAiVoice, type SpeechFormat, type SpeechRequest, type Transcript } from "../../core/audio.ts";
+import { OPENAI_VOICES, SPEECH_FORMATS, transcriptText, type OpenAiVoice, type SpeechFormat, type SpeechRequest, type Transcript, type VoiceChoice } from "../../core/audio.ts";
 import { invalidRequest, unsupportedParameter } from "../../core/errors.ts";
 import { describeType, FieldReader } from "./validate.ts";
 
@@ -16,20 +16,7 @@ export function parseSpeechRequest(body: unknown): SpeechRequest {
   const model = reader.string("model", { required: true, nonEmpty: true });
   const input = reader.string("input", { required: true, maxLength: MAX_SPEECH_INPUT });
   if (input.trim() === "") throw invalidRequest("Invalid 'input': empty string. Expected text to speak.", "input", "empty_string");
-  const rawVoice = reader.required("voice");
-  let voice: SpeechRequest["voice"];
-  if (typeof rawVoice === "string") {
-    if (!(OPENAI_VOICES as readonly string[]).includes(rawVoice)) {
-      throw invalidRequest(`Invalid value for 'voice': '${rawVoice}'. Supported values are: ${OPENAI_VOICES.map((v) => `'${v}'`).join(", ")}, or an object { "id": … } naming an engine voice.`, "voice", "invalid_value");
-    }
-    voice = { name: rawVoice as OpenAiVoice };
-  } else if (typeof rawVoice === "object" && rawVoice !== null && !Array.isArray(rawVoice)) {
-    const voiceReader = new FieldReader(rawVoice, "voice");
-    voiceReader.rejectUnknown(new Set(["id"]));
-    voice = { id: voiceReader.string("id", { required: true, nonEmpty: true }) };
-  } else {
-    throw invalidRequest(`Invalid type for 'voice': expected a string or an object, but got ${describeType(rawVoice)} instead.`, "voice", "invalid_type");
-  }
+  const voice = readVoice(reader.required("voice"), "voice");
   return {
     model,
     input,
@@ -39,6 +26,22 @@ export function parseSpeechRequest(body: unknown): SpeechRequest {
     format: reader.enumeration("response_format", SPEECH_FORMATS) ?? "mp3",
     streamFormat: reader.enumeration("stream_format", ["audio", "sse"] as const) ?? "audio",
   };
+}
+
+/** Reads a voice: one of OpenAI's names, or `{ "id": … }` naming an engine voice. */
+export function readVoice(raw: unknown, param: string): VoiceChoice {
+  if (typeof raw === "string") {
+    if (!(OPENAI_VOICES as readonly string[]).includes(raw)) {
+      throw invalidRequest(`Invalid value for '${param}': '${raw.slice(0, 100)}'. Supported values are: ${OPENAI_VOICES.map((v) => `'${v}'`).join(", ")}, or an object { "id": … } naming an engine voice.`, param, "invalid_value");
+    }
+    return { name: raw as OpenAiVoice };
+  }
+  if (typeof raw === "object" && raw !== null && !Array.isArray(raw)) {
+    const voiceReader = new FieldReader(raw, param);
+    voiceReader.rejectUnknown(new Set(["id"]));
+    return { id: voiceReader.string("id", { required: true, nonEmpty: true }) };
+  }
+  throw invalidRequest(`Invalid type for '${param}': expected a string or an object, but got ${describeType(raw)} instead.`, param, "invalid_type");
 }
 
 /** The Content-Type of each speech format, as OpenAI sends them. */

@@ -9,7 +9,9 @@ import type {
   ToolChoice,
   ToolDefinition,
 } from "../../core/chat.ts";
+import { CHAT_AUDIO_FORMATS, type AudioOutputOptions, type AudioReference, type InputAudioClip } from "../../core/audio.ts";
 import { invalidRequest, unsupportedParameter } from "../../core/errors.ts";
+import { readVoice } from "./audio.ts";
 import { readImage } from "./image-input.ts";
 import { toGrammarSchema } from "./json-schema-subset.ts";
 import { readSampling } from "./sampling.ts";
@@ -26,6 +28,12 @@ export interface ParsedChatCompletionRequest {
   store: boolean;
   /** The request used the deprecated `functions` / `function_call`: answer in that shape too. */
   legacyFunctions: boolean;
+  /** `modalities: ["text", "audio"]`: each choice's text is also spoken, in this voice and format. */
+  audioOutput: AudioOutputOptions | undefined;
+  /** `input_audio` parts, which become their transcripts (the request's messages hold empty text parts in their place). */
+  audioInputs: readonly InputAudioClip[];
+  /** Assistant messages that refer to earlier spoken answers by id, whose transcripts become their content. */
+  audioReferences: readonly AudioReference[];
 }
 
 /** Parameters Modelport honours. */
@@ -34,12 +42,12 @@ export const HONOURED_PARAMETERS: readonly string[] = [
   "presence_penalty", "frequency_penalty", "n", "user", "safety_identifier", "prompt_cache_key",
   "metadata", "store", "stream", "stream_options", "logprobs", "top_logprobs", "logit_bias",
   "tools", "tool_choice", "parallel_tool_calls", "functions", "function_call", "response_format",
-  "reasoning_effort", "service_tier", "modalities",
+  "reasoning_effort", "service_tier", "modalities", "audio",
 ];
 
 /** Parameters of OpenAI's API that this server cannot honour: rejected by name, never dropped. */
 export const REJECTED_PARAMETERS: readonly string[] = [
-  "audio", "prediction", "web_search_options", "verbosity", "prompt_cache_retention", "prompt_cache_options", "moderation",
+  "prediction", "web_search_options", "verbosity", "prompt_cache_retention", "prompt_cache_options", "moderation",
 ];
 
 const KNOWN = new Set([...HONOURED_PARAMETERS, ...REJECTED_PARAMETERS]);
@@ -50,7 +58,7 @@ const EFFORTS: readonly ReasoningEffort[] = ["none", "minimal", "low", "medium",
 /** Reads message content: a string or an array of parts. Images only where `allowImages`. */
 function readContent(
   message: FieldReader,
-  options: { required: boolean; allowRefusal?: boolean; allowImages?: boolean },
+  options: { required: boolean; allowRefusal?: boolean; allowImages?: boolean; audio?: (clip: Omit<InputAudioClip, "message">) => void },
 ): { text: string; parts: ContentPart[] } | undefined {
   const param = message.path("content");
   const value = message.obj.content;
@@ -85,10 +93,19 @@ function readContent(
         part.rejectUnknown(new Set(["type", "image", "detail"]));
         parts.push(readImage(part.string("image", { required: true }), part.obj.detail, partParam));
       }
+    } else if (type === "input_audio" && options.audio !== undefined) {
+      part.rejectUnknown(new Set(["type", "input_audio"]));
+      const audio = new FieldReader(part.required("input_audio"), part.path("input_audio"));
+      audio.rejectUnknown(new Set(["data", "format"]));
+      const format = audio.enumeration("format", ["wav", "mp3"] as const, { required: true }) ?? "wav";
+      const data = readBase64Audio(audio.string("data", { required: true }), audio.path("data"));
+      // The transcript takes this place once it is known.
+      options.audio({ part: parts.length, data, format, param: partParam });
+      parts.push({ type: "text", text: "" });
     } else if (type === "input_audio" || type === "file") {
       throw invalidRequest(`Content of type '${type}' is not supported by this server.`, partParam, "unsupported_content_type");
     } else {
-      const allowed = ["text", ...(options.allowRefusal ? ["refusal"] : []), ...(options.allowImages ? ["image_url", "image"] : [])];
+      const allowed = ["text", ...(options.allowRefusal ? ["refusal"] : []), ...(options.allowImages ? ["image_url", "image"] : []), ...(options.audio ? ["input_audio"] : [])];
       throw invalidValue(`${partParam}.type`, type, allowed);
     }
   });
@@ -113,6 +130,8 @@ function readToolCalls(message: FieldReader): ToolCall[] {
 
 interface CallBook {
   ids: Set<string>;
+  clips: InputAudioClip[];
+  references: AudioReference[];
   /** Legacy `function_call`s waiting for their `function` message, by name. */
   legacy: Map<string, string[]>;
   counter: number;
@@ -131,7 +150,7 @@ function readMessage(raw: unknown, index: number, book: CallBook): ChatMessage {
     case "user": {
       message.rejectUnknown(new Set(["role", "content", "name"]));
       message.string("name");
-      const content = readContent(message, { required: true, allowImages: true });
+      const content = readContent(message, { required: true, allowImages: true, audio: (clip) => book.clips.push({ ...clip, message: index }) });
       return { role: "user", content: content?.text ?? "", parts: content?.parts ?? [] };
     }
     case "assistant": {
@@ -140,7 +159,11 @@ function readMessage(raw: unknown, index: number, book: CallBook): ChatMessage {
       message.string("name");
       message.string("refusal");
       message.array("annotations");
-      if (message.has("audio")) throw unsupportedParameter(message.path("audio"));
+      const audio = message.object("audio");
+      if (audio !== undefined) {
+        audio.rejectUnknown(new Set(["id"]));
+        book.references.push({ message: index, id: audio.string("id", { required: true, nonEmpty: true }), param: audio.path("id") });
+      }
       const toolCalls = readToolCalls(message);
       const legacy = message.object("function_call");
       if (legacy !== undefined) {
@@ -150,7 +173,7 @@ function readMessage(raw: unknown, index: number, book: CallBook): ChatMessage {
         toolCalls.push({ id, name, arguments: legacy.string("arguments", { required: true }) });
         book.legacy.set(name, [...(book.legacy.get(name) ?? []), id]);
       }
-      const content = readContent(message, { required: toolCalls.length === 0, allowRefusal: true })?.text ?? "";
+      const content = readContent(message, { required: toolCalls.length === 0 && audio === undefined, allowRefusal: true })?.text ?? "";
       for (const call of toolCalls) book.ids.add(call.id);
       return { role: "assistant", content, toolCalls };
     }
@@ -297,14 +320,11 @@ export function parseChatCompletionRequest(body: unknown): ParsedChatCompletionR
   for (const key of REJECTED_PARAMETERS) if (reader.has(key)) throw unsupportedParameter(key);
   const tier = reader.enumeration("service_tier", ["auto", "default", "flex", "scale", "priority"] as const);
   if (tier !== undefined && tier !== "auto" && tier !== "default") throw unsupportedParameter("service_tier", `value '${tier}' is not supported; use 'auto' or 'default'`);
-  const modalities = reader.array("modalities");
-  if (modalities !== undefined && !(modalities.length === 1 && modalities[0] === "text")) {
-    throw unsupportedParameter("modalities", "supports only [\"text\"] on this server");
-  }
+  const audioOutput = readAudioOutput(reader);
 
   const model = reader.string("model", { required: true, nonEmpty: true });
   const rawMessages = reader.array("messages", { required: true, minLength: 1 }) ?? [];
-  const book: CallBook = { ids: new Set(), legacy: new Map(), counter: 0 };
+  const book: CallBook = { ids: new Set(), clips: [], references: [], legacy: new Map(), counter: 0 };
   const messages = rawMessages.map((m, i) => readMessage(m, i, book));
 
   const maxTokens = reader.number("max_tokens", { integer: true, min: 1 });
@@ -318,6 +338,9 @@ export function parseChatCompletionRequest(body: unknown): ParsedChatCompletionR
   reader.string("prompt_cache_key");
 
   const stream = reader.boolean("stream") ?? false;
+  if (stream && audioOutput !== undefined && audioOutput.format !== "pcm16") {
+    throw invalidRequest(`Invalid 'audio.format': '${audioOutput.format}' cannot be streamed; streamed audio is 'pcm16', as with OpenAI.`, "audio.format", "unsupported_value");
+  }
   const { includeUsage, includeObfuscation } = readStreamOptions(reader, stream, true);
 
   const logprobs = reader.boolean("logprobs") ?? false;
@@ -354,5 +377,43 @@ export function parseChatCompletionRequest(body: unknown): ParsedChatCompletionR
     metadata: readMetadata(reader, "metadata"),
     store: reader.boolean("store") ?? false,
     legacyFunctions: legacy,
+    audioOutput,
+    audioInputs: book.clips,
+    audioReferences: book.references,
   };
+}
+
+/** OpenAI's limit on audio in a request, as on the transcription endpoints. */
+const MAX_INPUT_AUDIO_BYTES = 25 * 1024 * 1024;
+const BASE64 = /^[A-Za-z0-9+/]*={0,2}$/;
+
+/** Decodes base64 audio, strictly: a malformed or empty string is a 400 naming the param. */
+function readBase64Audio(data: string, param: string): Buffer {
+  if (data === "") throw invalidRequest(`Invalid '${param}': empty string. Expected base64-encoded audio.`, param, "empty_string");
+  if (data.length % 4 !== 0 || !BASE64.test(data)) throw invalidRequest(`Invalid '${param}': not valid base64.`, param, "invalid_base64");
+  const bytes = Buffer.from(data, "base64");
+  if (bytes.length > MAX_INPUT_AUDIO_BYTES) throw invalidRequest(`Invalid '${param}': the audio is larger than the maximum of 25 MB.`, param, "file_too_large");
+  return bytes;
+}
+
+/** `modalities` and `audio`: spoken output needs both, and each without the other is a 400. */
+function readAudioOutput(reader: FieldReader): AudioOutputOptions | undefined {
+  const modalities = reader.array("modalities");
+  modalities?.forEach((m, i) => {
+    if (m !== "text" && m !== "audio") throw invalidValue(`modalities[${i}]`, String(m), ["text", "audio"]);
+  });
+  const wantsAudio = modalities?.includes("audio") ?? false;
+  if (modalities !== undefined && !modalities.includes("text")) {
+    throw unsupportedParameter("modalities", "must include \"text\": spoken answers are the model's text, synthesised");
+  }
+  const audio = reader.object("audio");
+  if (audio === undefined) {
+    if (wantsAudio) throw invalidRequest("Missing required parameter: 'audio'. It is required when 'modalities' includes \"audio\".", "audio", "missing_required_parameter");
+    return undefined;
+  }
+  if (!wantsAudio) throw invalidRequest("'audio' requires 'modalities' to include \"audio\".", "audio", "invalid_value");
+  audio.rejectUnknown(new Set(["voice", "format"]));
+  const voice = readVoice(audio.required("voice"), "audio.voice");
+  const format = audio.enumeration("format", CHAT_AUDIO_FORMATS, { required: true }) ?? "pcm16";
+  return { voice, format };
 }

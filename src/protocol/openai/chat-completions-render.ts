@@ -1,4 +1,5 @@
 import { obfuscation } from "./obfuscation.ts";
+import type { SpokenPart } from "../../core/audio.ts";
 import type { ChatStreamPart, FinishReason, TokenLogprob, ToolCall, Usage } from "../../core/chat.ts";
 import { encodeSseFrame, encodeSseJson } from "../../core/sse.ts";
 
@@ -8,10 +9,10 @@ export function renderUsage(usage: Usage): Record<string, unknown> {
     prompt_tokens: usage.promptTokens,
     completion_tokens: usage.completionTokens,
     total_tokens: usage.promptTokens + usage.completionTokens,
-    prompt_tokens_details: { cached_tokens: usage.cachedTokens, audio_tokens: 0 },
+    prompt_tokens_details: { cached_tokens: usage.cachedTokens, audio_tokens: usage.audioInputTokens ?? 0 },
     completion_tokens_details: {
       reasoning_tokens: usage.reasoningTokens,
-      audio_tokens: 0,
+      audio_tokens: usage.audioOutputTokens ?? 0,
       accepted_prediction_tokens: 0,
       rejected_prediction_tokens: 0,
     },
@@ -33,6 +34,8 @@ export interface CompletedChoice {
   toolCalls: readonly ToolCall[];
   /** Present when logprobs were asked for. */
   logprobs: readonly TokenLogprob[] | undefined;
+  /** The choice's text spoken, when audio output was asked for. */
+  audio?: { id: string; data: Buffer; expiresAt: number; transcript: string };
 }
 
 function renderLogprob(entry: TokenLogprob): Record<string, unknown> {
@@ -64,10 +67,14 @@ export function renderChatCompletion(
     choices: choices.map((c, index) => {
       const message: Record<string, unknown> = {
         role: "assistant",
-        content: c.toolCalls.length > 0 && c.text === "" ? null : c.text,
+        // A spoken answer's text is its transcript, as with OpenAI's audio models.
+        content: (c.toolCalls.length > 0 && c.text === "") || c.audio !== undefined ? null : c.text,
         refusal: null,
         annotations: [],
       };
+      if (c.audio !== undefined) {
+        message.audio = { id: c.audio.id, data: c.audio.data.toString("base64"), expires_at: c.audio.expiresAt, transcript: c.audio.transcript };
+      }
       const first = c.toolCalls[0];
       if (options.legacyFunctions && first !== undefined) {
         message.function_call = { name: first.name, arguments: first.arguments };
@@ -100,10 +107,12 @@ export class ChunkSerializer {
   readonly #legacy: boolean;
   readonly #logprobs: boolean;
   readonly #includeUsage: boolean;
+  readonly #audioIds: readonly string[] | undefined;
 
+  /** With `audioIds` (one per choice), text streams as the transcript of each choice's spoken answer. */
   constructor(
     env: CompletionEnvelope,
-    options: { includeUsage: boolean; includeObfuscation: boolean; legacyFunctions: boolean; logprobs: boolean },
+    options: { includeUsage: boolean; includeObfuscation: boolean; legacyFunctions: boolean; logprobs: boolean; audioIds?: readonly string[] | undefined },
   ) {
     this.#env = env;
     this.#head =
@@ -116,11 +125,16 @@ export class ChunkSerializer {
     this.#legacy = options.legacyFunctions;
     this.#logprobs = options.logprobs;
     this.#includeUsage = options.includeUsage;
+    this.#audioIds = options.audioIds;
   }
 
   /** The frame that opens choice `choice`: the assistant's role, with empty content. */
   opening(choice: number): string {
     const logprobs = this.#logprobs ? `{"content":[],"refusal":null}` : "null";
+    const audioId = this.#audioIds?.[choice];
+    if (audioId !== undefined) {
+      return this.#frame(choice, `"role":"assistant","content":null,"refusal":null,"audio":{"id":${JSON.stringify(audioId)},"transcript":""}`, logprobs, "null", 0);
+    }
     return this.#frame(choice, `"role":"assistant","content":"","refusal":null`, logprobs, "null", 0);
   }
 
@@ -128,12 +142,17 @@ export class ChunkSerializer {
    * The SSE frame of the chunk `part` produces, or undefined for a part that produces none:
    * `served-by`, and `usage` unless the client asked for it (`stream_options.include_usage`).
    */
-  chunk(part: ChatStreamPart): string | undefined {
+  chunk(part: ChatStreamPart | SpokenPart): string | undefined {
     switch (part.type) {
       case "text-delta": {
         const logprobs = this.#logprobs ? `{"content":${JSON.stringify((part.logprobs ?? []).map(renderLogprob))},"refusal":null}` : "null";
-        return this.#frame(part.choice, `"content":${JSON.stringify(part.text)}`, logprobs, "null", part.text.length);
+        const inner = this.#audioIds === undefined ? `"content":${JSON.stringify(part.text)}` : `"audio":{"transcript":${JSON.stringify(part.text)}}`;
+        return this.#frame(part.choice, inner, logprobs, "null", part.text.length);
       }
+      case "audio-data":
+        return this.#frame(part.choice, `"audio":{"data":"${part.data.toString("base64")}"}`, "null", "null", 0);
+      case "audio-done":
+        return this.#frame(part.choice, `"audio":{"id":${JSON.stringify(part.id)},"expires_at":${part.expiresAt}}`, "null", "null", 0);
       case "tool-call-start": {
         const inner = this.#legacy
           ? `"function_call":{"name":${JSON.stringify(part.name)},"arguments":""}`

@@ -1,3 +1,4 @@
+import type { ChatAudio } from "../chat-audio.ts";
 import type { ChatService } from "../chat-service.ts";
 import type { ModelRegistry } from "../model-registry.ts";
 import type { ResponsesService } from "../responses-service.ts";
@@ -21,10 +22,10 @@ export interface ModelEndpoints {
 }
 
 /** Builds the model endpoints over the chat and Responses services. */
-export function createModelEndpoints(deps: { chat: ChatService; responses: ResponsesService; registry: ModelRegistry; engineVersion: string }): ModelEndpoints {
+export function createModelEndpoints(deps: { chat: ChatService; responses: ResponsesService; registry: ModelRegistry; engineVersion: string; chatAudio: ChatAudio }): ModelEndpoints {
   const { registry } = deps;
   return {
-    chatCompletions: new ChatCompletionsEndpoint(deps.chat, deps.engineVersion),
+    chatCompletions: new ChatCompletionsEndpoint(deps.chat, deps.engineVersion, deps.chatAudio),
     responses: new ResponsesEndpoint(deps.responses, registry),
     responsesRelay: new RelayEndpoint("/responses", registry),
     embeddings: new EmbeddingsEndpoint(registry, new RelayEndpoint("/embeddings", registry)),

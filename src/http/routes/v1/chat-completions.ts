@@ -63,16 +63,16 @@ export function chatCompletionsHandler(endpoint: ChatCompletionsEndpoint, gate: 
     }
 
     // Errors up to the first generated part still get a proper status; after that they go in-stream.
-    const { envelope: env, run } = await endpoint.start(call, parsed);
-    const serializer = new ChunkSerializer(env, { ...parsed, logprobs: parsed.request.topLogprobs !== undefined });
+    const { envelope: env, run, first, parts, audioIds } = await endpoint.start(call, parsed);
+    const serializer = new ChunkSerializer(env, { ...parsed, logprobs: parsed.request.topLogprobs !== undefined, audioIds });
     const writer = openEventStream(ctx.res);
     // What was streamed, collected as a non-streamed completion would be, for storing.
     const collected = store === undefined ? undefined : new ChoiceCollector(parsed.request);
     try {
       for (let i = 0; i < parsed.request.n; i++) await writer.write(serializer.opening(i));
-      for (let step = run.first; !step.done; step = await run.parts.next()) {
+      for (let step = first; !step.done; step = await parts.next()) {
         const part = step.value;
-        collected?.add(part);
+        if (part.type !== "audio-data" && part.type !== "audio-done") collected?.add(part);
         const frame = serializer.chunk(part);
         if (frame !== undefined && !(await writer.write(frame))) return;
       }
@@ -85,7 +85,8 @@ export function chatCompletionsHandler(endpoint: ChatCompletionsEndpoint, gate: 
       // The status line is gone; OpenAI's clients read an error object in a data frame.
       writer.write(encodeSseJson(toApiError(error).toJSON()));
     } finally {
-      await run.parts.return?.(undefined);
+      await parts.return?.(undefined);
+      if (parts !== run.parts) await run.parts.return?.(undefined);
       await writer.end();
       // Logged once the stream has ended, with the prices of the model that actually served.
       logUsage(ctx);
