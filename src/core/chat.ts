@@ -118,6 +118,10 @@ export interface Usage {
   audioInputTokens?: number;
   /** Of `completionTokens`, those that stand for audio (spoken answers). */
   audioOutputTokens?: number;
+  /** Seconds of audio transcribed (`/v1/audio/transcriptions` and `/translations`). */
+  audioSeconds?: number;
+  /** Characters spoken (`/v1/audio/speech`). */
+  characters?: number;
 }
 
 /** The parts a streamed chat generation yields, in order per choice. */

@@ -54,7 +54,7 @@ export class AudioService {
     await call.admit(request.model, model, request.input.length);
     call.served(model);
     const characters = request.input.length;
-    call.usage({ promptTokens: characters, completionTokens: 0, cachedTokens: 0, reasoningTokens: 0 });
+    call.usage({ promptTokens: characters, completionTokens: 0, cachedTokens: 0, reasoningTokens: 0, characters });
     return { bytes: (await this.synthesize(model, request, call.signal)).bytes, characters };
   }
 
@@ -140,7 +140,7 @@ export class AudioService {
     const pcm = await decodeUpload(path, call.signal);
     const seconds = pcm.samples.length / pcm.sampleRate;
     if (seconds < 0.1) throw invalidRequest("The audio file contains no audio (it is shorter than 0.1 s).", "file", "invalid_value");
-    call.usage({ promptTokens: Math.ceil(seconds), completionTokens: 0, cachedTokens: 0, reasoningTokens: 0 });
+    call.usage({ promptTokens: Math.ceil(seconds), completionTokens: 0, cachedTokens: 0, reasoningTokens: 0, audioSeconds: seconds });
     const workDir = await mkdtemp(join(tmpdir(), "modelport-stt-"));
     try {
       const transcript = await model.transcribe(pcm, { language: options.language }, workDir, call.signal);

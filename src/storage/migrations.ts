@@ -262,4 +262,15 @@ CREATE TABLE access_version (
 INSERT INTO access_version (id, version) VALUES (1, 0);
 `,
   },
+  {
+    // Audio: tokens standing for audio in chat, seconds transcribed and characters spoken, so the
+    // usage API can report audio_speeches, audio_transcriptions and audio tokens.
+    version: 7,
+    sql: `
+ALTER TABLE usage_records ADD COLUMN input_audio_tokens BIGINT NOT NULL DEFAULT 0;
+ALTER TABLE usage_records ADD COLUMN output_audio_tokens BIGINT NOT NULL DEFAULT 0;
+ALTER TABLE usage_records ADD COLUMN audio_seconds DOUBLE PRECISION NOT NULL DEFAULT 0;
+ALTER TABLE usage_records ADD COLUMN characters BIGINT NOT NULL DEFAULT 0;
+`,
+  },
 ];

@@ -52,6 +52,10 @@ export interface UsageRecord {
   cachedTokens: number;
   outputTokens: number;
   reasoningTokens: number;
+  inputAudioTokens: number;
+  outputAudioTokens: number;
+  audioSeconds: number;
+  characters: number;
   latencyMs: number;
   status: number;
   costUsd: number;
@@ -70,6 +74,10 @@ export interface UsageBucketRow {
   cachedTokens: number;
   outputTokens: number;
   reasoningTokens: number;
+  inputAudioTokens: number;
+  outputAudioTokens: number;
+  audioSeconds: number;
+  characters: number;
   costUsd: number;
 }
 
@@ -315,8 +323,8 @@ export class Storage {
     await this.db.transaction(async (tx) => {
       for (const r of records) {
         await tx.run(
-          "INSERT INTO usage_records (id, created_at, project_id, key_id, model, endpoint, input_tokens, cached_tokens, output_tokens, reasoning_tokens, latency_ms, status, cost_usd, batch) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-          [r.id, r.createdAt, r.projectId, r.keyId, r.model, r.endpoint, r.inputTokens, r.cachedTokens, r.outputTokens, r.reasoningTokens, r.latencyMs, r.status, r.costUsd, r.batch ? 1 : 0],
+          "INSERT INTO usage_records (id, created_at, project_id, key_id, model, endpoint, input_tokens, cached_tokens, output_tokens, reasoning_tokens, input_audio_tokens, output_audio_tokens, audio_seconds, characters, latency_ms, status, cost_usd, batch) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+          [r.id, r.createdAt, r.projectId, r.keyId, r.model, r.endpoint, r.inputTokens, r.cachedTokens, r.outputTokens, r.reasoningTokens, r.inputAudioTokens, r.outputAudioTokens, r.audioSeconds, r.characters, r.latencyMs, r.status, r.costUsd, r.batch ? 1 : 0],
         );
       }
     });
@@ -331,6 +339,10 @@ export class Storage {
     projectIds?: readonly string[];
     models?: readonly string[];
     keyIds?: readonly string[];
+    /** Only records of these endpoints (request paths such as `/v1/audio/speech`). */
+    endpoints?: readonly string[];
+    /** No records of these endpoints. */
+    excludeEndpoints?: readonly string[];
   }): Promise<UsageBucketRow[]> {
     const columns: Record<UsageGroup, string> = { project_id: "project_id", model: "model", api_key_id: "key_id", batch: "batch" };
     const groups = q.groupBy.map((g) => columns[g]);
@@ -344,11 +356,17 @@ export class Storage {
     inList("project_id", q.projectIds);
     inList("model", q.models);
     inList("key_id", q.keyIds);
+    inList("endpoint", q.endpoints);
+    if (q.excludeEndpoints !== undefined && q.excludeEndpoints.length > 0) {
+      where.push(`endpoint NOT IN (${q.excludeEndpoints.map(() => "?").join(", ")})`);
+      params.push(...q.excludeEndpoints);
+    }
     // Casts keep the arithmetic integral: node:sqlite binds JavaScript numbers as REAL.
     const bucket = `(CAST(? AS BIGINT) + ((created_at - CAST(? AS BIGINT)) / CAST(? AS BIGINT)) * CAST(? AS BIGINT))`;
     const sql = `SELECT ${bucket} AS bucket_start${groups.map((g) => `, ${g}`).join("")},
       COUNT(*) AS requests, SUM(input_tokens) AS input_tokens, SUM(cached_tokens) AS cached_tokens,
-      SUM(output_tokens) AS output_tokens, SUM(reasoning_tokens) AS reasoning_tokens, SUM(cost_usd) AS cost_usd
+      SUM(output_tokens) AS output_tokens, SUM(reasoning_tokens) AS reasoning_tokens, SUM(cost_usd) AS cost_usd,
+      SUM(input_audio_tokens) AS input_audio_tokens, SUM(output_audio_tokens) AS output_audio_tokens, SUM(audio_seconds) AS audio_seconds, SUM(characters) AS characters
       FROM usage_records WHERE ${where.join(" AND ")}
       GROUP BY bucket_start${groups.map((g) => `, ${g}`).join("")} ORDER BY bucket_start`;
     const rows = await this.db.all(sql, [q.start, q.start, q.bucketSeconds, q.bucketSeconds, ...params]);
@@ -363,6 +381,10 @@ export class Storage {
       cachedTokens: num(r.cached_tokens),
       outputTokens: num(r.output_tokens),
       reasoningTokens: num(r.reasoning_tokens),
+      inputAudioTokens: num(r.input_audio_tokens),
+      outputAudioTokens: num(r.output_audio_tokens),
+      audioSeconds: num(r.audio_seconds),
+      characters: num(r.characters),
       costUsd: num(r.cost_usd),
     }));
   }

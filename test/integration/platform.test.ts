@@ -1,9 +1,11 @@
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
-import OpenAI from "openai";
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
+import OpenAI, { toFile } from "openai";
 import { assertSchema } from "../helpers/openapi.ts";
 import { backends } from "../helpers/databases.ts";
-import { raw, STORIES, TINY_RANDOM, startTestServer, type TestServer } from "../helpers/server.ts";
+import { MODELS_DIR, raw, STORIES, TINY_RANDOM, startTestServer, type TestServer } from "../helpers/server.ts";
 
 const ADMIN = "sk-admin-test-0123456789abcdef";
 const PRICING = { input: 2, cachedInput: 0.5, output: 8 };
@@ -182,6 +184,30 @@ for (const backend of list) {
       const bad = await admin(server, "/v1/organization/usage/completions");
       assert.equal(bad.status, 400);
       assert.equal((bad.body as { error: { param: string } }).error.param, "start_time");
+    });
+
+    it("reports audio usage: characters spoken, seconds transcribed, chat audio tokens; the completions page leaves speech out", async () => {
+      const created = await admin(server, `/v1/organization/projects/${projectA}/api_keys`, { method: "POST", body: { name: "audio" } });
+      const client = new OpenAI({ baseURL: server.baseURL, apiKey: (created.body as { value: string }).value, maxRetries: 0 });
+      const startTime = Math.floor(Date.now() / 1000) - 1;
+      await (await client.audio.speech.create({ model: "tts-1", voice: "alloy", input: "Hello there, friend.", response_format: "wav" })).arrayBuffer();
+      await client.audio.transcriptions.create({ model: "whisper-1", file: await toFile(readFileSync(join(MODELS_DIR, "jfk.wav")), "jfk.wav") });
+      const spoken = await client.chat.completions.create({ model: "stories", messages: [{ role: "user", content: "Once upon a time" }], max_tokens: 8, modalities: ["text", "audio"], audio: { voice: "alloy", format: "wav" } });
+      await server.meter.flush();
+      const query = `start_time=${startTime}&project_ids[]=${projectA}&group_by[]=model`;
+      const results = async (page: string) => {
+        const res = await admin(server, `/v1/organization/usage/${page}?${query}`);
+        assert.equal(res.status, 200, res.text);
+        assertSchema("UsageResponse", res.body);
+        return (res.body as { data: { results: Record<string, unknown>[] }[] }).data.flatMap((b) => b.results);
+      };
+      const speeches = await results("audio_speeches");
+      assert.deepEqual(speeches.map((r) => [r.object, r.model, r.characters, r.num_model_requests]), [["organization.usage.audio_speeches.result", "tts-local", 20, 1]]);
+      const transcriptions = await results("audio_transcriptions");
+      assert.deepEqual(transcriptions.map((r) => [r.model, r.seconds, r.num_model_requests]), [["stt-local", 11, 1]]);
+      const completions = await results("completions");
+      assert.ok(completions.every((r) => r.model === "stories"), "speech and transcription are not completions");
+      assert.equal(completions.reduce((s, r) => s + (r.output_audio_tokens as number), 0), spoken.usage!.completion_tokens_details!.audio_tokens);
     });
 
     it("stops a project at its monthly budget with 429 insufficient_quota, and shows the soft threshold", async () => {

@@ -64,13 +64,18 @@ for (const backend of list) {
       const base = 20_000 * day;
       const records = [0, 1, 2, 3].map((i) => ({
         id: `u${i}`, createdAt: base + (i < 3 ? 100 : day + 5), projectId: i === 2 ? "proj_1" : "proj_0", keyId: "key_a", model: i === 1 ? "m2" : "m1",
-        endpoint: "/v1/chat/completions", inputTokens: 10 * (i + 1), cachedTokens: i, outputTokens: 5, reasoningTokens: 0, latencyMs: 3, status: 200, costUsd: 0.001 * (i + 1), batch: false,
+        endpoint: i === 3 ? "/v1/audio/speech" : "/v1/chat/completions", inputTokens: 10 * (i + 1), cachedTokens: i, outputTokens: 5, reasoningTokens: 0,
+        inputAudioTokens: i, outputAudioTokens: 2 * i, audioSeconds: i * 0.5, characters: i === 3 ? 40 : 0, latencyMs: 3, status: 200, costUsd: 0.001 * (i + 1), batch: false,
       }));
       await storage.insertUsage(records);
       const byDay = await storage.usageBuckets({ start: base, end: base + 2 * day, bucketSeconds: day, groupBy: [] });
       assert.deepEqual(byDay.map((r) => [r.bucketStart, r.requests, r.inputTokens]), [[base, 3, 60], [base + day, 1, 40]]);
       const byModel = await storage.usageBuckets({ start: base, end: base + day, bucketSeconds: day, groupBy: ["model", "project_id"], projectIds: ["proj_0"] });
       assert.deepEqual(byModel.map((r) => [r.model, r.projectId, r.requests]).sort(), [["m1", "proj_0", 1], ["m2", "proj_0", 1]]);
+      const chat = await storage.usageBuckets({ start: base, end: base + 2 * day, bucketSeconds: 2 * day, groupBy: [], excludeEndpoints: ["/v1/audio/speech"] });
+      assert.deepEqual(chat.map((r) => [r.requests, r.inputAudioTokens, r.outputAudioTokens, r.audioSeconds]), [[3, 3, 6, 1.5]]);
+      const speech = await storage.usageBuckets({ start: base, end: base + 2 * day, bucketSeconds: 2 * day, groupBy: [], endpoints: ["/v1/audio/speech"] });
+      assert.deepEqual(speech.map((r) => [r.requests, r.characters]), [[1, 40]]);
       assert.ok(Math.abs((await storage.projectSpend("proj_0", base)) - (0.001 + 0.002 + 0.004)) < 1e-12);
     });
   });

@@ -63,8 +63,8 @@ export function renderCompletionsUsage(rows: readonly UsageBucketRow[], groupBy:
     input_tokens: r.inputTokens,
     input_cached_tokens: r.cachedTokens,
     output_tokens: r.outputTokens,
-    input_audio_tokens: 0,
-    output_audio_tokens: 0,
+    input_audio_tokens: r.inputAudioTokens,
+    output_audio_tokens: r.outputAudioTokens,
     num_model_requests: r.requests,
     project_id: groupBy.includes("project_id") ? r.projectId : null,
     user_id: null,
@@ -73,6 +73,35 @@ export function renderCompletionsUsage(rows: readonly UsageBucketRow[], groupBy:
     batch: groupBy.includes("batch") ? r.batch : null,
     output_reasoning_tokens: r.reasoningTokens,
   }));
+}
+
+/** The `/v1/organization/usage/audio_speeches` page: characters spoken per bucket and group. */
+export function renderAudioSpeechesUsage(rows: readonly UsageBucketRow[], groupBy: readonly UsageGroup[], width: number): Record<string, unknown> {
+  return renderBuckets(rows, width, (r) => ({
+    object: "organization.usage.audio_speeches.result",
+    characters: r.characters,
+    num_model_requests: r.requests,
+    ...groups(r, groupBy),
+  }));
+}
+
+/** The `/v1/organization/usage/audio_transcriptions` page: whole seconds transcribed per bucket and group. */
+export function renderAudioTranscriptionsUsage(rows: readonly UsageBucketRow[], groupBy: readonly UsageGroup[], width: number): Record<string, unknown> {
+  return renderBuckets(rows, width, (r) => ({
+    object: "organization.usage.audio_transcriptions.result",
+    seconds: Math.round(r.audioSeconds),
+    num_model_requests: r.requests,
+    ...groups(r, groupBy),
+  }));
+}
+
+function groups(r: UsageBucketRow, groupBy: readonly UsageGroup[]): Record<string, unknown> {
+  return {
+    project_id: groupBy.includes("project_id") ? r.projectId : null,
+    user_id: null,
+    api_key_id: groupBy.includes("api_key_id") ? r.keyId : null,
+    model: groupBy.includes("model") ? r.model : null,
+  };
 }
 
 /** The `/v1/organization/costs` page; a line item is a model (grouping by `line_item` groups by `model`). */

@@ -1,7 +1,7 @@
 import { invalidRequest } from "../../../core/errors.ts";
 import { unixSeconds } from "../../../core/ids.ts";
 import { renderList } from "../../../protocol/openai/lists.ts";
-import { renderCompletionsUsage, renderCosts, renderKey, renderKeyCreated, renderKeyDeleted, renderLimit, renderProject } from "../../../protocol/openai/organization.ts";
+import { renderAudioSpeechesUsage, renderAudioTranscriptionsUsage, renderCompletionsUsage, renderCosts, renderKey, renderKeyCreated, renderKeyDeleted, renderLimit, renderProject } from "../../../protocol/openai/organization.ts";
 import { FieldReader } from "../../../protocol/openai/validate.ts";
 import { notFound, type AccessService } from "../../../services/access.ts";
 import type { BudgetGuard } from "../../../services/budgets.ts";
@@ -10,6 +10,10 @@ import type { Project, Storage, UsageGroup } from "../../../storage/storage.ts";
 import { sendJson } from "../../respond.ts";
 import type { RequestContext, Route } from "../../router.ts";
 import { readLimit } from "./paging.ts";
+
+/** The request paths whose usage the audio usage pages report (and the completions page leaves out). */
+const SPEECH_ENDPOINTS = ["/v1/audio/speech"] as const;
+const TRANSCRIPTION_ENDPOINTS = ["/v1/audio/transcriptions", "/v1/audio/translations"] as const;
 
 /** What the admin API needs. */
 export interface OrganizationDeps {
@@ -214,10 +218,26 @@ export function organizationRoutes(deps: OrganizationDeps): Route[] {
         const rows = await storage.usageBuckets({
           start: q.start, end: q.end, bucketSeconds: q.width, groupBy: q.groupBy,
           projectIds: listParam(ctx, "project_ids"), models: listParam(ctx, "models"), keyIds: listParam(ctx, "api_key_ids"),
+          excludeEndpoints: [...SPEECH_ENDPOINTS, ...TRANSCRIPTION_ENDPOINTS],
         });
         sendJson(ctx.res, 200, renderCompletionsUsage(rows, q.groupBy, q.width));
       },
     },
+    ...([
+      ["/v1/organization/usage/audio_speeches", SPEECH_ENDPOINTS, renderAudioSpeechesUsage],
+      ["/v1/organization/usage/audio_transcriptions", TRANSCRIPTION_ENDPOINTS, renderAudioTranscriptionsUsage],
+    ] as const).map(([pattern, endpoints, render]): Route => ({
+      method: "GET",
+      pattern,
+      handler: async (ctx) => {
+        const q = usageQuery(ctx, ["project_id", "model", "api_key_id"]);
+        const rows = await storage.usageBuckets({
+          start: q.start, end: q.end, bucketSeconds: q.width, groupBy: q.groupBy, endpoints,
+          projectIds: listParam(ctx, "project_ids"), models: listParam(ctx, "models"), keyIds: listParam(ctx, "api_key_ids"),
+        });
+        sendJson(ctx.res, 200, render(rows, q.groupBy, q.width));
+      },
+    })),
     {
       method: "GET",
       pattern: "/v1/organization/costs",
