@@ -72,9 +72,16 @@ export function createApp(options: AppOptions): App {
     if (draining) res.setHeader("connection", "close");
     const controller = new AbortController();
     controllers.add(controller);
+    // A request is in flight until its response has closed and its handler has finished (a handler
+    // may clean up after the client has its answer, and its usage is recorded after that): shutdown
+    // waits for both, so nothing is metered after the meter has closed.
+    let open = 2;
+    const settle = (): void => {
+      if (--open === 0) finishOne(controller);
+    };
     res.on("close", () => {
       if (!res.writableFinished) controller.abort(new Error("client disconnected"));
-      finishOne(controller);
+      settle();
     });
 
     const url = req.url ?? "/";
@@ -146,6 +153,7 @@ export function createApp(options: AppOptions): App {
         };
         if (controller.signal.aborted && !res.writableFinished) fields.aborted = true;
         options.logger.info("request", fields);
+        settle();
       });
   };
 

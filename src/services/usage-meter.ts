@@ -45,6 +45,8 @@ export class UsageMeter {
   readonly #unwritten = new Map<string, { costUsd: number; records: number }>();
   #timer: NodeJS.Timeout | undefined;
   #flushing: Promise<void> = Promise.resolve();
+  /** Closed: no timers any more; a record that still comes is written at once. */
+  #closed = false;
 
   constructor(storage: Storage, logger: Logger, options: { intervalMs?: number; maxBuffer?: number } = {}) {
     this.#storage = storage;
@@ -79,7 +81,7 @@ export class UsageMeter {
     };
     this.#buffer.push(record);
     this.#count(record, 1);
-    if (this.#buffer.length >= this.#maxBuffer) void this.flush();
+    if (this.#buffer.length >= this.#maxBuffer || this.#closed) void this.flush();
     else this.#timer ??= setTimeout(() => void this.flush(), this.#intervalMs);
     return record;
   }
@@ -119,7 +121,8 @@ export class UsageMeter {
           const rest = batch.slice(start);
           this.#buffer.unshift(...rest);
           this.#logger.error("usage flush failed; will retry", { records: rest.length, error: (error as Error).message });
-          this.#timer ??= setTimeout(() => void this.flush(), this.#intervalMs);
+          // Once closed (its storage may be gone) no timer may keep the process alive to retry.
+          if (!this.#closed) this.#timer ??= setTimeout(() => void this.flush(), this.#intervalMs);
           return;
         }
         for (const r of chunk) this.#count(r, -1);
@@ -130,6 +133,7 @@ export class UsageMeter {
 
   /** Flushes and stops the timer (graceful shutdown). */
   async close(): Promise<void> {
+    this.#closed = true;
     await this.flush();
     clearTimeout(this.#timer);
     this.#timer = undefined;

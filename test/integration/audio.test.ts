@@ -19,9 +19,6 @@ before(async () => {
 });
 after(async () => {
   await server.close();
-  // KNOWN BUG (docs/audio.md): after a transcription, something keeps this test process alive
-  // though the server has closed; found too late to trace this session. The timer only fires if so.
-  setTimeout(() => process.exit(process.exitCode ?? 0), 2000).unref();
 });
 
 const JFK = readFileSync(join(MODELS_DIR, "jfk.wav"));

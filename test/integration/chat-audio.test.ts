@@ -15,8 +15,6 @@ before(async () => {
 });
 after(async () => {
   await server.close();
-  // The same untraced handle as audio.test.ts keeps the process alive after transcriptions.
-  setTimeout(() => process.exit(process.exitCode ?? 0), 2000).unref();
 });
 
 const JFK = readFileSync(join(MODELS_DIR, "jfk.wav"));
