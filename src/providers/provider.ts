@@ -60,7 +60,7 @@ export interface ChatModel {
    * Relays a body to another OpenAI endpoint as is, for the endpoints in `capabilities.forwards`;
    * a 400 `unsupported_endpoint` for any other.
    */
-  forward(endpoint: ForwardEndpoint, body: Readonly<Record<string, unknown>>, signal: AbortSignal): Promise<ForwardedResponse>;
+  forward(endpoint: ForwardEndpoint, body: ForwardBody, signal: AbortSignal): Promise<ForwardedResponse>;
   /**
    * Streams raw text completions (no chat template) where `capabilities.completions` is `engine`,
    * as `streamChat` streams chat: request problems are thrown before the first part, and `onUsage`
@@ -93,7 +93,23 @@ export function unsupportedEndpoint(model: string, endpoint: ForwardEndpoint, wh
 }
 
 /** OpenAI endpoints that pass through to upstreams which have them. */
-export type ForwardEndpoint = "/responses" | "/embeddings" | "/completions" | "/moderations";
+export type ForwardEndpoint = "/responses" | "/embeddings" | "/completions" | "/moderations" | "/audio/speech" | "/audio/transcriptions" | "/audio/translations";
+
+/** A multipart form to relay (the transcription endpoints' uploads), its file held in memory. */
+export interface ForwardForm {
+  kind: "form";
+  /** Text fields in order; arrays as repeated `name[]` fields. `model` is replaced by the upstream's name. */
+  fields: readonly (readonly [string, string])[];
+  file: { field: string; filename: string; contentType: string; bytes: Uint8Array };
+}
+
+/** What `forward` sends: a JSON body, or a multipart form. */
+export type ForwardBody = Readonly<Record<string, unknown>> | ForwardForm;
+
+/** Whether a forwarded body is a form. */
+export function isForwardForm(body: ForwardBody): body is ForwardForm {
+  return (body as { kind?: unknown }).kind === "form" && Array.isArray((body as { fields?: unknown }).fields);
+}
 
 /** An upstream's answer to a forwarded request, ready to relay. */
 export interface ForwardedResponse {

@@ -5,10 +5,14 @@ import type { Pcm16, SpeechFormat, SpeechRequest, Transcript } from "../core/aud
 import { ApiError, invalidRequest } from "../core/errors.ts";
 import { ffmpegAvailable, ffmpegDecode, ffmpegEncode } from "../providers/audio/ffmpeg.ts";
 import { decodeWav, encodeWav, resample } from "../providers/audio/pcm.ts";
-import { unsupportedAudio, type ChatModel } from "../providers/provider.ts";
+import { unsupportedAudio, type ChatModel, type ForwardBody, type ForwardedResponse } from "../providers/provider.ts";
 import type { TranscriptionOptions } from "../protocol/openai/audio.ts";
 import type { EndpointCall } from "./endpoints/endpoint.ts";
+import { relays } from "./endpoints/relay.ts";
 import type { ModelRegistry } from "./model-registry.ts";
+
+/** The audio endpoints. */
+export type AudioEndpoint = "/audio/speech" | "/audio/transcriptions" | "/audio/translations";
 
 /** OpenAI's `pcm` and `wav` speech are 24 kHz 16-bit mono; the other formats are encoded at that rate too. */
 export const SPEECH_OUTPUT_RATE = 24_000;
@@ -41,7 +45,32 @@ export class AudioService {
     this.#registry = registry;
   }
 
-  #model(name: string, capability: "speech" | "transcription", endpoint: "/audio/speech" | "/audio/transcriptions" | "/audio/translations"): ChatModel {
+  /**
+   * The upstream model a request names when it relays `endpoint` rather than computing it here (an
+   * OpenAI or Azure deployment with audio), else undefined: the request is then parsed and served
+   * here, and an unknown or unsuitable model is reported as usual.
+   */
+  relayFor(name: unknown, endpoint: AudioEndpoint): ChatModel | undefined {
+    if (typeof name !== "string" || name === "") return undefined;
+    const model = this.#registry.find(name);
+    const computes = endpoint === "/audio/speech" ? model?.capabilities.speech : model?.capabilities.transcription;
+    return model !== undefined && computes !== true && relays(model, endpoint) ? model : undefined;
+  }
+
+  /**
+   * Relays an audio request as is to `model`'s upstream, with the retries, breaker and deadline of
+   * any relay, after admission. Speech is metered here by its input characters; a transcription's
+   * usage comes from the upstream's answer (the caller reads it).
+   */
+  async relay(call: EndpointCall, model: ChatModel, requested: string, endpoint: AudioEndpoint, body: ForwardBody): Promise<ForwardedResponse> {
+    const characters = endpoint === "/audio/speech" && !("kind" in body) && typeof body.input === "string" ? body.input.length : 0;
+    await call.admit(requested, model, characters);
+    call.served(model);
+    if (endpoint === "/audio/speech") call.usage({ promptTokens: characters, completionTokens: 0, cachedTokens: 0, reasoningTokens: 0, characters });
+    return model.forward(endpoint, body, call.signal);
+  }
+
+  #model(name: string, capability: "speech" | "transcription", endpoint: AudioEndpoint): ChatModel {
     const model = this.#registry.resolve(name);
     if (!model.capabilities[capability]) throw unsupportedAudio(model.descriptor.id, endpoint);
     return model;

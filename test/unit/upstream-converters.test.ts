@@ -323,10 +323,10 @@ describe("request converters", () => {
     assert.equal(chat.url, "https://upstream.example/v1/chat/completions");
     assert.deepEqual(chat.headers, { "content-type": "application/json", accept: "text/event-stream", authorization: "Bearer sk-test" });
     const forwarded = openAiCompatibleAdapter.forwardCall(target, "/responses", { model: "public", input: "hi", stream: true });
-    assert.deepEqual({ url: forwarded.url, accept: forwarded.headers.accept, body: JSON.parse(forwarded.body) }, { url: "https://upstream.example/v1/responses", accept: "text/event-stream", body: { model: "up-model", input: "hi", stream: true } });
+    assert.deepEqual({ url: forwarded.url, accept: forwarded.headers.accept, body: JSON.parse(String(forwarded.body)) }, { url: "https://upstream.example/v1/responses", accept: "text/event-stream", body: { model: "up-model", input: "hi", stream: true } });
     const embeddings = azureOpenAiAdapter.embeddingsCall({ ...target, baseUrl: "https://r.openai.azure.com", model: "emb 3" }, ["a", [1, 2]], 64);
     assert.deepEqual(
-      { url: embeddings.url, headers: embeddings.headers, body: JSON.parse(embeddings.body) },
+      { url: embeddings.url, headers: embeddings.headers, body: JSON.parse(String(embeddings.body)) },
       {
         url: "https://r.openai.azure.com/openai/deployments/emb%203/embeddings?api-version=2024-10-21",
         headers: { "content-type": "application/json", accept: "application/json", "api-key": "sk-test" },
@@ -337,7 +337,7 @@ describe("request converters", () => {
     assert.deepEqual(anthropic.headers, { "content-type": "application/json", accept: "text/event-stream", "anthropic-version": "2023-06-01", "x-api-key": "sk-test" });
     assert.equal(anthropic.url, "https://upstream.example/v1/messages");
     assert.deepEqual([...anthropicAdapter.forwards], []);
-    assert.deepEqual([...openAiCompatibleAdapter.forwards].sort(), ["/completions", "/embeddings", "/moderations", "/responses"]);
+    assert.deepEqual([...openAiCompatibleAdapter.forwards].sort(), ["/audio/speech", "/audio/transcriptions", "/audio/translations", "/completions", "/embeddings", "/moderations", "/responses"]);
   });
 
   it("embeddings answers: input order by index, truncated and unit length, usage or a local count; malformed ones are 502s", () => {

@@ -1,13 +1,16 @@
 import type { ChatStreamPart } from "../../core/chat.ts";
 import type { AdapterTarget, UpstreamAdapter, UpstreamCall } from "../upstream/adapter.ts";
 import { mapUpstreamError, openAiErrorBody, parseStreamEvent, UpstreamError } from "../upstream/upstream-error.ts";
-import type { ForwardEndpoint } from "../provider.ts";
+import { isForwardForm, type ForwardBody, type ForwardEndpoint } from "../provider.ts";
+import { encodeMultipart } from "../upstream/multipart-body.ts";
 import { toOpenAiChatBody } from "./convert-request.ts";
 import { fromOpenAiEmbeddings, toOpenAiEmbeddingsBody } from "./convert-embeddings.ts";
 import { chunkToParts } from "./convert-stream.ts";
 
 /** OpenAI's other endpoints, which every OpenAI-compatible upstream is taken to have. */
-const OPENAI_ENDPOINTS: ReadonlySet<ForwardEndpoint> = new Set<ForwardEndpoint>(["/responses", "/embeddings", "/completions", "/moderations"]);
+const OPENAI_ENDPOINTS: ReadonlySet<ForwardEndpoint> = new Set<ForwardEndpoint>([
+  "/responses", "/embeddings", "/completions", "/moderations", "/audio/speech", "/audio/transcriptions", "/audio/translations",
+]);
 
 function converter(target: AdapterTarget): (data: string) => ChatStreamPart[] {
   return (data) => {
@@ -29,6 +32,14 @@ function call(url: string, headers: Record<string, string>, body: unknown): Upst
   return { url, headers: { "content-type": "application/json", accept, ...headers }, body: JSON.stringify(body) };
 }
 
+/** A forwarded body with the upstream's model name: JSON, or a form re-encoded for the upstream. */
+function forwardedCall(url: string, headers: Record<string, string>, body: ForwardBody, model: string): UpstreamCall {
+  if (!isForwardForm(body)) return call(url, headers, { ...body, model });
+  const fields = body.fields.map(([name, value]): [string, string] => [name, name === "model" ? model : value]);
+  const form = encodeMultipart(fields, body.file);
+  return { url, headers: { "content-type": form.contentType, accept: "*/*", ...headers }, body: form.bytes };
+}
+
 /**
  * OpenAI's own wire format, spoken by OpenAI, DeepSeek, vLLM, Ollama's `/v1`, llama.cpp server and
  * another Modelport: every parameter passes through as is.
@@ -44,7 +55,7 @@ export const openAiCompatibleAdapter: UpstreamAdapter = {
   forwards: OPENAI_ENDPOINTS,
   forwardCall(target, endpoint, body) {
     const auth: Record<string, string> = target.apiKey ? { authorization: `Bearer ${target.apiKey}` } : {};
-    return call(`${target.baseUrl.replace(/\/+$/, "")}${endpoint}`, auth, { ...body, model: target.model });
+    return forwardedCall(`${target.baseUrl.replace(/\/+$/, "")}${endpoint}`, auth, body, target.model);
   },
   embeddingsCall(target, inputs, dimensions) {
     return this.forwardCall(target, "/embeddings", toOpenAiEmbeddingsBody(target.model, inputs, dimensions));
@@ -71,7 +82,7 @@ export const azureOpenAiAdapter: UpstreamAdapter = {
       endpoint === "/responses"
         ? `${base}/openai/v1/responses`
         : `${base}/openai/deployments/${encodeURIComponent(target.model)}${endpoint}?api-version=${encodeURIComponent(target.apiVersion ?? "2024-10-21")}`;
-    return call(url, target.apiKey ? { "api-key": target.apiKey } : {}, { ...body, model: target.model });
+    return forwardedCall(url, target.apiKey ? { "api-key": target.apiKey } : {}, body, target.model);
   },
   embeddingsCall(target, inputs, dimensions) {
     return this.forwardCall(target, "/embeddings", toOpenAiEmbeddingsBody(target.model, inputs, dimensions));

@@ -1,5 +1,5 @@
 import type { ChatRequest, ChatStreamPart } from "../../core/chat.ts";
-import type { EmbeddingInput, EmbedResult, ForwardEndpoint } from "../provider.ts";
+import type { EmbeddingInput, EmbedResult, ForwardBody, ForwardEndpoint } from "../provider.ts";
 import type { UsedParam } from "../../core/declarable-params.ts";
 import type { UpstreamError } from "./upstream-error.ts";
 
@@ -7,7 +7,7 @@ import type { UpstreamError } from "./upstream-error.ts";
 export interface UpstreamCall {
   url: string;
   headers: Record<string, string>;
-  body: string;
+  body: string | Uint8Array;
 }
 
 /** Where and how to reach one deployment, as an adapter needs it. */
@@ -55,7 +55,7 @@ export interface UpstreamAdapter {
    * The call forwarding a client's body as is to an endpoint in `forwards`, with the upstream's
    * model name. Throws for any other endpoint (the router never asks for one).
    */
-  forwardCall(target: AdapterTarget, endpoint: ForwardEndpoint, body: Readonly<Record<string, unknown>>): UpstreamCall;
+  forwardCall(target: AdapterTarget, endpoint: ForwardEndpoint, body: ForwardBody): UpstreamCall;
   /** The `/embeddings` call for these inputs, vectors asked for as floats (where `forwards` has `/embeddings`). */
   embeddingsCall(target: AdapterTarget, inputs: readonly EmbeddingInput[], dimensions: number | undefined): UpstreamCall;
   /**

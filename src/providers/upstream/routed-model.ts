@@ -4,9 +4,11 @@ import type { TextCompletionPart } from "../../core/completion.ts";
 import { ApiError } from "../../core/errors.ts";
 import { estimatePromptTokens, estimateTokens } from "../../core/token-estimate.ts";
 import {
+  isForwardForm,
   unsupportedAudio,
   unsupportedEndpoint,
   type ChatModel,
+  type ForwardBody,
   type SpeechAudio,
   type EmbeddingInput,
   type EmbedOptions,
@@ -197,8 +199,10 @@ export class RoutedChatModel implements ChatModel {
    * Forwards a client's body to another OpenAI endpoint of a deployment that has it, with the same
    * selection, breaker, retries and deadline as chat.
    */
-  async forward(endpoint: ForwardEndpoint, body: Readonly<Record<string, unknown>>, signal: AbortSignal): Promise<ForwardedResponse> {
-    const relayed = await this.#relay(endpoint, (d) => d.adapter.forwardCall(d, endpoint, body), body.stream === true, signal);
+  async forward(endpoint: ForwardEndpoint, body: ForwardBody, signal: AbortSignal): Promise<ForwardedResponse> {
+    // Speech is relayed as it arrives (audio bytes or SSE); other answers are streams when asked to be.
+    const stream = isForwardForm(body) ? body.fields.some(([name, value]) => name === "stream" && value === "true") : body.stream === true || endpoint === "/audio/speech";
+    const relayed = await this.#relay(endpoint, (d) => d.adapter.forwardCall(d, endpoint, body), stream, signal);
     return relayed.response;
   }
 
