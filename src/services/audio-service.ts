@@ -123,7 +123,10 @@ export class AudioService {
       }
     })();
     const seconds = (): number => samples / audio.sampleRate / audio.stretch;
-    if (ffmpegAvailable()) {
+    const plain = request.format === "wav" || request.format === "pcm";
+    // WAV and raw PCM at the engine's own tempo are made here: spawning FFmpeg costs more than the
+    // resampling (bench:audio, wav real-time factor).
+    if (ffmpegAvailable() && !(plain && Math.abs(audio.stretch - 1) <= 0.001)) {
       // FFmpeg reads the engine's rate and writes OpenAI's 24 kHz.
       return { bytes: ffmpegEncode(counted, audio.sampleRate, request.format, audio.stretch, signal, SPEECH_OUTPUT_RATE), seconds };
     }

@@ -120,9 +120,9 @@ export class SpeechEngine {
 
   /** Synthesises `text` sentence by sentence; yields PCM chunks at the plan's rate as they come. */
   async *synthesize(text: string, plan: SpeechPlan, signal: AbortSignal): AsyncGenerator<Int16Array> {
-    for (const sentence of splitSentences(text)) {
+    for (const piece of plan.engine === "flite" ? fliteGroups(splitSentences(text)) : splitSentences(text)) {
       if (signal.aborted) return;
-      yield* this.#sentence(sentence, plan);
+      yield* this.#sentence(piece, plan);
     }
   }
 
@@ -177,4 +177,28 @@ export class SpeechEngine {
   async dispose(): Promise<void> {
     await this.#worker.terminate();
   }
+}
+
+/** Characters of later sentences Flite speaks in one run. */
+const FLITE_GROUP_CHARS = 400;
+
+/**
+ * Flite speaks the first sentence alone, so the first audio leaves quickly, and the rest in groups:
+ * each run of Flite starts a fresh WebAssembly instance (about 60 ms here), which per sentence
+ * halved its real-time factor (bench:audio).
+ */
+export function fliteGroups(sentences: readonly string[]): string[] {
+  const [first, ...rest] = sentences;
+  if (first === undefined) return [];
+  const groups = [first];
+  let current = "";
+  for (const sentence of rest) {
+    if (current !== "" && current.length + sentence.length + 1 > FLITE_GROUP_CHARS) {
+      groups.push(current);
+      current = "";
+    }
+    current = current === "" ? sentence : `${current} ${sentence}`;
+  }
+  if (current !== "") groups.push(current);
+  return groups;
 }

@@ -51,6 +51,7 @@ async function espeakInstance(): Promise<EspeakInstance> {
 interface WasmApi {
   compile(bytes: Uint8Array): Promise<object>;
   instantiate(module: object, imports: object): Promise<object>;
+  Module: { imports(module: object): { module: string; name: string }[] };
 }
 const wasm = (globalThis as unknown as { WebAssembly: WasmApi }).WebAssembly;
 
@@ -64,15 +65,42 @@ async function fliteModule(): Promise<object> {
 const scratch = mkdtempSync(join(tmpdir(), "modelport-flite-"));
 process.on("exit", () => rmSync(scratch, { recursive: true, force: true }));
 
-async function synthesizeFlite(job: SynthesisJob): Promise<void> {
+/**
+ * A Flite instance made ahead of its run: instantiating the 21 MB program (its voices are data
+ * segments) takes about as long as speaking a sentence, so the next one is made while the worker
+ * would otherwise wait. Its WASI imports call whichever WASI object starts it.
+ */
+interface ReadyFlite {
+  instance: object;
+  bind(wasi: WASI): void;
+}
+let ready: Promise<ReadyFlite> | undefined;
+
+async function makeFlite(): Promise<ReadyFlite> {
   const module = await fliteModule();
+  let current: WASI | undefined;
+  // Each WASI import the program names forwards to the WASI object bound for the run.
+  const names = wasm.Module.imports(module).filter((i) => i.module === "wasi_snapshot_preview1").map((i) => i.name);
+  const table = Object.fromEntries(
+    names.map((name) => [name, (...args: unknown[]) => (current?.wasiImport as Record<string, (...a: unknown[]) => unknown> | undefined)?.[name]?.(...args)]),
+  );
+  const instance = await wasm.instantiate(module, { wasi_snapshot_preview1: table });
+  return { instance, bind: (wasi) => (current = wasi) };
+}
+
+async function synthesizeFlite(job: SynthesisJob): Promise<void> {
+  const flite = await (ready ?? makeFlite());
+  ready = undefined;
   const args = ["--", "-voice", job.voice, "--setf", `duration_stretch=${(1 / job.rate).toFixed(4)}`];
   if (job.pitch > 0) args.push("--setf", `int_f0_target_mean=${job.pitch}`);
   // Flite reads text from its command line; leading and trailing spaces keep it from taking a word for an option.
   args.push(` ${job.text.replace(/\s+/g, " ")} `, "out.wav");
   const wasi = new WASI({ version: "preview1", args, env: {}, preopens: { ".": scratch }, returnOnExit: true });
-  const instance = await wasm.instantiate(module, { wasi_snapshot_preview1: wasi.wasiImport });
-  const code = wasi.start(instance);
+  flite.bind(wasi);
+  const code = wasi.start(flite.instance);
+  // The next instance is made now, while this run's audio is sent and encoded.
+  ready = makeFlite();
+  ready.catch(() => (ready = undefined));
   if (code !== 0) throw new Error(`Flite exited with code ${code}`);
   const pcm = decodeWav(readFileSync(join(scratch, "out.wav")));
   if (pcm === undefined) throw new Error("Flite wrote no readable WAV");
