@@ -3,6 +3,7 @@ import { ConfigError } from "./config/load.ts";
 import type { Config } from "./config/schema.ts";
 import { CleanupStack } from "./core/cleanup-stack.ts";
 import { createApp, type App } from "./http/app.ts";
+import { RealtimeGateway } from "./http/realtime.ts";
 import { apiRoutes, type ServerState } from "./http/routes/index.ts";
 import type { Logger } from "./logging/logger.ts";
 import { assertCanListen, listenHttp } from "./main/http-server.ts";
@@ -91,8 +92,22 @@ export async function startServer(config: Config, logger: Logger, hooks: StartHo
       logger,
       routes: apiRoutes({ ...services, config, state: () => state, storage, registry, access }),
     });
-    const http = await listenHttp(app, { host: config.host, port: config.port, shutdownTimeoutMs: config.shutdownTimeoutMs, logger });
+    const realtime = new RealtimeGateway({
+      authenticate: (header) => access.authenticate(header),
+      registry,
+      chat: services.chat,
+      audio: services.audio,
+      gate: services.gate,
+      meter,
+      logger,
+      speechModel: config.audio.chatSpeechModel,
+      transcriptionModel: config.audio.chatTranscriptionModel,
+      limits: config.realtime,
+    });
+    const http = await listenHttp(app, { host: config.host, port: config.port, shutdownTimeoutMs: config.shutdownTimeoutMs, logger, tls: config.tls, onUpgrade: (req, socket, head) => realtime.upgrade(req, socket, head) });
     cleanup.defer("http server", () => http.drain());
+    // Runs before the HTTP drain (the stack unwinds newest first): sockets are not requests it waits for.
+    cleanup.defer("realtime sessions", () => realtime.closeAll());
     state = "ready";
     // Of a server's workers, one runs the background work, as the sole process on SQLite would.
     if (worker === undefined || worker.runsJobs) await startWorkers(services, { soleProcess: storage.db.dialect === "sqlite", logger, cleanup });

@@ -62,6 +62,21 @@ export const configSchema = z.strictObject({
   bodyLimitBytes: z.number().int().min(1024).default(16 * 1024 * 1024),
   logLevel: z.enum(["debug", "info", "warn", "error", "silent"]).default("info"),
   shutdownTimeoutMs: z.number().int().min(0).default(15_000),
+  /** Serve HTTPS (and wss:) with this PEM certificate and key: the SDKs' realtime clients only connect over TLS. */
+  tls: z.strictObject({ cert: z.string().min(1), key: z.string().min(1) }).optional(),
+  /** Realtime sessions (`GET /v1/realtime` over WebSocket). */
+  realtime: z
+    .strictObject({
+      /** Open sessions per project. */
+      maxSessionsPerProject: z.number().int().min(1).default(16),
+      /** Longest a session may last, in seconds (OpenAI: 60 minutes). */
+      maxSessionSeconds: z.number().int().min(10).default(3600),
+      /** Most input audio held uncommitted, in bytes (15 MiB: about 5 minutes of 24 kHz PCM). */
+      maxBufferBytes: z.number().int().min(4800).default(15 * 1024 * 1024),
+      /** A session with no client event for this long is closed, in seconds. */
+      idleTimeoutSeconds: z.number().int().min(5).default(600),
+    })
+    .prefault({}),
   /** HTTP worker processes sharing the port; above 1 this process hosts the engine for them. */
   workers: z.number().int().min(1).max(64).default(1),
   gpu: z.enum(["auto", "cuda", "vulkan", "metal", "cpu"]).default("auto"),

@@ -1,4 +1,7 @@
-import { createServer, type Server } from "node:http";
+import { readFileSync } from "node:fs";
+import { createServer, type IncomingMessage, type Server } from "node:http";
+import { createServer as createHttpsServer } from "node:https";
+import type { Duplex } from "node:stream";
 import { createServer as createNetServer, type AddressInfo } from "node:net";
 import { ConfigError } from "../config/load.ts";
 import type { App } from "../http/app.ts";
@@ -47,9 +50,35 @@ export async function assertCanListen(host: string, port: number): Promise<void>
 }
 
 /** Serves `app` on `host:port` (0 picks a free port); a failed bind throws a one-line `ConfigError`. */
-export async function listenHttp(app: App, options: { host: string; port: number; shutdownTimeoutMs: number; logger: Logger }): Promise<HttpListener> {
+export async function listenHttp(
+  app: App,
+  options: {
+    host: string;
+    port: number;
+    shutdownTimeoutMs: number;
+    logger: Logger;
+    /** PEM certificate and key files: HTTPS (and wss:) instead of HTTP. */
+    tls?: { cert: string; key: string } | undefined;
+    /** Takes requests to upgrade the connection (WebSockets). */
+    onUpgrade?: ((req: IncomingMessage, socket: Duplex, head: Buffer) => void) | undefined;
+  },
+): Promise<HttpListener> {
   const { host, logger } = options;
-  const server: Server = createServer({ keepAliveTimeout: 5_000 }, app.handle);
+  let server: Server;
+  if (options.tls !== undefined) {
+    let cert: Buffer;
+    let key: Buffer;
+    try {
+      cert = readFileSync(options.tls.cert);
+      key = readFileSync(options.tls.key);
+    } catch (error) {
+      throw new ConfigError(`Cannot read the TLS certificate or key: ${(error as Error).message}.`);
+    }
+    server = createHttpsServer({ keepAliveTimeout: 5_000, cert, key }, app.handle);
+  } else {
+    server = createServer({ keepAliveTimeout: 5_000 }, app.handle);
+  }
+  if (options.onUpgrade !== undefined) server.on("upgrade", options.onUpgrade);
   server.on("clientError", (_error, socket) => {
     if (socket.writable) socket.end("HTTP/1.1 400 Bad Request\r\nconnection: close\r\n\r\n");
     else socket.destroy();
@@ -88,5 +117,5 @@ export async function listenHttp(app: App, options: { host: string; port: number
     })();
     return draining;
   };
-  return { url: `http://${hostPort(host, port)}`, port, drain };
+  return { url: `${options.tls !== undefined ? "https" : "http"}://${hostPort(host, port)}`, port, drain };
 }

@@ -217,7 +217,8 @@ function readStop(reader: FieldReader): string[] {
 }
 
 
-function readFunctionDefinition(fn: FieldReader, allowStrict: boolean): ToolDefinition {
+/** Reads a function tool's `name`, `description`, `parameters` (and `strict` where allowed). */
+export function readFunctionDefinition(fn: FieldReader, allowStrict: boolean): ToolDefinition {
   fn.rejectUnknown(new Set(allowStrict ? ["name", "description", "parameters", "strict"] : ["name", "description", "parameters"]));
   const name = fn.string("name", { required: true });
   if (!FUNCTION_NAME.test(name)) {

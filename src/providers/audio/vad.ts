@@ -101,3 +101,56 @@ export async function splitAtPauses(pcm: Pcm16, targetSeconds: number, minSecond
   regions.push({ start, end: total });
   return regions;
 }
+
+/**
+ * Voice activity detection over a stream: 16 kHz PCM pushed as it arrives, one verdict per 30 ms
+ * frame. Holds one libfvad instance; `dispose()` frees it.
+ */
+export class VadStream {
+  readonly #module: FvadModule;
+  readonly #handle: number;
+  readonly #pointer: number;
+  #pending = new Int16Array(0);
+  #disposed = false;
+
+  private constructor(module: FvadModule, handle: number, pointer: number) {
+    this.#module = module;
+    this.#handle = handle;
+    this.#pointer = pointer;
+  }
+
+  /** A detector at 16 kHz; `mode` 0–3, higher is stricter about what counts as speech. */
+  static async create(mode: number): Promise<VadStream> {
+    const specifier = "@echogarden/fvad-wasm";
+    loaded ??= import(specifier).then((module: { default: () => Promise<FvadModule> }) => module.default());
+    const m = await loaded;
+    const handle = m._fvad_new();
+    if (handle === 0) throw new Error("fvad_new failed");
+    m._fvad_set_sample_rate(handle, 16_000);
+    m._fvad_set_mode(handle, Math.max(0, Math.min(3, Math.round(mode))));
+    return new VadStream(m, handle, m._malloc(480 * 2));
+  }
+
+  /** Verdicts for every whole frame now available (a partial frame waits for more samples). */
+  push(samples: Int16Array): boolean[] {
+    if (this.#disposed) return [];
+    const all = new Int16Array(this.#pending.length + samples.length);
+    all.set(this.#pending);
+    all.set(samples, this.#pending.length);
+    const out: boolean[] = [];
+    let at = 0;
+    for (; at + 480 <= all.length; at += 480) {
+      this.#module.HEAP16.set(all.subarray(at, at + 480), this.#pointer >> 1);
+      out.push(this.#module._fvad_process(this.#handle, this.#pointer, 480) === 1);
+    }
+    this.#pending = all.slice(at);
+    return out;
+  }
+
+  dispose(): void {
+    if (this.#disposed) return;
+    this.#disposed = true;
+    this.#module._free(this.#pointer);
+    this.#module._fvad_free(this.#handle);
+  }
+}

@@ -1,0 +1,33 @@
+import { readFileSync } from "node:fs";
+import { WebSocket } from "ws";
+import { decodeWav, resample } from "../src/providers/audio/pcm.ts";
+import { startTestServer } from "../test/helpers/server.ts";
+const server = await startTestServer();
+const ws = new WebSocket(server.url.replace("http", "ws") + "/v1/realtime?model=stories");
+const events: any[] = [];
+let done: () => void; let wait = new Promise<void>((r) => (done = r));
+ws.on("message", (d) => { const e = JSON.parse(d.toString()); events.push(e); if (e.type !== "response.output_audio.delta") console.log(e.type, JSON.stringify(e).slice(0, 200)); if (e.type === "response.done") done(); });
+await new Promise((r) => ws.once("open", r));
+ws.send(JSON.stringify({ type: "session.update", session: { type: "realtime", output_modalities: ["text"], max_output_tokens: 20 } }));
+ws.send(JSON.stringify({ type: "conversation.item.create", item: { type: "message", role: "user", content: [{ type: "input_text", text: "Once upon a time" }] } }));
+ws.send(JSON.stringify({ type: "response.create", event_id: "evt_1" }));
+await wait;
+console.log("---- audio");
+wait = new Promise<void>((r) => (done = r));
+ws.send(JSON.stringify({ type: "session.update", session: { output_modalities: ["audio"], audio: { input: { transcription: { model: "whisper-1" } } } } }));
+const jfk = decodeWav(readFileSync("/work/shared/models/jfk.wav"))!;
+const pcm = resample(jfk, 24000).samples;
+const frame = 480;
+const all = new Int16Array(pcm.length + 24000);
+all.set(pcm);
+for (let at = 0; at < all.length; at += frame) {
+  const chunk = all.subarray(at, at + frame);
+  ws.send(JSON.stringify({ type: "input_audio_buffer.append", audio: Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength).toString("base64") }));
+}
+await wait;
+console.log("audio deltas", events.filter((e) => e.type === "response.output_audio.delta").length);
+ws.send("not json");
+ws.send(JSON.stringify({ type: "nope", event_id: "e9" }));
+await new Promise((r) => setTimeout(r, 300));
+ws.close();
+await server.close();

@@ -1,0 +1,152 @@
+import type { IncomingMessage } from "node:http";
+import type { Duplex } from "node:stream";
+import { WebSocketServer, type WebSocket } from "ws";
+import type { Usage } from "../core/chat.ts";
+import { ApiError, toApiError } from "../core/errors.ts";
+import type { Logger } from "../logging/logger.ts";
+import type { ChatModel } from "../providers/provider.ts";
+import type { Principal } from "../services/access.ts";
+import type { AudioService } from "../services/audio-service.ts";
+import type { ChatService } from "../services/chat-service.ts";
+import type { ModelRegistry } from "../services/model-registry.ts";
+import { RealtimeSession } from "../services/realtime-session.ts";
+import type { RequestGate } from "../services/request-gate.ts";
+import type { UsageMeter } from "../services/usage-meter.ts";
+
+/** Browsers cannot set headers on a WebSocket: they send the key as a subprotocol with this prefix. */
+const KEY_PROTOCOL = "openai-insecure-api-key.";
+
+/** What the realtime endpoint needs. */
+export interface RealtimeGatewayDeps {
+  authenticate(header: string | undefined): Promise<Principal>;
+  registry: ModelRegistry;
+  chat: ChatService;
+  audio: AudioService;
+  gate: RequestGate;
+  meter: UsageMeter;
+  logger: Logger;
+  speechModel: string;
+  transcriptionModel: string;
+  limits: { maxSessionsPerProject: number; maxSessionSeconds: number; maxBufferBytes: number; idleTimeoutSeconds: number };
+}
+
+/** Answers an upgrade that will not happen with an HTTP error in OpenAI's envelope. */
+function refuse(socket: Duplex, error: ApiError): void {
+  const body = JSON.stringify(error.toJSON());
+  const reason = { 400: "Bad Request", 401: "Unauthorized", 403: "Forbidden", 404: "Not Found", 429: "Too Many Requests" }[error.status] ?? "Error";
+  socket.end(`HTTP/1.1 ${error.status} ${reason}\r\ncontent-type: application/json\r\ncontent-length: ${Buffer.byteLength(body)}\r\nconnection: close\r\n\r\n${body}`);
+}
+
+/**
+ * `GET /v1/realtime?model=…` upgraded to a WebSocket (library `ws`): authenticates the key (the
+ * `Authorization` header, or the `openai-insecure-api-key.` subprotocol browsers use), resolves
+ * the model, and runs one `RealtimeSession` per socket. Sessions per project are limited; idle and
+ * over-long sessions are closed; `closeAll` ends every session at shutdown.
+ */
+export class RealtimeGateway {
+  readonly #deps: RealtimeGatewayDeps;
+  readonly #wss: WebSocketServer;
+  readonly #open = new Map<WebSocket, { projectId: string; session: RealtimeSession }>();
+
+  constructor(deps: RealtimeGatewayDeps) {
+    this.#deps = deps;
+    this.#wss = new WebSocketServer({
+      noServer: true,
+      // Appends carry up to 15 MiB of base64 audio, as OpenAI allows.
+      maxPayload: 21 * 1024 * 1024,
+      // The key subprotocol is never echoed back; `realtime` is, when offered.
+      handleProtocols: (protocols) => (protocols.has("realtime") ? "realtime" : false),
+    });
+  }
+
+  /** Takes an upgrade request: realtime sockets here, anything else a 404. */
+  upgrade(req: IncomingMessage, socket: Duplex, head: Buffer): void {
+    this.#upgrade(req, socket, head).catch((error: unknown) => refuse(socket, toApiError(error)));
+  }
+
+  async #upgrade(req: IncomingMessage, socket: Duplex, head: Buffer): Promise<void> {
+    const url = new URL(req.url ?? "/", "http://localhost");
+    if (url.pathname !== "/v1/realtime") throw new ApiError(404, `Invalid URL (GET ${url.pathname.slice(0, 200)})`, { type: "invalid_request_error", code: "unknown_url" });
+    const offered = (req.headers["sec-websocket-protocol"] ?? "").split(",").map((p) => p.trim());
+    const subprotocolKey = offered.find((p) => p.startsWith(KEY_PROTOCOL))?.slice(KEY_PROTOCOL.length);
+    const principal = await this.#deps.authenticate(req.headers.authorization ?? (subprotocolKey !== undefined ? `Bearer ${subprotocolKey}` : undefined));
+    if (principal.admin) throw new ApiError(403, "Admin keys only work with /v1/organization endpoints; use a project key.", { type: "invalid_request_error", code: "forbidden" });
+    const name = url.searchParams.get("model");
+    if (name === null || name === "") throw new ApiError(400, "Missing required parameter: 'model'.", { type: "invalid_request_error", code: "missing_required_parameter", param: "model" });
+    const model = this.#deps.registry.resolve(name);
+    if (principal.models !== null && !principal.models.includes(name)) {
+      throw new ApiError(403, `This API key is not allowed to use the model '${name}'.`, { type: "permission_error", code: "model_not_allowed", param: "model" });
+    }
+    this.#wss.handleUpgrade(req, socket, head, (ws) => this.#run(ws, principal, name, model));
+  }
+
+  #run(ws: WebSocket, principal: Principal, requested: string, model: ChatModel): void {
+    const { limits, logger } = this.#deps;
+    const send = (event: Record<string, unknown>): void => {
+      if (ws.readyState === ws.OPEN) ws.send(JSON.stringify(event));
+    };
+    const open = [...this.#open.values()].filter((s) => s.projectId === principal.projectId).length;
+    if (open >= limits.maxSessionsPerProject) {
+      send({ type: "error", event_id: "event_limit", error: { type: "invalid_request_error", code: "session_limit_reached", message: `This project already has ${open} open realtime sessions, the most allowed (realtime.maxSessionsPerProject).`, param: null, event_id: null } });
+      ws.close(1008, "session limit reached");
+      return;
+    }
+    const session = new RealtimeSession(
+      model,
+      {
+        chat: this.#deps.chat,
+        audio: this.#deps.audio,
+        speechModel: this.#deps.speechModel,
+        transcriptionModel: this.#deps.transcriptionModel,
+        admit: (served, estimated) => this.#deps.gate.admit(principal, requested, served, estimated),
+        meter: (served: ChatModel, usage: Usage, latencyMs: number) =>
+          this.#deps.meter.record({ principal, model: served.descriptor.id, endpoint: "/v1/realtime", usage, latencyMs, status: 200, batch: false, pricing: served.descriptor.pricing }),
+        maxSessionSeconds: limits.maxSessionSeconds,
+        maxBufferBytes: limits.maxBufferBytes,
+      },
+      send,
+    );
+    this.#open.set(ws, { projectId: principal.projectId, session });
+    logger.info("realtime session opened", { project_id: principal.projectId, model: model.descriptor.id });
+    let idle: NodeJS.Timeout | undefined;
+    const touch = (): void => {
+      clearTimeout(idle);
+      idle = setTimeout(() => ws.close(1000, "idle timeout"), limits.idleTimeoutSeconds * 1000);
+      idle.unref();
+    };
+    const expiry = setTimeout(() => ws.close(1000, "session expired"), limits.maxSessionSeconds * 1000);
+    expiry.unref();
+    touch();
+    ws.on("message", (data, binary) => {
+      touch();
+      if (binary) {
+        send({ type: "error", event_id: "event_binary", error: { type: "invalid_request_error", code: "invalid_message", message: "Binary messages are not accepted: send JSON events as text.", param: null, event_id: null } });
+        return;
+      }
+      void session.handle(data.toString());
+    });
+    ws.on("close", () => {
+      clearTimeout(idle);
+      clearTimeout(expiry);
+      session.close();
+      this.#open.delete(ws);
+      logger.info("realtime session closed", { project_id: principal.projectId });
+    });
+    ws.on("error", () => ws.terminate());
+    session.start();
+  }
+
+  /** Ends every session (shutdown): close code 1001, going away. */
+  async closeAll(): Promise<void> {
+    const closed = [...this.#open.keys()].map((ws) => new Promise<void>((resolve) => {
+      ws.once("close", () => resolve());
+      ws.close(1001, "server shutting down");
+      setTimeout(() => {
+        ws.terminate();
+        resolve();
+      }, 2000).unref();
+    }));
+    await Promise.all(closed);
+    this.#wss.close();
+  }
+}

@@ -1,0 +1,611 @@
+import { mkdtemp, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { audioInputTokens, audioOutputTokens, transcriptText, type Pcm16 } from "../core/audio.ts";
+import type { ChatMessage, ChatRequest, ToolCall, Usage } from "../core/chat.ts";
+import { ApiError, toApiError } from "../core/errors.ts";
+import { prefixedId, unixSeconds } from "../core/ids.ts";
+import {
+  applySessionUpdate,
+  clientEventId,
+  defaultRealtimeConfig,
+  parseRealtimeClientEvent,
+  renderSession,
+  type NewRealtimeItem,
+  type RealtimeAudioFormat,
+  type RealtimeClientEvent,
+  type RealtimeConfig,
+  type ResponseOverrides,
+} from "../protocol/openai/realtime.ts";
+import { decodeAlaw, decodeMulaw, encodeAlaw, encodeMulaw } from "../providers/audio/g711.ts";
+import { resample } from "../providers/audio/pcm.ts";
+import { VadStream } from "../providers/audio/vad.ts";
+import type { ChatModel } from "../providers/provider.ts";
+import type { AudioService } from "./audio-service.ts";
+import type { ChatService } from "./chat-service.ts";
+
+/** What a session needs from the server around it. */
+export interface RealtimeDeps {
+  chat: ChatService;
+  audio: AudioService;
+  /** The models that speak and hear (as for chat audio). */
+  speechModel: string;
+  transcriptionModel: string;
+  /** Admits one response against the key's limits and budget; its `finish` reconciles the tokens. */
+  admit(model: ChatModel, estimatedTokens: number): Promise<{ finish(usage: Usage | undefined): Promise<void> }>;
+  /** Records one response's usage. */
+  meter(model: ChatModel, usage: Usage, latencyMs: number): void;
+  /** Seconds a session may last. */
+  maxSessionSeconds: number;
+  /** Most bytes of input audio held uncommitted. */
+  maxBufferBytes: number;
+}
+
+type Content =
+  | { type: "input_text"; text: string }
+  | { type: "input_audio"; transcript: string | null }
+  | { type: "output_text"; text: string }
+  | { type: "output_audio"; transcript: string };
+
+/** A conversation item as the session keeps it. */
+interface Item {
+  id: string;
+  type: "message" | "function_call" | "function_call_output";
+  role?: "user" | "assistant" | "system";
+  status: "completed" | "incomplete" | "in_progress";
+  content: Content[];
+  callId?: string;
+  name?: string;
+  arguments?: string;
+  output?: string;
+}
+
+function renderItem(item: Item): Record<string, unknown> {
+  const base = { id: item.id, object: "realtime.item", type: item.type, status: item.status };
+  if (item.type === "function_call") return { ...base, call_id: item.callId, name: item.name, arguments: item.arguments ?? "" };
+  if (item.type === "function_call_output") return { ...base, call_id: item.callId, output: item.output ?? "" };
+  // A transcript not made yet is left out: the schema has no null for it.
+  return { ...base, role: item.role, content: item.content.map((c) => (c.type === "input_audio" && c.transcript === null ? { type: c.type } : { ...c })) };
+}
+
+const SAMPLE_RATE = 24_000;
+
+/** Decodes appended audio in the session's format to 24 kHz PCM. */
+function decodeInput(bytes: Buffer, format: RealtimeAudioFormat): Int16Array {
+  if (format === "pcm") return new Int16Array(bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.length - (bytes.length % 2)));
+  const narrow = format === "pcmu" ? decodeMulaw(bytes) : decodeAlaw(bytes);
+  return resample({ samples: narrow, sampleRate: 8000 }, SAMPLE_RATE).samples;
+}
+
+/** 24 kHz PCM bytes to the session's output format. */
+function encodeOutput(pcm: Buffer, format: RealtimeAudioFormat): Buffer {
+  if (format === "pcm") return pcm;
+  const samples = new Int16Array(pcm.buffer.slice(pcm.byteOffset, pcm.byteOffset + pcm.length - (pcm.length % 2)));
+  const narrow = resample({ samples, sampleRate: SAMPLE_RATE }, 8000).samples;
+  return format === "pcmu" ? encodeMulaw(narrow) : encodeAlaw(narrow);
+}
+
+/** A response being generated. */
+interface ActiveResponse {
+  id: string;
+  abort: AbortController;
+  done: Promise<void>;
+  /** The assistant item being spoken, for truncation on barge-in. */
+  item: Item | undefined;
+}
+
+/**
+ * One Realtime API session (GA protocol) on any chat model, free of sockets: client events in
+ * (`handle`), server events out (`send`). Audio appended is watched by libfvad for turns (server
+ * VAD), each committed turn is transcribed by the built-in recognizer and the model reads the
+ * conversation as text; its answer streams as text, or as a transcript with speech made sentence
+ * by sentence. Speech starting while an answer plays cancels it (barge-in).
+ */
+export class RealtimeSession {
+  readonly #model: ChatModel;
+  readonly #deps: RealtimeDeps;
+  readonly #send: (event: Record<string, unknown>) => void;
+  readonly #id = prefixedId("sess_", 24);
+  readonly #expiresAt: number;
+  #config: RealtimeConfig = defaultRealtimeConfig();
+  readonly #items: Item[] = [];
+  #buffer: Int16Array[] = [];
+  #bufferSamples = 0;
+  /** Samples appended over the whole session, the clock of `audio_start_ms` / `audio_end_ms`. */
+  #clock = 0;
+  #vad: VadStream | undefined;
+  #vadMode = -1;
+  #speech: { itemId: string; startMs: number; silentMs: number } | undefined;
+  #voicedRun = 0;
+  #response: ActiveResponse | undefined;
+  #spoken = false;
+  /** Transcriptions of committed turns still running: a response waits for them. */
+  #hearing: Promise<void> = Promise.resolve();
+  /** Client events are handled one at a time, in order. */
+  #queue: Promise<void> = Promise.resolve();
+  #closed = false;
+
+  constructor(model: ChatModel, deps: RealtimeDeps, send: (event: Record<string, unknown>) => void) {
+    this.#model = model;
+    this.#deps = deps;
+    this.#send = send;
+    this.#expiresAt = unixSeconds() + deps.maxSessionSeconds;
+  }
+
+  /** Opens the session: `session.created` with the defaults. */
+  start(): void {
+    this.#emit({ type: "session.created", session: this.#session() });
+  }
+
+  /** One client message (a WebSocket text frame); answered in order, problems as `error` events. */
+  handle(text: string): Promise<void> {
+    this.#queue = this.#queue.then(() => this.#handle(text));
+    return this.#queue;
+  }
+
+  /** Ends the session: cancels a response under way and frees the detector. */
+  close(): void {
+    this.#closed = true;
+    this.#response?.abort.abort(new Error("session closed"));
+    this.#vad?.dispose();
+    this.#vad = undefined;
+  }
+
+  #emit(event: Record<string, unknown>): void {
+    if (!this.#closed) this.#send({ event_id: prefixedId("event_", 22), ...event });
+  }
+
+  #error(error: unknown, eventId: string | undefined): void {
+    const e = toApiError(error);
+    this.#emit({ type: "error", error: { type: e.type, code: e.code, message: e.message, param: e.param, event_id: eventId ?? null } });
+  }
+
+  #session(): Record<string, unknown> {
+    return renderSession(this.#id, this.#model.descriptor.id, this.#expiresAt, this.#config);
+  }
+
+  async #handle(text: string): Promise<void> {
+    let raw: unknown;
+    try {
+      raw = JSON.parse(text);
+    } catch {
+      this.#error(new ApiError(400, "The message is not valid JSON.", { type: "invalid_request_error", code: "invalid_json" }), undefined);
+      return;
+    }
+    const eventId = clientEventId(raw);
+    try {
+      await this.#dispatch(parseRealtimeClientEvent(raw));
+    } catch (error) {
+      this.#error(error, eventId);
+    }
+  }
+
+  async #dispatch(event: RealtimeClientEvent): Promise<void> {
+    switch (event.type) {
+      case "session.update":
+        this.#config = applySessionUpdate(this.#config, event.session, this.#spoken);
+        this.#emit({ type: "session.updated", session: this.#session() });
+        return;
+      case "input_audio_buffer.append":
+        await this.#append(event.audio);
+        return;
+      case "input_audio_buffer.commit":
+        this.#commit(this.#speech?.itemId ?? prefixedId("item_", 22));
+        return;
+      case "input_audio_buffer.clear":
+        this.#buffer = [];
+        this.#bufferSamples = 0;
+        this.#speech = undefined;
+        this.#emit({ type: "input_audio_buffer.cleared" });
+        return;
+      case "output_audio_buffer.clear":
+        // Audio goes out as it is made over this socket; there is no server-side playback buffer to clear.
+        this.#emit({ type: "output_audio_buffer.cleared", response_id: this.#response?.id ?? null });
+        return;
+      case "conversation.item.create":
+        this.#create(event.item, event.previousItemId);
+        return;
+      case "conversation.item.retrieve":
+        this.#emit({ type: "conversation.item.retrieved", item: renderItem(this.#find(event.itemId)) });
+        return;
+      case "conversation.item.delete": {
+        const item = this.#find(event.itemId);
+        this.#items.splice(this.#items.indexOf(item), 1);
+        this.#emit({ type: "conversation.item.deleted", item_id: item.id });
+        return;
+      }
+      case "conversation.item.truncate": {
+        const item = this.#find(event.itemId);
+        const part = item.content[event.contentIndex];
+        if (item.role !== "assistant" || part?.type !== "output_audio") throw new ApiError(400, `Item '${item.id}' has no audio at content_index ${event.contentIndex}.`, { type: "invalid_request_error", code: "invalid_value", param: "content_index" });
+        // Speech runs at about 15 characters a second: the transcript is cut where the listener stopped hearing.
+        part.transcript = part.transcript.slice(0, Math.round((event.audioEndMs / 1000) * 15));
+        this.#emit({ type: "conversation.item.truncated", item_id: item.id, content_index: event.contentIndex, audio_end_ms: event.audioEndMs });
+        return;
+      }
+      case "response.create":
+        if (this.#response !== undefined) {
+          throw new ApiError(400, `Conversation already has an active response in progress: ${this.#response.id}. Wait until the response is finished before creating a new one.`, { type: "invalid_request_error", code: "conversation_already_has_active_response" });
+        }
+        this.#respond(event.response);
+        return;
+      case "response.cancel":
+        if (this.#response === undefined || (event.responseId !== undefined && event.responseId !== this.#response.id)) {
+          throw new ApiError(400, "Cancellation failed: no active response found.", { type: "invalid_request_error", code: "response_cancel_not_active" });
+        }
+        this.#response.abort.abort(new Error("cancelled"));
+        await this.#response.done;
+        return;
+    }
+  }
+
+  #find(id: string): Item {
+    const item = this.#items.find((i) => i.id === id);
+    if (item === undefined) throw new ApiError(400, `Item with item_id not found: ${id}`, { type: "invalid_request_error", code: "item_not_found", param: "item_id" });
+    return item;
+  }
+
+  #create(item: NewRealtimeItem, previousItemId: string | undefined): void {
+    if (item.id !== undefined && this.#items.some((i) => i.id === item.id)) {
+      throw new ApiError(400, `Item with id '${item.id}' already exists.`, { type: "invalid_request_error", code: "item_id_exists", param: "item.id" });
+    }
+    const id = item.id ?? prefixedId("item_", 22);
+    let stored: Item;
+    if (item.type === "function_call") stored = { id, type: item.type, status: "completed", content: [], callId: item.callId, name: item.name, arguments: item.arguments };
+    else if (item.type === "function_call_output") stored = { id, type: item.type, status: "completed", content: [], callId: item.callId, output: item.output };
+    else if (item.role === "assistant") stored = { id, type: "message", role: "assistant", status: "completed", content: item.content.map((c) => (c.type === "output_text" ? { type: "output_text", text: c.text } : { type: "output_audio", transcript: c.text })) };
+    else {
+      stored = { id, type: "message", role: item.role, status: "completed", content: [] };
+      for (const c of item.content) {
+        if (c.type === "input_text") stored.content.push({ type: "input_text", text: c.text });
+        else {
+          const content: Content = { type: "input_audio", transcript: c.transcript };
+          stored.content.push(content);
+          if (c.transcript === null && c.audio !== undefined) this.#hear(stored, content, decodeInput(c.audio, this.#config.inputFormat), stored.content.length - 1);
+        }
+      }
+    }
+    const at = previousItemId === undefined ? this.#items.length : this.#items.findIndex((i) => i.id === previousItemId) + 1;
+    if (at === 0 && previousItemId !== undefined && previousItemId !== "root") throw new ApiError(400, `Item with id '${previousItemId}' not found.`, { type: "invalid_request_error", code: "item_not_found", param: "previous_item_id" });
+    this.#items.splice(at, 0, stored);
+    this.#emit({ type: "conversation.item.added", previous_item_id: this.#items[at - 1]?.id ?? null, item: renderItem(stored) });
+    this.#emit({ type: "conversation.item.done", previous_item_id: this.#items[at - 1]?.id ?? null, item: renderItem(stored) });
+  }
+
+  async #append(bytes: Buffer): Promise<void> {
+    const samples = decodeInput(bytes, this.#config.inputFormat);
+    if ((this.#bufferSamples + samples.length) * 2 > this.#deps.maxBufferBytes) {
+      throw new ApiError(400, `The input audio buffer would exceed ${this.#deps.maxBufferBytes} bytes; commit or clear it.`, { type: "invalid_request_error", code: "input_audio_buffer_full", param: "audio" });
+    }
+    const startMs = (this.#clock / SAMPLE_RATE) * 1000;
+    this.#buffer.push(samples);
+    this.#bufferSamples += samples.length;
+    this.#clock += samples.length;
+    const turn = this.#config.turnDetection;
+    if (turn === null) return;
+    // libfvad's modes stand in for the threshold: 0–3, stricter as it rises.
+    const mode = turn.threshold < 0.3 ? 1 : turn.threshold < 0.7 ? 2 : 3;
+    if (this.#vad === undefined || mode !== this.#vadMode) {
+      this.#vad?.dispose();
+      this.#vad = await VadStream.create(mode);
+      this.#vadMode = mode;
+    }
+    const frames = this.#vad.push(resample({ samples, sampleRate: SAMPLE_RATE }, 16_000).samples);
+    frames.forEach((voiced, i) => {
+      const at = startMs + i * 30;
+      if (this.#speech === undefined) {
+        this.#voicedRun = voiced ? this.#voicedRun + 1 : 0;
+        // Three voiced frames in a row (90 ms) start a turn, so a click does not.
+        if (this.#voicedRun >= 3) this.#startSpeech(Math.max(0, at - 60 - turn.prefixPaddingMs));
+      } else {
+        this.#speech.silentMs = voiced ? 0 : this.#speech.silentMs + 30;
+        if (this.#speech.silentMs >= turn.silenceDurationMs) this.#stopSpeech(at + 30);
+      }
+    });
+    // Between turns only the prefix padding is kept, so an idle microphone does not fill memory.
+    if (this.#speech === undefined) this.#keepLast((turn.prefixPaddingMs / 1000) * SAMPLE_RATE + SAMPLE_RATE / 10);
+  }
+
+  #keepLast(samples: number): void {
+    const all = this.#joined();
+    const kept = all.subarray(Math.max(0, all.length - Math.round(samples)));
+    this.#buffer = [kept];
+    this.#bufferSamples = kept.length;
+  }
+
+  #joined(): Int16Array {
+    const all = new Int16Array(this.#bufferSamples);
+    let at = 0;
+    for (const chunk of this.#buffer) {
+      all.set(chunk, at);
+      at += chunk.length;
+    }
+    return all;
+  }
+
+  #startSpeech(startMs: number): void {
+    const itemId = prefixedId("item_", 22);
+    this.#speech = { itemId, startMs, silentMs: 0 };
+    this.#emit({ type: "input_audio_buffer.speech_started", audio_start_ms: Math.round(startMs), item_id: itemId });
+    const turn = this.#config.turnDetection;
+    // Barge-in: the listener spoke over the answer.
+    if (this.#response !== undefined && turn?.interruptResponse) this.#response.abort.abort(new Error("interrupted"));
+  }
+
+  #stopSpeech(endMs: number): void {
+    const speech = this.#speech;
+    if (speech === undefined) return;
+    this.#emit({ type: "input_audio_buffer.speech_stopped", audio_end_ms: Math.round(endMs), item_id: speech.itemId });
+    this.#commit(speech.itemId);
+    if (!this.#config.turnDetection?.createResponse) return;
+    const previous = this.#response;
+    if (previous === undefined) this.#respond(undefined);
+    // An answer this turn interrupted is still winding down: answer the turn once it has.
+    else if (previous.abort.signal.aborted) void previous.done.then(() => this.#response === undefined && !this.#closed && this.#respond(undefined));
+  }
+
+  /** Commits the buffer as a user audio item; its transcript follows. */
+  #commit(itemId: string): void {
+    const pcm = this.#joined();
+    this.#speech = undefined;
+    this.#voicedRun = 0;
+    if (pcm.length < SAMPLE_RATE / 10) {
+      throw new ApiError(400, `Error committing input audio buffer: buffer too small. Expected at least 100ms of audio, but buffer only has ${((pcm.length / SAMPLE_RATE) * 1000).toFixed(2)}ms of audio.`, { type: "invalid_request_error", code: "input_audio_buffer_commit_empty" });
+    }
+    this.#buffer = [];
+    this.#bufferSamples = 0;
+    const previous = this.#items.at(-1)?.id ?? null;
+    const content: Content = { type: "input_audio", transcript: null };
+    const item: Item = { id: itemId, type: "message", role: "user", status: "completed", content: [content] };
+    this.#items.push(item);
+    this.#emit({ type: "input_audio_buffer.committed", previous_item_id: previous, item_id: itemId });
+    this.#emit({ type: "conversation.item.added", previous_item_id: previous, item: renderItem(item) });
+    this.#hear(item, content, pcm, 0, previous);
+  }
+
+  /** Transcribes a user item's audio in the background; a response waits for it. */
+  #hear(item: Item, content: Content & { type: "input_audio" }, pcm: Int16Array, index: number, previous?: string | null): void {
+    const seconds = pcm.length / SAMPLE_RATE;
+    const run = async (): Promise<void> => {
+      try {
+        const listener = this.#deps.audio.listener(this.#deps.transcriptionModel, "audio");
+        const pcm16k: Pcm16 = resample({ samples: pcm, sampleRate: SAMPLE_RATE }, 16_000);
+        const dir = await mkdtemp(join(tmpdir(), "modelport-realtime-"));
+        try {
+          const transcript = transcriptText(await listener.transcribe(pcm16k, { language: this.#config.transcription?.language }, dir, new AbortController().signal));
+          content.transcript = transcript;
+          if (this.#config.transcription !== null) {
+            this.#emit({ type: "conversation.item.input_audio_transcription.delta", item_id: item.id, content_index: index, delta: transcript });
+            this.#emit({ type: "conversation.item.input_audio_transcription.completed", item_id: item.id, content_index: index, transcript, usage: { type: "duration", seconds: Math.ceil(seconds) } });
+          }
+        } finally {
+          await rm(dir, { recursive: true, force: true });
+        }
+      } catch (error) {
+        content.transcript = "";
+        const e = toApiError(error);
+        this.#emit({ type: "conversation.item.input_audio_transcription.failed", item_id: item.id, content_index: index, error: { type: e.type, code: e.code, message: e.message, param: e.param } });
+      }
+      if (previous !== undefined) this.#emit({ type: "conversation.item.done", previous_item_id: previous, item: renderItem(item) });
+      this.#pendingAudioSeconds += seconds;
+    };
+    this.#hearing = this.#hearing.then(run);
+  }
+
+  #pendingAudioSeconds = 0;
+
+  /** The conversation as chat messages: audio by its transcript, calls and their outputs as tool turns. */
+  #messages(instructions: string): ChatMessage[] {
+    const messages: ChatMessage[] = instructions === "" ? [] : [{ role: "system", content: instructions }];
+    for (const item of this.#items) {
+      if (item.type === "function_call") {
+        const call: ToolCall = { id: item.callId ?? item.id, name: item.name ?? "", arguments: item.arguments ?? "" };
+        const last = messages.at(-1);
+        if (last?.role === "assistant") messages[messages.length - 1] = { ...last, toolCalls: [...last.toolCalls, call] };
+        else messages.push({ role: "assistant", content: "", toolCalls: [call] });
+        continue;
+      }
+      if (item.type === "function_call_output") {
+        messages.push({ role: "tool", content: item.output ?? "", toolCallId: item.callId ?? "" });
+        continue;
+      }
+      const text = item.content
+        .map((c) => (c.type === "input_text" || c.type === "output_text" ? c.text : c.transcript ?? ""))
+        .filter((t) => t !== "")
+        .join("\n");
+      if (item.role === "system") messages.push({ role: "system", content: text });
+      else if (item.role === "assistant") messages.push({ role: "assistant", content: text, toolCalls: [] });
+      else messages.push({ role: "user", content: text, parts: [{ type: "text", text }] });
+    }
+    return messages;
+  }
+
+  #respond(overrides: ResponseOverrides | undefined): void {
+    const abort = new AbortController();
+    const id = prefixedId("resp_", 22);
+    const active: ActiveResponse = { id, abort, done: Promise.resolve(), item: undefined };
+    this.#response = active;
+    active.done = this.#generate(active, overrides).finally(() => {
+      if (this.#response === active) this.#response = undefined;
+    });
+  }
+
+  async #generate(active: ActiveResponse, overrides: ResponseOverrides | undefined): Promise<void> {
+    const started = performance.now();
+    const modalities = overrides?.outputModalities ?? this.#config.outputModalities;
+    const audio = modalities.includes("audio");
+    const inConversation = overrides?.conversation !== "none";
+    const output: Item[] = [];
+    const response = (status: string, usage: Record<string, unknown> | null, details: Record<string, unknown> | null = null): Record<string, unknown> => ({
+      id: active.id,
+      object: "realtime.response",
+      status,
+      ...(details === null ? {} : { status_details: details }),
+      output: output.map(renderItem),
+      conversation_id: inConversation ? "conv_" + this.#id.slice(5) : null,
+      output_modalities: modalities,
+      max_output_tokens: overrides?.maxOutputTokens ?? this.#config.maxOutputTokens,
+      audio: { output: { format: this.#config.outputFormat === "pcm" ? { type: "audio/pcm", rate: SAMPLE_RATE } : { type: `audio/${this.#config.outputFormat}` }, voice: "name" in this.#config.voice ? this.#config.voice.name : this.#config.voice.id } },
+      metadata: overrides?.metadata ?? null,
+      ...(usage === null ? {} : { usage }),
+    });
+    this.#emit({ type: "response.created", response: response("in_progress", null) });
+    let usage: Usage | undefined;
+    let admission: { finish(usage: Usage | undefined): Promise<void> } | undefined;
+    let spokenSeconds = 0;
+    let heardSeconds = 0;
+    let status = "completed";
+    let details: Record<string, unknown> | null = null;
+    try {
+      await this.#hearing;
+      heardSeconds = this.#pendingAudioSeconds;
+      this.#pendingAudioSeconds = 0;
+      const maxTokens = overrides?.maxOutputTokens ?? this.#config.maxOutputTokens;
+      const request: ChatRequest = {
+        model: this.#model.descriptor.id,
+        messages: this.#messages(overrides?.instructions ?? this.#config.instructions),
+        sampling: { temperature: 0.8, topP: 1, seed: undefined, presencePenalty: 0, frequencyPenalty: 0, logitBias: new Map() },
+        maxTokens: maxTokens === "inf" ? undefined : maxTokens,
+        stop: [],
+        n: 1,
+        tools: overrides?.tools ?? this.#config.tools,
+        toolChoice: overrides?.toolChoice ?? this.#config.toolChoice,
+        parallelToolCalls: true,
+        responseFormat: { type: "text" },
+        topLogprobs: undefined,
+        reasoningEffort: undefined,
+        priority: "interactive",
+      };
+      admission = await this.#deps.admit(this.#model, 0);
+      const speaker = audio ? this.#deps.audio.speaker(this.#deps.speechModel, "pcm", "audio.output.voice") : undefined;
+      const run = await this.#deps.chat.start(request, active.abort.signal, (u) => (usage = u));
+      let message: Item | undefined;
+      let text = "";
+      let unspoken = "";
+      const calls = new Map<number, Item>();
+      const speak = async (sentence: string): Promise<void> => {
+        if (speaker === undefined || message === undefined || sentence.trim() === "") return;
+        const speech = await this.#deps.audio.synthesize(speaker, { model: speaker.descriptor.id, input: sentence, voice: this.#config.voice, instructions: undefined, speed: this.#config.speed, format: "pcm", streamFormat: "audio" }, active.abort.signal);
+        for await (const bytes of speech.bytes) {
+          if (active.abort.signal.aborted) return;
+          this.#emit({ type: "response.output_audio.delta", response_id: active.id, item_id: message.id, output_index: output.indexOf(message), content_index: 0, delta: encodeOutput(bytes, this.#config.outputFormat).toString("base64") });
+        }
+        spokenSeconds += speech.seconds();
+        this.#spoken = true;
+        // What has been spoken is what the conversation keeps if the listener interrupts.
+        const part = message.content[0];
+        if (part?.type === "output_audio") part.transcript = (part.transcript + " " + sentence).trim();
+      };
+      const stopIfCancelled = (): void => {
+        // A cancel or barge-in ends the answer here, whether or not the model noticed.
+        if (active.abort.signal.aborted) throw active.abort.signal.reason;
+      };
+      for (let step = run.first; !step.done; step = await run.parts.next()) {
+        stopIfCancelled();
+        const part = step.value;
+        if (part.type === "text-delta" && part.text !== "") {
+          if (message === undefined) {
+            message = { id: prefixedId("item_", 22), type: "message", role: "assistant", status: "in_progress", content: [audio ? { type: "output_audio", transcript: "" } : { type: "output_text", text: "" }] };
+            active.item = message;
+            output.push(message);
+            this.#emit({ type: "response.output_item.added", response_id: active.id, output_index: output.length - 1, item: renderItem(message) });
+            if (inConversation) this.#items.push(message);
+            if (inConversation) this.#emit({ type: "conversation.item.added", previous_item_id: this.#items.at(-2)?.id ?? null, item: renderItem(message) });
+            this.#emit({ type: "response.content_part.added", response_id: active.id, item_id: message.id, output_index: output.length - 1, content_index: 0, part: audio ? { type: "audio", transcript: "" } : { type: "text", text: "" } });
+          }
+          text += part.text;
+          const index = output.indexOf(message);
+          if (audio) {
+            this.#emit({ type: "response.output_audio_transcript.delta", response_id: active.id, item_id: message.id, output_index: index, content_index: 0, delta: part.text });
+            unspoken += part.text;
+            // Each finished sentence is spoken while the model goes on.
+            const cut = Math.max(unspoken.lastIndexOf(". "), unspoken.lastIndexOf("! "), unspoken.lastIndexOf("? "), unspoken.lastIndexOf("\n"));
+            if (cut > 0) {
+              const sentence = unspoken.slice(0, cut + 1);
+              unspoken = unspoken.slice(cut + 1);
+              await speak(sentence);
+            }
+          } else {
+            this.#emit({ type: "response.output_text.delta", response_id: active.id, item_id: message.id, output_index: index, content_index: 0, delta: part.text });
+            const c = message.content[0];
+            if (c?.type === "output_text") c.text = text;
+          }
+        } else if (part.type === "tool-call-start") {
+          const call: Item = { id: prefixedId("item_", 22), type: "function_call", status: "in_progress", content: [], callId: part.id, name: part.name, arguments: "" };
+          calls.set(part.index, call);
+          output.push(call);
+          this.#emit({ type: "response.output_item.added", response_id: active.id, output_index: output.length - 1, item: renderItem(call) });
+          if (inConversation) {
+            this.#items.push(call);
+            this.#emit({ type: "conversation.item.added", previous_item_id: this.#items.at(-2)?.id ?? null, item: renderItem(call) });
+          }
+        } else if (part.type === "tool-call-delta") {
+          const call = calls.get(part.index);
+          if (call === undefined) continue;
+          call.arguments = (call.arguments ?? "") + part.arguments;
+          this.#emit({ type: "response.function_call_arguments.delta", response_id: active.id, item_id: call.id, output_index: output.indexOf(call), call_id: call.callId, delta: part.arguments });
+        }
+      }
+      stopIfCancelled();
+      await speak(unspoken);
+      stopIfCancelled();
+      if (message !== undefined) {
+        const index = output.indexOf(message);
+        message.status = "completed";
+        if (audio) {
+          const c = message.content[0];
+          if (c?.type === "output_audio") c.transcript = text;
+          this.#emit({ type: "response.output_audio.done", response_id: active.id, item_id: message.id, output_index: index, content_index: 0 });
+          this.#emit({ type: "response.output_audio_transcript.done", response_id: active.id, item_id: message.id, output_index: index, content_index: 0, transcript: text });
+          this.#emit({ type: "response.content_part.done", response_id: active.id, item_id: message.id, output_index: index, content_index: 0, part: { type: "audio", transcript: text } });
+        } else {
+          this.#emit({ type: "response.output_text.done", response_id: active.id, item_id: message.id, output_index: index, content_index: 0, text });
+          this.#emit({ type: "response.content_part.done", response_id: active.id, item_id: message.id, output_index: index, content_index: 0, part: { type: "text", text } });
+        }
+        this.#emit({ type: "response.output_item.done", response_id: active.id, output_index: index, item: renderItem(message) });
+        if (inConversation) this.#emit({ type: "conversation.item.done", item: renderItem(message) });
+      }
+      for (const call of calls.values()) {
+        call.status = "completed";
+        const index = output.indexOf(call);
+        this.#emit({ type: "response.function_call_arguments.done", response_id: active.id, item_id: call.id, output_index: index, call_id: call.callId, name: call.name, arguments: call.arguments ?? "" });
+        this.#emit({ type: "response.output_item.done", response_id: active.id, output_index: index, item: renderItem(call) });
+        if (inConversation) this.#emit({ type: "conversation.item.done", item: renderItem(call) });
+      }
+    } catch (error) {
+      if (active.abort.signal.aborted) {
+        status = "cancelled";
+        details = { type: "cancelled", reason: (active.abort.signal.reason as Error | undefined)?.message === "interrupted" ? "turn_detected" : "client_cancelled" };
+        // The interrupted answer keeps what was spoken of it.
+        if (active.item !== undefined) active.item.status = "incomplete";
+      } else {
+        status = "failed";
+        const e = toApiError(error);
+        details = { type: "failed", error: { type: e.type, code: e.code ?? "server_error" } };
+        this.#error(error, undefined);
+      }
+    }
+    const text = usage ?? { promptTokens: 0, completionTokens: 0, cachedTokens: 0, reasoningTokens: 0 };
+    const audioIn = audioInputTokens(heardSeconds);
+    const audioOut = audioOutputTokens(spokenSeconds);
+    const total: Usage = {
+      ...text,
+      promptTokens: text.promptTokens + audioIn,
+      completionTokens: text.completionTokens + audioOut,
+      audioInputTokens: audioIn,
+      audioOutputTokens: audioOut,
+    };
+    await admission?.finish(total).catch(() => undefined);
+    this.#deps.meter(this.#model, total, performance.now() - started);
+    this.#emit({
+      type: "response.done",
+      response: response(status, {
+        total_tokens: total.promptTokens + total.completionTokens,
+        input_tokens: total.promptTokens,
+        output_tokens: total.completionTokens,
+        input_token_details: { text_tokens: text.promptTokens, audio_tokens: audioIn, cached_tokens: text.cachedTokens, image_tokens: 0, cached_tokens_details: { text_tokens: text.cachedTokens, audio_tokens: 0, image_tokens: 0 } },
+        output_token_details: { text_tokens: text.completionTokens, audio_tokens: audioOut },
+      }, details),
+    });
+  }
+}
