@@ -4,6 +4,7 @@ import type { Config } from "./config/schema.ts";
 import { CleanupStack } from "./core/cleanup-stack.ts";
 import { createApp, type App } from "./http/app.ts";
 import { RealtimeGateway } from "./http/realtime.ts";
+import { RealtimeSecrets } from "./services/realtime-secrets.ts";
 import { apiRoutes, type ServerState } from "./http/routes/index.ts";
 import type { Logger } from "./logging/logger.ts";
 import { assertCanListen, listenHttp } from "./main/http-server.ts";
@@ -82,6 +83,7 @@ export async function startServer(config: Config, logger: Logger, hooks: StartHo
     const registry = worker === undefined ? await buildModels(config, logger, hooks, cleanup) : buildWorkerModels(config, worker.models, logger, cleanup);
     const services = buildServices(config, { storage, registry, logger, cleanup, limitStore: worker?.limitStore });
     const { meter } = services;
+    const realtimeSecrets = new RealtimeSecrets();
     const app = createApp({
       authenticate: (header) => access.authenticate(header),
       onCompleted: (done) => {
@@ -90,9 +92,10 @@ export async function startServer(config: Config, logger: Logger, hooks: StartHo
       },
       bodyLimitBytes: config.bodyLimitBytes,
       logger,
-      routes: apiRoutes({ ...services, config, state: () => state, storage, registry, access }),
+      routes: apiRoutes({ ...services, config, state: () => state, storage, registry, access, realtimeSecrets }),
     });
     const realtime = new RealtimeGateway({
+      secrets: realtimeSecrets,
       authenticate: (header) => access.authenticate(header),
       registry,
       chat: services.chat,

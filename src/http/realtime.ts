@@ -12,6 +12,8 @@ import type { ModelRegistry } from "../services/model-registry.ts";
 import { RealtimeSession } from "../services/realtime-session.ts";
 import type { RequestGate } from "../services/request-gate.ts";
 import type { UsageMeter } from "../services/usage-meter.ts";
+import type { RealtimeSecrets } from "../services/realtime-secrets.ts";
+import type { RealtimeConfig } from "../protocol/openai/realtime.ts";
 
 /** Browsers cannot set headers on a WebSocket: they send the key as a subprotocol with this prefix. */
 const KEY_PROTOCOL = "openai-insecure-api-key.";
@@ -19,6 +21,8 @@ const KEY_PROTOCOL = "openai-insecure-api-key.";
 /** What the realtime endpoint needs. */
 export interface RealtimeGatewayDeps {
   authenticate(header: string | undefined): Promise<Principal>;
+  /** Ephemeral `ek_` secrets, tried before API keys. */
+  secrets: RealtimeSecrets;
   registry: ModelRegistry;
   chat: ChatService;
   audio: AudioService;
@@ -69,18 +73,26 @@ export class RealtimeGateway {
     if (url.pathname !== "/v1/realtime") throw new ApiError(404, `Invalid URL (GET ${url.pathname.slice(0, 200)})`, { type: "invalid_request_error", code: "unknown_url" });
     const offered = (req.headers["sec-websocket-protocol"] ?? "").split(",").map((p) => p.trim());
     const subprotocolKey = offered.find((p) => p.startsWith(KEY_PROTOCOL))?.slice(KEY_PROTOCOL.length);
-    const principal = await this.#deps.authenticate(req.headers.authorization ?? (subprotocolKey !== undefined ? `Bearer ${subprotocolKey}` : undefined));
+    const header = req.headers.authorization ?? (subprotocolKey !== undefined ? `Bearer ${subprotocolKey}` : undefined);
+    const token = /^Bearer\s+(ek_\S+)$/i.exec(header ?? "")?.[1];
+    const grant = token === undefined ? undefined : this.#deps.secrets.resolve(token);
+    if (token !== undefined && grant === undefined) throw new ApiError(401, "The client secret is invalid or has expired.", { type: "invalid_request_error", code: "invalid_api_key" });
+    const principal = grant?.principal ?? (await this.#deps.authenticate(header));
     if (principal.admin) throw new ApiError(403, "Admin keys only work with /v1/organization endpoints; use a project key.", { type: "invalid_request_error", code: "forbidden" });
-    const name = url.searchParams.get("model");
+    const asked = url.searchParams.get("model");
+    if (grant !== undefined && asked !== null && asked !== grant.model) {
+      throw new ApiError(400, `The client secret is for the model '${grant.model}', not '${asked}'.`, { type: "invalid_request_error", code: "invalid_value", param: "model" });
+    }
+    const name = grant?.model ?? asked;
     if (name === null || name === "") throw new ApiError(400, "Missing required parameter: 'model'.", { type: "invalid_request_error", code: "missing_required_parameter", param: "model" });
     const model = this.#deps.registry.resolve(name);
     if (principal.models !== null && !principal.models.includes(name)) {
       throw new ApiError(403, `This API key is not allowed to use the model '${name}'.`, { type: "permission_error", code: "model_not_allowed", param: "model" });
     }
-    this.#wss.handleUpgrade(req, socket, head, (ws) => this.#run(ws, principal, name, model));
+    this.#wss.handleUpgrade(req, socket, head, (ws) => this.#run(ws, principal, name, model, grant?.config));
   }
 
-  #run(ws: WebSocket, principal: Principal, requested: string, model: ChatModel): void {
+  #run(ws: WebSocket, principal: Principal, requested: string, model: ChatModel, config: RealtimeConfig | undefined): void {
     const { limits, logger } = this.#deps;
     const send = (event: Record<string, unknown>): void => {
       if (ws.readyState === ws.OPEN) ws.send(JSON.stringify(event));
@@ -105,6 +117,7 @@ export class RealtimeGateway {
         maxBufferBytes: limits.maxBufferBytes,
       },
       send,
+      config,
     );
     this.#open.set(ws, { projectId: principal.projectId, session });
     logger.info("realtime session opened", { project_id: principal.projectId, model: model.descriptor.id });

@@ -125,8 +125,10 @@ export class RealtimeSession {
   #queue: Promise<void> = Promise.resolve();
   #closed = false;
 
-  constructor(model: ChatModel, deps: RealtimeDeps, send: (event: Record<string, unknown>) => void) {
+  /** `config`: the session an ephemeral secret was made for, else the defaults. */
+  constructor(model: ChatModel, deps: RealtimeDeps, send: (event: Record<string, unknown>) => void, config?: RealtimeConfig) {
     this.#model = model;
+    if (config !== undefined) this.#config = config;
     this.#deps = deps;
     this.#send = send;
     this.#expiresAt = unixSeconds() + deps.maxSessionSeconds;

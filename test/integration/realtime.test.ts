@@ -6,6 +6,7 @@ import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import OpenAI from "openai";
 import { OpenAIRealtimeWS } from "openai/realtime/ws";
+import { Agent, fetch as undiciFetch } from "undici";
 import { WebSocket } from "ws";
 import { decodeWav, resample } from "../../src/providers/audio/pcm.ts";
 import { assertSchema, SPEC_PATH } from "../helpers/openapi.ts";
@@ -259,6 +260,27 @@ describe("Realtime API over WebSocket (GA events)", () => {
     assert.equal(browser.ws.protocol, "realtime");
     await browser.type("session.created");
     browser.close();
+  });
+
+  it("makes ephemeral client secrets that open sessions with their configuration (as a browser would), and refuses unknown ones", async () => {
+    // undici's own fetch, told to trust the self-signed certificate.
+    const res = await undiciFetch(`${server.baseURL}/realtime/client_secrets`, {
+      method: "POST",
+      headers: { authorization: `Bearer ${KEY}`, "content-type": "application/json" },
+      body: JSON.stringify({ expires_after: { anchor: "created_at", seconds: 60 }, session: { type: "realtime", model: "stories", instructions: "Be brief.", output_modalities: ["text"] } }),
+      dispatcher: new Agent({ connect: { ca: CA } }),
+    });
+    assert.equal(res.status, 200);
+    const secret = (await res.json()) as { value: string; expires_at: number; session: Record<string, unknown> };
+    assertSchema("RealtimeCreateClientSecretResponse", secret);
+    assert.match(secret.value, /^ek_/);
+    const browser = new Client("", { protocols: ["realtime", `openai-insecure-api-key.${secret.value}`], headers: {} });
+    await browser.open();
+    const created = await browser.type("session.created");
+    assert.equal((created.session as { instructions: string }).instructions, "Be brief.");
+    browser.close();
+    const bogus = new WebSocket(`${server.url.replace(/^https/, "wss")}/v1/realtime?model=stories`, ["realtime", "openai-insecure-api-key.ek_0000"], { ca: CA });
+    assert.equal(await new Promise<number>((resolve) => bogus.on("unexpected-response", (_req, r) => resolve(r.statusCode ?? 0))), 401);
   });
 
   it("works with the official SDK's OpenAIRealtimeWS over TLS", async () => {

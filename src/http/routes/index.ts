@@ -19,6 +19,8 @@ import type { Route } from "../router.ts";
 import type { AudioService } from "../../services/audio-service.ts";
 import { healthHandler, readyHandler } from "./health.ts";
 import { audioRoutes } from "./v1/audio.ts";
+import { realtimeRoutes } from "./v1/realtime.ts";
+import type { RealtimeSecrets } from "../../services/realtime-secrets.ts";
 import { batchRoutes } from "./v1/batches.ts";
 import { chatCompletionsHandler } from "./v1/chat-completions.ts";
 import { completionsHandler } from "./v1/completions.ts";
@@ -58,11 +60,12 @@ export interface RouteDeps {
   vectorStoreService: VectorStoreService;
   vectorSearch: VectorSearchService;
   audio: AudioService;
+  realtimeSecrets: RealtimeSecrets;
 }
 
 /** The route table: every endpoint the server answers, in the order the router tries them. */
 export function apiRoutes(deps: RouteDeps): Route[] {
-  const { config, state, storage, registry, access, budgets, gate, endpoints, objects, files, uploads, responses, batchService, batchStore, batchWorker, vectorStores, vectorStoreService, vectorSearch, audio } = deps;
+  const { config, state, storage, registry, access, budgets, gate, endpoints, objects, files, uploads, responses, batchService, batchStore, batchWorker, vectorStores, vectorStoreService, vectorSearch, audio, realtimeSecrets } = deps;
   return [
     { method: "GET", pattern: "/health", handler: healthHandler(registry) },
     { method: "GET", pattern: "/ready", handler: readyHandler(state) },
@@ -75,6 +78,7 @@ export function apiRoutes(deps: RouteDeps): Route[] {
     { method: "POST", pattern: "/v1/completions", handler: completionsHandler(endpoints.completions, gate) },
     { method: "POST", pattern: "/v1/moderations", handler: forwardHandler(endpoints.moderations, gate) },
     ...audioRoutes({ service: audio, gate }),
+    ...realtimeRoutes({ secrets: realtimeSecrets, registry }),
     ...organizationRoutes({ storage, access, budgets }),
     ...storedChatCompletionRoutes({ objects }),
     ...conversationRoutes({ objects }),
