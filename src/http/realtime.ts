@@ -14,6 +14,7 @@ import type { RequestGate } from "../services/request-gate.ts";
 import type { UsageMeter } from "../services/usage-meter.ts";
 import type { RealtimeSecrets } from "../services/realtime-secrets.ts";
 import type { RealtimeConfig } from "../protocol/openai/realtime.ts";
+import { betaClientToGa, gaServerToBeta } from "../protocol/openai/realtime-beta.ts";
 
 /** Browsers cannot set headers on a WebSocket: they send the key as a subprotocol with this prefix. */
 const KEY_PROTOCOL = "openai-insecure-api-key.";
@@ -89,13 +90,16 @@ export class RealtimeGateway {
     if (principal.models !== null && !principal.models.includes(name)) {
       throw new ApiError(403, `This API key is not allowed to use the model '${name}'.`, { type: "permission_error", code: "model_not_allowed", param: "model" });
     }
-    this.#wss.handleUpgrade(req, socket, head, (ws) => this.#run(ws, principal, name, model, grant?.config));
+    const beta = /realtime=v1/.test(String(req.headers["openai-beta"] ?? ""));
+    this.#wss.handleUpgrade(req, socket, head, (ws) => this.#run(ws, principal, name, model, grant?.config, beta));
   }
 
-  #run(ws: WebSocket, principal: Principal, requested: string, model: ChatModel, config: RealtimeConfig | undefined): void {
+  #run(ws: WebSocket, principal: Principal, requested: string, model: ChatModel, config: RealtimeConfig | undefined, beta: boolean): void {
     const { limits, logger } = this.#deps;
     const send = (event: Record<string, unknown>): void => {
-      if (ws.readyState === ws.OPEN) ws.send(JSON.stringify(event));
+      // Beta clients get beta event names and shapes; some GA events have no beta counterpart.
+      const out = beta ? gaServerToBeta(event) : event;
+      if (out !== undefined && ws.readyState === ws.OPEN) ws.send(JSON.stringify(out));
     };
     const open = [...this.#open.values()].filter((s) => s.projectId === principal.projectId).length;
     if (open >= limits.maxSessionsPerProject) {
@@ -136,7 +140,19 @@ export class RealtimeGateway {
         send({ type: "error", event_id: "event_binary", error: { type: "invalid_request_error", code: "invalid_message", message: "Binary messages are not accepted: send JSON events as text.", param: null, event_id: null } });
         return;
       }
-      void session.handle(data.toString());
+      const text = data.toString();
+      if (!beta) {
+        void session.handle(text);
+        return;
+      }
+      let parsed: unknown;
+      try {
+        parsed = JSON.parse(text);
+      } catch {
+        void session.handle(text);
+        return;
+      }
+      void session.handle(JSON.stringify(betaClientToGa(parsed)));
     });
     ws.on("close", () => {
       clearTimeout(idle);

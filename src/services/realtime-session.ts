@@ -466,7 +466,7 @@ export class RealtimeSession {
       const request: ChatRequest = {
         model: this.#model.descriptor.id,
         messages: this.#messages(overrides?.instructions ?? this.#config.instructions),
-        sampling: { temperature: 0.8, topP: 1, seed: undefined, presencePenalty: 0, frequencyPenalty: 0, logitBias: new Map() },
+        sampling: { temperature: this.#config.temperature, topP: 1, seed: undefined, presencePenalty: 0, frequencyPenalty: 0, logitBias: new Map() },
         maxTokens: maxTokens === "inf" ? undefined : maxTokens,
         stop: [],
         n: 1,

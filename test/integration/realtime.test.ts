@@ -44,6 +44,31 @@ const EVENT_SCHEMAS: ReadonlyMap<string, string> = (() => {
   return map;
 })();
 
+/** Beta event types renamed from the GA names the spec's RealtimeBeta* schemas carry. */
+const BETA_RENAMED: Readonly<Record<string, string>> = {
+  "response.text.delta": "response.output_text.delta",
+  "response.text.done": "response.output_text.done",
+  "response.audio.delta": "response.output_audio.delta",
+  "response.audio.done": "response.output_audio.done",
+  "response.audio_transcript.delta": "response.output_audio_transcript.delta",
+  "response.audio_transcript.done": "response.output_audio_transcript.done",
+};
+const BETA_SCHEMAS: ReadonlyMap<string, string> = (() => {
+  const schemas = (JSON.parse(readFileSync(SPEC_PATH, "utf8")) as { components: { schemas: Record<string, { properties?: { type?: { enum?: string[] } } }> } }).components.schemas;
+  const map = new Map<string, string>();
+  for (const [name, schema] of Object.entries(schemas)) {
+    if (name.startsWith("RealtimeBetaServerEvent")) for (const type of schema.properties?.type?.enum ?? []) map.set(type, name);
+  }
+  return map;
+})();
+
+function assertBetaEvent(event: Event): void {
+  const type = BETA_RENAMED[event.type] ?? event.type;
+  const schema = BETA_SCHEMAS.get(type);
+  assert.ok(schema !== undefined, `'${event.type}' is not a beta server event`);
+  assertSchema(schema, { ...event, type });
+}
+
 function assertEvent(event: Event): void {
   const schema = EVENT_SCHEMAS.get(event.type);
   assert.ok(schema !== undefined, `'${event.type}' is not a GA server event`);
@@ -58,7 +83,7 @@ class Client {
   readonly ws: WebSocket;
   #waiters: { test: (e: Event) => boolean; resolve: (e: Event) => void }[] = [];
 
-  constructor(query = "model=stories", options: { protocols?: string[]; headers?: Record<string, string> } = {}) {
+  constructor(query = "model=stories", options: { protocols?: string[]; headers?: Record<string, string>; beta?: boolean } = {}) {
     const url = `${server.url.replace(/^https/, "wss")}/v1/realtime?${query}`;
     clients.push(this);
     this.ws = new WebSocket(url, options.protocols ?? [], { ca: CA, headers: options.headers ?? { authorization: `Bearer ${KEY}` } });
@@ -66,7 +91,8 @@ class Client {
       const event = JSON.parse(data.toString()) as Event;
       this.events.push(event);
       try {
-        assertEvent(event);
+        if (options.beta) assertBetaEvent(event);
+        else assertEvent(event);
       } catch (error) {
         this.invalid.push(error as Error);
       }
@@ -281,6 +307,44 @@ describe("Realtime API over WebSocket (GA events)", () => {
     browser.close();
     const bogus = new WebSocket(`${server.url.replace(/^https/, "wss")}/v1/realtime?model=stories`, ["realtime", "openai-insecure-api-key.ek_0000"], { ca: CA });
     assert.equal(await new Promise<number>((resolve) => bogus.on("unexpected-response", (_req, r) => resolve(r.statusCode ?? 0))), 401);
+  });
+
+  it("speaks the beta protocol to clients that send OpenAI-Beta: realtime=v1: the guide's voice-agent flow, event for event", async () => {
+    const client = new Client("model=stories", { headers: { authorization: `Bearer ${KEY}`, "openai-beta": "realtime=v1" }, beta: true });
+    await client.open();
+    const created = await client.type("session.created");
+    assert.equal((created.session as { input_audio_format: string }).input_audio_format, "pcm16");
+    const tool = { type: "function", name: "get_weather", description: "Weather for a city", parameters: { type: "object", properties: { city: { type: "string" } }, required: ["city"] } };
+    client.send({
+      type: "session.update",
+      session: {
+        modalities: ["text", "audio"], voice: "alloy", input_audio_format: "pcm16", output_audio_format: "pcm16",
+        input_audio_transcription: { model: "whisper-1" }, turn_detection: { type: "server_vad", silence_duration_ms: 800 },
+        tools: [tool], tool_choice: "none", temperature: 0.8, max_response_output_tokens: 40,
+      },
+    });
+    const updated = await client.type("session.updated");
+    assert.deepEqual((updated.session as { modalities: string[] }).modalities, ["text", "audio"]);
+    await stream(client, speechFrames());
+    assert.equal(((await client.type("conversation.item.created")).item as { role: string }).role, "user");
+    assert.match((await client.type("conversation.item.input_audio_transcription.completed")).transcript as string, /country/);
+    await client.type("response.audio_transcript.delta");
+    await client.type("response.audio.delta");
+    const first = await client.type("response.done");
+    assert.equal((first.response as { status: string }).status, "completed");
+    assert.ok(!client.events.some((e) => /^response\.output_(audio|text)|^conversation\.item\.(added|done)$/.test(e.type)), "no GA event names");
+    let since = client.events.length;
+    client.send({ type: "session.update", session: { tool_choice: "required", max_response_output_tokens: 400 } });
+    client.send({ type: "response.create", response: { modalities: ["text"] } });
+    const call = await client.type("response.function_call_arguments.done", since);
+    await client.type("response.done", since);
+    since = client.events.length;
+    client.send({ type: "session.update", session: { tool_choice: "none", max_response_output_tokens: 20 } });
+    client.send({ type: "conversation.item.create", item: { type: "function_call_output", call_id: call.call_id, output: JSON.stringify({ temperature: 21 }) } });
+    client.send({ type: "response.create" });
+    const answered = await client.type("response.done", since);
+    assert.equal((answered.response as { status: string }).status, "completed");
+    client.close();
   });
 
   it("works with the official SDK's OpenAIRealtimeWS over TLS", async () => {

@@ -34,6 +34,8 @@ export interface RealtimeConfig {
   tools: ToolDefinition[];
   toolChoice: ToolChoice;
   maxOutputTokens: number | "inf";
+  /** Sampling temperature (the beta protocol's `temperature`, 0.6–1.2). */
+  temperature: number;
 }
 
 /** The configuration a session starts with. */
@@ -50,6 +52,7 @@ export function defaultRealtimeConfig(): RealtimeConfig {
     tools: [],
     toolChoice: "auto",
     maxOutputTokens: "inf",
+    temperature: 0.8,
   };
 }
 
@@ -304,7 +307,7 @@ function readTurnDetection(reader: FieldReader, current: TurnDetection | null): 
  * current configuration; only the fields present change. 400s name the field under `session.`.
  */
 export function applySessionUpdate(current: RealtimeConfig, session: FieldReader, voiceLocked: boolean): RealtimeConfig {
-  session.rejectUnknown(new Set(["type", "model", "output_modalities", "instructions", "audio", "include", "tracing", "tools", "tool_choice", "max_output_tokens", "truncation", "prompt", "object", "id", "expires_at"]));
+  session.rejectUnknown(new Set(["type", "model", "output_modalities", "instructions", "audio", "include", "tracing", "tools", "tool_choice", "max_output_tokens", "truncation", "prompt", "object", "id", "expires_at", "temperature"]));
   const type = session.string("type");
   if (type !== undefined && type !== "realtime") throw unsupportedParameter(session.path("type"), `sessions of type '${type}' are not supported yet; use 'realtime'`);
   for (const key of ["prompt", "tracing"]) if (session.has(key)) throw unsupportedParameter(session.path(key), "is not supported by this server's realtime sessions");
@@ -314,6 +317,7 @@ export function applySessionUpdate(current: RealtimeConfig, session: FieldReader
   next.tools = readTools(session) ?? current.tools;
   next.toolChoice = readToolChoice(session) ?? current.toolChoice;
   next.maxOutputTokens = readMaxTokens(session, "max_output_tokens") ?? current.maxOutputTokens;
+  next.temperature = session.number("temperature", { min: 0.6, max: 1.2 }) ?? current.temperature;
   const audio = session.object("audio");
   if (audio !== undefined) {
     audio.rejectUnknown(new Set(["input", "output"]));
