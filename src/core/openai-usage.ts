@@ -18,13 +18,13 @@ export function canonicalUsage(raw: unknown): Usage | undefined {
   // Transcriptions billed by duration: the seconds, counted as prompt tokens as the local recognizer's are.
   if (raw.type === "duration") return { promptTokens: Math.ceil(n(raw.seconds)), completionTokens: 0, cachedTokens: 0, reasoningTokens: 0, audioSeconds: n(raw.seconds) };
   if ("input_tokens" in raw || "output_tokens" in raw) {
-    const inDetails = isObject(raw.input_tokens_details) ? raw.input_tokens_details : {};
-    const outDetails = isObject(raw.output_tokens_details) ? raw.output_tokens_details : {};
+    // Realtime and transcriptions spell the details `input_token_details` / `output_token_details`.
+    const inDetails = isObject(raw.input_tokens_details) ? raw.input_tokens_details : isObject(raw.input_token_details) ? raw.input_token_details : {};
+    const outDetails = isObject(raw.output_tokens_details) ? raw.output_tokens_details : isObject(raw.output_token_details) ? raw.output_token_details : {};
     const usage: Usage = { promptTokens: n(raw.input_tokens), completionTokens: n(raw.output_tokens), cachedTokens: n(inDetails.cached_tokens), reasoningTokens: n(outDetails.reasoning_tokens) };
     // Transcriptions and speech billed by tokens say how many stand for audio.
-    // (Transcriptions spell the details `input_token_details`.)
-    const audioDetails = isObject(raw.input_token_details) ? raw.input_token_details : inDetails;
-    if (n(audioDetails.audio_tokens) > 0) usage.audioInputTokens = n(audioDetails.audio_tokens);
+    if (n(inDetails.audio_tokens) > 0) usage.audioInputTokens = n(inDetails.audio_tokens);
+    if (n(outDetails.audio_tokens) > 0) usage.audioOutputTokens = n(outDetails.audio_tokens);
     return usage;
   }
   const inDetails = isObject(raw.prompt_tokens_details) ? raw.prompt_tokens_details : {};

@@ -10,6 +10,7 @@ import type { AudioService } from "../services/audio-service.ts";
 import type { ChatService } from "../services/chat-service.ts";
 import type { ModelRegistry } from "../services/model-registry.ts";
 import { RealtimeSession } from "../services/realtime-session.ts";
+import { proxyRealtime } from "./realtime-proxy.ts";
 import type { RequestGate } from "../services/request-gate.ts";
 import type { UsageMeter } from "../services/usage-meter.ts";
 import type { RealtimeSecrets } from "../services/realtime-secrets.ts";
@@ -51,7 +52,8 @@ function refuse(socket: Duplex, error: ApiError): void {
 export class RealtimeGateway {
   readonly #deps: RealtimeGatewayDeps;
   readonly #wss: WebSocketServer;
-  readonly #open = new Map<WebSocket, { projectId: string; session: RealtimeSession }>();
+  /** Open sockets, and their local session (none for relayed ones). */
+  readonly #open = new Map<WebSocket, { projectId: string; session: RealtimeSession | undefined }>();
 
   constructor(deps: RealtimeGatewayDeps) {
     this.#deps = deps;
@@ -96,17 +98,36 @@ export class RealtimeGateway {
 
   #run(ws: WebSocket, principal: Principal, requested: string, model: ChatModel, config: RealtimeConfig | undefined, beta: boolean): void {
     const { limits, logger } = this.#deps;
+    const open = [...this.#open.values()].filter((s) => s.projectId === principal.projectId).length;
+    if (open >= limits.maxSessionsPerProject) {
+      const error = { type: "invalid_request_error", code: "session_limit_reached", message: `This project already has ${open} open realtime sessions, the most allowed (realtime.maxSessionsPerProject).`, param: null, event_id: null };
+      ws.send(JSON.stringify({ type: "error", event_id: "event_limit", error }));
+      // 1008: policy violation.
+      ws.close(1008, "session limit reached");
+      return;
+    }
+    const target = model.capabilities.forwards.has("/realtime") ? model.realtimeTarget?.() : undefined;
+    if (target !== undefined) {
+      // A model routed upstream: the socket is relayed to its deployment as it is.
+      this.#open.set(ws, { projectId: principal.projectId, session: undefined });
+      ws.on("close", () => this.#open.delete(ws));
+      logger.info("realtime session relayed", { project_id: principal.projectId, model: model.descriptor.id, deployment: target.deployment });
+      proxyRealtime(ws, {
+        target,
+        headers: beta ? { "openai-beta": "realtime=v1" } : {},
+        admit: async () => {
+          const admission = await this.#deps.gate.admit(principal, requested, model, 0);
+          await admission.finish(undefined);
+        },
+        meter: (usage) => this.#deps.meter.record({ principal, model: model.descriptor.id, endpoint: "/v1/realtime", usage, latencyMs: 0, status: 200, batch: false, pricing: model.descriptor.pricing }),
+      });
+      return;
+    }
     const send = (event: Record<string, unknown>): void => {
       // Beta clients get beta event names and shapes; some GA events have no beta counterpart.
       const out = beta ? gaServerToBeta(event) : event;
       if (out !== undefined && ws.readyState === ws.OPEN) ws.send(JSON.stringify(out));
     };
-    const open = [...this.#open.values()].filter((s) => s.projectId === principal.projectId).length;
-    if (open >= limits.maxSessionsPerProject) {
-      send({ type: "error", event_id: "event_limit", error: { type: "invalid_request_error", code: "session_limit_reached", message: `This project already has ${open} open realtime sessions, the most allowed (realtime.maxSessionsPerProject).`, param: null, event_id: null } });
-      ws.close(1008, "session limit reached");
-      return;
-    }
     const session = new RealtimeSession(
       model,
       {

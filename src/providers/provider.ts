@@ -61,6 +61,8 @@ export interface ChatModel {
    * a 400 `unsupported_endpoint` for any other.
    */
   forward(endpoint: ForwardEndpoint, body: ForwardBody, signal: AbortSignal): Promise<ForwardedResponse>;
+  /** Where `/realtime` is relayed, for models routed upstream whose `forwards` has it. */
+  realtimeTarget?(): RealtimeTarget | undefined;
   /**
    * Streams raw text completions (no chat template) where `capabilities.completions` is `engine`,
    * as `streamChat` streams chat: request problems are thrown before the first part, and `onUsage`
@@ -93,7 +95,15 @@ export function unsupportedEndpoint(model: string, endpoint: ForwardEndpoint, wh
 }
 
 /** OpenAI endpoints that pass through to upstreams which have them. */
-export type ForwardEndpoint = "/responses" | "/embeddings" | "/completions" | "/moderations" | "/audio/speech" | "/audio/transcriptions" | "/audio/translations";
+export type ForwardEndpoint = "/responses" | "/embeddings" | "/completions" | "/moderations" | "/audio/speech" | "/audio/transcriptions" | "/audio/translations" | "/realtime";
+
+/** Where to open an upstream's realtime WebSocket for a model, with its credentials. */
+export interface RealtimeTarget {
+  url: string;
+  headers: Record<string, string>;
+  /** The deployment, for logs. */
+  deployment: string;
+}
 
 /** A multipart form to relay (the transcription endpoints' uploads), its file held in memory. */
 export interface ForwardForm {

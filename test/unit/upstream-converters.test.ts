@@ -337,7 +337,9 @@ describe("request converters", () => {
     assert.deepEqual(anthropic.headers, { "content-type": "application/json", accept: "text/event-stream", "anthropic-version": "2023-06-01", "x-api-key": "sk-test" });
     assert.equal(anthropic.url, "https://upstream.example/v1/messages");
     assert.deepEqual([...anthropicAdapter.forwards], []);
-    assert.deepEqual([...openAiCompatibleAdapter.forwards].sort(), ["/audio/speech", "/audio/transcriptions", "/audio/translations", "/completions", "/embeddings", "/moderations", "/responses"]);
+    assert.deepEqual(openAiCompatibleAdapter.realtimeCall?.(target), { url: "wss://upstream.example/v1/realtime?model=up-model", headers: { authorization: "Bearer sk-test" } });
+    assert.deepEqual(azureOpenAiAdapter.realtimeCall?.({ ...target, baseUrl: "https://r.openai.azure.com", model: "my rt" }), { url: "wss://r.openai.azure.com/openai/v1/realtime?model=my+rt", headers: { "api-key": "sk-test" } });
+    assert.deepEqual([...openAiCompatibleAdapter.forwards].sort(), ["/audio/speech", "/audio/transcriptions", "/audio/translations", "/completions", "/embeddings", "/moderations", "/realtime", "/responses"]);
   });
 
   it("embeddings answers: input order by index, truncated and unit length, usage or a local count; malformed ones are 502s", () => {

@@ -9,8 +9,15 @@ import { chunkToParts } from "./convert-stream.ts";
 
 /** OpenAI's other endpoints, which every OpenAI-compatible upstream is taken to have. */
 const OPENAI_ENDPOINTS: ReadonlySet<ForwardEndpoint> = new Set<ForwardEndpoint>([
-  "/responses", "/embeddings", "/completions", "/moderations", "/audio/speech", "/audio/transcriptions", "/audio/translations",
+  "/responses", "/embeddings", "/completions", "/moderations", "/audio/speech", "/audio/transcriptions", "/audio/translations", "/realtime",
 ]);
+
+/** An http(s) base URL as the ws(s) URL of its path `path`. */
+function socketUrl(base: string, path: string): URL {
+  const url = new URL(`${base.replace(/\/+$/, "")}${path}`);
+  url.protocol = url.protocol === "https:" ? "wss:" : "ws:";
+  return url;
+}
 
 function converter(target: AdapterTarget): (data: string) => ChatStreamPart[] {
   return (data) => {
@@ -57,6 +64,12 @@ export const openAiCompatibleAdapter: UpstreamAdapter = {
     const auth: Record<string, string> = target.apiKey ? { authorization: `Bearer ${target.apiKey}` } : {};
     return forwardedCall(`${target.baseUrl.replace(/\/+$/, "")}${endpoint}`, auth, body, target.model);
   },
+  realtimeCall(target) {
+    const url = socketUrl(target.baseUrl, "/realtime");
+    url.searchParams.set("model", target.model);
+    const headers: Record<string, string> = target.apiKey ? { authorization: `Bearer ${target.apiKey}` } : {};
+    return { url: url.href, headers };
+  },
   embeddingsCall(target, inputs, dimensions) {
     return this.forwardCall(target, "/embeddings", toOpenAiEmbeddingsBody(target.model, inputs, dimensions));
   },
@@ -83,6 +96,13 @@ export const azureOpenAiAdapter: UpstreamAdapter = {
         ? `${base}/openai/v1/responses`
         : `${base}/openai/deployments/${encodeURIComponent(target.model)}${endpoint}?api-version=${encodeURIComponent(target.apiVersion ?? "2024-10-21")}`;
     return forwardedCall(url, target.apiKey ? { "api-key": target.apiKey } : {}, body, target.model);
+  },
+  realtimeCall(target) {
+    // Azure's GA realtime endpoint, addressed by deployment name.
+    const url = socketUrl(target.baseUrl, "/openai/v1/realtime");
+    url.searchParams.set("model", target.model);
+    const headers: Record<string, string> = target.apiKey ? { "api-key": target.apiKey } : {};
+    return { url: url.href, headers };
   },
   embeddingsCall(target, inputs, dimensions) {
     return this.forwardCall(target, "/embeddings", toOpenAiEmbeddingsBody(target.model, inputs, dimensions));

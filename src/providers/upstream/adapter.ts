@@ -56,6 +56,8 @@ export interface UpstreamAdapter {
    * model name. Throws for any other endpoint (the router never asks for one).
    */
   forwardCall(target: AdapterTarget, endpoint: ForwardEndpoint, body: ForwardBody): UpstreamCall;
+  /** The realtime WebSocket URL and headers (where `forwards` has `/realtime`). */
+  realtimeCall?(target: AdapterTarget): { url: string; headers: Record<string, string> };
   /** The `/embeddings` call for these inputs, vectors asked for as floats (where `forwards` has `/embeddings`). */
   embeddingsCall(target: AdapterTarget, inputs: readonly EmbeddingInput[], dimensions: number | undefined): UpstreamCall;
   /**

@@ -9,6 +9,7 @@ import {
   unsupportedEndpoint,
   type ChatModel,
   type ForwardBody,
+  type RealtimeTarget,
   type SpeechAudio,
   type EmbeddingInput,
   type EmbedOptions,
@@ -74,12 +75,14 @@ export class RoutedChatModel implements ChatModel {
   readonly #selector: DeploymentSelector;
   readonly #policy: RoutingPolicy;
   readonly #clock: RouterClock;
+  readonly #deployments: readonly Deployment[];
 
   /** `clock` is for tests; the system's by default. */
   constructor(descriptor: ModelDescriptor, deployments: readonly Deployment[], policy: RoutingPolicy, clock: RouterClock = systemClock) {
     this.descriptor = descriptor;
     this.#policy = policy;
     this.#clock = clock;
+    this.#deployments = deployments;
     this.#selector = new DeploymentSelector(descriptor.id, deployments, { threshold: policy.breakerThreshold, cooldownMs: policy.breakerCooldownMs }, clock);
     // Endpoints some deployment's provider has; each request then goes only to deployments that have it.
     const forwards = new Set<ForwardEndpoint>(deployments.flatMap((d) => [...d.adapter.forwards]));
@@ -92,6 +95,19 @@ export class RoutedChatModel implements ChatModel {
       speech: false,
       transcription: false,
     };
+  }
+
+  /**
+   * Where to relay a realtime session: a deployment whose provider has `/realtime`, picked by
+   * weight. A socket is one long call, so there is no retry across deployments once it is open.
+   */
+  realtimeTarget(): RealtimeTarget | undefined {
+    const eligible = this.#deployments.filter((d) => d.adapter.forwards.has("/realtime") && d.adapter.realtimeCall !== undefined);
+    const total = eligible.reduce((sum, d) => sum + d.weight, 0);
+    let pick = Math.random() * total;
+    const chosen = eligible.find((d) => (pick -= d.weight) < 0) ?? eligible[0];
+    const call = chosen?.adapter.realtimeCall?.(chosen);
+    return chosen === undefined || call === undefined ? undefined : { ...call, deployment: chosen.id };
   }
 
   /** Not a speech model (`capabilities.speech` is false). */
