@@ -32,7 +32,7 @@ export interface RealtimeDeps {
   speechModel: string;
   transcriptionModel: string;
   /** Admits one response against the key's limits and budget; its `finish` reconciles the tokens. */
-  admit(model: ChatModel, estimatedTokens: number): Promise<{ finish(usage: Usage | undefined): Promise<void> }>;
+  admit(model: ChatModel, estimatedTokens: number): Promise<{ headers: Record<string, string>; finish(usage: Usage | undefined): Promise<void> }>;
   /** Records one response's usage. */
   meter(model: ChatModel, usage: Usage, latencyMs: number): void;
   /** Seconds a session may last. */
@@ -83,6 +83,21 @@ function encodeOutput(pcm: Buffer, format: RealtimeAudioFormat): Buffer {
   const samples = new Int16Array(pcm.buffer.slice(pcm.byteOffset, pcm.byteOffset + pcm.length - (pcm.length % 2)));
   const narrow = resample({ samples, sampleRate: SAMPLE_RATE }, 8000).samples;
   return format === "pcmu" ? encodeMulaw(narrow) : encodeAlaw(narrow);
+}
+
+/** `x-ratelimit-*` headers as `rate_limits.updated` lists them. */
+function rateLimitsOf(headers: Record<string, string>): Record<string, unknown>[] {
+  const seconds = (reset: string | undefined): number => {
+    // "1h2m3s", "5s" or "250ms", as the headers write it.
+    let total = 0;
+    for (const [, n, unit] of (reset ?? "").matchAll(/(\d+(?:\.\d+)?)(ms|h|m|s)/g)) total += Number(n) * ({ ms: 0.001, h: 3600, m: 60, s: 1 }[unit as "ms"] ?? 0);
+    return total;
+  };
+  return (["requests", "tokens"] as const).flatMap((name) => {
+    const limit = headers[`x-ratelimit-limit-${name}`];
+    if (limit === undefined) return [];
+    return [{ name, limit: Number(limit), remaining: Number(headers[`x-ratelimit-remaining-${name}`] ?? 0), reset_seconds: seconds(headers[`x-ratelimit-reset-${name}`]) }];
+  });
 }
 
 /** A response being generated. */
@@ -478,7 +493,10 @@ export class RealtimeSession {
         reasoningEffort: undefined,
         priority: "interactive",
       };
-      admission = await this.#deps.admit(this.#model, 0);
+      const admitted = await this.#deps.admit(this.#model, 0);
+      admission = admitted;
+      const limits = rateLimitsOf(admitted.headers);
+      if (limits.length > 0) this.#emit({ type: "rate_limits.updated", rate_limits: limits });
       const speaker = audio ? this.#deps.audio.speaker(this.#deps.speechModel, "pcm", "audio.output.voice") : undefined;
       const run = await this.#deps.chat.start(request, active.abort.signal, (u) => (usage = u));
       let message: Item | undefined;

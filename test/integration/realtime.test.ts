@@ -261,6 +261,31 @@ describe("Realtime API over WebSocket (GA events)", () => {
     client.close();
   });
 
+  it("takes manual turns when turn detection is off: append, commit, transcription, response.create; items can be retrieved and deleted", async () => {
+    const client = new Client();
+    await client.open();
+    await client.type("session.created");
+    client.send({ type: "session.update", session: { output_modalities: ["text"], max_output_tokens: 12, audio: { input: { turn_detection: null, transcription: { model: "whisper-1" } } } } });
+    const updated = await client.type("session.updated");
+    assert.equal(((updated.session as { audio: { input: { turn_detection: unknown } } }).audio.input.turn_detection), null);
+    await stream(client, speechFrames(), 50);
+    client.send({ type: "input_audio_buffer.commit" });
+    const committed = await client.type("input_audio_buffer.committed");
+    assert.ok(!client.events.some((e) => e.type === "input_audio_buffer.speech_started"), "no VAD events with turn detection off");
+    assert.match((await client.type("conversation.item.input_audio_transcription.completed")).transcript as string, /country/);
+    client.send({ type: "response.create" });
+    assert.equal(((await client.type("response.done")).response as { status: string }).status, "completed");
+    client.send({ type: "conversation.item.retrieve", item_id: committed.item_id });
+    const retrieved = await client.type("conversation.item.retrieved");
+    assert.match(((retrieved.item as { content: { transcript: string }[] }).content[0]!.transcript), /country/);
+    client.send({ type: "conversation.item.delete", item_id: committed.item_id });
+    assert.equal((await client.type("conversation.item.deleted")).item_id, committed.item_id);
+    const since = client.events.length;
+    client.send({ type: "conversation.item.retrieve", item_id: committed.item_id, event_id: "evt_gone" });
+    assert.equal(((await client.type("error", since)).error as { code: string }).code, "item_not_found");
+    client.close();
+  });
+
   it("cancels an answer when the listener speaks over it (barge-in)", async () => {
     const client = new Client();
     await client.open();
