@@ -46,7 +46,8 @@ Options:
 ${COMMON_HELP}
 
 API keys come from MODELPORT_API_KEYS (comma-separated). Without keys the server runs open, and
-only on a loopback address.
+only on a loopback address. MODELPORT_TLS_CERT and MODELPORT_TLS_KEY (PEM files) serve HTTPS and
+wss: instead, which the SDKs' realtime clients need (/v1/realtime; see docs/realtime.md).
 `;
 
 const PULL_HELP = `Usage: modelport pull <name | owner/repo/file.gguf> [options]
