@@ -19,6 +19,7 @@ import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
 import { appendResults, machineFacts, median } from "./machine.ts";
 import { BENCH_KEY, startBenchServer, type BenchServer } from "./server.ts";
+import { wordErrorRate } from "../test/helpers/wer.ts";
 
 const { values } = parseArgs({ options: { rounds: { type: "string", default: "5" } } });
 const ROUNDS = Number(values.rounds);
@@ -72,18 +73,6 @@ function pocketsphinxDirect(file: string, seconds: number): { rtf: number; text:
   return { rtf: seconds / ((performance.now() - started) / 1000), text: out.stdout.trim().split("\n").join(" ") };
 }
 
-function wordErrorRate(reference: string, hypothesis: string): number {
-  const words = (t: string): string[] => t.toLowerCase().replace(/[^a-z' ]/g, " ").split(/\s+/).filter((w) => w !== "");
-  const ref = words(reference);
-  const hyp = words(hypothesis);
-  let previous = Array.from({ length: hyp.length + 1 }, (_, j) => j);
-  for (let i = 1; i <= ref.length; i++) {
-    const row = [i];
-    for (let j = 1; j <= hyp.length; j++) row[j] = Math.min((previous[j] as number) + 1, (row[j - 1] as number) + 1, (previous[j - 1] as number) + (ref[i - 1] === hyp[j - 1] ? 0 : 1));
-    previous = row;
-  }
-  return (previous[hyp.length] as number) / ref.length;
-}
 
 async function main(): Promise<void> {
   const dir = mkdtempSync(join(tmpdir(), "modelport-bench-audio-"));

@@ -9,6 +9,7 @@ import { languageFor } from "../../src/providers/audio/voices.ts";
 import { decodeWav } from "../../src/providers/audio/pcm.ts";
 import { assertSchema } from "../helpers/openapi.ts";
 import { MODELS_DIR, raw, sseData, startTestServer, type TestServer } from "../helpers/server.ts";
+import { wordErrorRate } from "../helpers/wer.ts";
 
 // The real server with its built-in audio models: Flite and eSpeak NG (npm, WebAssembly) speak,
 // PocketSphinx (Debian's pocketsphinx and pocketsphinx-en-us, which bootstrap.sh installs) listens,
@@ -24,19 +25,6 @@ after(async () => {
 const JFK = readFileSync(join(MODELS_DIR, "jfk.wav"));
 const JFK_TEXT = "and so my fellow americans ask not what your country can do for you ask what you can do for your country";
 
-/** Word error rate: word-level edit distance over the reference's length. */
-function wordErrorRate(reference: string, hypothesis: string): number {
-  const words = (t: string): string[] => t.toLowerCase().replace(/[^a-z' ]/g, " ").split(/\s+/).filter((w) => w !== "");
-  const ref = words(reference);
-  const hyp = words(hypothesis);
-  let previous = Array.from({ length: hyp.length + 1 }, (_, j) => j);
-  for (let i = 1; i <= ref.length; i++) {
-    const row = [i];
-    for (let j = 1; j <= hyp.length; j++) row[j] = Math.min((previous[j] as number) + 1, (row[j - 1] as number) + 1, (previous[j - 1] as number) + (ref[i - 1] === hyp[j - 1] ? 0 : 1));
-    previous = row;
-  }
-  return (previous[hyp.length] as number) / ref.length;
-}
 
 /** Sample rate and duration of an audio file, as ffprobe (Debian's ffmpeg) reads it. */
 function probe(bytes: Buffer, name: string): { sampleRate: number; seconds: number } {
