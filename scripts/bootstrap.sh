@@ -22,13 +22,15 @@ echo "bootstrap: using node $(node --version), npm $(npm --version 2>/dev/null)"
 # Audio: FFmpeg (every audio format in and out) and PocketSphinx with its English model (speech to
 # text), from Debian's packages. Installed when this runs as root with apt; otherwise said once.
 AUDIO_PACKAGES="ffmpeg pocketsphinx pocketsphinx-en-us"
+# The tests also drive a real browser (Debian's Chromium, through playwright-core).
+if [ "${1:-start}" = test ]; then AUDIO_PACKAGES="$AUDIO_PACKAGES chromium"; fi
 missing=""
 for pkg in $AUDIO_PACKAGES; do dpkg -s "$pkg" >/dev/null 2>&1 || missing="$missing $pkg"; done
 if [ -n "$missing" ]; then
   if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
     echo "bootstrap: installing Debian packages:$missing" >&2
     (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $missing) >&2 \
-      || echo "bootstrap: could not install$missing; audio formats other than wav/pcm and speech to text stay off" >&2
+      || echo "bootstrap: could not install$missing; audio formats other than wav/pcm and speech to text stay off, browser tests are skipped" >&2
   else
     echo "bootstrap: for every audio format and speech to text, install:$missing (e.g. sudo apt-get install$missing)" >&2
   fi
