@@ -10,8 +10,12 @@ import {
   clientEventId,
   defaultRealtimeConfig,
   parseRealtimeClientEvent,
+  renderRealtimeItem as renderItem,
+  renderRealtimeResponse,
   renderSession,
   type NewRealtimeItem,
+  type RealtimeContent as Content,
+  type RealtimeItem as Item,
   type RealtimeAudioFormat,
   type RealtimeClientEvent,
   type RealtimeConfig,
@@ -39,33 +43,6 @@ export interface RealtimeDeps {
   maxSessionSeconds: number;
   /** Most bytes of input audio held uncommitted. */
   maxBufferBytes: number;
-}
-
-type Content =
-  | { type: "input_text"; text: string }
-  | { type: "input_audio"; transcript: string | null }
-  | { type: "output_text"; text: string }
-  | { type: "output_audio"; transcript: string };
-
-/** A conversation item as the session keeps it. */
-interface Item {
-  id: string;
-  type: "message" | "function_call" | "function_call_output";
-  role?: "user" | "assistant" | "system";
-  status: "completed" | "incomplete" | "in_progress";
-  content: Content[];
-  callId?: string;
-  name?: string;
-  arguments?: string;
-  output?: string;
-}
-
-function renderItem(item: Item): Record<string, unknown> {
-  const base = { id: item.id, object: "realtime.item", type: item.type, status: item.status };
-  if (item.type === "function_call") return { ...base, call_id: item.callId, name: item.name, arguments: item.arguments ?? "" };
-  if (item.type === "function_call_output") return { ...base, call_id: item.callId, output: item.output ?? "" };
-  // A transcript not made yet is left out: the schema has no null for it.
-  return { ...base, role: item.role, content: item.content.map((c) => (c.type === "input_audio" && c.transcript === null ? { type: c.type } : { ...c })) };
 }
 
 const SAMPLE_RATE = 24_000;
@@ -453,19 +430,20 @@ export class RealtimeSession {
     const audio = modalities.includes("audio");
     const inConversation = overrides?.conversation !== "none";
     const output: Item[] = [];
-    const response = (status: string, usage: Record<string, unknown> | null, details: Record<string, unknown> | null = null): Record<string, unknown> => ({
-      id: active.id,
-      object: "realtime.response",
-      status,
-      ...(details === null ? {} : { status_details: details }),
-      output: output.map(renderItem),
-      conversation_id: inConversation ? "conv_" + this.#id.slice(5) : null,
-      output_modalities: modalities,
-      max_output_tokens: overrides?.maxOutputTokens ?? this.#config.maxOutputTokens,
-      audio: { output: { format: this.#config.outputFormat === "pcm" ? { type: "audio/pcm", rate: SAMPLE_RATE } : { type: `audio/${this.#config.outputFormat}` }, voice: "name" in this.#config.voice ? this.#config.voice.name : this.#config.voice.id } },
-      metadata: overrides?.metadata ?? null,
-      ...(usage === null ? {} : { usage }),
-    });
+    const response = (status: string, usage: Record<string, unknown> | null, details: Record<string, unknown> | null = null): Record<string, unknown> =>
+      renderRealtimeResponse({
+        id: active.id,
+        status,
+        details,
+        output,
+        conversationId: inConversation ? "conv_" + this.#id.slice(5) : null,
+        modalities,
+        maxOutputTokens: overrides?.maxOutputTokens ?? this.#config.maxOutputTokens,
+        format: this.#config.outputFormat,
+        voice: this.#config.voice,
+        metadata: overrides?.metadata ?? null,
+        usage,
+      });
     this.#emit({ type: "response.created", response: response("in_progress", null) });
     let usage: Usage | undefined;
     let admission: { finish(usage: Usage | undefined): Promise<void> } | undefined;

@@ -177,7 +177,7 @@ describe("Realtime API over WebSocket (GA events)", () => {
     assert.equal(deltas.join(""), text.text);
     assert.deepEqual(
       [...new Set(client.events.slice(since).map((e) => e.type))],
-      ["response.created", "response.output_item.added", "conversation.item.added", "response.content_part.added", "response.output_text.delta", "response.output_text.done", "response.content_part.done", "response.output_item.done", "conversation.item.done", "response.done"],
+      ["response.created", "rate_limits.updated", "response.output_item.added", "conversation.item.added", "response.content_part.added", "response.output_text.delta", "response.output_text.done", "response.content_part.done", "response.output_item.done", "conversation.item.done", "response.done"],
     );
     client.close();
   });

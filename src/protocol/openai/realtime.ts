@@ -391,3 +391,61 @@ export function renderSession(id: string, model: string, expiresAt: number, c: R
     prompt: null,
   };
 }
+
+/** Content of a conversation item as a session keeps it. */
+export type RealtimeContent =
+  | { type: "input_text"; text: string }
+  | { type: "input_audio"; transcript: string | null }
+  | { type: "output_text"; text: string }
+  | { type: "output_audio"; transcript: string };
+
+/** A conversation item as a session keeps it. */
+export interface RealtimeItem {
+  id: string;
+  type: "message" | "function_call" | "function_call_output";
+  role?: "user" | "assistant" | "system";
+  status: "completed" | "incomplete" | "in_progress";
+  content: RealtimeContent[];
+  callId?: string;
+  name?: string;
+  arguments?: string;
+  output?: string;
+}
+
+/** A `realtime.item`. */
+export function renderRealtimeItem(item: RealtimeItem): Record<string, unknown> {
+  const base = { id: item.id, object: "realtime.item", type: item.type, status: item.status };
+  if (item.type === "function_call") return { ...base, call_id: item.callId, name: item.name, arguments: item.arguments ?? "" };
+  if (item.type === "function_call_output") return { ...base, call_id: item.callId, output: item.output ?? "" };
+  // A transcript not made yet is left out: the schema has no null for it.
+  return { ...base, role: item.role, content: item.content.map((c) => (c.type === "input_audio" && c.transcript === null ? { type: c.type } : { ...c })) };
+}
+
+/** A `realtime.response`; `status_details` and `usage` are left out until there are some. */
+export function renderRealtimeResponse(r: {
+  id: string;
+  status: string;
+  details: Record<string, unknown> | null;
+  output: readonly RealtimeItem[];
+  conversationId: string | null;
+  modalities: readonly string[];
+  maxOutputTokens: number | "inf";
+  format: RealtimeAudioFormat;
+  voice: VoiceChoice;
+  metadata: Record<string, string> | null;
+  usage: Record<string, unknown> | null;
+}): Record<string, unknown> {
+  return {
+    id: r.id,
+    object: "realtime.response",
+    status: r.status,
+    ...(r.details === null ? {} : { status_details: r.details }),
+    output: r.output.map(renderRealtimeItem),
+    conversation_id: r.conversationId,
+    output_modalities: r.modalities,
+    max_output_tokens: r.maxOutputTokens,
+    audio: { output: { format: renderFormat(r.format), voice: "name" in r.voice ? r.voice.name : r.voice.id } },
+    metadata: r.metadata,
+    ...(r.usage === null ? {} : { usage: r.usage }),
+  };
+}
