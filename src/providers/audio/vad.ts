@@ -21,33 +21,24 @@ export interface Region {
 const FRAME_MS = 30;
 let loaded: Promise<FvadModule> | undefined;
 
+/** libfvad's module, loaded once. The package ships no types: its module is described by FvadModule above. */
+function loadFvad(): Promise<FvadModule> {
+  const specifier = "@echogarden/fvad-wasm";
+  loaded ??= import(specifier).then((module: { default: () => Promise<FvadModule> }) => module.default());
+  return loaded;
+}
+
 /**
  * For each 30 ms frame of 8/16/32/48 kHz mono PCM, whether it holds speech, by libfvad (WebRTC's
  * VAD compiled to WebAssembly, `@echogarden/fvad-wasm`). `mode` 0–3: higher is stricter about what
  * counts as speech.
  */
 export async function voicedFrames(pcm: Pcm16, mode = 2): Promise<boolean[]> {
-  // The package ships no types: its module is described by FvadModule above.
-  const specifier = "@echogarden/fvad-wasm";
-  loaded ??= import(specifier).then((module: { default: () => Promise<FvadModule> }) => module.default());
-  const m = await loaded;
-  const handle = m._fvad_new();
-  if (handle === 0) throw new Error("fvad_new failed");
-  const frame = (pcm.sampleRate * FRAME_MS) / 1000;
-  const pointer = m._malloc(frame * 2);
+  const stream = await VadStream.create(mode, pcm.sampleRate);
   try {
-    if (m._fvad_set_sample_rate(handle, pcm.sampleRate) !== 0) throw new Error(`libfvad does not take ${pcm.sampleRate} Hz`);
-    m._fvad_set_mode(handle, mode);
-    const out: boolean[] = [];
-    for (let at = 0; at + frame <= pcm.samples.length; at += frame) {
-      // The heap view is read each time: the module's memory may have grown and been replaced.
-      m.HEAP16.set(pcm.samples.subarray(at, at + frame), pointer >> 1);
-      out.push(m._fvad_process(handle, pointer, frame) === 1);
-    }
-    return out;
+    return stream.push(pcm.samples);
   } finally {
-    m._free(pointer);
-    m._fvad_free(handle);
+    stream.dispose();
   }
 }
 
@@ -103,45 +94,54 @@ export async function splitAtPauses(pcm: Pcm16, targetSeconds: number, minSecond
 }
 
 /**
- * Voice activity detection over a stream: 16 kHz PCM pushed as it arrives, one verdict per 30 ms
- * frame. Holds one libfvad instance; `dispose()` frees it.
+ * Voice activity detection over a stream: PCM pushed as it arrives, one verdict per 30 ms frame.
+ * Holds one libfvad instance; `dispose()` frees it.
  */
 export class VadStream {
   readonly #module: FvadModule;
   readonly #handle: number;
   readonly #pointer: number;
+  readonly #frame: number;
   #pending = new Int16Array(0);
   #disposed = false;
 
-  private constructor(module: FvadModule, handle: number, pointer: number) {
+  private constructor(module: FvadModule, handle: number, pointer: number, frame: number) {
     this.#module = module;
     this.#handle = handle;
     this.#pointer = pointer;
+    this.#frame = frame;
   }
 
-  /** A detector at 16 kHz; `mode` 0–3, higher is stricter about what counts as speech. */
-  static async create(mode: number): Promise<VadStream> {
-    const specifier = "@echogarden/fvad-wasm";
-    loaded ??= import(specifier).then((module: { default: () => Promise<FvadModule> }) => module.default());
-    const m = await loaded;
+  /** A detector for `sampleRate` (8, 16, 32 or 48 kHz); `mode` 0–3, higher is stricter about what counts as speech. */
+  static async create(mode: number, sampleRate = 16_000): Promise<VadStream> {
+    const m = await loadFvad();
     const handle = m._fvad_new();
     if (handle === 0) throw new Error("fvad_new failed");
-    m._fvad_set_sample_rate(handle, 16_000);
+    if (m._fvad_set_sample_rate(handle, sampleRate) !== 0) {
+      m._fvad_free(handle);
+      throw new Error(`libfvad does not take ${sampleRate} Hz`);
+    }
     m._fvad_set_mode(handle, Math.max(0, Math.min(3, Math.round(mode))));
-    return new VadStream(m, handle, m._malloc(480 * 2));
+    const frame = (sampleRate * FRAME_MS) / 1000;
+    return new VadStream(m, handle, m._malloc(frame * 2), frame);
   }
 
   /** Verdicts for every whole frame now available (a partial frame waits for more samples). */
   push(samples: Int16Array): boolean[] {
     if (this.#disposed) return [];
-    const all = new Int16Array(this.#pending.length + samples.length);
-    all.set(this.#pending);
-    all.set(samples, this.#pending.length);
+    let all = samples;
+    if (this.#pending.length > 0) {
+      all = new Int16Array(this.#pending.length + samples.length);
+      all.set(this.#pending);
+      all.set(samples, this.#pending.length);
+    }
+    const frame = this.#frame;
     const out: boolean[] = [];
     let at = 0;
-    for (; at + 480 <= all.length; at += 480) {
-      this.#module.HEAP16.set(all.subarray(at, at + 480), this.#pointer >> 1);
-      out.push(this.#module._fvad_process(this.#handle, this.#pointer, 480) === 1);
+    for (; at + frame <= all.length; at += frame) {
+      // The heap view is read each time: the module's memory may have grown and been replaced.
+      this.#module.HEAP16.set(all.subarray(at, at + frame), this.#pointer >> 1);
+      out.push(this.#module._fvad_process(this.#handle, this.#pointer, frame) === 1);
     }
     this.#pending = all.slice(at);
     return out;
