@@ -5,7 +5,7 @@ import type { Pcm16, SpeechFormat, SpeechRequest, Transcript } from "../core/aud
 import { ApiError, invalidRequest } from "../core/errors.ts";
 import { ffmpegAvailable, ffmpegDecode, ffmpegEncode } from "../providers/audio/ffmpeg.ts";
 import { decodeWav, encodeWav, resample } from "../providers/audio/pcm.ts";
-import { unsupportedAudio, type ChatModel, type ForwardBody, type ForwardedResponse } from "../providers/provider.ts";
+import { isForwardForm, unsupportedAudio, type ChatModel, type ForwardBody, type ForwardedResponse } from "../providers/provider.ts";
 import type { TranscriptionOptions } from "../protocol/openai/audio.ts";
 import type { EndpointCall } from "./endpoints/endpoint.ts";
 import { relays } from "./endpoints/relay.ts";
@@ -63,7 +63,7 @@ export class AudioService {
    * usage comes from the upstream's answer (the caller reads it).
    */
   async relay(call: EndpointCall, model: ChatModel, requested: string, endpoint: AudioEndpoint, body: ForwardBody): Promise<ForwardedResponse> {
-    const characters = endpoint === "/audio/speech" && !("kind" in body) && typeof body.input === "string" ? body.input.length : 0;
+    const characters = endpoint === "/audio/speech" && !isForwardForm(body) && typeof body.input === "string" ? body.input.length : 0;
     await call.admit(requested, model, characters);
     call.served(model);
     if (endpoint === "/audio/speech") call.usage({ promptTokens: characters, completionTokens: 0, cachedTokens: 0, reasoningTokens: 0, characters });
@@ -141,24 +141,27 @@ export class AudioService {
    * that does not decode is a 400 naming `param`. Neither admits nor meters.
    */
   async transcribeClip(model: ChatModel, data: Buffer, param: string, signal: AbortSignal): Promise<TranscriptionResult> {
-    const dir = await mkdtemp(join(tmpdir(), "modelport-clip-"));
-    try {
+    const pcm = await withScratch("modelport-clip-", async (dir) => {
       const path = join(dir, "clip");
       await writeFile(path, data);
-      let pcm: Pcm16;
       try {
-        pcm = await decodeUpload(path, signal);
+        return await decodeUpload(path, signal);
       } catch (error) {
         if (error instanceof ApiError) throw new ApiError(error.status, error.message, { type: "invalid_request_error", param, code: error.code ?? "invalid_value" });
         throw error;
       }
-      const seconds = pcm.samples.length / pcm.sampleRate;
-      if (seconds < 0.1) throw invalidRequest(`Invalid '${param}': the audio is shorter than 0.1 s.`, param, "invalid_value");
-      const transcript = await model.transcribe(pcm, { language: undefined }, dir, signal);
-      return { transcript, seconds };
-    } finally {
-      await rm(dir, { recursive: true, force: true });
-    }
+    });
+    const seconds = pcm.samples.length / pcm.sampleRate;
+    if (seconds < 0.1) throw invalidRequest(`Invalid '${param}': the audio is shorter than 0.1 s.`, param, "invalid_value");
+    return { transcript: await this.recognize(model, pcm, undefined, signal), seconds };
+  }
+
+  /**
+   * Recognises mono PCM at any rate (resampled to what recognizers read) with `model`, in a private
+   * scratch directory removed however it ends. Neither admits nor meters.
+   */
+  recognize(model: ChatModel, pcm: Pcm16, language: string | undefined, signal: AbortSignal): Promise<Transcript> {
+    return withScratch("modelport-stt-", (dir) => model.transcribe(resample(pcm, RECOGNIZER_RATE), { language }, dir, signal));
   }
 
   /**
@@ -173,13 +176,17 @@ export class AudioService {
     const seconds = pcm.samples.length / pcm.sampleRate;
     if (seconds < 0.1) throw invalidRequest("The audio file contains no audio (it is shorter than 0.1 s).", "file", "invalid_value");
     call.usage({ promptTokens: Math.ceil(seconds), completionTokens: 0, cachedTokens: 0, reasoningTokens: 0, audioSeconds: seconds });
-    const workDir = await mkdtemp(join(tmpdir(), "modelport-stt-"));
-    try {
-      const transcript = await model.transcribe(pcm, { language: options.language }, workDir, call.signal);
-      return { transcript, seconds };
-    } finally {
-      await rm(workDir, { recursive: true, force: true });
-    }
+    return { transcript: await this.recognize(model, pcm, options.language, call.signal), seconds };
+  }
+}
+
+/** Runs `work` in a new private directory under the system's temporary one, removed however it ends. */
+async function withScratch<T>(prefix: string, work: (dir: string) => Promise<T>): Promise<T> {
+  const dir = await mkdtemp(join(tmpdir(), prefix));
+  try {
+    return await work(dir);
+  } finally {
+    await rm(dir, { recursive: true, force: true });
   }
 }
 

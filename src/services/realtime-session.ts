@@ -1,7 +1,4 @@
-import { mkdtemp, rm } from "node:fs/promises";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
-import { audioInputTokens, audioOutputTokens, transcriptText, type Pcm16 } from "../core/audio.ts";
+import { audioInputTokens, audioOutputTokens, transcriptText } from "../core/audio.ts";
 import type { ChatMessage, ChatRequest, ToolCall, Usage } from "../core/chat.ts";
 import { ApiError, toApiError } from "../core/errors.ts";
 import { prefixedId, unixSeconds } from "../core/ids.ts";
@@ -116,6 +113,10 @@ export class RealtimeSession {
   /** Client events are handled one at a time, in order. */
   #queue: Promise<void> = Promise.resolve();
   #closed = false;
+  /** Aborted on close: transcriptions still running stop with the session. */
+  readonly #closing = new AbortController();
+  /** Seconds of user audio heard since the last response, counted into its usage. */
+  #pendingAudioSeconds = 0;
 
   /** `config`: the session an ephemeral secret was made for, else the defaults. */
   constructor(model: ChatModel, deps: RealtimeDeps, send: (event: Record<string, unknown>) => void, config?: RealtimeConfig) {
@@ -140,6 +141,7 @@ export class RealtimeSession {
   /** Ends the session: cancels a response under way and frees the detector. */
   close(): void {
     this.#closed = true;
+    this.#closing.abort(new Error("session closed"));
     this.#response?.abort.abort(new Error("session closed"));
     this.#vad?.dispose();
     this.#vad = undefined;
@@ -363,17 +365,12 @@ export class RealtimeSession {
     const run = async (): Promise<void> => {
       try {
         const listener = this.#deps.audio.listener(this.#deps.transcriptionModel, "audio");
-        const pcm16k: Pcm16 = resample({ samples: pcm, sampleRate: SAMPLE_RATE }, 16_000);
-        const dir = await mkdtemp(join(tmpdir(), "modelport-realtime-"));
-        try {
-          const transcript = transcriptText(await listener.transcribe(pcm16k, { language: this.#config.transcription?.language }, dir, new AbortController().signal));
-          content.transcript = transcript;
-          if (this.#config.transcription !== null) {
-            this.#emit({ type: "conversation.item.input_audio_transcription.delta", item_id: item.id, content_index: index, delta: transcript });
-            this.#emit({ type: "conversation.item.input_audio_transcription.completed", item_id: item.id, content_index: index, transcript, usage: { type: "duration", seconds: Math.ceil(seconds) } });
-          }
-        } finally {
-          await rm(dir, { recursive: true, force: true });
+        const heard = await this.#deps.audio.recognize(listener, { samples: pcm, sampleRate: SAMPLE_RATE }, this.#config.transcription?.language, this.#closing.signal);
+        const transcript = transcriptText(heard);
+        content.transcript = transcript;
+        if (this.#config.transcription !== null) {
+          this.#emit({ type: "conversation.item.input_audio_transcription.delta", item_id: item.id, content_index: index, delta: transcript });
+          this.#emit({ type: "conversation.item.input_audio_transcription.completed", item_id: item.id, content_index: index, transcript, usage: { type: "duration", seconds: Math.ceil(seconds) } });
         }
       } catch (error) {
         content.transcript = "";
@@ -385,8 +382,6 @@ export class RealtimeSession {
     };
     this.#hearing = this.#hearing.then(run);
   }
-
-  #pendingAudioSeconds = 0;
 
   /** The conversation as chat messages: audio by its transcript, calls and their outputs as tool turns. */
   #messages(instructions: string): ChatMessage[] {
