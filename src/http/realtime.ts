@@ -14,7 +14,7 @@ import { proxyRealtime } from "./realtime-proxy.ts";
 import type { RequestGate } from "../services/request-gate.ts";
 import type { UsageMeter } from "../services/usage-meter.ts";
 import type { RealtimeSecrets } from "../services/realtime-secrets.ts";
-import type { RealtimeConfig } from "../protocol/openai/realtime.ts";
+import { defaultRealtimeConfig, type RealtimeConfig } from "../protocol/openai/realtime.ts";
 import { betaClientToGa, gaServerToBeta } from "../protocol/openai/realtime-beta.ts";
 
 /** Browsers cannot set headers on a WebSocket: they send the key as a subprotocol with this prefix. */
@@ -83,17 +83,20 @@ export class RealtimeGateway {
     const principal = grant?.principal ?? (await this.#deps.authenticate(header));
     if (principal.admin) throw new ApiError(403, "Admin keys only work with /v1/organization endpoints; use a project key.", { type: "invalid_request_error", code: "forbidden" });
     const asked = url.searchParams.get("model");
+    const intent = url.searchParams.get("intent");
+    if (intent !== null && intent !== "transcription") throw new ApiError(400, `Invalid 'intent': '${intent.slice(0, 100)}'; the only intent is 'transcription'.`, { type: "invalid_request_error", code: "invalid_value", param: "intent" });
     if (grant !== undefined && asked !== null && asked !== grant.model) {
       throw new ApiError(400, `The client secret is for the model '${grant.model}', not '${asked}'.`, { type: "invalid_request_error", code: "invalid_value", param: "model" });
     }
-    const name = grant?.model ?? asked;
+    // A transcription session needs no chat model: its turns go to the transcription model.
+    const name = grant?.model ?? asked ?? (intent === "transcription" ? this.#deps.transcriptionModel : null);
     if (name === null || name === "") throw new ApiError(400, "Missing required parameter: 'model'.", { type: "invalid_request_error", code: "missing_required_parameter", param: "model" });
     const model = this.#deps.registry.resolve(name);
     if (principal.models !== null && !principal.models.includes(name)) {
       throw new ApiError(403, `This API key is not allowed to use the model '${name}'.`, { type: "permission_error", code: "model_not_allowed", param: "model" });
     }
     const beta = /realtime=v1/.test(String(req.headers["openai-beta"] ?? ""));
-    this.#wss.handleUpgrade(req, socket, head, (ws) => this.#run(ws, principal, name, model, grant?.config, beta));
+    this.#wss.handleUpgrade(req, socket, head, (ws) => this.#run(ws, principal, name, model, grant?.config ?? (intent === "transcription" ? defaultRealtimeConfig("transcription") : undefined), beta));
   }
 
   #run(ws: WebSocket, principal: Principal, requested: string, model: ChatModel, config: RealtimeConfig | undefined, beta: boolean): void {
@@ -136,8 +139,8 @@ export class RealtimeGateway {
         speechModel: this.#deps.speechModel,
         transcriptionModel: this.#deps.transcriptionModel,
         admit: (served, estimated) => this.#deps.gate.admit(principal, requested, served, estimated),
-        meter: (served: ChatModel, usage: Usage, latencyMs: number) =>
-          this.#deps.meter.record({ principal, model: served.descriptor.id, endpoint: "/v1/realtime", usage, latencyMs, status: 200, batch: false, pricing: served.descriptor.pricing }),
+        meter: (served: ChatModel, usage: Usage, latencyMs: number, transcription?: boolean) =>
+          this.#deps.meter.record({ principal, model: served.descriptor.id, endpoint: transcription ? "/v1/realtime/transcription" : "/v1/realtime", usage, latencyMs, status: 200, batch: false, pricing: served.descriptor.pricing }),
         maxSessionSeconds: limits.maxSessionSeconds,
         maxBufferBytes: limits.maxBufferBytes,
       },

@@ -84,6 +84,11 @@ export interface ChatModel {
   speak(request: SpeechRequest, signal: AbortSignal): Promise<SpeechAudio>;
   /** Transcribes 16 kHz mono PCM where `capabilities.transcription`; `workDir` is a private scratch directory. */
   transcribe(audio: Pcm16, options: TranscribeOptions, workDir: string, signal: AbortSignal): Promise<Transcript>;
+  /**
+   * Starts recognising 16 kHz mono PCM while it is still being spoken, where the recognizer can
+   * (the realtime sessions' turns: most of the work is done by the time the speaker stops).
+   */
+  transcribeLive?(options: TranscribeOptions, signal: AbortSignal): LiveTranscription;
   /** Engine load, for health output. */
   stats(): Record<string, number>;
   dispose(): Promise<void>;
@@ -154,6 +159,16 @@ export interface SpeechAudio {
   /** Tempo change the engine could not make itself (speeds beyond its range), for the encoder; 1 for none. */
   stretch: number;
   chunks: AsyncIterable<Int16Array>;
+}
+
+/** A recognition fed as audio arrives. */
+export interface LiveTranscription {
+  /** More 16 kHz mono samples. */
+  write(samples: Int16Array): void;
+  /** No more audio: the transcript of all that was written. */
+  end(): Promise<Transcript>;
+  /** Stops without a transcript. */
+  cancel(): void;
 }
 
 /** How to transcribe. */

@@ -5,7 +5,7 @@ import type { Pcm16, SpeechFormat, SpeechRequest, Transcript } from "../core/aud
 import { ApiError, invalidRequest } from "../core/errors.ts";
 import { ffmpegAvailable, ffmpegDecode, ffmpegEncode } from "../providers/audio/ffmpeg.ts";
 import { decodeWav, encodeWav, resample } from "../providers/audio/pcm.ts";
-import { isForwardForm, unsupportedAudio, type ChatModel, type ForwardBody, type ForwardedResponse } from "../providers/provider.ts";
+import { isForwardForm, unsupportedAudio, type ChatModel, type ForwardBody, type ForwardedResponse, type LiveTranscription } from "../providers/provider.ts";
 import type { TranscriptionOptions } from "../protocol/openai/audio.ts";
 import type { EndpointCall } from "./endpoints/endpoint.ts";
 import { relays } from "./endpoints/relay.ts";
@@ -165,6 +165,34 @@ export class AudioService {
   }
 
   /**
+   * Recognises mono PCM at `sampleRate` while it arrives: written to the model's live recognizer
+   * where it has one (resampled chunk by chunk), else collected and recognised whole at `end()`.
+   * Never throws at once: a problem (an unsupported language) rejects `end()`. Neither admits nor meters.
+   */
+  recognizeLive(model: ChatModel, sampleRate: number, language: string | undefined, signal: AbortSignal): LiveTranscription {
+    let live: LiveTranscription | undefined;
+    let failure: unknown;
+    try {
+      live = model.transcribeLive?.({ language }, signal);
+    } catch (error) {
+      failure = error;
+    }
+    if (live !== undefined) {
+      const stream = live;
+      return { write: (samples) => stream.write(resample({ samples, sampleRate }, RECOGNIZER_RATE).samples), end: () => stream.end(), cancel: () => stream.cancel() };
+    }
+    const chunks: Int16Array[] = [];
+    return {
+      write: (samples) => void chunks.push(samples),
+      end: async () => {
+        if (failure !== undefined) throw failure;
+        return this.recognize(model, { samples: joinSamples(chunks), sampleRate }, language, signal);
+      },
+      cancel: () => void chunks.splice(0),
+    };
+  }
+
+  /**
    * Transcribes (or, for an English recognizer, translates) the uploaded file at `path`: decoded to
    * 16 kHz mono, recognised, metered by its seconds. Scratch files are removed however it ends.
    */
@@ -181,6 +209,17 @@ export class AudioService {
 }
 
 /** Runs `work` in a new private directory under the system's temporary one, removed however it ends. */
+/** Chunks of samples as one array. */
+function joinSamples(chunks: readonly Int16Array[]): Int16Array {
+  const all = new Int16Array(chunks.reduce((n, c) => n + c.length, 0));
+  let at = 0;
+  for (const chunk of chunks) {
+    all.set(chunk, at);
+    at += chunk.length;
+  }
+  return all;
+}
+
 async function withScratch<T>(prefix: string, work: (dir: string) => Promise<T>): Promise<T> {
   const dir = await mkdtemp(join(tmpdir(), prefix));
   try {

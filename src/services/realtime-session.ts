@@ -20,10 +20,10 @@ import {
 } from "../protocol/openai/realtime.ts";
 import { decodeAlaw, decodeMulaw, encodeAlaw, encodeMulaw } from "../providers/audio/g711.ts";
 import { resample } from "../providers/audio/pcm.ts";
-import { VadStream } from "../providers/audio/vad.ts";
-import type { ChatModel } from "../providers/provider.ts";
+import type { ChatModel, LiveTranscription } from "../providers/provider.ts";
 import type { AudioService } from "./audio-service.ts";
 import type { ChatService } from "./chat-service.ts";
+import { REALTIME_RATE as SAMPLE_RATE, RealtimeInput } from "./realtime-input.ts";
 
 /** What a session needs from the server around it. */
 export interface RealtimeDeps {
@@ -34,15 +34,13 @@ export interface RealtimeDeps {
   transcriptionModel: string;
   /** Admits one response against the key's limits and budget; its `finish` reconciles the tokens. */
   admit(model: ChatModel, estimatedTokens: number): Promise<{ headers: Record<string, string>; finish(usage: Usage | undefined): Promise<void> }>;
-  /** Records one response's usage. */
-  meter(model: ChatModel, usage: Usage, latencyMs: number): void;
+  /** Records one response's usage, or with `transcription` one turn of a transcription session. */
+  meter(model: ChatModel, usage: Usage, latencyMs: number, transcription?: boolean): void;
   /** Seconds a session may last. */
   maxSessionSeconds: number;
   /** Most bytes of input audio held uncommitted. */
   maxBufferBytes: number;
 }
-
-const SAMPLE_RATE = 24_000;
 
 /** Decodes appended audio in the session's format to 24 kHz PCM. */
 function decodeInput(bytes: Buffer, format: RealtimeAudioFormat): Int16Array {
@@ -98,14 +96,7 @@ export class RealtimeSession {
   readonly #expiresAt: number;
   #config: RealtimeConfig = defaultRealtimeConfig();
   readonly #items: Item[] = [];
-  #buffer: Int16Array[] = [];
-  #bufferSamples = 0;
-  /** Samples appended over the whole session, the clock of `audio_start_ms` / `audio_end_ms`. */
-  #clock = 0;
-  #vad: VadStream | undefined;
-  #vadMode = -1;
-  #speech: { itemId: string; startMs: number; silentMs: number } | undefined;
-  #voicedRun = 0;
+  readonly #input: RealtimeInput;
   #response: ActiveResponse | undefined;
   #spoken = false;
   /** Transcriptions of committed turns still running: a response waits for them. */
@@ -125,6 +116,12 @@ export class RealtimeSession {
     this.#deps = deps;
     this.#send = send;
     this.#expiresAt = unixSeconds() + deps.maxSessionSeconds;
+    this.#input = new RealtimeInput(deps.maxBufferBytes, {
+      speechStarted: (itemId, startMs) => this.#startSpeech(itemId, startMs),
+      speechStopped: (itemId, endMs) => this.#stopSpeech(itemId, endMs),
+      idleTimeout: (startMs, endMs) => this.#idle(startMs, endMs),
+      listen: () => this.#listen(),
+    });
   }
 
   /** Opens the session: `session.created` with the defaults. */
@@ -143,8 +140,7 @@ export class RealtimeSession {
     this.#closed = true;
     this.#closing.abort(new Error("session closed"));
     this.#response?.abort.abort(new Error("session closed"));
-    this.#vad?.dispose();
-    this.#vad = undefined;
+    this.#input.dispose();
   }
 
   #emit(event: Record<string, unknown>): void {
@@ -183,15 +179,13 @@ export class RealtimeSession {
         this.#emit({ type: "session.updated", session: this.#session() });
         return;
       case "input_audio_buffer.append":
-        await this.#append(event.audio);
+        await this.#input.append(decodeInput(event.audio, this.#config.inputFormat), this.#config);
         return;
       case "input_audio_buffer.commit":
-        this.#commit(this.#speech?.itemId ?? prefixedId("item_", 22));
+        this.#commit(this.#input.speechItemId ?? prefixedId("item_", 22));
         return;
       case "input_audio_buffer.clear":
-        this.#buffer = [];
-        this.#bufferSamples = 0;
-        this.#speech = undefined;
+        this.#input.clear();
         this.#emit({ type: "input_audio_buffer.cleared" });
         return;
       case "output_audio_buffer.clear":
@@ -220,6 +214,9 @@ export class RealtimeSession {
         return;
       }
       case "response.create":
+        if (this.#config.type === "transcription") {
+          throw new ApiError(400, "Transcription sessions make no responses; use a session of type 'realtime'.", { type: "invalid_request_error", code: "invalid_value", param: "type" });
+        }
         if (this.#response !== undefined) {
           throw new ApiError(400, `Conversation already has an active response in progress: ${this.#response.id}. Wait until the response is finished before creating a new one.`, { type: "invalid_request_error", code: "conversation_already_has_active_response" });
         }
@@ -268,72 +265,40 @@ export class RealtimeSession {
     this.#emit({ type: "conversation.item.done", previous_item_id: this.#items[at - 1]?.id ?? null, item: renderItem(stored) });
   }
 
-  async #append(bytes: Buffer): Promise<void> {
-    const samples = decodeInput(bytes, this.#config.inputFormat);
-    if ((this.#bufferSamples + samples.length) * 2 > this.#deps.maxBufferBytes) {
-      throw new ApiError(400, `The input audio buffer would exceed ${this.#deps.maxBufferBytes} bytes; commit or clear it.`, { type: "invalid_request_error", code: "input_audio_buffer_full", param: "audio" });
-    }
-    const startMs = (this.#clock / SAMPLE_RATE) * 1000;
-    this.#buffer.push(samples);
-    this.#bufferSamples += samples.length;
-    this.#clock += samples.length;
-    const turn = this.#config.turnDetection;
-    if (turn === null) return;
-    // libfvad's modes stand in for the threshold: 0–3, stricter as it rises.
-    const mode = turn.threshold < 0.3 ? 1 : turn.threshold < 0.7 ? 2 : 3;
-    if (this.#vad === undefined || mode !== this.#vadMode) {
-      this.#vad?.dispose();
-      this.#vad = await VadStream.create(mode);
-      this.#vadMode = mode;
-    }
-    const frames = this.#vad.push(resample({ samples, sampleRate: SAMPLE_RATE }, 16_000).samples);
-    frames.forEach((voiced, i) => {
-      const at = startMs + i * 30;
-      if (this.#speech === undefined) {
-        this.#voicedRun = voiced ? this.#voicedRun + 1 : 0;
-        // Three voiced frames in a row (90 ms) start a turn, so a click does not.
-        if (this.#voicedRun >= 3) this.#startSpeech(Math.max(0, at - 60 - turn.prefixPaddingMs));
-      } else {
-        this.#speech.silentMs = voiced ? 0 : this.#speech.silentMs + 30;
-        if (this.#speech.silentMs >= turn.silenceDurationMs) this.#stopSpeech(at + 30);
-      }
-    });
-    // Between turns only the prefix padding is kept, so an idle microphone does not fill memory.
-    if (this.#speech === undefined) this.#keepLast((turn.prefixPaddingMs / 1000) * SAMPLE_RATE + SAMPLE_RATE / 10);
-  }
-
-  #keepLast(samples: number): void {
-    const all = this.#joined();
-    const kept = all.subarray(Math.max(0, all.length - Math.round(samples)));
-    this.#buffer = [kept];
-    this.#bufferSamples = kept.length;
-  }
-
-  #joined(): Int16Array {
-    const all = new Int16Array(this.#bufferSamples);
-    let at = 0;
-    for (const chunk of this.#buffer) {
-      all.set(chunk, at);
-      at += chunk.length;
-    }
-    return all;
-  }
-
-  #startSpeech(startMs: number): void {
-    const itemId = prefixedId("item_", 22);
-    this.#speech = { itemId, startMs, silentMs: 0 };
+  #startSpeech(itemId: string, startMs: number): void {
     this.#emit({ type: "input_audio_buffer.speech_started", audio_start_ms: Math.round(startMs), item_id: itemId });
     const turn = this.#config.turnDetection;
     // Barge-in: the listener spoke over the answer.
     if (this.#response !== undefined && turn?.interruptResponse) this.#response.abort.abort(new Error("interrupted"));
   }
 
-  #stopSpeech(endMs: number): void {
-    const speech = this.#speech;
-    if (speech === undefined) return;
-    this.#emit({ type: "input_audio_buffer.speech_stopped", audio_end_ms: Math.round(endMs), item_id: speech.itemId });
-    this.#commit(speech.itemId);
-    if (!this.#config.turnDetection?.createResponse) return;
+  /** The listener said nothing for `idle_timeout_ms`: the silence is committed and answered. */
+  #idle(startMs: number, endMs: number): void {
+    const itemId = prefixedId("item_", 22);
+    this.#emit({ type: "input_audio_buffer.timeout_triggered", audio_start_ms: Math.round(startMs), audio_end_ms: Math.round(endMs), item_id: itemId });
+    try {
+      this.#commit(itemId);
+    } catch {
+      // Less than 100 ms held (no prefix padding): the response reads the conversation as it is.
+    }
+    if (this.#response === undefined && this.#config.type === "realtime") this.#respond(undefined);
+  }
+
+  /** A live recognition for the turn now spoken, where the transcription model has one. */
+  #listen(): LiveTranscription | undefined {
+    try {
+      const listener = this.#deps.audio.listener(this.#deps.transcriptionModel, "audio");
+      return this.#deps.audio.recognizeLive(listener, SAMPLE_RATE, this.#config.transcription?.language, this.#closing.signal);
+    } catch {
+      // No recognizer: the committed turn reports the failure as it is transcribed.
+      return undefined;
+    }
+  }
+
+  #stopSpeech(itemId: string, endMs: number): void {
+    this.#emit({ type: "input_audio_buffer.speech_stopped", audio_end_ms: Math.round(endMs), item_id: itemId });
+    this.#commit(itemId);
+    if (!this.#config.turnDetection?.createResponse || this.#config.type === "transcription") return;
     const previous = this.#response;
     if (previous === undefined) this.#respond(undefined);
     // An answer this turn interrupted is still winding down: answer the turn once it has.
@@ -342,43 +307,50 @@ export class RealtimeSession {
 
   /** Commits the buffer as a user audio item; its transcript follows. */
   #commit(itemId: string): void {
-    const pcm = this.#joined();
-    this.#speech = undefined;
-    this.#voicedRun = 0;
-    if (pcm.length < SAMPLE_RATE / 10) {
-      throw new ApiError(400, `Error committing input audio buffer: buffer too small. Expected at least 100ms of audio, but buffer only has ${((pcm.length / SAMPLE_RATE) * 1000).toFixed(2)}ms of audio.`, { type: "invalid_request_error", code: "input_audio_buffer_commit_empty" });
-    }
-    this.#buffer = [];
-    this.#bufferSamples = 0;
+    const { pcm, live } = this.#input.commit();
     const previous = this.#items.at(-1)?.id ?? null;
     const content: Content = { type: "input_audio", transcript: null };
     const item: Item = { id: itemId, type: "message", role: "user", status: "completed", content: [content] };
     this.#items.push(item);
     this.#emit({ type: "input_audio_buffer.committed", previous_item_id: previous, item_id: itemId });
     this.#emit({ type: "conversation.item.added", previous_item_id: previous, item: renderItem(item) });
-    this.#hear(item, content, pcm, 0, previous);
+    this.#hear(item, content, pcm, 0, previous, live);
   }
 
-  /** Transcribes a user item's audio in the background; a response waits for it. */
-  #hear(item: Item, content: Content & { type: "input_audio" }, pcm: Int16Array, index: number, previous?: string | null): void {
+  /**
+   * Transcribes a user item's audio in the background (finishing `live`, the recognition fed while
+   * the turn was spoken, where there is one); a response waits for it. A transcription session
+   * admits and meters each turn as `/audio/transcriptions` would; a realtime session counts the
+   * audio into its next response.
+   */
+  #hear(item: Item, content: Content & { type: "input_audio" }, pcm: Int16Array, index: number, previous?: string | null, live?: LiveTranscription): void {
     const seconds = pcm.length / SAMPLE_RATE;
+    const transcribing = this.#config.type === "transcription";
     const run = async (): Promise<void> => {
       try {
         const listener = this.#deps.audio.listener(this.#deps.transcriptionModel, "audio");
-        const heard = await this.#deps.audio.recognize(listener, { samples: pcm, sampleRate: SAMPLE_RATE }, this.#config.transcription?.language, this.#closing.signal);
+        const started = performance.now();
+        const admission = transcribing ? await this.#deps.admit(listener, 0) : undefined;
+        const heard = live !== undefined ? await live.end() : await this.#deps.audio.recognize(listener, { samples: pcm, sampleRate: SAMPLE_RATE }, this.#config.transcription?.language, this.#closing.signal);
         const transcript = transcriptText(heard);
         content.transcript = transcript;
+        if (admission !== undefined) {
+          const usage: Usage = { promptTokens: Math.ceil(seconds), completionTokens: 0, cachedTokens: 0, reasoningTokens: 0, audioSeconds: seconds };
+          await admission.finish(usage).catch(() => undefined);
+          this.#deps.meter(listener, usage, performance.now() - started, true);
+        }
         if (this.#config.transcription !== null) {
           this.#emit({ type: "conversation.item.input_audio_transcription.delta", item_id: item.id, content_index: index, delta: transcript });
           this.#emit({ type: "conversation.item.input_audio_transcription.completed", item_id: item.id, content_index: index, transcript, usage: { type: "duration", seconds: Math.ceil(seconds) } });
         }
       } catch (error) {
+        live?.cancel();
         content.transcript = "";
         const e = toApiError(error);
         this.#emit({ type: "conversation.item.input_audio_transcription.failed", item_id: item.id, content_index: index, error: { type: e.type, code: e.code, message: e.message, param: e.param } });
       }
       if (previous !== undefined) this.#emit({ type: "conversation.item.done", previous_item_id: previous, item: renderItem(item) });
-      this.#pendingAudioSeconds += seconds;
+      if (!transcribing) this.#pendingAudioSeconds += seconds;
     };
     this.#hearing = this.#hearing.then(run);
   }
@@ -590,6 +562,8 @@ export class RealtimeSession {
     };
     await admission?.finish(total).catch(() => undefined);
     this.#deps.meter(this.#model, total, performance.now() - started);
+    // idle_timeout_ms counts from when the answer has finished playing.
+    if (status === "completed") this.#input.armIdleTimeout(spokenSeconds * 1000);
     this.#emit({
       type: "response.done",
       response: response(status, {

@@ -17,6 +17,7 @@ import { MODELS_DIR, startTestServer, type TestServer } from "../helpers/server.
 // browser speaks it, and the official SDK's OpenAIRealtimeWS (which only connects over wss:).
 
 const KEY = "sk-realtime-test-key";
+const ADMIN = "sk-admin-realtime-0123456789abcdef";
 const dir = mkdtempSync(join(tmpdir(), "modelport-tls-"));
 execFileSync("openssl", ["req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", join(dir, "key.pem"), "-out", join(dir, "cert.pem"), "-days", "1", "-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1"], { stdio: "ignore" });
 const CA = readFileSync(join(dir, "cert.pem"));
@@ -24,7 +25,7 @@ const CA = readFileSync(join(dir, "cert.pem"));
 let server: TestServer;
 const clients: Client[] = [];
 before(async () => {
-  server = await startTestServer({ env: { MODELPORT_API_KEYS: KEY, MODELPORT_TLS_CERT: join(dir, "cert.pem"), MODELPORT_TLS_KEY: join(dir, "key.pem") } });
+  server = await startTestServer({ env: { MODELPORT_API_KEYS: KEY, MODELPORT_ADMIN_KEY: ADMIN, MODELPORT_TLS_CERT: join(dir, "cert.pem"), MODELPORT_TLS_KEY: join(dir, "key.pem") } });
 });
 after(async () => {
   for (const c of clients) c.ws.terminate();
@@ -283,6 +284,60 @@ describe("Realtime API over WebSocket (GA events)", () => {
     const since = client.events.length;
     client.send({ type: "conversation.item.retrieve", item_id: committed.item_id, event_id: "evt_gone" });
     assert.equal(((await client.type("error", since)).error as { code: string }).code, "item_not_found");
+    client.close();
+  });
+
+  it("transcribes only, in a transcription session (?intent=transcription): turns heard as they are spoken, through noise reduction, no responses, metered as transcription", async () => {
+    const startTime = Math.floor(Date.now() / 1000) - 1;
+    const client = new Client("intent=transcription");
+    await client.open();
+    const created = await client.type("session.created");
+    const session = created.session as { type: string; object: string; audio: { input: { transcription: { model: string } } } };
+    assert.deepEqual([session.type, session.object, session.audio.input.transcription.model], ["transcription", "realtime.transcription_session", "whisper-1"]);
+    client.send({ type: "session.update", session: { type: "transcription", audio: { input: { noise_reduction: { type: "near_field" }, turn_detection: { type: "server_vad", silence_duration_ms: 800 } } } } });
+    const updated = await client.type("session.updated");
+    assert.deepEqual((updated.session as { audio: { input: { noise_reduction: unknown } } }).audio.input.noise_reduction, { type: "near_field" });
+    // Fields of a realtime session are not a transcription session's.
+    let since = client.events.length;
+    client.send({ type: "session.update", session: { type: "transcription", instructions: "Be brief." } });
+    assert.equal(((await client.type("error", since)).error as { param: string }).param, "session.instructions");
+    since = client.events.length;
+    await stream(client, speechFrames(), 4);
+    const stopped = await client.type("input_audio_buffer.speech_stopped", since);
+    const heard = await client.type("conversation.item.input_audio_transcription.completed", since);
+    assert.equal(heard.item_id, stopped.item_id);
+    assert.match(heard.transcript as string, /country/);
+    client.send({ type: "response.create", event_id: "evt_no_response" });
+    const refused = (await client.type("error", since)).error as { param: string; event_id: string };
+    assert.deepEqual([refused.param, refused.event_id], ["type", "evt_no_response"]);
+    assert.ok(!client.events.some((e) => e.type.startsWith("response.")), "a transcription session never answers");
+    client.close();
+    // Each turn is metered as /v1/audio/transcriptions meters a recording: its seconds, to the transcription model.
+    await server.meter.flush();
+    const usage = await undiciFetch(`${server.baseURL}/organization/usage/audio_transcriptions?start_time=${startTime}&group_by[]=model`, { headers: { authorization: `Bearer ${ADMIN}` }, dispatcher: new Agent({ connect: { ca: CA } }) });
+    const results = ((await usage.json()) as { data: { results: { model: string; seconds: number; num_model_requests: number }[] }[] }).data.flatMap((b) => b.results);
+    assert.deepEqual(results.map((r) => [r.model, r.num_model_requests]), [["stt-local", 1]]);
+    assert.ok(results[0]!.seconds >= 10, `${results[0]!.seconds} s metered`);
+  });
+
+  it("prompts the listener after idle_timeout_ms of silence following an answer: timeout_triggered, the silence committed, a response", async () => {
+    const client = new Client();
+    await client.open();
+    await client.type("session.created");
+    client.send({ type: "session.update", session: { output_modalities: ["text"], max_output_tokens: 8, audio: { input: { turn_detection: { type: "server_vad", idle_timeout_ms: 5000 } } } } });
+    await client.type("session.updated");
+    client.send({ type: "conversation.item.create", item: { type: "message", role: "user", content: [{ type: "input_text", text: "Hi" }] } });
+    client.send({ type: "response.create" });
+    await client.type("response.done");
+    const since = client.events.length;
+    // Six seconds of silence, sent at 20 times real time: the timeout counts audio, not the wall clock.
+    const silence = Buffer.alloc(960).toString("base64");
+    await stream(client, Array.from({ length: 300 }, () => silence), 20);
+    const timeout = await client.type("input_audio_buffer.timeout_triggered", since);
+    assert.ok((timeout.audio_end_ms as number) - (timeout.audio_start_ms as number) >= 5000);
+    assert.equal((await client.type("input_audio_buffer.committed", since)).item_id, timeout.item_id);
+    assert.equal(((await client.type("response.done", since)).response as { status: string }).status, "completed");
+    assert.equal(client.events.filter((e) => e.type === "input_audio_buffer.timeout_triggered").length, 1, "once per silence");
     client.close();
   });
 

@@ -78,7 +78,7 @@ export function apiRoutes(deps: RouteDeps): Route[] {
     { method: "POST", pattern: "/v1/completions", handler: completionsHandler(endpoints.completions, gate) },
     { method: "POST", pattern: "/v1/moderations", handler: forwardHandler(endpoints.moderations, gate) },
     ...audioRoutes({ service: audio, gate }),
-    ...realtimeRoutes({ secrets: realtimeSecrets, registry }),
+    ...realtimeRoutes({ secrets: realtimeSecrets, registry, transcriptionModel: config.audio.chatTranscriptionModel }),
     ...organizationRoutes({ storage, access, budgets }),
     ...storedChatCompletionRoutes({ objects }),
     ...conversationRoutes({ objects }),

@@ -20,8 +20,13 @@ export interface TurnDetection {
   eagerness: "low" | "medium" | "high" | "auto";
 }
 
+/** `noise_reduction`: which microphone the filter is for. */
+export type NoiseReduction = "near_field" | "far_field";
+
 /** A realtime session's configuration, as `session.updated` reports it. */
 export interface RealtimeConfig {
+  /** `transcription` sessions only transcribe the user's turns: no responses. */
+  type: "realtime" | "transcription";
   outputModalities: ("text" | "audio")[];
   instructions: string;
   inputFormat: RealtimeAudioFormat;
@@ -29,6 +34,7 @@ export interface RealtimeConfig {
   /** Transcripts of the user's audio, reported as events; `null` turns them off (the model still hears it). */
   transcription: { model: string; language: string | undefined; prompt: string | undefined } | null;
   turnDetection: TurnDetection | null;
+  noiseReduction: NoiseReduction | null;
   voice: VoiceChoice;
   speed: number;
   tools: ToolDefinition[];
@@ -38,15 +44,20 @@ export interface RealtimeConfig {
   temperature: number;
 }
 
-/** The configuration a session starts with. */
-export function defaultRealtimeConfig(): RealtimeConfig {
+/**
+ * The configuration a session starts with; a transcription session (`?intent=transcription`) starts
+ * with transcription on.
+ */
+export function defaultRealtimeConfig(type: RealtimeConfig["type"] = "realtime"): RealtimeConfig {
   return {
+    type,
     outputModalities: ["audio"],
     instructions: "",
     inputFormat: "pcm",
     outputFormat: "pcm",
-    transcription: null,
+    transcription: type === "transcription" ? { model: "whisper-1", language: undefined, prompt: undefined } : null,
     turnDetection: { type: "server_vad", threshold: 0.5, prefixPaddingMs: 300, silenceDurationMs: 500, createResponse: true, interruptResponse: true, idleTimeoutMs: null, eagerness: "auto" },
+    noiseReduction: null,
     voice: { name: "alloy" },
     speed: 1,
     tools: [],
@@ -307,11 +318,23 @@ function readTurnDetection(reader: FieldReader, current: TurnDetection | null): 
  * current configuration; only the fields present change. 400s name the field under `session.`.
  */
 export function applySessionUpdate(current: RealtimeConfig, session: FieldReader, voiceLocked: boolean): RealtimeConfig {
+  const type = session.enumeration("type", ["realtime", "transcription"] as const) ?? current.type;
+  if (type === "transcription") {
+    // A transcription session has only input audio: the fields of a realtime session are unknown to it.
+    session.rejectUnknown(new Set(["type", "audio", "include", "object", "id", "expires_at"]));
+    session.object("audio")?.rejectUnknown(new Set(["input"]));
+  }
   session.rejectUnknown(new Set(["type", "model", "output_modalities", "instructions", "audio", "include", "tracing", "tools", "tool_choice", "max_output_tokens", "truncation", "prompt", "object", "id", "expires_at", "temperature"]));
-  const type = session.string("type");
-  if (type !== undefined && type !== "realtime") throw unsupportedParameter(session.path("type"), `sessions of type '${type}' are not supported yet; use 'realtime'`);
   for (const key of ["prompt", "tracing"]) if (session.has(key)) throw unsupportedParameter(session.path(key), "is not supported by this server's realtime sessions");
-  const next: RealtimeConfig = { ...current };
+  const next: RealtimeConfig = { ...current, type };
+  const include = session.array("include");
+  include?.forEach((v, i) => {
+    if (v !== "item.input_audio_transcription.logprobs") throw invalidValue(`${session.path("include")}[${i}]`, String(v), ["item.input_audio_transcription.logprobs"]);
+  });
+  // As /v1/audio/transcriptions: PocketSphinx scores words by posterior, it has no token logprobs to give.
+  if (include !== undefined && include.length > 0) throw unsupportedParameter(session.path("include"), "is not supported by this server's speech recognizers: PocketSphinx gives word confidences, not token logprobs");
+  // A transcription session transcribes: it starts with the default recognizer on.
+  if (type === "transcription" && current.type !== "transcription" && next.transcription === null) next.transcription = { model: "whisper-1", language: undefined, prompt: undefined };
   next.outputModalities = readModalities(session, "output_modalities") ?? current.outputModalities;
   next.instructions = session.string("instructions") ?? current.instructions;
   next.tools = readTools(session) ?? current.tools;
@@ -333,7 +356,14 @@ export function applySessionUpdate(current: RealtimeConfig, session: FieldReader
           next.transcription = { model: t.string("model") ?? "whisper-1", language: t.string("language"), prompt: t.string("prompt") };
         }
       }
-      if (input.has("noise_reduction")) throw unsupportedParameter(input.path("noise_reduction"), "is not supported by this server");
+      if (input.obj.noise_reduction === null) next.noiseReduction = null;
+      else {
+        const noise = input.object("noise_reduction");
+        if (noise !== undefined) {
+          noise.rejectUnknown(new Set(["type"]));
+          next.noiseReduction = must(noise.enumeration("type", ["near_field", "far_field"] as const, { required: true }));
+        }
+      }
       next.turnDetection = readTurnDetection(input, current.turnDetection);
     }
     const output = audio.object("output");
@@ -358,9 +388,26 @@ function renderTool(tool: ToolDefinition): Record<string, unknown> {
   return { type: "function", name: tool.name, description: tool.description ?? "", parameters: tool.wireParameters };
 }
 
-/** The GA session object of `session.created` / `session.updated`. */
-export function renderSession(id: string, model: string, expiresAt: number, c: RealtimeConfig): Record<string, unknown> {
+/** A GA session's `audio.input`. */
+function renderInput(c: RealtimeConfig): Record<string, unknown> {
   const turn = c.turnDetection;
+  return {
+    format: renderFormat(c.inputFormat),
+    // Off is left out: the GA session schema has no null for these.
+    ...(c.transcription === null ? {} : { transcription: { model: c.transcription.model, ...(c.transcription.language ? { language: c.transcription.language } : {}), ...(c.transcription.prompt ? { prompt: c.transcription.prompt } : {}) } }),
+    ...(c.noiseReduction === null ? {} : { noise_reduction: { type: c.noiseReduction } }),
+    turn_detection:
+      turn === null
+        ? null
+        : turn.type === "semantic_vad"
+          ? { type: "semantic_vad", eagerness: turn.eagerness, create_response: turn.createResponse, interrupt_response: turn.interruptResponse }
+          : { type: "server_vad", threshold: turn.threshold, prefix_padding_ms: turn.prefixPaddingMs, silence_duration_ms: turn.silenceDurationMs, create_response: turn.createResponse, interrupt_response: turn.interruptResponse, idle_timeout_ms: turn.idleTimeoutMs },
+  };
+}
+
+/** The GA session object of `session.created` / `session.updated`: a realtime or a transcription session. */
+export function renderSession(id: string, model: string, expiresAt: number, c: RealtimeConfig): Record<string, unknown> {
+  if (c.type === "transcription") return { type: "transcription", object: "realtime.transcription_session", id, expires_at: expiresAt, include: [], audio: { input: renderInput(c) } };
   return {
     type: "realtime",
     object: "realtime.session",
@@ -369,18 +416,9 @@ export function renderSession(id: string, model: string, expiresAt: number, c: R
     expires_at: expiresAt,
     output_modalities: c.outputModalities,
     instructions: c.instructions,
+    include: [],
     audio: {
-      input: {
-        format: renderFormat(c.inputFormat),
-        // Off is left out: the GA session schema has no null for these.
-        ...(c.transcription === null ? {} : { transcription: { model: c.transcription.model, ...(c.transcription.language ? { language: c.transcription.language } : {}), ...(c.transcription.prompt ? { prompt: c.transcription.prompt } : {}) } }),
-        turn_detection:
-          turn === null
-            ? null
-            : turn.type === "semantic_vad"
-              ? { type: "semantic_vad", eagerness: turn.eagerness, create_response: turn.createResponse, interrupt_response: turn.interruptResponse }
-              : { type: "server_vad", threshold: turn.threshold, prefix_padding_ms: turn.prefixPaddingMs, silence_duration_ms: turn.silenceDurationMs, create_response: turn.createResponse, interrupt_response: turn.interruptResponse, idle_timeout_ms: turn.idleTimeoutMs },
-      },
+      input: renderInput(c),
       output: { format: renderFormat(c.outputFormat), voice: "name" in c.voice ? c.voice.name : c.voice.id, speed: c.speed },
     },
     tools: c.tools.map(renderTool),

@@ -13,6 +13,7 @@ import {
   type ModelCapabilities,
   type ModelDescriptor,
   type SpeechAudio,
+  type LiveTranscription,
   type TranscribeOptions,
 } from "../provider.ts";
 import { SpeechEngine } from "./speech-engine.ts";
@@ -101,10 +102,19 @@ export class LocalTranscriptionModel extends AudioOnlyModel implements ChatModel
   }
 
   async transcribe(audio: Pcm16, options: TranscribeOptions, workDir: string, signal: AbortSignal): Promise<Transcript> {
-    if (options.language !== undefined && !/^en(-|$)/i.test(options.language)) {
-      throw invalidRequest(`Invalid 'language': the model '${this.descriptor.id}' transcribes English only ('en'), not '${options.language}'.`, "language", "unsupported_value");
-    }
+    this.#checkLanguage(options.language);
     return this.#recognizer.transcribe(audio, workDir, signal);
+  }
+
+  transcribeLive(options: TranscribeOptions, signal: AbortSignal): LiveTranscription {
+    this.#checkLanguage(options.language);
+    return this.#recognizer.live(signal);
+  }
+
+  #checkLanguage(language: string | undefined): void {
+    if (language !== undefined && !/^en(-|$)/i.test(language)) {
+      throw invalidRequest(`Invalid 'language': the model '${this.descriptor.id}' transcribes English only ('en'), not '${language}'.`, "language", "unsupported_value");
+    }
   }
 
   async dispose(): Promise<void> {}

@@ -4,6 +4,7 @@ import { writeFile } from "node:fs/promises";
 import { availableParallelism } from "node:os";
 import { join } from "node:path";
 import type { Pcm16, Transcript, TranscriptSegment } from "../../core/audio.ts";
+import type { LiveTranscription } from "../provider.ts";
 import { encodeWav } from "./pcm.ts";
 import { splitAtPauses } from "./vad.ts";
 
@@ -92,6 +93,69 @@ export class PocketsphinxRecognizer {
       }),
     );
     return { language: "english", duration, segments: pieces.flat() };
+  }
+
+  /**
+   * A recognition fed while the speaker talks: the process starts (loading its model) at once and
+   * decodes each chunk as it is written, so when the audio ends only the last passes remain (about
+   * 50 ms for a short turn here, against 0.6 s of start-up and more of decoding for the whole clip).
+   * It takes no slot of the semaphore: it runs at the pace of speech, most of the time idle.
+   */
+  live(signal: AbortSignal): LiveTranscription {
+    // PocketSphinx reads `-infile` with fread, so a pipe streams; Node's stdin for a child is a
+    // socket, which /dev/stdin cannot open, hence the `cat` in between.
+    const child = spawn("sh", ["-c", 'cat | exec "$0" "$@"', BINARY, "-infile", "/dev/stdin", "-hmm", this.#model.hmm, "-lm", this.#model.lm, "-dict", this.#model.dict, "-time", "yes", "-logfn", "/dev/null"], { stdio: ["pipe", "pipe", "pipe"], detached: true });
+    const kill = (): void => {
+      // The shell, cat and the recognizer are one process group.
+      if (child.pid !== undefined && child.exitCode === null) {
+        try {
+          process.kill(-child.pid, "SIGKILL");
+        } catch {
+          // Already gone.
+        }
+      }
+    };
+    signal.addEventListener("abort", kill, { once: true });
+    let output = "";
+    child.stdout.setEncoding("utf8");
+    child.stdout.on("data", (d: string) => (output += d));
+    child.stderr.resume();
+    // A recognizer that died early (killed, or the shell failed) must not turn writes into errors.
+    child.stdin.on("error", () => undefined);
+    const closed = new Promise<number | null>((resolve) => {
+      child.on("close", (c) => resolve(c));
+      child.on("error", () => resolve(-1));
+    });
+    const silence = new Int16Array(Math.round(LEAD_IN_SECONDS * 16_000));
+    const write = (samples: Int16Array): void => {
+      if (!child.stdin.writable) return;
+      child.stdin.write(Buffer.from(samples.buffer, samples.byteOffset, samples.byteLength));
+    };
+    // The same lead-in as a whole clip gets, for the same reason.
+    write(silence);
+    let written = 0;
+    return {
+      write: (samples) => {
+        written += samples.length;
+        write(samples);
+      },
+      end: async () => {
+        write(silence);
+        child.stdin.end();
+        const code = await closed;
+        signal.removeEventListener("abort", kill);
+        signal.throwIfAborted();
+        if (code !== 0) throw new Error(`pocketsphinx exited with code ${code}`);
+        const length = written / 16_000;
+        const at = (t: number): number => Number(Math.min(length, Math.max(0, t - LEAD_IN_SECONDS)).toFixed(3));
+        const segments = parsePocketsphinxOutput(output).map((s) => ({ ...s, start: at(s.start), end: at(s.end), words: s.words.map((w) => ({ ...w, start: at(w.start), end: at(w.end) })) }));
+        return { language: "english", duration: length, segments };
+      },
+      cancel: () => {
+        signal.removeEventListener("abort", kill);
+        kill();
+      },
+    };
   }
 
   /** One piece through one process; its times are shifted by `offset` seconds. */

@@ -13,7 +13,8 @@ import { readLimit } from "./paging.ts";
 
 /** The request paths whose usage the audio usage pages report (and the completions page leaves out). */
 const SPEECH_ENDPOINTS = ["/v1/audio/speech"] as const;
-const TRANSCRIPTION_ENDPOINTS = ["/v1/audio/transcriptions", "/v1/audio/translations"] as const;
+// Turns of realtime transcription sessions are metered as "/v1/realtime/transcription".
+const TRANSCRIPTION_ENDPOINTS = ["/v1/audio/transcriptions", "/v1/audio/translations", "/v1/realtime/transcription"] as const;
 
 /** What the admin API needs. */
 export interface OrganizationDeps {

@@ -8,7 +8,8 @@ import { sendJson } from "../../respond.ts";
 import type { Route } from "../../router.ts";
 
 /** `POST /v1/realtime/client_secrets`: an ephemeral key for one model and session configuration. */
-export function realtimeRoutes(deps: { secrets: RealtimeSecrets; registry: ModelRegistry }): Route[] {
+/** `transcriptionModel` serves `type: "transcription"` sessions, which name no model. */
+export function realtimeRoutes(deps: { secrets: RealtimeSecrets; registry: ModelRegistry; transcriptionModel: string }): Route[] {
   return [
     {
       method: "POST",
@@ -24,12 +25,12 @@ export function realtimeRoutes(deps: { secrets: RealtimeSecrets; registry: Model
           seconds = expires.number("seconds", { integer: true, min: 10, max: 7200 }) ?? 600;
         }
         const session = body.object("session") ?? new FieldReader({ type: "realtime" }, "session");
-        const model = session.string("model", { required: true, nonEmpty: true });
+        const config = applySessionUpdate(defaultRealtimeConfig(), session, false);
+        const model = config.type === "transcription" ? deps.transcriptionModel : (session.string("model", { required: true, nonEmpty: true }) as string);
         const served = deps.registry.resolve(model);
         if (ctx.principal.models !== null && !ctx.principal.models.includes(model)) {
           throw invalidRequest(`This API key is not allowed to use the model '${model}'.`, "session.model", "model_not_allowed");
         }
-        const config = applySessionUpdate(defaultRealtimeConfig(), session, false);
         const { value, expiresAt } = deps.secrets.create({ principal: ctx.principal, model, config }, seconds);
         sendJson(ctx.res, 200, { value, expires_at: expiresAt, session: renderSession(prefixedId("sess_", 24), served.descriptor.id, expiresAt, config) });
       },
