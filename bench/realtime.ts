@@ -60,7 +60,9 @@ async function main(): Promise<void> {
       let stopped = 0;
       let heard = 0;
       let firstAudio = 0;
+      let answer = "";
       const ws = await open(server.url, (e) => {
+        if (e.type === "response.done") answer = JSON.stringify(e.response).slice(0, 600);
         if (e.type === "input_audio_buffer.speech_stopped") stopped = performance.now();
         if (e.type === "conversation.item.input_audio_transcription.completed") heard = performance.now();
         if (e.type === "response.output_audio.delta" && firstAudio === 0) firstAudio = performance.now();
@@ -78,7 +80,7 @@ async function main(): Promise<void> {
       }
       for (let i = 0; i < 200 && firstAudio === 0; i++) await sleep(20);
       ws.close();
-      if (firstAudio === 0) throw new Error(`round ${r}: no audio answer (stopped ${stopped > 0}, heard ${heard > 0})`);
+      if (firstAudio === 0) throw new Error(`round ${r}: no audio answer (stopped ${stopped > 0}, heard ${heard > 0}): ${answer}`);
       latencies.push(firstAudio - lastSpeech);
       transcribed.push(heard - stopped);
     }

@@ -72,6 +72,19 @@ function rateLimitsOf(headers: Record<string, string>): Record<string, unknown>[
   });
 }
 
+/**
+ * Where to cut `text` for speech (the index of the last character to speak; not yet when ≤ 0): after
+ * the last finished sentence, or for the `first` words of an answer also after a clause or eight words.
+ */
+export function speechCut(text: string, first: boolean): number {
+  const sentence = Math.max(text.lastIndexOf(". "), text.lastIndexOf("! "), text.lastIndexOf("? "), text.lastIndexOf("\n"));
+  if (sentence > 0 || !first) return sentence;
+  const clause = Math.max(text.lastIndexOf(", "), text.lastIndexOf("; "), text.lastIndexOf(": "));
+  if (clause > 0) return clause;
+  const words = [...text.matchAll(/\S+\s/g)];
+  return words.length >= 8 ? (words[7]!.index ?? 0) + words[7]![0].length - 1 : 0;
+}
+
 /** A response being generated. */
 interface ActiveResponse {
   id: string;
@@ -413,6 +426,7 @@ export class RealtimeSession {
       });
     this.#emit({ type: "response.created", response: response("in_progress", null) });
     let usage: Usage | undefined;
+    let parts: AsyncIterator<unknown> | undefined;
     let admission: { finish(usage: Usage | undefined): Promise<void> } | undefined;
     let spokenSeconds = 0;
     let heardSeconds = 0;
@@ -444,9 +458,11 @@ export class RealtimeSession {
       if (limits.length > 0) this.#emit({ type: "rate_limits.updated", rate_limits: limits });
       const speaker = audio ? this.#deps.audio.speaker(this.#deps.speechModel, "pcm", "audio.output.voice") : undefined;
       const run = await this.#deps.chat.start(request, active.abort.signal, (u) => (usage = u));
+      parts = run.parts;
       let message: Item | undefined;
       let text = "";
       let unspoken = "";
+      let spokeAny = false;
       const calls = new Map<number, Item>();
       const speak = async (sentence: string): Promise<void> => {
         if (speaker === undefined || message === undefined || sentence.trim() === "") return;
@@ -483,9 +499,11 @@ export class RealtimeSession {
           if (audio) {
             this.#emit({ type: "response.output_audio_transcript.delta", response_id: active.id, item_id: message.id, output_index: index, content_index: 0, delta: part.text });
             unspoken += part.text;
-            // Each finished sentence is spoken while the model goes on.
-            const cut = Math.max(unspoken.lastIndexOf(". "), unspoken.lastIndexOf("! "), unspoken.lastIndexOf("? "), unspoken.lastIndexOf("\n"));
+            // Each finished sentence is spoken while the model goes on; the first words sooner (at
+            // a clause, or after eight words), as the time to the first audio is what a listener waits.
+            const cut = speechCut(unspoken, !spokeAny);
             if (cut > 0) {
+              spokeAny = true;
               const sentence = unspoken.slice(0, cut + 1);
               unspoken = unspoken.slice(cut + 1);
               await speak(sentence);
@@ -538,6 +556,9 @@ export class RealtimeSession {
         if (inConversation) this.#emit({ type: "conversation.item.done", item: renderItem(call) });
       }
     } catch (error) {
+      // A generation left mid-way (cancelled, interrupted, the socket closed) is ended here, or the
+      // engine would keep its sequence while the generator waits to be read.
+      await parts?.return?.(undefined).catch(() => undefined);
       if (active.abort.signal.aborted) {
         status = "cancelled";
         details = { type: "cancelled", reason: (active.abort.signal.reason as Error | undefined)?.message === "interrupted" ? "turn_detected" : "client_cancelled" };

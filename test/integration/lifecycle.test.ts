@@ -109,8 +109,9 @@ describe("server lifecycle", () => {
       for (const drop of drops) await drop();
     });
 
-    it("every process becomes ready, 20 times in a row, and stops cleanly", async () => {
-      const ROUNDS = 20;
+    it("every process becomes ready, 8 times in a row, and stops cleanly", async () => {
+      // 8 rounds (24 starts) keep the race this guards in view at 40 s of the suite; 20 took 97 s.
+      const ROUNDS = 8;
       const PROCESSES = 3;
       for (let round = 0; round < ROUNDS; round++) {
         const db = await freshPostgres();

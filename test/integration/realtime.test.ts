@@ -365,6 +365,27 @@ describe("Realtime API over WebSocket (GA events)", () => {
     client.close();
   });
 
+  it("frees the engine when a socket closes mid-answer: sessions closed while answering, more of them than the model has sequences, leave it serving", async () => {
+    for (let i = 0; i < 6; i++) {
+      const client = new Client();
+      await client.open();
+      await client.type("session.created");
+      client.send({ type: "session.update", session: { output_modalities: ["text"], max_output_tokens: 400 } });
+      client.send({ type: "conversation.item.create", item: { type: "message", role: "user", content: [{ type: "input_text", text: "Once upon a time" }] } });
+      client.send({ type: "response.create" });
+      await client.type("response.output_text.delta");
+      client.close();
+    }
+    const client = new Client();
+    await client.open();
+    await client.type("session.created");
+    client.send({ type: "session.update", session: { output_modalities: ["text"], max_output_tokens: 8 } });
+    client.send({ type: "conversation.item.create", item: { type: "message", role: "user", content: [{ type: "input_text", text: "Hi" }] } });
+    client.send({ type: "response.create" });
+    assert.equal(((await client.type("response.done")).response as { status: string }).status, "completed");
+    client.close();
+  });
+
   it("refuses a missing key at the upgrade with 401, and takes the key as a browser's subprotocol", async () => {
     const refused = new WebSocket(`${server.url.replace(/^https/, "wss")}/v1/realtime?model=stories`, { ca: CA });
     const status = await new Promise<number>((resolve) => refused.on("unexpected-response", (_req, res) => resolve(res.statusCode ?? 0)));

@@ -8,6 +8,7 @@ import { transcriptText } from "../../src/core/audio.ts";
 import { NoiseFilter } from "../../src/providers/audio/noise-filter.ts";
 import { decodeWav } from "../../src/providers/audio/pcm.ts";
 import { findPocketsphinx, PocketsphinxRecognizer } from "../../src/providers/audio/pocketsphinx.ts";
+import { speechCut } from "../../src/services/realtime-session.ts";
 import { MODELS_DIR } from "../helpers/server.ts";
 import { wordErrorRate } from "../helpers/wer.ts";
 
@@ -68,5 +69,18 @@ describe("realtime input audio", () => {
     stopped.write(jfk.samples.subarray(0, 16_000));
     aborted.abort(new Error("session closed"));
     await assert.rejects(stopped.end(), /session closed/);
+  });
+
+  it("speaks an answer sentence by sentence, and its first words sooner: at a clause or after eight words", () => {
+    const cut = (text: string, first: boolean): string => {
+      const at = speechCut(text, first);
+      return at > 0 ? text.slice(0, at + 1) : "";
+    };
+    assert.equal(cut("Once upon a time. There was", false), "Once upon a time.");
+    assert.equal(cut("Once upon a time, there", false), "");
+    assert.equal(cut("Once upon a time, there", true), "Once upon a time,");
+    assert.equal(cut("one two three four five six seven", true), "");
+    assert.equal(cut("one two three four five six seven eight nine", true), "one two three four five six seven eight ");
+    assert.equal(cut("Hi! How are you? I", true), "Hi! How are you?");
   });
 });
