@@ -77,6 +77,31 @@ export const configSchema = z.strictObject({
       idleTimeoutSeconds: z.number().int().min(5).default(600),
     })
     .prefault({}),
+  /** The Responses API's `code_interpreter` tool: Python in a bubblewrap sandbox, one session per container. */
+  codeInterpreter: z
+    .strictObject({
+      /** Off refuses the tool with a 400; it is also refused where the sandbox cannot be set up. */
+      enabled: z.boolean().default(true),
+      /** CPU seconds a container's Python process may use in all before it is restarted. */
+      cpuSeconds: z.number().int().min(1).default(600),
+      /** Wall-clock seconds one code run may take before the session is killed and restarted. */
+      callSeconds: z.number().int().min(1).default(60),
+      /** Most memory a container may have, in MiB, whatever its `memory_limit` asks (1g is 1024). */
+      maxMemoryMiB: z.number().int().min(256).default(4096),
+      /** Processes and threads per container. */
+      processes: z.number().int().min(8).default(64),
+      /** Open files per process. */
+      openFiles: z.number().int().min(16).default(256),
+      /** Largest file the code may write, in MiB. */
+      fileSizeMiB: z.number().int().min(1).default(256),
+      /** Output kept per run, in bytes (more is cut, and says so). */
+      logBytes: z.number().int().min(1024).default(64 * 1024),
+      /** Code runs per response at most (a request's max_tool_calls may lower it). */
+      maxCallsPerResponse: z.number().int().min(1).default(10),
+      /** A container's Python process ends after this long unused (its files stay until the container expires). */
+      idleSessionSeconds: z.number().int().min(10).default(1200),
+    })
+    .prefault({}),
   /** HTTP worker processes sharing the port; above 1 this process hosts the engine for them. */
   workers: z.number().int().min(1).max(64).default(1),
   gpu: z.enum(["auto", "cuda", "vulkan", "metal", "cpu"]).default("auto"),

@@ -8,6 +8,8 @@ import { ChatAudio } from "../services/chat-audio.ts";
 import { BatchService } from "../services/batch-service.ts";
 import { BudgetGuard } from "../services/budgets.ts";
 import { ChatService } from "../services/chat-service.ts";
+import { CodeInterpreterTool } from "../services/code-interpreter-tool.ts";
+import { ContainerService } from "../services/container-service.ts";
 import { VERSION } from "../version.ts";
 import { batchEndpoints, createModelEndpoints, type ModelEndpoints } from "../services/endpoints/model-endpoints.ts";
 import type { ModelRegistry } from "../services/model-registry.ts";
@@ -19,6 +21,7 @@ import { UsageMeter } from "../services/usage-meter.ts";
 import { VectorSearchService } from "../services/vector-search-service.ts";
 import { VectorStoreService } from "../services/vector-store-service.ts";
 import { BatchStore } from "../storage/batch-store.ts";
+import { ContainerStore } from "../storage/container-store.ts";
 import { FileStore } from "../storage/file-store.ts";
 import { ObjectStore } from "../storage/object-store.ts";
 import type { Storage } from "../storage/storage.ts";
@@ -46,6 +49,8 @@ export interface Services {
   batchService: BatchService;
   batchWorker: BatchWorker;
   audio: AudioService;
+  /** Containers (the Containers API, and where the code interpreter runs code). */
+  containers: ContainerService;
 }
 
 /**
@@ -75,7 +80,17 @@ export function buildServices(
   const vectorSearch = new VectorSearchService(vectorStores, registry);
   const indexer = new IndexingWorker({ store: vectorStores, files, registry, logger, concurrency: config.vectorStores.indexingConcurrency });
   const vectorStoreService = new VectorStoreService({ store: vectorStores, files, registry, embeddingModel: config.vectorStores.embeddingModel, onQueued: () => indexer.poke() });
-  const responses = new ResponsesService(objects, chat, meter, logger, { search: vectorSearch });
+  const containers = new ContainerService({ store: new ContainerStore(storage.db, config.dataDir), files, dataDir: config.dataDir, maxBytes: config.files.maxBytes });
+  const ci = config.codeInterpreter;
+  const codeInterpreter = new CodeInterpreterTool(containers, {
+    enabled: ci.enabled,
+    limits: { cpuSeconds: ci.cpuSeconds, callSeconds: ci.callSeconds, processes: ci.processes, openFiles: ci.openFiles, fileSizeBytes: ci.fileSizeMiB * 2 ** 20, logBytes: ci.logBytes },
+    maxMemoryBytes: ci.maxMemoryMiB * 2 ** 20,
+    maxCallsPerResponse: ci.maxCallsPerResponse,
+    idleSessionSeconds: ci.idleSessionSeconds,
+  });
+  cleanup.defer("code interpreter sessions", () => codeInterpreter.dispose());
+  const responses = new ResponsesService(objects, chat, meter, logger, { search: vectorSearch, codeInterpreter, maxCodeCalls: ci.maxCallsPerResponse });
   // Unfinished background responses stay queued in storage and resume at the next start.
   cleanup.defer("background responses", () => responses.close());
   const batchStore = new BatchStore(storage.db);
@@ -84,7 +99,7 @@ export function buildServices(
   const endpoints = createModelEndpoints({ chat, responses, registry, engineVersion: VERSION, chatAudio });
   const batchService = new BatchService({ batches: batchStore, files, registry, endpoints: batchEndpoints(endpoints), maxRequests: config.batches.maxRequests });
   const batchWorker = new BatchWorker({ store: batchStore, service: batchService, logger, concurrency: config.batches.concurrency });
-  return { objects, files, uploads, meter, budgets, limiter, gate, chat, endpoints, vectorStores, vectorSearch, indexer, vectorStoreService, responses, batchStore, batchService, batchWorker, audio };
+  return { objects, files, uploads, meter, budgets, limiter, gate, chat, endpoints, vectorStores, vectorSearch, indexer, vectorStoreService, responses, batchStore, batchService, batchWorker, audio, containers };
 }
 
 /**
@@ -93,7 +108,7 @@ export function buildServices(
  * `soleProcess` (SQLite) lets the workers requeue at once what a previous process held.
  */
 export async function startWorkers(services: Services, deps: { soleProcess: boolean; logger: Logger; cleanup: CleanupStack }): Promise<void> {
-  const { files, uploads, batchWorker, indexer, responses } = services;
+  const { files, uploads, batchWorker, indexer, responses, containers } = services;
   const { logger, cleanup } = deps;
   // Expired files and uploads go now and hourly; a sweep still running at shutdown is awaited.
   let sweeping: Promise<unknown> = Promise.resolve();
@@ -105,6 +120,15 @@ export async function startWorkers(services: Services, deps: { soleProcess: bool
   cleanup.defer("expiry sweep", async () => {
     clearInterval(sweepTimer);
     await sweeping;
+  });
+  // Containers expire minutes after their last activity: their files go within a minute of it.
+  let sweepingContainers: Promise<unknown> = Promise.resolve();
+  const containerTimer = setInterval(() => {
+    sweepingContainers = containers.sweepExpired().catch((error: unknown) => logger.error("container expiry sweep failed", { error: (error as Error).message }));
+  }, 60_000).unref();
+  cleanup.defer("container expiry sweep", async () => {
+    clearInterval(containerTimer);
+    await sweepingContainers;
   });
   // Requests they abort go back to the queue, so the next start resumes them.
   cleanup.defer("batch worker", () => batchWorker.stop());

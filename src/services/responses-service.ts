@@ -14,6 +14,7 @@ import type { ChatModel } from "../providers/provider.ts";
 import type { ObjectStore, StoredResponse } from "../storage/object-store.ts";
 import type { Principal } from "./access.ts";
 import type { ChatRun, ChatService } from "./chat-service.ts";
+import { PYTHON_TOOL, type CodeInterpreterTool, type CodeLoopPart } from "./code-interpreter-tool.ts";
 import { FileSearchTool } from "./file-search-tool.ts";
 import type { UsageMeter } from "./usage-meter.ts";
 
@@ -26,12 +27,18 @@ export interface PreparedTurn {
   chat: ChatRequest;
   /** This turn's own input items, references resolved, each with an id. */
   inputItems: StoredItemValue[];
+  /** The container the code interpreter runs in this turn, when it may run. */
+  containerId?: string;
 }
 
 /** Options of the Responses service. */
 export interface ResponsesServiceOptions {
   /** Searches vector stores for the `file_search` tool; without it the tool is refused. */
   search?: VectorSearch | undefined;
+  /** Runs the `code_interpreter` tool; without it the tool is refused. */
+  codeInterpreter?: CodeInterpreterTool | undefined;
+  /** Code runs per response at most, unless `max_tool_calls` is lower. */
+  maxCodeCalls?: number;
 }
 
 /** A running response: its events as they happen (start events included), then its final object. */
@@ -61,6 +68,8 @@ export class ResponsesService {
   readonly #meter: UsageMeter;
   readonly #logger: Logger;
   readonly #fileSearch: FileSearchTool | undefined;
+  readonly #code: CodeInterpreterTool | undefined;
+  readonly #maxCodeCalls: number;
   readonly #background = new Map<string, AbortController>();
   readonly #jobs = new Set<Promise<void>>();
   #closed = false;
@@ -71,6 +80,8 @@ export class ResponsesService {
     this.#meter = meter;
     this.#logger = logger;
     this.#fileSearch = options.search === undefined ? undefined : new FileSearchTool(options.search, chat);
+    this.#code = options.codeInterpreter;
+    this.#maxCodeCalls = options.maxCodeCalls ?? 10;
   }
 
   /** The items before this turn: the previous response's whole chain, or the conversation's items. */
@@ -119,7 +130,15 @@ export class ResponsesService {
       return found;
     });
     const messages = itemsToChatMessages(req.instructions, [...history, ...inputItems], { firstInputIndex: history.length });
-    return { request: req, chat: toChatRequest(req, messages), inputItems };
+    const chat = toChatRequest(req, messages);
+    const code = req.codeInterpreter;
+    if (code === undefined) return { request: req, chat, inputItems };
+    if (this.#code === undefined) throw invalidRequest("Tools of type 'code_interpreter' are not available on this server.", `${code.param}.type`, "unsupported_parameter");
+    this.#code.check(code);
+    const containerId = await this.#code.container(projectId, code, [...history, ...inputItems]);
+    // The model runs code through the server's own function; forcing the tool forces that function first.
+    const tools = [...chat.tools, PYTHON_TOOL];
+    return { request: req, chat: { ...chat, tools, toolChoice: code.forced ? { name: PYTHON_TOOL.name } : chat.toolChoice }, inputItems, containerId };
   }
 
   /**
@@ -149,6 +168,21 @@ export class ResponsesService {
       }
     }
     const started = run;
+    const code = this.#code;
+    const containerId = turn.containerId;
+    const parts: AsyncIterator<CodeLoopPart> =
+      code === undefined || containerId === undefined
+        ? { next: async () => (first ? ((first = false), started.first) : started.parts.next()), return: async () => (await started.parts.return?.(undefined)) ?? { done: true, value: undefined } }
+        : code.loop(started, chat, {
+            projectId: principal.projectId,
+            containerId,
+            maxCalls: Math.min(this.#maxCodeCalls, turn.request.maxToolCalls ?? Infinity),
+            signal,
+            onUsage,
+            // Later runs report usage through their parts, which the loop sums.
+            start: (next) => this.#chat.start(next, signal, () => undefined),
+          });
+    let first = true;
     const builder = new ResponseStreamBuilder({
       request: turn.request,
       model: run.model.descriptor.id,
@@ -164,7 +198,28 @@ export class ResponsesService {
         yield* builder.finishFileSearch(search.queries, search.results, search.citations);
       }
       try {
-        for (let step = started.first; !step.done; step = await started.parts.next()) yield* builder.push(step.value);
+        const callItems = new Map<string, string>();
+        for (let step = await parts.next(); !step.done; step = await parts.next()) {
+          const part = step.value;
+          const events: ResponseStreamEvent[] = [];
+          switch (part.type) {
+            case "code-start":
+              callItems.set(part.callId, builder.startCodeCall(containerId ?? "", events));
+              break;
+            case "code-delta":
+              builder.codeDelta(callItems.get(part.callId) ?? "", part.text, events);
+              break;
+            case "code-run":
+              builder.runCode(callItems.get(part.callId) ?? "", part.code, events);
+              break;
+            case "code-done":
+              builder.finishCodeCall(callItems.get(part.callId) ?? "", part.outputs, part.files, events);
+              break;
+            default:
+              events.push(...builder.push(part));
+          }
+          yield* events;
+        }
         yield* builder.end();
       } catch (error) {
         if (signal.aborted) {
@@ -175,7 +230,7 @@ export class ResponsesService {
         yield builder.errorEvent(error);
         yield* builder.fail(error);
       } finally {
-        await started.parts.return?.(undefined);
+        await parts.return?.(undefined);
         try {
           await finish();
         } catch (error) {
@@ -209,7 +264,10 @@ export class ResponsesService {
       // Input items get fresh ids: a client's own id, or a reference to an item already in the
       // conversation, must not collide with what is stored.
       const inputs = turn.inputItems.map((item) =>
-        storedConversationItem(item.type === "file_search_call" ? { ...item, id: prefixedId("fs_", 48) } : conversationItemFromInput(item), response.created_at),
+        storedConversationItem(
+          item.type === "file_search_call" ? { ...item, id: prefixedId("fs_", 48) } : item.type === "code_interpreter_call" ? { ...item, id: prefixedId("ci_", 48) } : conversationItemFromInput(item),
+          response.created_at,
+        ),
       );
       const outputs = response.output.map((item) => storedConversationItem(item, response.created_at));
       const items = [...inputs, ...outputs];

@@ -273,4 +273,38 @@ ALTER TABLE usage_records ADD COLUMN audio_seconds DOUBLE PRECISION NOT NULL DEF
 ALTER TABLE usage_records ADD COLUMN characters BIGINT NOT NULL DEFAULT 0;
 `,
   },
+  {
+    // Containers (OpenAI's Containers API): a working directory on disk per container, and a row per
+    // file in it. `mtime_us` is the file's modification time as last seen, so a sync finds changes;
+    // one row per path.
+    version: 8,
+    sql: `
+CREATE TABLE containers (
+  id TEXT PRIMARY KEY,
+  project_id TEXT NOT NULL,
+  name TEXT NOT NULL,
+  created_at BIGINT NOT NULL,
+  last_active_at BIGINT NOT NULL,
+  expires_after_minutes BIGINT NOT NULL,
+  memory_limit TEXT NOT NULL,
+  status TEXT NOT NULL,
+  seq BIGINT NOT NULL
+);
+CREATE INDEX containers_project ON containers(project_id, seq);
+CREATE INDEX containers_status ON containers(status, last_active_at);
+CREATE TABLE container_files (
+  id TEXT PRIMARY KEY,
+  container_id TEXT NOT NULL,
+  project_id TEXT NOT NULL,
+  path TEXT NOT NULL,
+  bytes BIGINT NOT NULL,
+  source TEXT NOT NULL,
+  created_at BIGINT NOT NULL,
+  mtime_us BIGINT NOT NULL,
+  seq BIGINT NOT NULL
+);
+CREATE UNIQUE INDEX container_files_path ON container_files(container_id, path);
+CREATE INDEX container_files_container ON container_files(container_id, seq);
+`,
+  },
 ];

@@ -9,7 +9,7 @@ import { parseInputItems } from "../../src/protocol/openai/responses-parse-input
 import { fileCitations, fileSearchResult } from "../../src/protocol/openai/responses-render.ts";
 import { ResponseStreamBuilder, type ResponseStreamEvent } from "../../src/protocol/openai/responses-stream.ts";
 import { itemsToChatMessages } from "../../src/protocol/openai/responses-to-chat.ts";
-import type { RequestInputItem } from "../../src/protocol/openai/responses-types.ts";
+import type { FileCitation, RequestInputItem } from "../../src/protocol/openai/responses-types.ts";
 import type { SearchHit, SearchRequest, SearchResult, VectorSearch } from "../../src/retrieval/types.ts";
 import { ChatService } from "../../src/services/chat-service.ts";
 import { FILE_SEARCH_CONTEXT_HEADER, fileSearchQuery, packFileSearchContext } from "../../src/services/file-search-tool.ts";
@@ -304,7 +304,7 @@ describe("file_search rendering", () => {
     const message = builder.response.output[1];
     assert.ok(message?.type === "message");
     assert.equal(message.status, "incomplete");
-    assert.equal(message.content[0]?.annotations[0]?.index, 3);
+    assert.equal((message.content[0]?.annotations[0] as FileCitation | undefined)?.index, 3);
 
     const failing = new ResponseStreamBuilder({ request: parseResponsesRequest({ ...base, tools: [tool] }) });
     const failed = [...failing.start(), ...failing.startFileSearch(), ...failing.fail(new Error("boom"))];
@@ -414,7 +414,7 @@ describe("file_search in the Responses service", () => {
     assert.ok(call?.type === "file_search_call" && message?.type === "message");
     assert.deepEqual(call.queries, ["who is lily"], "the queries as the search ran them");
     assert.deepEqual(call.results?.map((r) => r.file_id), ["file-a", "file-b"]);
-    assert.deepEqual(message.content[0]?.annotations.map((a) => [a.file_id, a.index]), [["file-a", 5], ["file-b", 5]]);
+    assert.deepEqual(message.content[0]?.annotations.map((a) => [a.file_id, (a as FileCitation).index]), [["file-a", 5], ["file-b", 5]]);
   });
 
   test("keeps the search results within the model's context, leaving room for the answer", async () => {

@@ -3,6 +3,7 @@ import type { BatchWorker } from "../../jobs/batch-worker.ts";
 import type { AccessService } from "../../services/access.ts";
 import type { BatchService } from "../../services/batch-service.ts";
 import type { BudgetGuard } from "../../services/budgets.ts";
+import type { ContainerService } from "../../services/container-service.ts";
 import type { ModelEndpoints } from "../../services/endpoints/model-endpoints.ts";
 import type { ModelRegistry } from "../../services/model-registry.ts";
 import type { RequestGate } from "../../services/request-gate.ts";
@@ -24,6 +25,7 @@ import type { RealtimeSecrets } from "../../services/realtime-secrets.ts";
 import { batchRoutes } from "./v1/batches.ts";
 import { chatCompletionsHandler } from "./v1/chat-completions.ts";
 import { completionsHandler } from "./v1/completions.ts";
+import { containerRoutes } from "./v1/containers.ts";
 import { conversationRoutes } from "./v1/conversations.ts";
 import { embeddingsHandler } from "./v1/embeddings.ts";
 import { fileRoutes } from "./v1/files.ts";
@@ -61,11 +63,12 @@ export interface RouteDeps {
   vectorSearch: VectorSearchService;
   audio: AudioService;
   realtimeSecrets: RealtimeSecrets;
+  containers: ContainerService;
 }
 
 /** The route table: every endpoint the server answers, in the order the router tries them. */
 export function apiRoutes(deps: RouteDeps): Route[] {
-  const { config, state, storage, registry, access, budgets, gate, endpoints, objects, files, uploads, responses, batchService, batchStore, batchWorker, vectorStores, vectorStoreService, vectorSearch, audio, realtimeSecrets } = deps;
+  const { config, state, storage, registry, access, budgets, gate, endpoints, objects, files, uploads, responses, batchService, batchStore, batchWorker, vectorStores, vectorStoreService, vectorSearch, audio, realtimeSecrets, containers } = deps;
   return [
     { method: "GET", pattern: "/health", handler: healthHandler(registry) },
     { method: "GET", pattern: "/ready", handler: readyHandler(state) },
@@ -85,5 +88,6 @@ export function apiRoutes(deps: RouteDeps): Route[] {
     ...fileRoutes({ files, maxBytes: config.files.maxBytes }),
     ...uploadRoutes({ uploads, files, maxBytes: config.files.maxBytes }),
     ...vectorStoreRoutes({ store: vectorStores, service: vectorStoreService, search: vectorSearch }),
+    ...containerRoutes({ containers, maxBytes: config.files.maxBytes }),
   ];
 }

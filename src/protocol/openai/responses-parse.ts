@@ -4,9 +4,12 @@ import { parseAttributeFilter } from "./attribute-filters.ts";
 import { toGrammarSchema } from "./json-schema-subset.ts";
 import { readInput, rejectIfSet } from "./responses-parse-input.ts";
 import {
+  CONTAINER_MEMORY_LIMITS,
   DEFAULT_FILE_SEARCH_RESULTS,
   FILE_SEARCH_RANKERS,
   INCLUDE_VALUES,
+  type CodeInterpreterSettings,
+  type CodeInterpreterToolParam,
   type FileSearchSettings,
   type FileSearchToolParam,
   type IncludeValue,
@@ -77,14 +80,46 @@ function readFileSearchTool(tool: FieldReader, param: string): { wire: FileSearc
   };
 }
 
-function readTools(reader: FieldReader): { definitions: ToolDefinition[]; wire: ToolParam[]; fileSearch: FileSearchSettings | undefined } {
+/** A `code_interpreter` tool: a container id, or `{type: "auto", file_ids, memory_limit}`. */
+function readCodeInterpreterTool(tool: FieldReader): { container: CodeInterpreterSettings["container"]; wire: CodeInterpreterToolParam } {
+  tool.rejectUnknown(new Set(["type", "container", "allowed_callers"]));
+  rejectIfSet(tool, "allowed_callers");
+  const raw = tool.obj.container;
+  if (typeof raw === "string") {
+    const id = tool.string("container", { required: true, nonEmpty: true });
+    return { container: { id }, wire: { type: "code_interpreter", container: id } };
+  }
+  const container = tool.object("container") ?? (tool.required("container") as never);
+  container.rejectUnknown(new Set(["type", "file_ids", "memory_limit", "network_policy"]));
+  container.enumeration("type", ["auto"] as const, { required: true });
+  if (container.has("network_policy")) throw unsupportedParameter(container.path("network_policy"), "is not supported: sandboxed code never has network access on this server");
+  const fileIds = (container.array("file_ids", { maxLength: 50 }) ?? []).map((v, i) => {
+    if (typeof v !== "string" || v === "") throw invalidRequest(`Invalid '${container.path("file_ids")}[${i}]': expected a file id.`, `${container.path("file_ids")}[${i}]`, "invalid_value");
+    return v;
+  });
+  const memoryLimit = container.obj.memory_limit === null ? undefined : container.enumeration("memory_limit", CONTAINER_MEMORY_LIMITS);
+  return {
+    container: { fileIds, memoryLimit: memoryLimit ?? "1g" },
+    wire: { type: "code_interpreter", container: { type: "auto", file_ids: fileIds, memory_limit: memoryLimit ?? null } },
+  };
+}
+
+function readTools(reader: FieldReader): { definitions: ToolDefinition[]; wire: ToolParam[]; fileSearch: FileSearchSettings | undefined; code: { param: string; container: CodeInterpreterSettings["container"] } | undefined } {
   const definitions: ToolDefinition[] = [];
   const wire: ToolParam[] = [];
   const names = new Set<string>();
   let fileSearch: FileSearchSettings | undefined;
+  let code: { param: string; container: CodeInterpreterSettings["container"] } | undefined;
   (reader.array("tools") ?? []).forEach((raw, i) => {
     const tool = new FieldReader(raw, `tools[${i}]`);
     const type = tool.string("type", { required: true });
+    if (type === "code_interpreter") {
+      if (code !== undefined) throw invalidRequest("At most one tool of type 'code_interpreter' may be given.", tool.path("type"), "invalid_value");
+      const parsed = readCodeInterpreterTool(tool);
+      code = { param: `tools[${i}]`, container: parsed.container };
+      wire.push(parsed.wire);
+      return;
+    }
     if (type === "file_search") {
       if (fileSearch !== undefined) throw invalidRequest("At most one tool of type 'file_search' may be given.", tool.path("type"), "invalid_value");
       const parsed = readFileSearchTool(tool, `tools[${i}]`);
@@ -94,7 +129,7 @@ function readTools(reader: FieldReader): { definitions: ToolDefinition[]; wire: 
     }
     if (type !== "function") {
       throw invalidRequest(
-        `Tools of type '${type}' are not supported: built-in tools are not supported by this server yet, except 'file_search'; use tools of type 'function' or 'file_search'.`,
+        `Tools of type '${type}' are not supported: of the built-in tools this server has 'file_search' and 'code_interpreter'; use those or tools of type 'function'.`,
         tool.path("type"),
         "unsupported_parameter",
       );
@@ -125,7 +160,7 @@ function readTools(reader: FieldReader): { definitions: ToolDefinition[]; wire: 
     });
     wire.push({ type: "function", name, description: description ?? null, parameters: parameters ?? null, strict: given ?? null });
   });
-  return { definitions, wire, fileSearch };
+  return { definitions, wire, fileSearch, code };
 }
 
 function readFunctionChoice(obj: FieldReader, names: ReadonlySet<string>): string {
@@ -147,13 +182,16 @@ function readToolChoice(
   reader: FieldReader,
   definitions: ToolDefinition[],
   hasFileSearch: boolean,
-): { tools: ToolDefinition[]; choice: ToolChoice; wire: ToolChoiceParam; searches: boolean } {
+  hasCode: boolean,
+): { tools: ToolDefinition[]; choice: ToolChoice; wire: ToolChoiceParam; searches: boolean; codes: boolean; forcesCode: boolean } {
   const names = new Set(definitions.map((t) => t.name));
   const raw = reader.obj.tool_choice;
   let wire: ToolChoiceParam = "auto";
   let choice: ToolChoice = "auto";
   let tools = definitions;
   let searches = hasFileSearch;
+  let codes = hasCode;
+  let forcesCode = false;
   if (typeof raw === "string") {
     choice = wire = reader.enumeration("tool_choice", ["none", "auto", "required"] as const) ?? "auto";
   } else if (raw !== undefined && raw !== null) {
@@ -171,6 +209,12 @@ function readToolChoice(
       requireFileSearchTool(obj, hasFileSearch);
       choice = "auto";
       wire = { type: "file_search" };
+    } else if (type === "code_interpreter") {
+      obj.rejectUnknown(new Set(["type"]));
+      if (!hasCode) throw invalidRequest(`Invalid '${obj.path("type")}': no tool of type 'code_interpreter' was given in 'tools'.`, obj.path("type"), "invalid_value");
+      choice = "auto";
+      forcesCode = true;
+      wire = { type: "code_interpreter" };
     } else if (type === "allowed_tools") {
       obj.rejectUnknown(new Set(["type", "mode", "tools"]));
       const mode = obj.enumeration("mode", ["auto", "required"] as const, { required: true }) as "auto" | "required";
@@ -198,20 +242,23 @@ function readToolChoice(
       wire = { type: "allowed_tools", mode, tools: allowed };
     } else {
       throw invalidRequest(
-        `tool_choice of type '${type}' is not supported: of the built-in tools only 'file_search' is supported by this server; use 'function', 'file_search' or 'allowed_tools'.`,
+        `tool_choice of type '${type}' is not supported: of the built-in tools this server has 'file_search' and 'code_interpreter'; use those, 'function' or 'allowed_tools'.`,
         obj.path("type"),
         "unsupported_parameter",
       );
     }
   }
-  if (definitions.length === 0 && !hasFileSearch && choice !== "none" && choice !== "auto") {
+  if (definitions.length === 0 && !hasFileSearch && !hasCode && choice !== "none" && choice !== "auto") {
     throw invalidRequest("'tool_choice' other than 'none' or 'auto' is only allowed when 'tools' are specified.", "tool_choice");
   }
-  if (choice === "none") searches = false;
+  if (choice === "none") searches = codes = false;
+  // 'required' with code but no functions can only mean running code.
+  if (codes && choice === "required" && tools.length === 0 && !searches) forcesCode = true;
   // A search that runs is the tool call 'required' asks for; the model then answers as it likes.
-  if (searches && choice === "required") choice = "auto";
-  if (tools.length === 0) choice = "none";
-  return { tools, choice, wire, searches };
+  if ((searches || forcesCode) && choice === "required") choice = "auto";
+  // With the code interpreter the model has a tool (the server's own) even without functions.
+  if (tools.length === 0 && !codes) choice = "none";
+  return { tools, choice, wire, searches, codes, forcesCode };
 }
 
 function readText(reader: FieldReader): { format: ResponseFormat; wire: TextFormatParam } {
@@ -307,8 +354,8 @@ export function parseResponsesRequest(body: unknown): ResponsesRequest {
     return value as IncludeValue;
   });
 
-  const { definitions, wire: wireTools, fileSearch } = readTools(reader);
-  const { tools, choice, wire: wireChoice, searches } = readToolChoice(reader, definitions, fileSearch !== undefined);
+  const { definitions, wire: wireTools, fileSearch, code } = readTools(reader);
+  const { tools, choice, wire: wireChoice, searches, codes, forcesCode } = readToolChoice(reader, definitions, fileSearch !== undefined, code !== undefined);
   const maxToolCalls = reader.number("max_tool_calls", { integer: true, min: 0 });
   const text = readText(reader);
   if (text.format.type !== "text" && tools.length > 0 && choice !== "none") {
@@ -337,6 +384,7 @@ export function parseResponsesRequest(body: unknown): ResponsesRequest {
     parallelToolCalls: reader.boolean("parallel_tool_calls") ?? true,
     tools,
     fileSearch: searches && maxToolCalls !== 0 ? fileSearch : undefined,
+    codeInterpreter: code !== undefined && codes && maxToolCalls !== 0 ? { ...code, forced: forcesCode } : undefined,
     toolChoice: choice,
     responseFormat: text.format,
     reasoningEffort: reasoning.effort,

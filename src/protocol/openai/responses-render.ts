@@ -121,6 +121,7 @@ export function copyItem(item: ResponseOutputItem): ResponseOutputItem {
   if (item.type === "file_search_call") {
     return { ...item, queries: [...item.queries], results: item.results?.map((r) => ({ ...r, attributes: { ...r.attributes } })) ?? null };
   }
+  if (item.type === "code_interpreter_call") return { ...item, outputs: item.outputs?.map((o) => ({ ...o })) ?? null };
   return {
     ...item,
     content: item.content.map((part) => ({

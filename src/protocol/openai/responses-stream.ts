@@ -14,11 +14,14 @@ import {
   type ResponseStatus,
 } from "./responses-render.ts";
 import type {
+  CodeInterpreterOutput,
+  ContainerFileCitation,
   FileCitation,
   FileSearchResult,
   ItemStatus,
   OutputLogprob,
   OutputTextPart,
+  ResponseCodeInterpreterCall,
   ResponseFileSearchCall,
   ResponseFunctionCall,
   ResponseOutputItem,
@@ -112,6 +115,19 @@ export interface ResponseFileSearchCallEvent {
   sequence_number: number;
 }
 
+/** A code interpreter call started, is running its code, or finished. */
+export interface ResponseCodeInterpreterCallEvent {
+  type: "response.code_interpreter_call.in_progress" | "response.code_interpreter_call.interpreting" | "response.code_interpreter_call.completed";
+  output_index: number;
+  item_id: string;
+  sequence_number: number;
+}
+
+/** The code of a code interpreter call as the model writes it, and whole. */
+export type ResponseCodeInterpreterCodeEvent =
+  | { type: "response.code_interpreter_call_code.delta"; output_index: number; item_id: string; delta: string; sequence_number: number }
+  | { type: "response.code_interpreter_call_code.done"; output_index: number; item_id: string; code: string; sequence_number: number };
+
 /** A citation added to a message's text. */
 export interface ResponseOutputTextAnnotationAddedEvent {
   type: "response.output_text.annotation.added";
@@ -119,7 +135,7 @@ export interface ResponseOutputTextAnnotationAddedEvent {
   output_index: number;
   content_index: number;
   annotation_index: number;
-  annotation: FileCitation;
+  annotation: FileCitation | ContainerFileCitation;
   sequence_number: number;
 }
 
@@ -142,6 +158,8 @@ export type ResponseStreamEvent =
   | ResponseFunctionCallArgumentsDeltaEvent
   | ResponseFunctionCallArgumentsDoneEvent
   | ResponseFileSearchCallEvent
+  | ResponseCodeInterpreterCallEvent
+  | ResponseCodeInterpreterCodeEvent
   | ResponseOutputTextAnnotationAddedEvent
   | ResponseErrorEvent;
 
@@ -186,7 +204,31 @@ interface SearchSlot {
   open: boolean;
 }
 
-type Slot = MessageSlot | CallSlot | SearchSlot;
+interface CodeSlot {
+  item: ResponseCodeInterpreterCall;
+  index: number;
+  open: boolean;
+}
+
+type Slot = MessageSlot | CallSlot | SearchSlot | CodeSlot;
+
+/** A file the code interpreter wrote, to be cited on the answer. */
+export interface ContainerFileRef {
+  containerId: string;
+  fileId: string;
+  /** Its path in the container (`/mnt/data/…`). */
+  path: string;
+}
+
+/** Where the answer names `path` (its full path, or its file name), else its end. */
+function citationSpan(text: string, path: string): { start_index: number; end_index: number } {
+  const name = path.split("/").pop() ?? path;
+  for (const needle of [path, name]) {
+    const at = text.indexOf(needle);
+    if (needle !== "" && at >= 0) return { start_index: at, end_index: at + needle.length };
+  }
+  return { start_index: text.length, end_index: text.length };
+}
 
 /** Options of a response under construction. */
 export interface ResponseBuilderOptions {
@@ -217,6 +259,8 @@ export class ResponseStreamBuilder {
   #message: MessageSlot | undefined;
   /** Citations for the message that ends the generation, from a file search. */
   #citations: FileCitation[] = [];
+  /** Files the code interpreter wrote, cited on the message that ends the generation. */
+  #containerFiles: ContainerFileRef[] = [];
   #sequence = 0;
   #finishReason: FinishReason | undefined;
   #usage: Usage | undefined;
@@ -328,6 +372,57 @@ export class ResponseStreamBuilder {
     const events: ResponseStreamEvent[] = [];
     this.#closeSlot(slot, "completed", events);
     return events;
+  }
+
+  /**
+   * A `code_interpreter_call` item starts (what is open before it closes): `response.output_item.added`
+   * and `response.code_interpreter_call.in_progress`. Returns its id for the calls below.
+   */
+  startCodeCall(containerId: string, events: ResponseStreamEvent[]): string {
+    const item: ResponseCodeInterpreterCall = { type: "code_interpreter_call", id: prefixedId("ci_", 48), status: "in_progress", container_id: containerId, code: "", outputs: null };
+    if (this.#final !== undefined) return item.id;
+    this.#closeAll("completed", events);
+    const index = this.#slots.length;
+    this.#slots.push({ item, index, open: true });
+    events.push({ type: "response.output_item.added", output_index: index, item: copyItem(item), sequence_number: this.#sequence++ });
+    events.push({ type: "response.code_interpreter_call.in_progress", output_index: index, item_id: item.id, sequence_number: this.#sequence++ });
+    return item.id;
+  }
+
+  /** More of a call's code, as the model writes it. */
+  codeDelta(id: string, delta: string, events: ResponseStreamEvent[]): void {
+    const slot = this.#codeSlot(id);
+    if (slot === undefined || delta === "") return;
+    slot.item.code = (slot.item.code ?? "") + delta;
+    events.push({ type: "response.code_interpreter_call_code.delta", output_index: slot.index, item_id: id, delta, sequence_number: this.#sequence++ });
+  }
+
+  /** The code is whole and runs: `response.code_interpreter_call_code.done`, then `.interpreting`. */
+  runCode(id: string, code: string, events: ResponseStreamEvent[]): void {
+    const slot = this.#codeSlot(id);
+    if (slot === undefined) return;
+    slot.item.code = code;
+    events.push({ type: "response.code_interpreter_call_code.done", output_index: slot.index, item_id: id, code, sequence_number: this.#sequence++ });
+    slot.item.status = "interpreting";
+    events.push({ type: "response.code_interpreter_call.interpreting", output_index: slot.index, item_id: id, sequence_number: this.#sequence++ });
+  }
+
+  /**
+   * The code ran: its outputs (kept when `include` asks for `code_interpreter_call.outputs`), the
+   * files it wrote (cited on the answer), `response.code_interpreter_call.completed` and
+   * `response.output_item.done`.
+   */
+  finishCodeCall(id: string, outputs: readonly CodeInterpreterOutput[], files: readonly ContainerFileRef[], events: ResponseStreamEvent[]): void {
+    const slot = this.#codeSlot(id);
+    if (slot === undefined) return;
+    slot.item.outputs = this.#request.include.includes("code_interpreter_call.outputs") ? outputs.map((o) => ({ ...o })) : null;
+    this.#containerFiles.push(...files.filter((f) => !this.#containerFiles.some((c) => c.fileId === f.fileId)));
+    this.#closeSlot(slot, "completed", events);
+  }
+
+  #codeSlot(id: string): CodeSlot | undefined {
+    if (this.#final !== undefined) return undefined;
+    return this.#slots.find((s): s is CodeSlot => s.item.type === "code_interpreter_call" && s.item.id === id && s.open);
   }
 
   /** After the last part: closes what is open and gives `response.completed` or `response.incomplete`. */
@@ -448,7 +543,8 @@ export class ResponseStreamBuilder {
 
   /** Closes every open item in output order, with the `done` events OpenAI sends for each. */
   #closeAll(status: ItemStatus, events: ResponseStreamEvent[]): void {
-    for (const slot of this.#slots) if (slot.open) this.#closeSlot(slot, status, events);
+    // A code call closes when its code has run (finishCodeCall), not when the next item starts.
+    for (const slot of this.#slots) if (slot.open && slot.item.type !== "code_interpreter_call") this.#closeSlot(slot, status, events);
   }
 
   #closeSlot(slot: Slot, status: ItemStatus, events: ResponseStreamEvent[]): void {
@@ -473,6 +569,14 @@ export class ResponseStreamBuilder {
           });
         }
         this.#citations = [];
+      }
+      if (this.#finishReason !== undefined && this.#containerFiles.length > 0) {
+        for (const file of this.#containerFiles) {
+          const annotation: ContainerFileCitation = { type: "container_file_citation", container_id: file.containerId, file_id: file.fileId, filename: file.path.split("/").pop() ?? file.path, ...citationSpan(slot.part.text, file.path) };
+          slot.part.annotations.push(annotation);
+          events.push({ type: "response.output_text.annotation.added", item_id: id, output_index: slot.index, content_index: 0, annotation_index: slot.part.annotations.length - 1, annotation: { ...annotation }, sequence_number: this.#sequence++ });
+        }
+        this.#containerFiles = [];
       }
       events.push({
         type: "response.output_text.done",
@@ -500,6 +604,8 @@ export class ResponseStreamBuilder {
         arguments: slot.item.arguments,
         sequence_number: this.#sequence++,
       });
+    } else if (slot.item.type === "code_interpreter_call") {
+      if (status === "completed") events.push({ type: "response.code_interpreter_call.completed", output_index: slot.index, item_id: slot.item.id, sequence_number: this.#sequence++ });
     } else if (status === "completed") {
       events.push({ type: "response.file_search_call.completed", output_index: slot.index, item_id: slot.item.id, sequence_number: this.#sequence++ });
     }

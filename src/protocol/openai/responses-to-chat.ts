@@ -43,6 +43,9 @@ function userParts(item: InputMessageItem, param: string): ContentPart[] {
   });
 }
 
+/** The function the model calls to run code when the `code_interpreter` tool is given: `{"code": "…"}`. */
+export const CODE_INTERPRETER_FUNCTION = "python";
+
 /**
  * Converts resolved items (no `item_reference`) to canonical chat messages. `instructions` comes
  * first as a system message; developer and system messages become system messages; function calls
@@ -63,7 +66,7 @@ export function itemsToChatMessages(
   let turn: { content: string; toolCalls: ToolCall[] } | undefined;
   items.forEach((item, i) => {
     const param = i >= first ? `input[${i - first}]` : "input";
-    if (item.type !== "function_call") turn = undefined;
+    if (item.type !== "function_call" && item.type !== "code_interpreter_call") turn = undefined;
     switch (item.type) {
       case "message":
         if (item.role === "assistant") {
@@ -89,6 +92,19 @@ export function itemsToChatMessages(
         }
         messages.push({ role: "tool", content: typeof item.output === "string" ? item.output : textOf(item.output), toolCallId: item.call_id });
         break;
+      case "code_interpreter_call": {
+        // Past code and what it printed go back to the model as its own tool call and result.
+        if (turn === undefined) {
+          turn = { content: "", toolCalls: [] };
+          messages.push({ role: "assistant", content: "", toolCalls: turn.toolCalls });
+        }
+        turn.toolCalls.push({ id: item.id, name: CODE_INTERPRETER_FUNCTION, arguments: JSON.stringify({ code: item.code ?? "" }) });
+        const logs = item.outputs?.map((o) => (o.type === "logs" ? o.logs : "[an image was shown]")).join("\n");
+        messages.push({ role: "tool", content: logs ?? "(the output of this call was not kept: code_interpreter_call.outputs was not included)", toolCallId: item.id });
+        // The tool result ends the assistant turn a next call could join.
+        turn = undefined;
+        break;
+      }
       case "file_search_call":
         // A past search is not given to the model again: its answer, which follows, already used
         // it, and a turn with the tool runs a search of its own.

@@ -55,11 +55,21 @@ export interface FileCitation {
   index: number;
 }
 
-/** Text the assistant produced. Annotations are file citations from `file_search`, else none. */
+/** A file the code interpreter wrote, cited where the answer names it (else at the end of its text). */
+export interface ContainerFileCitation {
+  type: "container_file_citation";
+  container_id: string;
+  file_id: string;
+  filename: string;
+  start_index: number;
+  end_index: number;
+}
+
+/** Text the assistant produced. Annotations cite files from `file_search` or the code interpreter, else none. */
 export interface OutputTextPart {
   type: "output_text";
   text: string;
-  annotations: FileCitation[];
+  annotations: (FileCitation | ContainerFileCitation)[];
   logprobs: OutputLogprob[];
 }
 
@@ -161,8 +171,24 @@ export interface ResponseFileSearchCall {
   results: FileSearchResult[] | null;
 }
 
+/** What a code interpreter call printed, or an image it drew (a `data:` URL of the PNG). */
+export type CodeInterpreterOutput = { type: "logs"; logs: string } | { type: "image"; url: string };
+
+/**
+ * A `code_interpreter` call: the code the model wrote, the container it ran in, and, when `include`
+ * asks for `code_interpreter_call.outputs`, what it printed and drew (null otherwise).
+ */
+export interface ResponseCodeInterpreterCall {
+  type: "code_interpreter_call";
+  id: string;
+  status: "in_progress" | "interpreting" | "completed" | "incomplete" | "failed";
+  container_id: string;
+  code: string | null;
+  outputs: CodeInterpreterOutput[] | null;
+}
+
 /** One item of a response's `output`. */
-export type ResponseOutputItem = ResponseOutputMessage | ResponseFunctionCall | ResponseFileSearchCall;
+export type ResponseOutputItem = ResponseOutputMessage | ResponseFunctionCall | ResponseFileSearchCall | ResponseCodeInterpreterCall;
 
 /** One item of a Responses request's `input`: the items conversations share, or a file search call sent back. */
 export type RequestInputItem = ResponseInputItem | ResponseFileSearchCall;
@@ -197,8 +223,28 @@ export interface FileSearchToolParam {
   };
 }
 
+/** A `code_interpreter` tool in wire form: a container id, or `auto` with files to copy in. */
+export interface CodeInterpreterToolParam {
+  type: "code_interpreter";
+  container: string | { type: "auto"; file_ids: string[]; memory_limit: ContainerMemoryLimit | null };
+}
+
+/** Memory limits a container may have. */
+export const CONTAINER_MEMORY_LIMITS = ["1g", "4g", "16g", "64g"] as const;
+export type ContainerMemoryLimit = (typeof CONTAINER_MEMORY_LIMITS)[number];
+
 /** A tool in wire form, as the response repeats it. */
-export type ToolParam = FunctionToolParam | FileSearchToolParam;
+export type ToolParam = FunctionToolParam | FileSearchToolParam | CodeInterpreterToolParam;
+
+/** How the code interpreter runs, for a turn in which it may. */
+export interface CodeInterpreterSettings {
+  /** The tool's param path (`tools[i]`), for errors about it. */
+  param: string;
+  /** An existing container, or one made (or reused from the conversation) for the response. */
+  container: { id: string } | { fileIds: string[]; memoryLimit: ContainerMemoryLimit };
+  /** `tool_choice` `{type: "code_interpreter"}` (or `required` with no functions): the model must run code first. */
+  forced: boolean;
+}
 
 /** What the `file_search` tool searches, for a turn in which it runs. */
 export interface FileSearchSettings {
@@ -222,6 +268,7 @@ export type ToolChoiceParam =
   | "required"
   | { type: "function"; name: string }
   | { type: "file_search" }
+  | { type: "code_interpreter" }
   | { type: "allowed_tools"; mode: "auto" | "required"; tools: ({ type: "function"; name: string } | { type: "file_search" })[] };
 
 /** `text.format` in wire form, with the schema as the client sent it. */
@@ -280,6 +327,8 @@ export interface ResponsesRequest {
    * (with any `allowed_tools`) and `max_tool_calls` let it run. Undefined otherwise.
    */
   fileSearch: FileSearchSettings | undefined;
+  /** The `code_interpreter` tool's settings when the model may run code this turn, else undefined. */
+  codeInterpreter: CodeInterpreterSettings | undefined;
   toolChoice: ToolChoice;
   responseFormat: ResponseFormat;
   reasoningEffort: ReasoningEffort | undefined;
