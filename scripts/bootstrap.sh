@@ -22,6 +22,8 @@ echo "bootstrap: using node $(node --version), npm $(npm --version 2>/dev/null)"
 # Audio: FFmpeg (every audio format in and out) and PocketSphinx with its English model (speech to
 # text), from Debian's packages. Installed when this runs as root with apt; otherwise said once.
 AUDIO_PACKAGES="ffmpeg pocketsphinx pocketsphinx-en-us"
+# The code interpreter: bubblewrap (the sandbox) and Debian's Python with numpy, pandas and matplotlib.
+AUDIO_PACKAGES="$AUDIO_PACKAGES bubblewrap python3 python3-numpy python3-pandas python3-matplotlib"
 # The tests also drive a real browser (Debian's Chromium, through playwright-core).
 if [ "${1:-start}" = test ]; then AUDIO_PACKAGES="$AUDIO_PACKAGES chromium"; fi
 missing=""
@@ -30,9 +32,9 @@ if [ -n "$missing" ]; then
   if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
     echo "bootstrap: installing Debian packages:$missing" >&2
     (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $missing) >&2 \
-      || echo "bootstrap: could not install$missing; audio formats other than wav/pcm and speech to text stay off, browser tests are skipped" >&2
+      || echo "bootstrap: could not install$missing; audio formats other than wav/pcm and speech to text stay off, the code interpreter is unavailable, browser tests are skipped" >&2
   else
-    echo "bootstrap: for every audio format and speech to text, install:$missing (e.g. sudo apt-get install$missing)" >&2
+    echo "bootstrap: for every audio format, speech to text and the code interpreter, install:$missing (e.g. sudo apt-get install$missing)" >&2
   fi
 fi
 

@@ -161,6 +161,15 @@ export const configSchema = z.strictObject({
             unsupportedParams: z.array(z.enum(DECLARABLE_PARAMS)).default([]),
             /** Leave parameters the upstream lacks out of the call instead of answering 400. */
             dropUnsupportedParams: z.boolean().default(false),
+            /**
+             * The OpenAI endpoints besides chat this upstream serves and Modelport relays to it; by
+             * default all its provider has. List fewer for servers that lack some (vLLM, Ollama and
+             * llama.cpp have no /responses): `[]` makes a chat-only upstream, whose Responses requests
+             * (and built-in tools) run here, bridged through chat.
+             */
+            endpoints: z
+              .array(z.enum(["/responses", "/embeddings", "/completions", "/moderations", "/audio/speech", "/audio/transcriptions", "/audio/translations", "/realtime"]))
+              .optional(),
             /** Output-token cap sent when a request sets none and the provider requires one (Anthropic). */
             maxTokens: z.number().int().min(1).default(4096),
           }),

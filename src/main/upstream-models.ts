@@ -34,6 +34,7 @@ export function addUpstreamModels(config: Config, registry: ModelRegistry): void
         rpm: d.rpm,
         tpm: d.tpm,
         defaultMaxTokens: d.maxTokens,
+        ...(d.endpoints !== undefined ? { forwards: new Set([...ADAPTERS[d.provider].forwards].filter((e) => d.endpoints?.includes(e))) } : {}),
       };
     });
     const first = deployments[0] as Deployment;

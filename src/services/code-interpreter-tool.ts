@@ -163,6 +163,9 @@ export class CodeInterpreterTool {
     let total: Usage | undefined;
     for (;;) {
       const pending = new Map<number, { id: string; args: string; shown: number }>();
+      // Out of calls, a model that still calls the function (one that ignores tool_choice) is not obeyed.
+      const ignored = new Set<number>();
+      const mayRun = calls < ctx.maxCalls;
       let text = "";
       let finish: ChatStreamPart | undefined;
       let otherCalls: ToolCall[] = [];
@@ -181,6 +184,11 @@ export class CodeInterpreterTool {
             continue;
           }
           if (part.choice !== 0) continue;
+          if (part.type === "tool-call-start" && part.name === CODE_INTERPRETER_FUNCTION && !mayRun) {
+            ignored.add(part.index);
+            continue;
+          }
+          if (part.type === "tool-call-delta" && ignored.has(part.index)) continue;
           if (part.type === "tool-call-start" && part.name === CODE_INTERPRETER_FUNCTION) {
             pending.set(part.index, { id: part.id, args: "", shown: 0 });
             yield { type: "code-start", callId: part.id };

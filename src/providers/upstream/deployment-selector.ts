@@ -3,7 +3,7 @@ import { usedParams } from "../../core/declarable-params.ts";
 import { ApiError } from "../../core/errors.ts";
 import type { ForwardEndpoint } from "../provider.ts";
 import { CircuitBreaker } from "./circuit-breaker.ts";
-import type { Deployment } from "./deployment.ts";
+import { deploymentForwards, type Deployment } from "./deployment.ts";
 import { DeploymentLimits } from "./deployment-limits.ts";
 import type { RouterClock } from "./router-clock.ts";
 
@@ -85,7 +85,7 @@ export class DeploymentSelector {
   /** The deployments whose provider has `endpoint` (possibly none). */
   forEndpoint(endpoint: ForwardEndpoint): Map<RoutedDeployment, ReadonlySet<string>> {
     const eligible = new Map<RoutedDeployment, ReadonlySet<string>>();
-    for (const s of this.deployments) if (s.deployment.adapter.forwards.has(endpoint)) eligible.set(s, NONE);
+    for (const s of this.deployments) if (deploymentForwards(s.deployment).has(endpoint)) eligible.set(s, NONE);
     return eligible;
   }
 

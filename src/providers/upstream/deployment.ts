@@ -1,4 +1,5 @@
 import type { ChatRequest, ChatStreamPart } from "../../core/chat.ts";
+import type { ForwardEndpoint } from "../provider.ts";
 import type { AdapterTarget, UpstreamAdapter } from "./adapter.ts";
 import { isOk, postUpstream, toHeaders, type UpstreamResponse } from "./http-transport.ts";
 import { SseDataDecoder } from "../../core/sse-reader.ts";
@@ -18,6 +19,13 @@ export interface Deployment extends AdapterTarget {
   /** This deployment's own limits, requests and tokens per minute; undefined for none. */
   rpm: number | undefined;
   tpm: number | undefined;
+  /** The endpoints relayed to it: the adapter's, narrowed by the operator (`endpoints`); the adapter's when absent. */
+  forwards?: ReadonlySet<ForwardEndpoint>;
+}
+
+/** The endpoints a deployment relays. */
+export function deploymentForwards(d: Pick<Deployment, "adapter" | "forwards">): ReadonlySet<ForwardEndpoint> {
+  return d.forwards ?? d.adapter.forwards;
 }
 
 /**

@@ -21,7 +21,7 @@ import {
 } from "../provider.ts";
 import type { UpstreamCall } from "./adapter.ts";
 import { asUpstreamError, runAttempts, withDeadline, type AttemptOutcome } from "./attempt-loop.ts";
-import { networkError, streamFromDeployment, type Deployment } from "./deployment.ts";
+import { deploymentForwards, networkError, streamFromDeployment, type Deployment } from "./deployment.ts";
 import { DeploymentSelector } from "./deployment-selector.ts";
 import { headerValue, isOk, postUpstream, toHeaders, type UpstreamResponse } from "./http-transport.ts";
 import { systemClock, type RouterClock } from "./router-clock.ts";
@@ -85,7 +85,7 @@ export class RoutedChatModel implements ChatModel {
     this.#deployments = deployments;
     this.#selector = new DeploymentSelector(descriptor.id, deployments, { threshold: policy.breakerThreshold, cooldownMs: policy.breakerCooldownMs }, clock);
     // Endpoints some deployment's provider has; each request then goes only to deployments that have it.
-    const forwards = new Set<ForwardEndpoint>(deployments.flatMap((d) => [...d.adapter.forwards]));
+    const forwards = new Set<ForwardEndpoint>(deployments.flatMap((d) => [...deploymentForwards(d)]));
     this.capabilities = {
       contextSize: undefined,
       embeddings: forwards.has("/embeddings") ? "relay" : "none",
@@ -102,7 +102,7 @@ export class RoutedChatModel implements ChatModel {
    * weight. A socket is one long call, so there is no retry across deployments once it is open.
    */
   realtimeTarget(): RealtimeTarget | undefined {
-    const eligible = this.#deployments.filter((d) => d.adapter.forwards.has("/realtime") && d.adapter.realtimeCall !== undefined);
+    const eligible = this.#deployments.filter((d) => deploymentForwards(d).has("/realtime") && d.adapter.realtimeCall !== undefined);
     const total = eligible.reduce((sum, d) => sum + d.weight, 0);
     let pick = Math.random() * total;
     const chosen = eligible.find((d) => (pick -= d.weight) < 0) ?? eligible[0];
