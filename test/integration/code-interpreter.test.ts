@@ -7,6 +7,7 @@ import { createProjectKeys } from "../helpers/admin.ts";
 import { startFakeUpstream, type FakeUpstream } from "../helpers/fake-upstream.ts";
 import { assertSchema } from "../helpers/openapi.ts";
 import { checkEvents } from "../helpers/response-events.ts";
+import { configSchema } from "../../src/config/schema.ts";
 import { raw, startTestServer, type TestServer } from "../helpers/server.ts";
 
 // The code_interpreter tool on the real server: code runs in the bubblewrap sandbox. The model side
@@ -39,6 +40,8 @@ before(async () => {
   upstream = await startFakeUpstream();
   server = await startTestServer({
     env: { MODELPORT_ADMIN_KEY: ADMIN },
+    // Short wall time per run, so the runaway-loop check is quick.
+    codeInterpreter: { ...configSchema.shape.codeInterpreter.parse({}), callSeconds: 2 },
     upstreams: {
       // A chat-only upstream (as vLLM or Ollama): Responses and its built-in tools run here.
       deployments: [{ id: "scripted", provider: "openai-compatible", baseUrl: upstream.url, model: "gpt-4o-mini", timeoutMs: 10_000, endpoints: [] }],
@@ -171,6 +174,22 @@ describe("the code_interpreter tool", { skip }, () => {
     const bad = await raw(server, "/v1/responses", { body: JSON.stringify({ model: "scripted", input: "hi", tools: [{ type: "code_interpreter", container: { type: "auto", memory_limit: "2g" } }] }), headers: { authorization: `Bearer ${client.apiKey}` } });
     assert.equal(bad.status, 400);
     assert.equal((bad.body as { error: { param: string } }).error.param, "tools[0].container.memory_limit");
+  });
+
+  it("keeps serving everyone else while code spins, then stops the code at its wall time and tells the model", async () => {
+    script(["while True:\n    pass"], "It ran too long.");
+    const spinning = client.responses.create({ model: "scripted", input: "spin", tools: [{ type: "code_interpreter", container: { type: "auto" } }], include: ["code_interpreter_call.outputs"] });
+    await new Promise((r) => setTimeout(r, 300));
+    const started = performance.now();
+    const models = await raw(server, "/v1/models", { method: "GET", headers: { authorization: `Bearer ${client.apiKey}` } });
+    assert.equal(models.status, 200);
+    const answer = await other.chat.completions.create({ model: "stories", messages: [{ role: "user", content: "Once upon" }], max_tokens: 4 });
+    assert.ok(answer.choices[0]);
+    assert.ok(performance.now() - started < 1500, "others were answered while the code ran");
+    const response = await spinning;
+    const call = response.output[0] as unknown as Item;
+    assert.match(JSON.stringify(call.outputs), /timed out after 2 s/);
+    assert.equal(response.output_text, "It ran too long.");
   });
 
   it("stops at max_tool_calls: the model must then answer", async () => {
