@@ -100,6 +100,8 @@ export const configSchema = z.strictObject({
       maxCallsPerResponse: z.number().int().min(1).default(10),
       /** A container's Python process ends after this long unused (its files stay until the container expires). */
       idleSessionSeconds: z.number().int().min(10).default(1200),
+      /** USD per code interpreter session (a container's Python process started; OpenAI: $0.03 for 1 GB). */
+      sessionPriceUsd: z.number().min(0).default(0.03),
     })
     .prefault({}),
   /** HTTP worker processes sharing the port; above 1 this process hosts the engine for them. */

@@ -88,6 +88,7 @@ export function buildServices(
     maxMemoryBytes: ci.maxMemoryMiB * 2 ** 20,
     maxCallsPerResponse: ci.maxCallsPerResponse,
     idleSessionSeconds: ci.idleSessionSeconds,
+    sessionPriceUsd: ci.sessionPriceUsd,
   });
   cleanup.defer("code interpreter sessions", () => codeInterpreter.dispose());
   const responses = new ResponsesService(objects, chat, meter, logger, { search: vectorSearch, codeInterpreter, maxCodeCalls: ci.maxCallsPerResponse });

@@ -20,6 +20,8 @@ export interface CodeInterpreterConfig {
   maxCallsPerResponse: number;
   /** A container's Python process is ended after this long unused (its files stay). */
   idleSessionSeconds: number;
+  /** USD per session (a container's Python process started), as OpenAI charges per container. */
+  sessionPriceUsd: number;
 }
 
 /** What the loop yields: the model's parts, and the code calls it makes, as they happen. */
@@ -155,7 +157,16 @@ export class CodeInterpreterTool {
   async *loop(
     first: ChatRun,
     request: ChatRequest,
-    ctx: { projectId: string; containerId: string; maxCalls: number; signal: AbortSignal; start: (request: ChatRequest) => Promise<ChatRun>; onUsage: (usage: Usage) => void },
+    ctx: {
+      projectId: string;
+      containerId: string;
+      maxCalls: number;
+      signal: AbortSignal;
+      start: (request: ChatRequest) => Promise<ChatRun>;
+      onUsage: (usage: Usage) => void;
+      /** A session started (to meter): the container's Python process was not running. */
+      onSession: () => void;
+    },
   ): AsyncGenerator<CodeLoopPart> {
     let run = first;
     let messages = request.messages;
@@ -221,7 +232,7 @@ export class CodeInterpreterTool {
       for (const call of pending.values()) {
         const code = callCode(call.args);
         yield { type: "code-run", callId: call.id, code };
-        const ran = await this.execute(ctx.projectId, ctx.containerId, code, ctx.signal);
+        const ran = await this.execute(ctx.projectId, ctx.containerId, code, ctx.signal, ctx.onSession);
         yield { type: "code-done", callId: call.id, outputs: ran.outputs, files: ran.files };
         toolCalls.push({ id: call.id, name: CODE_INTERPRETER_FUNCTION, arguments: JSON.stringify({ code }) });
         results.push({ role: "tool", content: ran.forModel, toolCallId: call.id });
@@ -240,7 +251,7 @@ export class CodeInterpreterTool {
   }
 
   /** Runs code in a container's session (started on first use) and records the files it wrote. */
-  async execute(projectId: string, containerId: string, code: string, signal: AbortSignal): Promise<{ outputs: CodeInterpreterOutput[]; files: ContainerFileRef[]; forModel: string }> {
+  async execute(projectId: string, containerId: string, code: string, signal: AbortSignal, onSession: () => void = () => undefined): Promise<{ outputs: CodeInterpreterOutput[]; files: ContainerFileRef[]; forModel: string }> {
     const container = await this.#containers.get(projectId, containerId);
     let session = this.#sessions.get(container.id);
     if (session === undefined) {
@@ -249,6 +260,7 @@ export class CodeInterpreterTool {
       this.#sessions.set(container.id, session);
     }
     session.usedAt = Date.now();
+    if (!session.sandbox.running) onSession();
     const ran = await session.sandbox.run(code, signal);
     await this.#containers.touch(container.id);
     const written = await this.#containers.syncFiles(projectId, container.id);
@@ -269,6 +281,11 @@ export class CodeInterpreterTool {
     ];
     const forModel = [ran.logs === "" ? (ran.ok ? "(no output)" : "") : ran.logs, ...notes].filter((t) => t !== "").join("\n");
     return { outputs, files, forModel };
+  }
+
+  /** What one session costs, as a price the usage meter applies to one unit of input. */
+  get sessionPricing(): { input: number; cachedInput: number; output: number } {
+    return { input: this.#config.sessionPriceUsd * 1_000_000, cachedInput: 0, output: 0 };
   }
 
   /** Ends every session (shutdown). */

@@ -179,6 +179,18 @@ export class ResponsesService {
             maxCalls: Math.min(this.#maxCodeCalls, turn.request.maxToolCalls ?? Infinity),
             signal,
             onUsage,
+            onSession: () =>
+              this.#meter.record({
+                principal,
+                model: "code-interpreter",
+                endpoint: "/v1/containers/sessions",
+                // One unit, priced at the session price.
+                usage: { ...emptyUsage(), promptTokens: 1 },
+                latencyMs: 0,
+                status: 200,
+                batch: false,
+                pricing: code.sessionPricing,
+              }),
             // Later runs report usage through their parts, which the loop sums.
             start: (next) => this.#chat.start(next, signal, () => undefined),
           });

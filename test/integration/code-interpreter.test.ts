@@ -220,4 +220,20 @@ describe("the code_interpreter tool", { skip }, () => {
     // Whatever the tiny model wrote ran, and what it printed (most likely an error) came back.
     assert.ok(Array.isArray(call.outputs));
   });
+
+  it("meters each session (a container's Python process started) to its project, priced per session", async () => {
+    const startTime = Math.floor(Date.now() / 1000) - 3600;
+    await server.meter.flush();
+    const res = await raw(server, `/v1/organization/usage/code_interpreter_sessions?start_time=${startTime}&group_by[]=project_id`, { headers: { authorization: `Bearer ${ADMIN}` } });
+    assert.equal(res.status, 200, res.text);
+    assertSchema("UsageResponse", res.body);
+    const results = (res.body as { data: { results: { object: string; num_sessions: number; project_id: string }[] }[] }).data.flatMap((b) => b.results);
+    assert.ok(results.every((r) => r.object === "organization.usage.code_interpreter_sessions.result"));
+    // Every test above started at least one session (a new container, or one restarted after a timeout).
+    assert.ok(results.reduce((n, r) => n + r.num_sessions, 0) >= 6, JSON.stringify(results));
+    const costs = await raw(server, `/v1/organization/costs?start_time=${startTime}&group_by[]=line_item`, { headers: { authorization: `Bearer ${ADMIN}` } });
+    const lines = (costs.body as { data: { results: { line_item: string; amount: { value: number } }[] }[] }).data.flatMap((b) => b.results);
+    const sessions = lines.filter((l) => l.line_item === "code-interpreter, input and output").reduce((n, l) => n + l.amount.value, 0);
+    assert.ok(Math.abs(sessions - 0.03 * results.reduce((n, r) => n + r.num_sessions, 0)) < 1e-6, `${sessions} USD`);
+  });
 });

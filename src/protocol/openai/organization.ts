@@ -95,6 +95,15 @@ export function renderAudioTranscriptionsUsage(rows: readonly UsageBucketRow[], 
   }));
 }
 
+/** The `/v1/organization/usage/code_interpreter_sessions` page: container sessions started per bucket (and project). */
+export function renderCodeInterpreterSessionsUsage(rows: readonly UsageBucketRow[], groupBy: readonly UsageGroup[], width: number): Record<string, unknown> {
+  return renderBuckets(rows, width, (r) => ({
+    object: "organization.usage.code_interpreter_sessions.result",
+    num_sessions: r.requests,
+    project_id: groupBy.includes("project_id") ? r.projectId : null,
+  }));
+}
+
 function groups(r: UsageBucketRow, groupBy: readonly UsageGroup[]): Record<string, unknown> {
   return {
     project_id: groupBy.includes("project_id") ? r.projectId : null,

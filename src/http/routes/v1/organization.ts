@@ -1,7 +1,7 @@
 import { invalidRequest } from "../../../core/errors.ts";
 import { unixSeconds } from "../../../core/ids.ts";
 import { renderList } from "../../../protocol/openai/lists.ts";
-import { renderAudioSpeechesUsage, renderAudioTranscriptionsUsage, renderCompletionsUsage, renderCosts, renderKey, renderKeyCreated, renderKeyDeleted, renderLimit, renderProject } from "../../../protocol/openai/organization.ts";
+import { renderAudioSpeechesUsage, renderAudioTranscriptionsUsage, renderCodeInterpreterSessionsUsage, renderCompletionsUsage, renderCosts, renderKey, renderKeyCreated, renderKeyDeleted, renderLimit, renderProject } from "../../../protocol/openai/organization.ts";
 import { FieldReader } from "../../../protocol/openai/validate.ts";
 import { notFound, type AccessService } from "../../../services/access.ts";
 import type { BudgetGuard } from "../../../services/budgets.ts";
@@ -15,6 +15,8 @@ import { readLimit } from "./paging.ts";
 const SPEECH_ENDPOINTS = ["/v1/audio/speech"] as const;
 // Turns of realtime transcription sessions are metered as "/v1/realtime/transcription".
 const TRANSCRIPTION_ENDPOINTS = ["/v1/audio/transcriptions", "/v1/audio/translations", "/v1/realtime/transcription"] as const;
+/** Each code interpreter session (a container's Python process started) is one record here. */
+const CODE_SESSION_ENDPOINTS = ["/v1/containers/sessions"] as const;
 
 /** What the admin API needs. */
 export interface OrganizationDeps {
@@ -219,7 +221,7 @@ export function organizationRoutes(deps: OrganizationDeps): Route[] {
         const rows = await storage.usageBuckets({
           start: q.start, end: q.end, bucketSeconds: q.width, groupBy: q.groupBy,
           projectIds: listParam(ctx, "project_ids"), models: listParam(ctx, "models"), keyIds: listParam(ctx, "api_key_ids"),
-          excludeEndpoints: [...SPEECH_ENDPOINTS, ...TRANSCRIPTION_ENDPOINTS],
+          excludeEndpoints: [...SPEECH_ENDPOINTS, ...TRANSCRIPTION_ENDPOINTS, ...CODE_SESSION_ENDPOINTS],
         });
         sendJson(ctx.res, 200, renderCompletionsUsage(rows, q.groupBy, q.width));
       },
@@ -227,6 +229,7 @@ export function organizationRoutes(deps: OrganizationDeps): Route[] {
     ...([
       ["/v1/organization/usage/audio_speeches", SPEECH_ENDPOINTS, renderAudioSpeechesUsage],
       ["/v1/organization/usage/audio_transcriptions", TRANSCRIPTION_ENDPOINTS, renderAudioTranscriptionsUsage],
+      ["/v1/organization/usage/code_interpreter_sessions", CODE_SESSION_ENDPOINTS, renderCodeInterpreterSessionsUsage],
     ] as const).map(([pattern, endpoints, render]): Route => ({
       method: "GET",
       pattern,
