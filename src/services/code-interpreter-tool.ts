@@ -1,5 +1,3 @@
-import { readFile } from "node:fs/promises";
-import { join } from "node:path";
 import type { ChatMessage, ChatRequest, ChatStreamPart, ToolCall, ToolDefinition, Usage } from "../core/chat.ts";
 import { ApiError, invalidRequest } from "../core/errors.ts";
 import { toGrammarSchema } from "../protocol/openai/json-schema-subset.ts";
@@ -31,6 +29,9 @@ export type CodeLoopPart =
   | { type: "code-delta"; callId: string; text: string }
   | { type: "code-run"; callId: string; code: string }
   | { type: "code-done"; callId: string; outputs: CodeInterpreterOutput[]; files: ContainerFileRef[] };
+
+/** Figures larger than this are left as files, not inlined as images. */
+const MAX_IMAGE_BYTES = 8 * 2 ** 20;
 
 const MEMORY = { "1g": 2 ** 30, "4g": 4 * 2 ** 30, "16g": 16 * 2 ** 30, "64g": 64 * 2 ** 30 } as const;
 
@@ -266,12 +267,19 @@ export class CodeInterpreterTool {
     const written = await this.#containers.syncFiles(projectId, container.id);
     const outputs: CodeInterpreterOutput[] = [];
     if (ran.logs !== "") outputs.push({ type: "logs", logs: ran.logs });
+    // The figures the driver reports are only a claim of code the model wrote: an image is shown only
+    // when it is a container file the sync recorded (a regular file, not a link out), read safely.
+    const records = await this.#containers.listAllFiles(projectId, container.id);
     for (const path of ran.images) {
+      const record = records.find((f) => f.path === path);
+      if (record === undefined || record.bytes > MAX_IMAGE_BYTES) continue;
+      const opened = await this.#containers.openFile(projectId, container.id, record.id).catch(() => undefined);
+      if (opened === undefined) continue;
       try {
-        const png = await readFile(join(this.#containers.directory(container.id), path.replace(/^\/mnt\/data\//, "")));
-        outputs.push({ type: "image", url: `data:image/png;base64,${png.toString("base64")}` });
-      } catch {
-        // The code removed its figure again: nothing to show.
+        const png = await opened.handle.readFile();
+        if (png.subarray(1, 4).toString() === "PNG") outputs.push({ type: "image", url: `data:image/png;base64,${png.toString("base64")}` });
+      } finally {
+        await opened.handle.close();
       }
     }
     const files = written.map((f) => ({ containerId: container.id, fileId: f.id, path: f.path }));

@@ -271,6 +271,12 @@ export class ContainerService {
     return this.#store.listFiles(id, paging);
   }
 
+  /** Every file recorded for a running container (no paging, no activity). */
+  async listAllFiles(projectId: string, id: string): Promise<ContainerFileRecord[]> {
+    await this.get(projectId, id);
+    return this.#store.allFiles(id);
+  }
+
   /** One of a running container's files, or a 404 naming `file_id`; counts as activity. */
   async getFile(projectId: string, id: string, fileId: string): Promise<ContainerFileRecord> {
     await this.#touched(await this.get(projectId, id));

@@ -123,7 +123,7 @@ export class ResponsesService {
     const history = await this.#history(projectId, req);
     const byId = new Map(history.map((i) => [i.id, i]));
     const inputItems = req.input.map((item, i): StoredItemValue => {
-      if (item.type === "file_search_call") return { ...item };
+      if (item.type === "file_search_call" || item.type === "code_interpreter_call") return { ...item };
       if (item.type !== "item_reference") return { ...item, id: itemId(item) } as StoredItemValue;
       const found = byId.get(item.id);
       if (found === undefined) throw invalidRequest(`Item with id '${item.id}' not found in this response's history.`, `input[${i}].id`, "item_not_found");

@@ -137,6 +137,22 @@ describe("the code_interpreter tool", { skip }, () => {
     assert.ok(messages.some((m) => m.role === "tool" && m.content.includes("21")));
   });
 
+  it("takes its calls back as input from a client that keeps its own history (store: false)", async () => {
+    script(["secret = 1234\nprint(secret)"], "It printed 1234.");
+    const first = await client.responses.create({ model: "scripted", input: "Run it", store: false, tools: [{ type: "code_interpreter", container: { type: "auto" } }], include: ["code_interpreter_call.outputs"] });
+    script([], "You ran code that printed 1234.");
+    await client.responses.create({
+      model: "scripted",
+      store: false,
+      input: [{ role: "user", content: "Run it" }, ...(first.output as never[]), { role: "user", content: "What did it print?" }],
+      tools: [{ type: "code_interpreter", container: { type: "auto" } }],
+    });
+    const messages = (upstream.seen.at(-1)!.body as { messages: { role: string; content: string | null; tool_calls?: { function: { name: string; arguments: string } }[] }[] }).messages;
+    const call = messages.find((m) => m.tool_calls?.some((t) => t.function.name === "python"));
+    assert.match(call!.tool_calls![0]!.function.arguments, /secret = 1234/);
+    assert.ok(messages.some((m) => m.role === "tool" && m.content === "1234\n"));
+  });
+
   it("turns a matplotlib plot into a PNG container file, shown as an image and cited on the answer; an explicit container is used and touched", async () => {
     const container = await client.containers.create({ name: "plots" });
     script(["import matplotlib.pyplot as plt\nplt.plot([1, 4, 9])\nplt.title('squares')"], "Here is the plot.");

@@ -3,6 +3,7 @@ import type { AttributeValue } from "../../retrieval/types.ts";
 import { readImage } from "./image-input.ts";
 import type {
   AssistantMessageItem,
+  CodeInterpreterOutput,
   FileSearchResult,
   FunctionCallItem,
   FunctionCallOutputItem,
@@ -15,6 +16,7 @@ import type {
   OutputTextPart,
   RefusalPart,
   RequestInputItem,
+  ResponseCodeInterpreterCall,
   ResponseFileSearchCall,
   ResponseInputItem,
 } from "./responses-types.ts";
@@ -28,7 +30,7 @@ const SUPPORTED_ITEM_TYPES = ["message", "function_call", "function_call_output"
 const UNSUPPORTED_ITEM_TYPES = new Set([
   "file_search_call", "computer_call", "computer_call_output", "web_search_call", "tool_search_call",
   "tool_search_output", "additional_tools", "reasoning", "compaction", "compaction_trigger", "image_generation_call",
-  "code_interpreter_call", "local_shell_call", "local_shell_call_output", "shell_call", "shell_call_output",
+  "local_shell_call", "local_shell_call_output", "shell_call", "shell_call_output",
   "apply_patch_call", "apply_patch_call_output", "mcp_list_tools", "mcp_approval_request", "mcp_approval_response",
   "mcp_call", "custom_tool_call", "custom_tool_call_output", "program", "program_output",
 ]);
@@ -247,6 +249,30 @@ function readFileSearchCallItem(item: FieldReader): ResponseFileSearchCall {
   return { type: "file_search_call", id, status, queries, results };
 }
 
+/** A `code_interpreter_call` item sent back as input (a client keeping its own history). */
+function readCodeInterpreterCallItem(item: FieldReader): ResponseCodeInterpreterCall {
+  item.rejectUnknown(new Set(["type", "id", "status", "container_id", "code", "outputs"]));
+  const id = item.string("id", { required: true, nonEmpty: true });
+  const status = item.enumeration("status", ["in_progress", "interpreting", "completed", "incomplete", "failed"] as const, { required: true }) as ResponseCodeInterpreterCall["status"];
+  const containerId = item.string("container_id", { required: true, nonEmpty: true });
+  const code = item.obj.code === null ? null : (item.string("code") ?? null);
+  const raw = item.obj.outputs === null ? undefined : item.array("outputs");
+  const outputs =
+    raw === undefined
+      ? null
+      : raw.map((value, i): CodeInterpreterOutput => {
+          const output = new FieldReader(value, `${item.path("outputs")}[${i}]`);
+          const kind = output.enumeration("type", ["logs", "image"] as const, { required: true });
+          if (kind === "logs") {
+            output.rejectUnknown(new Set(["type", "logs"]));
+            return { type: "logs", logs: output.string("logs", { required: true }) as string };
+          }
+          output.rejectUnknown(new Set(["type", "url"]));
+          return { type: "image", url: output.string("url", { required: true }) as string };
+        });
+  return { type: "code_interpreter_call", id, status, container_id: containerId, code, outputs };
+}
+
 function readInputItem(raw: unknown, index: number, param: string, allowFileSearchCall: true): RequestInputItem;
 function readInputItem(raw: unknown, index: number, param: string, allowFileSearchCall: false): ResponseInputItem;
 function readInputItem(raw: unknown, index: number, param: string, allowFileSearchCall: boolean): RequestInputItem {
@@ -269,6 +295,9 @@ function readInputItem(raw: unknown, index: number, param: string, allowFileSear
       // A Responses input may hand back a search call; conversations do not keep them from clients.
       if (allowFileSearchCall) return readFileSearchCallItem(item);
       break;
+    case "code_interpreter_call":
+      if (allowFileSearchCall) return readCodeInterpreterCallItem(item);
+      break;
   }
   if (UNSUPPORTED_ITEM_TYPES.has(type)) {
     throw invalidRequest(
@@ -277,7 +306,7 @@ function readInputItem(raw: unknown, index: number, param: string, allowFileSear
       "unsupported_parameter",
     );
   }
-  throw invalidValue(item.path("type"), type, allowFileSearchCall ? [...SUPPORTED_ITEM_TYPES, "file_search_call"] : SUPPORTED_ITEM_TYPES);
+  throw invalidValue(item.path("type"), type, allowFileSearchCall ? [...SUPPORTED_ITEM_TYPES, "file_search_call", "code_interpreter_call"] : SUPPORTED_ITEM_TYPES);
 }
 
 /**

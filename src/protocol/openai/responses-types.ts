@@ -191,7 +191,7 @@ export interface ResponseCodeInterpreterCall {
 export type ResponseOutputItem = ResponseOutputMessage | ResponseFunctionCall | ResponseFileSearchCall | ResponseCodeInterpreterCall;
 
 /** One item of a Responses request's `input`: the items conversations share, or a file search call sent back. */
-export type RequestInputItem = ResponseInputItem | ResponseFileSearchCall;
+export type RequestInputItem = ResponseInputItem | ResponseFileSearchCall | ResponseCodeInterpreterCall;
 
 // ---------------------------------------------------------------------------------------------
 // Request settings as the response object repeats them.
