@@ -114,7 +114,8 @@ describe("file_search tool parsing", () => {
     rejects({ ...base, tools: [{ ...tool, bogus: 1 }] }, "tools[0].bogus", "unknown_parameter");
     rejects({ ...base, tools: [tool, { ...tool, vector_store_ids: ["vs_2"] }] }, "tools[1].type", "invalid_value");
     rejects({ ...base, tools: [tool, { type: "web_search" }] }, "tools[1].type", "unsupported_parameter");
-    rejects({ ...base, tools: [{ type: "code_interpreter" }] }, "tools[0].type", "unsupported_parameter");
+    rejects({ ...base, tools: [{ type: "code_interpreter" }] }, "tools[0].container", "missing_required_parameter");
+    rejects({ ...base, tools: [{ type: "code_interpreter", container: { type: "auto", network_policy: { type: "allowlist" } } }] }, "tools[0].container.network_policy", "unsupported_parameter");
   });
 
   test("tool_choice decides whether the search runs", () => {

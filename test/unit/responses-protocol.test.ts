@@ -225,7 +225,7 @@ describe("Responses request parsing", () => {
     rejects({ model: "m", input: [{ type: "function_call", name: "f", arguments: "{}" }] }, "input[0].call_id", "missing_required_parameter");
     rejects({ model: "m", input: [{ type: "reasoning", id: "rs_1", summary: [] }] }, "input[0].type", "unsupported_parameter");
     rejects({ model: "m", input: [{ type: "bogus" }] }, "input[0].type", "invalid_value");
-    rejects({ ...base, tools: [weather, { type: "web_search" }] }, "tools[1].type", "unsupported_parameter", /built-in tools are not supported/);
+    rejects({ ...base, tools: [weather, { type: "web_search" }] }, "tools[1].type", "unsupported_parameter", /not supported: of the built-in tools this server has/);
     rejects({ ...base, tools: [{ type: "function", name: "bad name" }] }, "tools[0].name", "invalid_value");
     rejects({ ...base, tools: [weather, weather] }, "tools[1].name", "invalid_value");
     rejects({ ...base, tools: [weather], tool_choice: { type: "function", name: "nope" } }, "tool_choice.name", "invalid_value");
