@@ -47,6 +47,8 @@ export interface ResponseRun {
   events: AsyncGenerator<ResponseStreamEvent>;
   /** The response object: final once `events` is done. */
   response(): ResponseObject;
+  /** The response as it is stored (code calls keep their outputs). */
+  stored(): ResponseObject;
 }
 
 const TERMINAL = new Set(["completed", "incomplete", "failed", "cancelled"]);
@@ -202,7 +204,7 @@ export class ResponsesService {
       ...(options.createdAt !== undefined ? { createdAt: options.createdAt } : {}),
     });
     const logger = this.#logger;
-    const finish = (): Promise<void> => this.#persist(principal.projectId, turn, builder.response, false);
+    const finish = (): Promise<void> => this.#persist(principal.projectId, turn, builder.storedResponse, false);
     async function* events(): AsyncGenerator<ResponseStreamEvent> {
       yield* builder.start();
       if (search !== undefined) {
@@ -250,7 +252,7 @@ export class ResponsesService {
         }
       }
     }
-    return { model: run.model, events: events(), response: () => builder.response };
+    return { model: run.model, events: events(), response: () => builder.response, stored: () => builder.storedResponse };
   }
 
   /** Stores a finished response and appends the turn to its conversation. */
@@ -334,7 +336,7 @@ export class ResponsesService {
       for await (const _ of run.events) {
         // Events of a background response are not streamed; only the final object is kept.
       }
-      final = { ...run.response(), store: true, background: true };
+      final = { ...run.stored(), store: true, background: true };
     } catch (error) {
       if (signal.aborted) return;
       final = renderResponse({ id: queued.id, createdAt: queued.created_at, model: queued.model }, turn.request, {

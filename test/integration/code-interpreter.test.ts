@@ -137,6 +137,20 @@ describe("the code_interpreter tool", { skip }, () => {
     assert.ok(messages.some((m) => m.role === "tool" && m.content.includes("21")));
   });
 
+  it("keeps a call's outputs in storage when include left them out: a follow-up's model reads them, and retrieval shows them with include", async () => {
+    script(["print('kept', 7 * 6)"], "Ran.");
+    const first = await client.responses.create({ model: "scripted", input: "Run", tools: [{ type: "code_interpreter", container: { type: "auto" } }] });
+    assert.equal((first.output[0] as unknown as Item).outputs, null);
+    script([], "It printed kept 42.");
+    await client.responses.create({ model: "scripted", input: "What did it print?", previous_response_id: first.id, tools: [{ type: "code_interpreter", container: { type: "auto" } }] });
+    const messages = (upstream.seen.at(-1)!.body as { messages: { role: string; content: string }[] }).messages;
+    assert.ok(messages.some((m) => m.role === "tool" && m.content === "kept 42\n"), JSON.stringify(messages));
+    const plain = await client.responses.retrieve(first.id);
+    assert.equal((plain.output[0] as unknown as Item).outputs, null);
+    const withOutputs = await client.responses.retrieve(first.id, { include: ["code_interpreter_call.outputs"] });
+    assert.deepEqual((withOutputs.output[0] as unknown as Item).outputs, [{ type: "logs", logs: "kept 42\n" }]);
+  });
+
   it("takes its calls back as input from a client that keeps its own history (store: false)", async () => {
     script(["secret = 1234\nprint(secret)"], "It printed 1234.");
     const first = await client.responses.create({ model: "scripted", input: "Run it", store: false, tools: [{ type: "code_interpreter", container: { type: "auto" } }], include: ["code_interpreter_call.outputs"] });

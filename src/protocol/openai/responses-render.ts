@@ -115,6 +115,12 @@ export function renderInputTokens(tokens: number): { object: "response.input_tok
   return { object: "response.input_tokens", input_tokens: tokens };
 }
 
+/** A stored response as a retrieval with `include` shows it: code calls' outputs only when asked for. */
+export function applyResponseInclude(response: ResponseObject, include: readonly string[]): ResponseObject {
+  if (include.includes("code_interpreter_call.outputs")) return response;
+  return { ...response, output: response.output.map((item) => (item.type === "code_interpreter_call" ? { ...item, outputs: null } : item)) };
+}
+
 /** A deep copy of an output item, so that an event never shows later changes. */
 export function copyItem(item: ResponseOutputItem): ResponseOutputItem {
   if (item.type === "function_call") return { ...item };

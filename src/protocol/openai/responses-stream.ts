@@ -130,6 +130,8 @@ export class ResponseStreamBuilder {
   #message: MessageSlot | undefined;
   /** Citations for the message that ends the generation, from a file search. */
   #citations: FileCitation[] = [];
+  /** Every code call's outputs, kept for storage whatever `include` says (the model reads them in follow-ups). */
+  readonly #codeOutputs = new Map<string, CodeInterpreterOutput[]>();
   /** Files the code interpreter wrote, cited on the message that ends the generation. */
   #containerFiles: ContainerFileRef[] = [];
   #sequence = 0;
@@ -160,6 +162,16 @@ export class ResponseStreamBuilder {
   /** The response as it stands: the final object once finished. */
   get response(): ResponseObject {
     return this.#final ?? this.#render(this.#request.background ? "queued" : "in_progress", null, null);
+  }
+
+  /**
+   * The response as stored: code calls keep their outputs even when `include` left them out of what
+   * the client got, so a follow-up's model reads them (retrieval applies its own `include`).
+   */
+  get storedResponse(): ResponseObject {
+    const response = this.response;
+    if (this.#codeOutputs.size === 0) return response;
+    return { ...response, output: response.output.map((item) => (item.type === "code_interpreter_call" ? { ...item, outputs: this.#codeOutputs.get(item.id) ?? item.outputs } : item)) };
   }
 
   /** The output items so far (final once finished), for storage. */
@@ -287,6 +299,7 @@ export class ResponseStreamBuilder {
     const slot = this.#codeSlot(id);
     if (slot === undefined) return;
     slot.item.outputs = this.#request.include.includes("code_interpreter_call.outputs") ? outputs.map((o) => ({ ...o })) : null;
+    this.#codeOutputs.set(id, outputs.map((o) => ({ ...o })));
     this.#containerFiles.push(...files.filter((f) => !this.#containerFiles.some((c) => c.fileId === f.fileId)));
     this.#closeSlot(slot, "completed", events);
   }

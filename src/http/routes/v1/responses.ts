@@ -4,7 +4,7 @@ import { parseResponsesRequest } from "../../../protocol/openai/responses-parse.
 import type { ResponsesRequest } from "../../../protocol/openai/responses-types.ts";
 import { renderDeleted } from "../../../protocol/openai/deleted.ts";
 import { renderList } from "../../../protocol/openai/lists.ts";
-import { renderInputTokens, type ResponseObject } from "../../../protocol/openai/responses-render.ts";
+import { applyResponseInclude, renderInputTokens, type ResponseObject } from "../../../protocol/openai/responses-render.ts";
 import type { ModelRegistry } from "../../../services/model-registry.ts";
 import type { ResponsesService, StoredItemValue } from "../../../services/responses-service.ts";
 import { sendJson } from "../../respond.ts";
@@ -92,8 +92,9 @@ export function responsesRoutes(deps: { service: ResponsesService; endpoint: Res
       pattern: "/v1/responses/:id",
       handler: async (ctx) => {
         if (ctx.query.get("stream") === "true") throw new ApiError(400, "Replaying a stored response as a stream is not supported; retrieve it without 'stream'.", { type: "invalid_request_error", param: "stream", code: "unsupported_parameter" });
+        const include = readInclude(ctx.query);
         const stored = await service.get(ctx.principal.projectId, ctx.params.id ?? "");
-        sendJson(ctx.res, 200, storedBody(stored.body));
+        sendJson(ctx.res, 200, applyResponseInclude(storedBody(stored.body), include));
       },
     },
     {
