@@ -104,6 +104,36 @@ export const configSchema = z.strictObject({
       sessionPriceUsd: z.number().min(0).default(0.03),
     })
     .prefault({}),
+  /** The Responses API's `web_search` tool: a search engine, and how pages are fetched. */
+  webSearch: z
+    .strictObject({
+      /** The engine; the tool is refused while none is set. */
+      backend: z.enum(["searxng", "brave", "tavily", "json"]).optional(),
+      /** SearXNG's or the JSON endpoint's URL (Brave and Tavily default to their public APIs). */
+      baseUrl: z.string().url().optional(),
+      /** The environment variable holding the engine's API key (Brave, Tavily, the JSON endpoint). */
+      apiKeyEnv: z.string().min(1).optional(),
+      /** The generic JSON endpoint's query parameter and where its results and their fields are. */
+      json: z
+        .strictObject({
+          queryParam: z.string().min(1).default("q"),
+          resultsPath: z.string().default("results"),
+          urlField: z.string().min(1).default("url"),
+          titleField: z.string().min(1).default("title"),
+          snippetField: z.string().min(1).default("snippet"),
+        })
+        .prefault({}),
+      /** Results asked of the engine per search. */
+      maxResults: z.number().int().min(1).max(20).default(5),
+      /** Hosts (`name`, `name:port`, IPs, CIDRs) that may be private: a self-hosted SearXNG, an intranet. */
+      allowPrivate: z.array(z.string().min(1)).default([]),
+      fetchTimeoutMs: z.number().int().min(100).default(10_000),
+      maxPageBytes: z.number().int().min(1024).default(2 * 1024 * 1024),
+      maxRedirects: z.number().int().min(0).max(20).default(5),
+      /** USD per search call (OpenAI: $10 per 1,000 calls). */
+      pricePerCallUsd: z.number().min(0).default(0.01),
+    })
+    .prefault({}),
   /** HTTP worker processes sharing the port; above 1 this process hosts the engine for them. */
   workers: z.number().int().min(1).max(64).default(1),
   gpu: z.enum(["auto", "cuda", "vulkan", "metal", "cpu"]).default("auto"),
@@ -170,7 +200,12 @@ export const configSchema = z.strictObject({
              * (and built-in tools) run here, bridged through chat.
              */
             endpoints: z
-              .array(z.enum(["/responses", "/embeddings", "/completions", "/moderations", "/audio/speech", "/audio/transcriptions", "/audio/translations", "/realtime"]))
+              .array(
+                z.enum([
+                  "/responses", "/embeddings", "/completions", "/moderations", "/audio/speech", "/audio/transcriptions", "/audio/translations", "/realtime",
+                  "/images/generations", "/images/edits", "/images/variations",
+                ]),
+              )
               .optional(),
             /** Output-token cap sent when a request sets none and the provider requires one (Anthropic). */
             maxTokens: z.number().int().min(1).default(4096),

@@ -122,6 +122,12 @@ export interface Usage {
   audioSeconds?: number;
   /** Characters spoken (`/v1/audio/speech`). */
   characters?: number;
+  /** Images made (`/v1/images/*`). */
+  images?: number;
+  /** The size of those images (`1024x1024`), for the images usage page. */
+  imageSize?: string;
+  /** A cost fixed by the request itself (images are priced per image), which token prices do not change. */
+  costUsd?: number;
 }
 
 /** The parts a streamed chat generation yields, in order per choice. */

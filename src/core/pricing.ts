@@ -8,8 +8,12 @@ export interface Pricing {
   output: number;
 }
 
-/** The cost of one request: cached prompt tokens at the cached-input price, the rest at the input price. */
+/**
+ * The cost of one request: cached prompt tokens at the cached-input price, the rest at the input
+ * price; a usage with a fixed `costUsd` (images, priced per image) costs that.
+ */
 export function priceUsage(usage: Usage, pricing: Pricing): number {
+  if (usage.costUsd !== undefined) return usage.costUsd;
   const uncached = Math.max(0, usage.promptTokens - usage.cachedTokens);
   const micro = uncached * pricing.input + usage.cachedTokens * pricing.cachedInput + usage.completionTokens * pricing.output;
   return micro / 1_000_000;

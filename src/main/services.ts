@@ -9,7 +9,9 @@ import { BatchService } from "../services/batch-service.ts";
 import { BudgetGuard } from "../services/budgets.ts";
 import { ChatService } from "../services/chat-service.ts";
 import { CodeInterpreterTool } from "../services/code-interpreter-tool.ts";
+import { WebSearchTool } from "../services/web-search-tool.ts";
 import { ContainerService } from "../services/container-service.ts";
+import { ImageService } from "../services/image-service.ts";
 import { VERSION } from "../version.ts";
 import { batchEndpoints, createModelEndpoints, type ModelEndpoints } from "../services/endpoints/model-endpoints.ts";
 import type { ModelRegistry } from "../services/model-registry.ts";
@@ -49,6 +51,8 @@ export interface Services {
   batchService: BatchService;
   batchWorker: BatchWorker;
   audio: AudioService;
+  /** The Images API, relayed to upstreams that make images (and what the image_generation tool calls). */
+  images: ImageService;
   /** Containers (the Containers API, and where the code interpreter runs code). */
   containers: ContainerService;
 }
@@ -91,16 +95,27 @@ export function buildServices(
     sessionPriceUsd: ci.sessionPriceUsd,
   });
   cleanup.defer("code interpreter sessions", () => codeInterpreter.dispose());
-  const responses = new ResponsesService(objects, chat, meter, logger, { search: vectorSearch, codeInterpreter, maxCodeCalls: ci.maxCallsPerResponse });
+  const ws = config.webSearch;
+  const webSearch = new WebSearchTool({
+    backend:
+      ws.backend === undefined
+        ? undefined
+        : { backend: ws.backend, baseUrl: ws.baseUrl, apiKey: ws.apiKeyEnv === undefined ? undefined : process.env[ws.apiKeyEnv], json: ws.json },
+    policy: { allowPrivate: ws.allowPrivate, timeoutMs: ws.fetchTimeoutMs, maxBytes: ws.maxPageBytes, maxRedirects: ws.maxRedirects },
+    maxResults: ws.maxResults,
+    pricePerCallUsd: ws.pricePerCallUsd,
+  });
+  const responses = new ResponsesService(objects, chat, meter, logger, { search: vectorSearch, codeInterpreter, webSearch, maxToolCalls: ci.maxCallsPerResponse });
   // Unfinished background responses stay queued in storage and resume at the next start.
   cleanup.defer("background responses", () => responses.close());
   const batchStore = new BatchStore(storage.db);
   const audio = new AudioService(registry);
+  const images = new ImageService({ registry, gate, meter });
   const chatAudio = new ChatAudio(audio, { speechModel: config.audio.chatSpeechModel, transcriptionModel: config.audio.chatTranscriptionModel, retentionSeconds: 3600 });
   const endpoints = createModelEndpoints({ chat, responses, registry, engineVersion: VERSION, chatAudio });
   const batchService = new BatchService({ batches: batchStore, files, registry, endpoints: batchEndpoints(endpoints), maxRequests: config.batches.maxRequests });
   const batchWorker = new BatchWorker({ store: batchStore, service: batchService, logger, concurrency: config.batches.concurrency });
-  return { objects, files, uploads, meter, budgets, limiter, gate, chat, endpoints, vectorStores, vectorSearch, indexer, vectorStoreService, responses, batchStore, batchService, batchWorker, audio, containers };
+  return { objects, files, uploads, meter, budgets, limiter, gate, chat, endpoints, vectorStores, vectorSearch, indexer, vectorStoreService, responses, batchStore, batchService, batchWorker, audio, images, containers };
 }
 
 /**

@@ -100,7 +100,18 @@ export function unsupportedEndpoint(model: string, endpoint: ForwardEndpoint, wh
 }
 
 /** OpenAI endpoints that pass through to upstreams which have them. */
-export type ForwardEndpoint = "/responses" | "/embeddings" | "/completions" | "/moderations" | "/audio/speech" | "/audio/transcriptions" | "/audio/translations" | "/realtime";
+export type ForwardEndpoint =
+  | "/responses"
+  | "/embeddings"
+  | "/completions"
+  | "/moderations"
+  | "/audio/speech"
+  | "/audio/transcriptions"
+  | "/audio/translations"
+  | "/realtime"
+  | "/images/generations"
+  | "/images/edits"
+  | "/images/variations";
 
 /** Where to open an upstream's realtime WebSocket for a model, with its credentials. */
 export interface RealtimeTarget {
@@ -110,12 +121,22 @@ export interface RealtimeTarget {
   deployment: string;
 }
 
-/** A multipart form to relay (the transcription endpoints' uploads), its file held in memory. */
+/** One file of a multipart form to relay, held in memory. */
+export interface ForwardFile {
+  field: string;
+  filename: string;
+  contentType: string;
+  bytes: Uint8Array;
+}
+
+/** A multipart form to relay (the transcription endpoints' and image edits' uploads), its files held in memory. */
 export interface ForwardForm {
   kind: "form";
   /** Text fields in order; arrays as repeated `name[]` fields. `model` is replaced by the upstream's name. */
   fields: readonly (readonly [string, string])[];
-  file: { field: string; filename: string; contentType: string; bytes: Uint8Array };
+  file: ForwardFile;
+  /** Further files sent after `file`, in order (an image edit's other images and its mask). */
+  moreFiles?: readonly ForwardFile[];
 }
 
 /** What `forward` sends: a JSON body, or a multipart form. */
@@ -134,6 +155,8 @@ export interface ForwardedResponse {
   body: AsyncIterable<Uint8Array> | readonly Uint8Array[];
   /** The deployment that answered, for logs. */
   deployment: string;
+  /** The upstream's own name of the model that answered (the deployment's `model`), where known. */
+  model?: string;
 }
 
 /** One input to embed: text, or token ids of the model's own vocabulary. */

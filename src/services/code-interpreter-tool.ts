@@ -1,11 +1,10 @@
-import type { ChatMessage, ChatRequest, ChatStreamPart, ToolCall, ToolDefinition, Usage } from "../core/chat.ts";
+import type { ToolDefinition } from "../core/chat.ts";
 import { ApiError, invalidRequest } from "../core/errors.ts";
 import { toGrammarSchema } from "../protocol/openai/json-schema-subset.ts";
 import type { ContainerFileRef } from "../protocol/openai/responses-stream.ts";
 import { CODE_INTERPRETER_FUNCTION } from "../protocol/openai/responses-to-chat.ts";
 import type { CodeInterpreterOutput, CodeInterpreterSettings, RequestInputItem, ResponseOutputItem } from "../protocol/openai/responses-types.ts";
 import { PythonSandbox, sandboxSupport, type SandboxLimits } from "../providers/sandbox/python-sandbox.ts";
-import type { ChatRun } from "./chat-service.ts";
 import type { ContainerService } from "./container-service.ts";
 
 /** The code interpreter's limits (config `codeInterpreter`). */
@@ -21,14 +20,6 @@ export interface CodeInterpreterConfig {
   /** USD per session (a container's Python process started), as OpenAI charges per container. */
   sessionPriceUsd: number;
 }
-
-/** What the loop yields: the model's parts, and the code calls it makes, as they happen. */
-export type CodeLoopPart =
-  | ChatStreamPart
-  | { type: "code-start"; callId: string }
-  | { type: "code-delta"; callId: string; text: string }
-  | { type: "code-run"; callId: string; code: string }
-  | { type: "code-done"; callId: string; outputs: CodeInterpreterOutput[]; files: ContainerFileRef[] };
 
 /** Figures larger than this are left as files, not inlined as images. */
 const MAX_IMAGE_BYTES = 8 * 2 ** 20;
@@ -76,7 +67,7 @@ export function partialCode(args: string): string {
 }
 
 /** The code of a finished call: its `code` argument, or the arguments themselves when they are not that JSON. */
-function callCode(args: string): string {
+export function callCode(args: string): string {
   try {
     const parsed = JSON.parse(args) as { code?: unknown };
     if (typeof parsed.code === "string") return parsed.code;
@@ -86,20 +77,10 @@ function callCode(args: string): string {
   return args;
 }
 
-function addUsage(a: Usage | undefined, b: Usage): Usage {
-  if (a === undefined) return b;
-  return {
-    promptTokens: a.promptTokens + b.promptTokens,
-    completionTokens: a.completionTokens + b.completionTokens,
-    cachedTokens: a.cachedTokens + b.cachedTokens,
-    reasoningTokens: a.reasoningTokens + b.reasoningTokens,
-  };
-}
-
 /**
- * The built-in `code_interpreter` tool for any chat model: the model is given a `python` function;
- * each call runs in the container's sandboxed Python session and its output goes back to the model,
- * which is asked again, until it answers without running code or the calls run out.
+ * The built-in `code_interpreter` tool for any chat model: the model is given a `python` function
+ * ({@link PYTHON_TOOL}); each call runs in the container's sandboxed Python session, and the tool loop
+ * (tool-loop.ts) gives its output back to the model.
  */
 export class CodeInterpreterTool {
   readonly #containers: ContainerService;
@@ -148,107 +129,6 @@ export class CodeInterpreterTool {
     }
     const created = await this.#containers.create(projectId, { name: "code-interpreter", fileIds: spec.fileIds, expiresAfterMinutes: 20, memoryLimit: spec.memoryLimit });
     return created.id;
-  }
-
-  /**
-   * Runs the model and the code it writes: `first` is the model's first run (with {@link PYTHON_TOOL}
-   * among its tools), `start` starts the next. Usage parts are summed over the runs, yielded and
-   * reported to `onUsage` as a running total.
-   */
-  async *loop(
-    first: ChatRun,
-    request: ChatRequest,
-    ctx: {
-      projectId: string;
-      containerId: string;
-      maxCalls: number;
-      signal: AbortSignal;
-      start: (request: ChatRequest) => Promise<ChatRun>;
-      onUsage: (usage: Usage) => void;
-      /** A session started (to meter): the container's Python process was not running. */
-      onSession: () => void;
-    },
-  ): AsyncGenerator<CodeLoopPart> {
-    let run = first;
-    let messages = request.messages;
-    let calls = 0;
-    let total: Usage | undefined;
-    for (;;) {
-      const pending = new Map<number, { id: string; args: string; shown: number }>();
-      // Out of calls, a model that still calls the function (one that ignores tool_choice) is not obeyed.
-      const ignored = new Set<number>();
-      const mayRun = calls < ctx.maxCalls;
-      let text = "";
-      let finish: ChatStreamPart | undefined;
-      let otherCalls: ToolCall[] = [];
-      try {
-        for (let step = run.first; !step.done; step = await run.parts.next()) {
-          const part = step.value;
-          if (part.type === "usage") {
-            // The builder and the meter keep the last usage they are given: give them the sum of all runs.
-            total = addUsage(total, part.usage);
-            ctx.onUsage(total);
-            yield { type: "usage", usage: total };
-            continue;
-          }
-          if (part.type === "served-by") {
-            yield part;
-            continue;
-          }
-          if (part.choice !== 0) continue;
-          if (part.type === "tool-call-start" && part.name === CODE_INTERPRETER_FUNCTION && !mayRun) {
-            ignored.add(part.index);
-            continue;
-          }
-          if (part.type === "tool-call-delta" && ignored.has(part.index)) continue;
-          if (part.type === "tool-call-start" && part.name === CODE_INTERPRETER_FUNCTION) {
-            pending.set(part.index, { id: part.id, args: "", shown: 0 });
-            yield { type: "code-start", callId: part.id };
-            continue;
-          }
-          const call = part.type === "tool-call-delta" ? pending.get(part.index) : undefined;
-          if (call !== undefined && part.type === "tool-call-delta") {
-            call.args += part.arguments;
-            const code = partialCode(call.args);
-            if (code.length > call.shown) {
-              yield { type: "code-delta", callId: call.id, text: code.slice(call.shown) };
-              call.shown = code.length;
-            }
-            continue;
-          }
-          if (part.type === "finish" && pending.size > 0) {
-            finish = part;
-            continue;
-          }
-          if (part.type === "tool-call-start") otherCalls = [...otherCalls, { id: part.id, name: part.name, arguments: "" }];
-          if (part.type === "text-delta") text += part.text;
-          yield part;
-        }
-      } finally {
-        await run.parts.return?.(undefined);
-      }
-      if (pending.size === 0) return;
-      const toolCalls: ToolCall[] = [];
-      const results: ChatMessage[] = [];
-      for (const call of pending.values()) {
-        const code = callCode(call.args);
-        yield { type: "code-run", callId: call.id, code };
-        const ran = await this.execute(ctx.projectId, ctx.containerId, code, ctx.signal, ctx.onSession);
-        yield { type: "code-done", callId: call.id, outputs: ran.outputs, files: ran.files };
-        toolCalls.push({ id: call.id, name: CODE_INTERPRETER_FUNCTION, arguments: JSON.stringify({ code }) });
-        results.push({ role: "tool", content: ran.forModel, toolCallId: call.id });
-        calls++;
-      }
-      if (otherCalls.length > 0) {
-        // The client's functions were called too: the response ends for it to answer them.
-        if (finish !== undefined) yield finish;
-        return;
-      }
-      messages = [...messages, { role: "assistant", content: text, toolCalls }, ...results];
-      // Out of calls, the model must answer with what it has.
-      const next: ChatRequest = calls >= ctx.maxCalls ? { ...request, messages, toolChoice: "none" } : { ...request, messages, toolChoice: "auto" };
-      run = await ctx.start(next);
-    }
   }
 
   /** Runs code in a container's session (started on first use) and records the files it wrote. */

@@ -14,7 +14,10 @@ import type { ChatModel } from "../providers/provider.ts";
 import type { ObjectStore, StoredResponse } from "../storage/object-store.ts";
 import type { Principal } from "./access.ts";
 import type { ChatRun, ChatService } from "./chat-service.ts";
-import { PYTHON_TOOL, type CodeInterpreterTool, type CodeLoopPart } from "./code-interpreter-tool.ts";
+import type { CodeInterpreterTool } from "./code-interpreter-tool.ts";
+import { ResponseTools, type ServerToolDetail } from "./responses-tools.ts";
+import { runToolLoop, type ToolLoopPart } from "./tool-loop.ts";
+import type { WebSearchTool } from "./web-search-tool.ts";
 import { FileSearchTool } from "./file-search-tool.ts";
 import type { UsageMeter } from "./usage-meter.ts";
 
@@ -37,8 +40,10 @@ export interface ResponsesServiceOptions {
   search?: VectorSearch | undefined;
   /** Runs the `code_interpreter` tool; without it the tool is refused. */
   codeInterpreter?: CodeInterpreterTool | undefined;
-  /** Code runs per response at most, unless `max_tool_calls` is lower. */
-  maxCodeCalls?: number;
+  /** Runs the `web_search` tool; without it the tool is refused. */
+  webSearch?: WebSearchTool | undefined;
+  /** Calls of server-run tools per response at most, unless `max_tool_calls` is lower. */
+  maxToolCalls?: number;
 }
 
 /** A running response: its events as they happen (start events included), then its final object. */
@@ -70,8 +75,8 @@ export class ResponsesService {
   readonly #meter: UsageMeter;
   readonly #logger: Logger;
   readonly #fileSearch: FileSearchTool | undefined;
-  readonly #code: CodeInterpreterTool | undefined;
-  readonly #maxCodeCalls: number;
+  readonly #tools: ResponseTools;
+  readonly #maxToolCalls: number;
   readonly #background = new Map<string, AbortController>();
   readonly #jobs = new Set<Promise<void>>();
   #closed = false;
@@ -82,8 +87,8 @@ export class ResponsesService {
     this.#meter = meter;
     this.#logger = logger;
     this.#fileSearch = options.search === undefined ? undefined : new FileSearchTool(options.search, chat);
-    this.#code = options.codeInterpreter;
-    this.#maxCodeCalls = options.maxCodeCalls ?? 10;
+    this.#tools = new ResponseTools({ code: options.codeInterpreter, web: options.webSearch, meter });
+    this.#maxToolCalls = options.maxToolCalls ?? 10;
   }
 
   /** The items before this turn: the previous response's whole chain, or the conversation's items. */
@@ -125,7 +130,7 @@ export class ResponsesService {
     const history = await this.#history(projectId, req);
     const byId = new Map(history.map((i) => [i.id, i]));
     const inputItems = req.input.map((item, i): StoredItemValue => {
-      if (item.type === "file_search_call" || item.type === "code_interpreter_call") return { ...item };
+      if (item.type === "file_search_call" || item.type === "code_interpreter_call" || item.type === "web_search_call") return { ...item };
       if (item.type !== "item_reference") return { ...item, id: itemId(item) } as StoredItemValue;
       const found = byId.get(item.id);
       if (found === undefined) throw invalidRequest(`Item with id '${item.id}' not found in this response's history.`, `input[${i}].id`, "item_not_found");
@@ -133,14 +138,12 @@ export class ResponsesService {
     });
     const messages = itemsToChatMessages(req.instructions, [...history, ...inputItems], { firstInputIndex: history.length });
     const chat = toChatRequest(req, messages);
-    const code = req.codeInterpreter;
-    if (code === undefined) return { request: req, chat, inputItems };
-    if (this.#code === undefined) throw invalidRequest("Tools of type 'code_interpreter' are not available on this server.", `${code.param}.type`, "unsupported_parameter");
-    this.#code.check(code);
-    const containerId = await this.#code.container(projectId, code, [...history, ...inputItems]);
-    // The model runs code through the server's own function; forcing the tool forces that function first.
-    const tools = [...chat.tools, PYTHON_TOOL];
-    return { request: req, chat: { ...chat, tools, toolChoice: code.forced ? { name: PYTHON_TOOL.name } : chat.toolChoice }, inputItems, containerId };
+    if (!this.#tools.uses(req)) return { request: req, chat, inputItems };
+    const tools = await this.#tools.prepare(projectId, req, [...history, ...inputItems]);
+    // The model calls the server's tools through functions of their own; forcing a tool forces its function first.
+    const prepared: PreparedTurn = { request: req, chat: { ...chat, tools: [...chat.tools, ...tools.functions], toolChoice: tools.choice ?? chat.toolChoice }, inputItems };
+    if (tools.containerId !== undefined) prepared.containerId = tools.containerId;
+    return prepared;
   }
 
   /**
@@ -170,29 +173,15 @@ export class ResponsesService {
       }
     }
     const started = run;
-    const code = this.#code;
-    const containerId = turn.containerId;
-    const parts: AsyncIterator<CodeLoopPart> =
-      code === undefined || containerId === undefined
+    const serverTools = this.#tools.uses(turn.request) ? this.#tools.session(principal, turn.request, turn.containerId, run.model.capabilities.contextSize) : undefined;
+    const parts: AsyncIterator<ToolLoopPart<ServerToolDetail>> =
+      serverTools === undefined
         ? { next: async () => (first ? ((first = false), started.first) : started.parts.next()), return: async () => (await started.parts.return?.(undefined)) ?? { done: true, value: undefined } }
-        : code.loop(started, chat, {
-            projectId: principal.projectId,
-            containerId,
-            maxCalls: Math.min(this.#maxCodeCalls, turn.request.maxToolCalls ?? Infinity),
+        : runToolLoop(started, chat, {
+            functions: serverTools.functions,
+            maxCalls: Math.min(this.#maxToolCalls, turn.request.maxToolCalls ?? Infinity),
             signal,
             onUsage,
-            onSession: () =>
-              this.#meter.record({
-                principal,
-                model: "code-interpreter",
-                endpoint: "/v1/containers/sessions",
-                // One unit, priced at the session price.
-                usage: { ...emptyUsage(), promptTokens: 1 },
-                latencyMs: 0,
-                status: 200,
-                batch: false,
-                pricing: code.sessionPricing,
-              }),
             // Later runs report usage through their parts, which the loop sums.
             start: (next) => this.#chat.start(next, signal, () => undefined),
           });
@@ -212,27 +201,10 @@ export class ResponsesService {
         yield* builder.finishFileSearch(search.queries, search.results, search.citations);
       }
       try {
-        const callItems = new Map<string, string>();
         for (let step = await parts.next(); !step.done; step = await parts.next()) {
           const part = step.value;
-          const events: ResponseStreamEvent[] = [];
-          switch (part.type) {
-            case "code-start":
-              callItems.set(part.callId, builder.startCodeCall(containerId ?? "", events));
-              break;
-            case "code-delta":
-              builder.codeDelta(callItems.get(part.callId) ?? "", part.text, events);
-              break;
-            case "code-run":
-              builder.runCode(callItems.get(part.callId) ?? "", part.code, events);
-              break;
-            case "code-done":
-              builder.finishCodeCall(callItems.get(part.callId) ?? "", part.outputs, part.files, events);
-              break;
-            default:
-              events.push(...builder.push(part));
-          }
-          yield* events;
+          if (part.type === "tool-start" || part.type === "tool-args" || part.type === "tool-run" || part.type === "tool-done") yield* serverTools?.events(part, builder) ?? [];
+          else yield* builder.push(part);
         }
         yield* builder.end();
       } catch (error) {
@@ -279,7 +251,7 @@ export class ResponsesService {
       // conversation, must not collide with what is stored.
       const inputs = turn.inputItems.map((item) =>
         storedConversationItem(
-          item.type === "file_search_call" ? { ...item, id: prefixedId("fs_", 48) } : item.type === "code_interpreter_call" ? { ...item, id: prefixedId("ci_", 48) } : conversationItemFromInput(item),
+          item.type === "file_search_call" ? { ...item, id: prefixedId("fs_", 48) } : item.type === "code_interpreter_call" ? { ...item, id: prefixedId("ci_", 48) } : item.type === "web_search_call" ? { ...item, id: prefixedId("ws_", 48) } : conversationItemFromInput(item),
           response.created_at,
         ),
       );

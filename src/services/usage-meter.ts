@@ -57,7 +57,9 @@ export class UsageMeter {
 
   /** Prices and queues one request's usage; returns the record. */
   record(request: MeteredRequest): UsageRecord {
-    const cost = request.pricing ? priceUsage(request.usage, request.pricing) * (request.batch ? BATCH_DISCOUNT : 1) : 0;
+    // A fixed cost (images) stands whether or not the model has token prices.
+    const base = request.usage.costUsd ?? (request.pricing ? priceUsage(request.usage, request.pricing) : 0);
+    const cost = base * (request.batch ? BATCH_DISCOUNT : 1);
     const record: UsageRecord = {
       // Time-ordered, so the usage table's inserts stay cheap however large it grows.
       id: `usage_${sortableId(24)}`,
@@ -74,6 +76,8 @@ export class UsageMeter {
       outputAudioTokens: request.usage.audioOutputTokens ?? 0,
       audioSeconds: request.usage.audioSeconds ?? 0,
       characters: request.usage.characters ?? 0,
+      images: request.usage.images ?? 0,
+      imageSize: request.usage.imageSize ?? null,
       latencyMs: Math.round(request.latencyMs),
       status: request.status,
       costUsd: cost,

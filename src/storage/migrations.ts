@@ -307,4 +307,13 @@ CREATE UNIQUE INDEX container_files_path ON container_files(container_id, path);
 CREATE INDEX container_files_container ON container_files(container_id, seq);
 `,
   },
+  {
+    // Images (/v1/images/*): how many each request made and their size, so the usage API can report
+    // organization.usage.images by size and source.
+    version: 9,
+    sql: `
+ALTER TABLE usage_records ADD COLUMN images BIGINT NOT NULL DEFAULT 0;
+ALTER TABLE usage_records ADD COLUMN image_size TEXT;
+`,
+  },
 ];

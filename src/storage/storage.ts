@@ -56,6 +56,10 @@ export interface UsageRecord {
   outputAudioTokens: number;
   audioSeconds: number;
   characters: number;
+  /** Images made (`/v1/images/*`); 0 when absent. */
+  images?: number;
+  /** Their size (`1024x1024`), for image requests. */
+  imageSize?: string | null;
   latencyMs: number;
   status: number;
   costUsd: number;
@@ -79,9 +83,16 @@ export interface UsageBucketRow {
   audioSeconds: number;
   characters: number;
   costUsd: number;
+  /** Images made. */
+  images: number;
+  /** When grouped by `size`: the images' size. */
+  imageSize: string | null;
+  /** When grouped by `source`: the request path (`/v1/images/edits`). */
+  endpoint: string | null;
 }
 
-export type UsageGroup = "project_id" | "model" | "api_key_id" | "batch";
+/** What usage pages group by; `size` and `source` (the request path) only on the images page. */
+export type UsageGroup = "project_id" | "model" | "api_key_id" | "batch" | "size" | "source";
 
 
 function toProject(r: Row): Project {
@@ -323,8 +334,8 @@ export class Storage {
     await this.db.transaction(async (tx) => {
       for (const r of records) {
         await tx.run(
-          "INSERT INTO usage_records (id, created_at, project_id, key_id, model, endpoint, input_tokens, cached_tokens, output_tokens, reasoning_tokens, input_audio_tokens, output_audio_tokens, audio_seconds, characters, latency_ms, status, cost_usd, batch) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-          [r.id, r.createdAt, r.projectId, r.keyId, r.model, r.endpoint, r.inputTokens, r.cachedTokens, r.outputTokens, r.reasoningTokens, r.inputAudioTokens, r.outputAudioTokens, r.audioSeconds, r.characters, r.latencyMs, r.status, r.costUsd, r.batch ? 1 : 0],
+          "INSERT INTO usage_records (id, created_at, project_id, key_id, model, endpoint, input_tokens, cached_tokens, output_tokens, reasoning_tokens, input_audio_tokens, output_audio_tokens, audio_seconds, characters, images, image_size, latency_ms, status, cost_usd, batch) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+          [r.id, r.createdAt, r.projectId, r.keyId, r.model, r.endpoint, r.inputTokens, r.cachedTokens, r.outputTokens, r.reasoningTokens, r.inputAudioTokens, r.outputAudioTokens, r.audioSeconds, r.characters, r.images ?? 0, r.imageSize ?? null, r.latencyMs, r.status, r.costUsd, r.batch ? 1 : 0],
         );
       }
     });
@@ -343,8 +354,10 @@ export class Storage {
     endpoints?: readonly string[];
     /** No records of these endpoints. */
     excludeEndpoints?: readonly string[];
+    /** Only records of images of these sizes. */
+    imageSizes?: readonly string[];
   }): Promise<UsageBucketRow[]> {
-    const columns: Record<UsageGroup, string> = { project_id: "project_id", model: "model", api_key_id: "key_id", batch: "batch" };
+    const columns: Record<UsageGroup, string> = { project_id: "project_id", model: "model", api_key_id: "key_id", batch: "batch", size: "image_size", source: "endpoint" };
     const groups = q.groupBy.map((g) => columns[g]);
     const where = ["created_at >= ?", "created_at < ?"];
     const params: Param[] = [q.start, q.end];
@@ -357,6 +370,7 @@ export class Storage {
     inList("model", q.models);
     inList("key_id", q.keyIds);
     inList("endpoint", q.endpoints);
+    inList("image_size", q.imageSizes);
     if (q.excludeEndpoints !== undefined && q.excludeEndpoints.length > 0) {
       where.push(`endpoint NOT IN (${q.excludeEndpoints.map(() => "?").join(", ")})`);
       params.push(...q.excludeEndpoints);
@@ -366,7 +380,7 @@ export class Storage {
     const sql = `SELECT ${bucket} AS bucket_start${groups.map((g) => `, ${g}`).join("")},
       COUNT(*) AS requests, SUM(input_tokens) AS input_tokens, SUM(cached_tokens) AS cached_tokens,
       SUM(output_tokens) AS output_tokens, SUM(reasoning_tokens) AS reasoning_tokens, SUM(cost_usd) AS cost_usd,
-      SUM(input_audio_tokens) AS input_audio_tokens, SUM(output_audio_tokens) AS output_audio_tokens, SUM(audio_seconds) AS audio_seconds, SUM(characters) AS characters
+      SUM(input_audio_tokens) AS input_audio_tokens, SUM(output_audio_tokens) AS output_audio_tokens, SUM(audio_seconds) AS audio_seconds, SUM(characters) AS characters, SUM(images) AS images
       FROM usage_records WHERE ${where.join(" AND ")}
       GROUP BY bucket_start${groups.map((g) => `, ${g}`).join("")} ORDER BY bucket_start`;
     const rows = await this.db.all(sql, [q.start, q.start, q.bucketSeconds, q.bucketSeconds, ...params]);
@@ -386,6 +400,9 @@ export class Storage {
       audioSeconds: num(r.audio_seconds),
       characters: num(r.characters),
       costUsd: num(r.cost_usd),
+      images: num(r.images),
+      imageSize: strOrNull(r.image_size),
+      endpoint: strOrNull(r.endpoint),
     }));
   }
 

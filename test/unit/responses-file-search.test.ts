@@ -274,7 +274,7 @@ describe("file_search rendering", () => {
     const [call, message] = final.output;
     assert.ok(call?.type === "file_search_call" && message?.type === "message");
     assert.equal(call.results, null);
-    assert.deepEqual(message.content[0]?.annotations.map((a) => a.file_id), ["file-a"]);
+    assert.deepEqual(message.content[0]?.annotations.map((a) => (a as FileCitation).file_id), ["file-a"]);
   });
 
   test("no hits: results [] and no annotations; an empty answer still carries the message", () => {
@@ -415,7 +415,7 @@ describe("file_search in the Responses service", () => {
     assert.ok(call?.type === "file_search_call" && message?.type === "message");
     assert.deepEqual(call.queries, ["who is lily"], "the queries as the search ran them");
     assert.deepEqual(call.results?.map((r) => r.file_id), ["file-a", "file-b"]);
-    assert.deepEqual(message.content[0]?.annotations.map((a) => [a.file_id, (a as FileCitation).index]), [["file-a", 5], ["file-b", 5]]);
+    assert.deepEqual(message.content[0]?.annotations.map((a) => [(a as FileCitation).file_id, (a as FileCitation).index]), [["file-a", 5], ["file-b", 5]]);
   });
 
   test("keeps the search results within the model's context, leaving room for the answer", async () => {
@@ -429,7 +429,7 @@ describe("file_search in the Responses service", () => {
     assert.ok(prompt > 1200, `the context is used: ${prompt}`);
     const message = response.output[1];
     assert.ok(message?.type === "message");
-    const cited = message.content[0]?.annotations.map((a) => a.file_id) ?? [];
+    const cited = message.content[0]?.annotations.map((a) => (a as FileCitation).file_id) ?? [];
     assert.ok(cited.length > 0 && cited.length < 12, `only the hits given are cited: ${cited.length}`);
     assert.match(request.messages[0]?.content ?? "", new RegExp(`\\[${cited.length}\\] file-${cited.length - 1}\\.txt:`));
 

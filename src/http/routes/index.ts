@@ -18,6 +18,7 @@ import type { UploadStore } from "../../storage/upload-store.ts";
 import type { VectorStoreStore } from "../../storage/vector-store-store.ts";
 import type { Route } from "../router.ts";
 import type { AudioService } from "../../services/audio-service.ts";
+import type { ImageService } from "../../services/image-service.ts";
 import { healthHandler, readyHandler } from "./health.ts";
 import { audioRoutes } from "./v1/audio.ts";
 import { realtimeRoutes } from "./v1/realtime.ts";
@@ -29,6 +30,7 @@ import { containerRoutes } from "./v1/containers.ts";
 import { conversationRoutes } from "./v1/conversations.ts";
 import { embeddingsHandler } from "./v1/embeddings.ts";
 import { fileRoutes } from "./v1/files.ts";
+import { imageRoutes } from "./v1/images.ts";
 import { forwardHandler } from "./v1/forward.ts";
 import { getModelHandler, listModelsHandler } from "./v1/models.ts";
 import { organizationRoutes } from "./v1/organization.ts";
@@ -62,13 +64,14 @@ export interface RouteDeps {
   vectorStoreService: VectorStoreService;
   vectorSearch: VectorSearchService;
   audio: AudioService;
+  images: ImageService;
   realtimeSecrets: RealtimeSecrets;
   containers: ContainerService;
 }
 
 /** The route table: every endpoint the server answers, in the order the router tries them. */
 export function apiRoutes(deps: RouteDeps): Route[] {
-  const { config, state, storage, registry, access, budgets, gate, endpoints, objects, files, uploads, responses, batchService, batchStore, batchWorker, vectorStores, vectorStoreService, vectorSearch, audio, realtimeSecrets, containers } = deps;
+  const { config, state, storage, registry, access, budgets, gate, endpoints, objects, files, uploads, responses, batchService, batchStore, batchWorker, vectorStores, vectorStoreService, vectorSearch, audio, images, realtimeSecrets, containers } = deps;
   return [
     { method: "GET", pattern: "/health", handler: healthHandler(registry) },
     { method: "GET", pattern: "/ready", handler: readyHandler(state) },
@@ -81,6 +84,7 @@ export function apiRoutes(deps: RouteDeps): Route[] {
     { method: "POST", pattern: "/v1/completions", handler: completionsHandler(endpoints.completions, gate) },
     { method: "POST", pattern: "/v1/moderations", handler: forwardHandler(endpoints.moderations, gate) },
     ...audioRoutes({ service: audio, gate }),
+    ...imageRoutes({ service: images, gate }),
     ...realtimeRoutes({ secrets: realtimeSecrets, registry, transcriptionModel: config.audio.chatTranscriptionModel }),
     ...organizationRoutes({ storage, access, budgets }),
     ...storedChatCompletionRoutes({ objects }),

@@ -104,6 +104,26 @@ export function renderCodeInterpreterSessionsUsage(rows: readonly UsageBucketRow
   }));
 }
 
+/** The request path of each images usage `source`. */
+export const IMAGE_SOURCES = {
+  "image.generation": "/v1/images/generations",
+  "image.edit": "/v1/images/edits",
+  "image.variation": "/v1/images/variations",
+} as const;
+
+/** The `/v1/organization/usage/images` page: images made and requests per bucket and group (`size`, `source` too). */
+export function renderImagesUsage(rows: readonly UsageBucketRow[], groupBy: readonly UsageGroup[], width: number): Record<string, unknown> {
+  const sourceOf = (endpoint: string | null): string | null => Object.entries(IMAGE_SOURCES).find(([, path]) => path === endpoint)?.[0] ?? null;
+  return renderBuckets(rows, width, (r) => ({
+    object: "organization.usage.images.result",
+    images: r.images,
+    num_model_requests: r.requests,
+    source: groupBy.includes("source") ? sourceOf(r.endpoint) : null,
+    size: groupBy.includes("size") ? r.imageSize : null,
+    ...groups(r, groupBy),
+  }));
+}
+
 function groups(r: UsageBucketRow, groupBy: readonly UsageGroup[]): Record<string, unknown> {
   return {
     project_id: groupBy.includes("project_id") ? r.projectId : null,

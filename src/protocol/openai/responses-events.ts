@@ -1,5 +1,5 @@
 import type { ResponseObject } from "./responses-render.ts";
-import type { ContainerFileCitation, FileCitation, OutputTextPart, ResponseOutputItem } from "./responses-types.ts";
+import type { ContainerFileCitation, FileCitation, OutputTextPart, ResponseOutputItem, UrlCitation } from "./responses-types.ts";
 
 // The Responses API's stream events, as the builder in responses-stream.ts emits them.
 
@@ -87,6 +87,14 @@ export interface ResponseFileSearchCallEvent {
   sequence_number: number;
 }
 
+/** A web search call started, is searching, or finished. */
+export interface ResponseWebSearchCallEvent {
+  type: "response.web_search_call.in_progress" | "response.web_search_call.searching" | "response.web_search_call.completed";
+  output_index: number;
+  item_id: string;
+  sequence_number: number;
+}
+
 /** A code interpreter call started, is running its code, or finished. */
 export interface ResponseCodeInterpreterCallEvent {
   type: "response.code_interpreter_call.in_progress" | "response.code_interpreter_call.interpreting" | "response.code_interpreter_call.completed";
@@ -107,7 +115,7 @@ export interface ResponseOutputTextAnnotationAddedEvent {
   output_index: number;
   content_index: number;
   annotation_index: number;
-  annotation: FileCitation | ContainerFileCitation;
+  annotation: FileCitation | ContainerFileCitation | UrlCitation;
   sequence_number: number;
 }
 
@@ -131,6 +139,7 @@ export type ResponseStreamEvent =
   | ResponseFunctionCallArgumentsDoneEvent
   | ResponseFileSearchCallEvent
   | ResponseCodeInterpreterCallEvent
+  | ResponseWebSearchCallEvent
   | ResponseCodeInterpreterCodeEvent
   | ResponseOutputTextAnnotationAddedEvent
   | ResponseErrorEvent;

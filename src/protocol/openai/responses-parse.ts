@@ -10,6 +10,9 @@ import {
   INCLUDE_VALUES,
   type CodeInterpreterSettings,
   type CodeInterpreterToolParam,
+  type WebSearchSettings,
+  type WebSearchToolParam,
+  WEB_SEARCH_TYPES,
   type FileSearchSettings,
   type FileSearchToolParam,
   type IncludeValue,
@@ -104,15 +107,54 @@ function readCodeInterpreterTool(tool: FieldReader): { container: CodeInterprete
   };
 }
 
-function readTools(reader: FieldReader): { definitions: ToolDefinition[]; wire: ToolParam[]; fileSearch: FileSearchSettings | undefined; code: { param: string; container: CodeInterpreterSettings["container"] } | undefined } {
+/** A `web_search` (or `web_search_preview`) tool: domain filters, the user's location, the context size. */
+function readWebSearchTool(tool: FieldReader, type: WebSearchToolParam["type"]): { settings: Omit<WebSearchSettings, "forced">; wire: WebSearchToolParam } {
+  const preview = type.startsWith("web_search_preview");
+  tool.rejectUnknown(new Set(preview ? ["type", "user_location", "search_context_size", "search_content_types"] : ["type", "filters", "user_location", "search_context_size", "external_web_access"]));
+  if (tool.boolean("external_web_access") === false) throw unsupportedParameter(tool.path("external_web_access"), "is not supported: this server has no offline web cache");
+  const types = tool.array("search_content_types");
+  if (types !== undefined && types.some((t) => t !== "text")) throw unsupportedParameter(tool.path("search_content_types"), "only 'text' is searched on this server");
+  const filters = tool.obj.filters === null ? undefined : tool.object("filters");
+  filters?.rejectUnknown(new Set(["allowed_domains"]));
+  const domains = (filters?.obj.allowed_domains === null ? undefined : filters?.array("allowed_domains", { maxLength: 100 })) ?? [];
+  const allowedDomains = domains.map((d, i) => {
+    const param = `${filters?.path("allowed_domains")}[${i}]`;
+    const bare = typeof d === "string" ? d.replace(/^https?:\/\//, "").replace(/\/.*$/, "").toLowerCase() : "";
+    if (!/^(\*\.)?[a-z0-9-]+(\.[a-z0-9-]+)*\.?$/.test(bare)) throw invalidRequest(`Invalid '${param}': expected a domain name.`, param, "invalid_value");
+    return bare;
+  });
+  const location = tool.obj.user_location === null ? undefined : tool.object("user_location");
+  location?.rejectUnknown(new Set(["type", "country", "region", "city", "timezone"]));
+  location?.enumeration("type", ["approximate"] as const);
+  const field = (key: string): string | null => (location?.obj[key] === null ? null : (location?.string(key) ?? null));
+  const country = field("country");
+  if (country !== null && !/^[A-Za-z]{2}$/.test(country)) throw invalidRequest(`Invalid '${location?.path("country")}': expected a two-letter ISO country code.`, location?.path("country") ?? "user_location.country", "invalid_value");
+  const where = location === undefined ? null : { type: "approximate" as const, country, region: field("region"), city: field("city"), timezone: field("timezone") };
+  const contextSize = tool.enumeration("search_context_size", ["low", "medium", "high"] as const) ?? "medium";
+  const place = where === null ? undefined : [where.city, where.region, where.country].filter((p) => p !== null && p !== "").join(", ");
+  return {
+    settings: { param: "", allowedDomains, country: country ?? undefined, location: place === "" ? undefined : place, contextSize },
+    wire: { type, ...(preview ? {} : { filters: allowedDomains.length === 0 ? null : { allowed_domains: allowedDomains } }), user_location: where, search_context_size: contextSize },
+  };
+}
+
+function readTools(reader: FieldReader): { definitions: ToolDefinition[]; wire: ToolParam[]; fileSearch: FileSearchSettings | undefined; code: { param: string; container: CodeInterpreterSettings["container"] } | undefined; web: Omit<WebSearchSettings, "forced"> | undefined } {
   const definitions: ToolDefinition[] = [];
   const wire: ToolParam[] = [];
   const names = new Set<string>();
   let fileSearch: FileSearchSettings | undefined;
   let code: { param: string; container: CodeInterpreterSettings["container"] } | undefined;
+  let web: Omit<WebSearchSettings, "forced"> | undefined;
   (reader.array("tools") ?? []).forEach((raw, i) => {
     const tool = new FieldReader(raw, `tools[${i}]`);
     const type = tool.string("type", { required: true });
+    if ((WEB_SEARCH_TYPES as readonly string[]).includes(type)) {
+      if (web !== undefined) throw invalidRequest("At most one web search tool may be given.", tool.path("type"), "invalid_value");
+      const parsed = readWebSearchTool(tool, type as WebSearchToolParam["type"]);
+      web = { ...parsed.settings, param: `tools[${i}]` };
+      wire.push(parsed.wire);
+      return;
+    }
     if (type === "code_interpreter") {
       if (code !== undefined) throw invalidRequest("At most one tool of type 'code_interpreter' may be given.", tool.path("type"), "invalid_value");
       const parsed = readCodeInterpreterTool(tool);
@@ -160,7 +202,7 @@ function readTools(reader: FieldReader): { definitions: ToolDefinition[]; wire: 
     });
     wire.push({ type: "function", name, description: description ?? null, parameters: parameters ?? null, strict: given ?? null });
   });
-  return { definitions, wire, fileSearch, code };
+  return { definitions, wire, fileSearch, code, web };
 }
 
 function readFunctionChoice(obj: FieldReader, names: ReadonlySet<string>): string {
@@ -183,7 +225,8 @@ function readToolChoice(
   definitions: ToolDefinition[],
   hasFileSearch: boolean,
   hasCode: boolean,
-): { tools: ToolDefinition[]; choice: ToolChoice; wire: ToolChoiceParam; searches: boolean; codes: boolean; forcesCode: boolean } {
+  hasWeb: boolean,
+): { tools: ToolDefinition[]; choice: ToolChoice; wire: ToolChoiceParam; searches: boolean; codes: boolean; forcesCode: boolean; browses: boolean; forcesWeb: boolean } {
   const names = new Set(definitions.map((t) => t.name));
   const raw = reader.obj.tool_choice;
   let wire: ToolChoiceParam = "auto";
@@ -192,6 +235,8 @@ function readToolChoice(
   let searches = hasFileSearch;
   let codes = hasCode;
   let forcesCode = false;
+  let browses = hasWeb;
+  let forcesWeb = false;
   if (typeof raw === "string") {
     choice = wire = reader.enumeration("tool_choice", ["none", "auto", "required"] as const) ?? "auto";
   } else if (raw !== undefined && raw !== null) {
@@ -215,6 +260,12 @@ function readToolChoice(
       choice = "auto";
       forcesCode = true;
       wire = { type: "code_interpreter" };
+    } else if ((WEB_SEARCH_TYPES as readonly string[]).includes(type)) {
+      obj.rejectUnknown(new Set(["type"]));
+      if (!hasWeb) throw invalidRequest(`Invalid '${obj.path("type")}': no tool of type '${type}' was given in 'tools'.`, obj.path("type"), "invalid_value");
+      choice = "auto";
+      forcesWeb = true;
+      wire = { type: type as (typeof WEB_SEARCH_TYPES)[number] };
     } else if (type === "allowed_tools") {
       obj.rejectUnknown(new Set(["type", "mode", "tools"]));
       const mode = obj.enumeration("mode", ["auto", "required"] as const, { required: true }) as "auto" | "required";
@@ -248,17 +299,18 @@ function readToolChoice(
       );
     }
   }
-  if (definitions.length === 0 && !hasFileSearch && !hasCode && choice !== "none" && choice !== "auto") {
+  if (definitions.length === 0 && !hasFileSearch && !hasCode && !hasWeb && choice !== "none" && choice !== "auto") {
     throw invalidRequest("'tool_choice' other than 'none' or 'auto' is only allowed when 'tools' are specified.", "tool_choice");
   }
-  if (choice === "none") searches = codes = false;
-  // 'required' with code but no functions can only mean running code.
-  if (codes && choice === "required" && tools.length === 0 && !searches) forcesCode = true;
+  if (choice === "none") searches = codes = browses = false;
+  // 'required' with one server tool and no functions can only mean calling it.
+  if (codes && !browses && choice === "required" && tools.length === 0 && !searches) forcesCode = true;
+  if (browses && !codes && choice === "required" && tools.length === 0 && !searches) forcesWeb = true;
   // A search that runs is the tool call 'required' asks for; the model then answers as it likes.
-  if ((searches || forcesCode) && choice === "required") choice = "auto";
-  // With the code interpreter the model has a tool (the server's own) even without functions.
-  if (tools.length === 0 && !codes) choice = "none";
-  return { tools, choice, wire, searches, codes, forcesCode };
+  if ((searches || forcesCode || forcesWeb) && choice === "required") choice = "auto";
+  // With the server's own tools the model has functions to call even without the client's.
+  if (tools.length === 0 && !codes && !browses) choice = "none";
+  return { tools, choice, wire, searches, codes, forcesCode, browses, forcesWeb };
 }
 
 function readText(reader: FieldReader): { format: ResponseFormat; wire: TextFormatParam } {
@@ -354,8 +406,8 @@ export function parseResponsesRequest(body: unknown): ResponsesRequest {
     return value as IncludeValue;
   });
 
-  const { definitions, wire: wireTools, fileSearch, code } = readTools(reader);
-  const { tools, choice, wire: wireChoice, searches, codes, forcesCode } = readToolChoice(reader, definitions, fileSearch !== undefined, code !== undefined);
+  const { definitions, wire: wireTools, fileSearch, code, web } = readTools(reader);
+  const { tools, choice, wire: wireChoice, searches, codes, forcesCode, browses, forcesWeb } = readToolChoice(reader, definitions, fileSearch !== undefined, code !== undefined, web !== undefined);
   const maxToolCalls = reader.number("max_tool_calls", { integer: true, min: 0 });
   const text = readText(reader);
   if (text.format.type !== "text" && tools.length > 0 && choice !== "none") {
@@ -385,6 +437,7 @@ export function parseResponsesRequest(body: unknown): ResponsesRequest {
     tools,
     fileSearch: searches && maxToolCalls !== 0 ? fileSearch : undefined,
     codeInterpreter: code !== undefined && codes && maxToolCalls !== 0 ? { ...code, forced: forcesCode } : undefined,
+    webSearch: web !== undefined && browses && maxToolCalls !== 0 ? { ...web, forced: forcesWeb } : undefined,
     toolChoice: choice,
     responseFormat: text.format,
     reasoningEffort: reasoning.effort,

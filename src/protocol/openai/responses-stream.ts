@@ -23,6 +23,8 @@ import type {
   OutputTextPart,
   ResponseCodeInterpreterCall,
   ResponseFileSearchCall,
+  ResponseWebSearchCall,
+  UrlCitation,
   ResponseFunctionCall,
   ResponseOutputItem,
   ResponseOutputMessage,
@@ -81,7 +83,20 @@ interface CodeSlot {
   open: boolean;
 }
 
-type Slot = MessageSlot | CallSlot | SearchSlot | CodeSlot;
+interface WebSlot {
+  item: ResponseWebSearchCall;
+  index: number;
+  open: boolean;
+}
+
+type Slot = MessageSlot | CallSlot | SearchSlot | CodeSlot | WebSlot;
+
+/** A web page given to the model as source `[n]`. */
+export interface NumberedSource {
+  n: number;
+  url: string;
+  title: string;
+}
 
 /** A file the code interpreter wrote, to be cited on the answer. */
 export interface ContainerFileRef {
@@ -132,6 +147,8 @@ export class ResponseStreamBuilder {
   #citations: FileCitation[] = [];
   /** Every code call's outputs, kept for storage whatever `include` says (the model reads them in follow-ups). */
   readonly #codeOutputs = new Map<string, CodeInterpreterOutput[]>();
+  /** Web pages the model was given, by their number, cited where the answer marks them `[n]`. */
+  readonly #webSources = new Map<number, NumberedSource>();
   /** Files the code interpreter wrote, cited on the message that ends the generation. */
   #containerFiles: ContainerFileRef[] = [];
   #sequence = 0;
@@ -304,6 +321,50 @@ export class ResponseStreamBuilder {
     this.#closeSlot(slot, "completed", events);
   }
 
+  /** A `web_search_call` item starts: `response.output_item.added` and `response.web_search_call.in_progress`. */
+  startWebSearch(events: ResponseStreamEvent[]): string {
+    const item: ResponseWebSearchCall = { type: "web_search_call", id: prefixedId("ws_", 48), status: "in_progress", action: { type: "search", query: "" } };
+    if (this.#final !== undefined) return item.id;
+    this.#closeAll("completed", events);
+    const index = this.#slots.length;
+    this.#slots.push({ item, index, open: true });
+    events.push({ type: "response.output_item.added", output_index: index, item: copyItem(item), sequence_number: this.#sequence++ });
+    events.push({ type: "response.web_search_call.in_progress", output_index: index, item_id: item.id, sequence_number: this.#sequence++ });
+    return item.id;
+  }
+
+  /** The query is known and runs: `response.web_search_call.searching`. */
+  webSearching(id: string, query: string, events: ResponseStreamEvent[]): void {
+    const slot = this.#webSlot(id);
+    if (slot === undefined) return;
+    slot.item.action = { type: "search", query };
+    slot.item.status = "searching";
+    events.push({ type: "response.web_search_call.searching", output_index: slot.index, item_id: id, sequence_number: this.#sequence++ });
+  }
+
+  /**
+   * The search is done: its queries and (with `include: ["web_search_call.action.sources"]`) the
+   * pages found; `response.web_search_call.completed` and `response.output_item.done` (status
+   * `failed`, without the completed event, when the search failed). `numbered` are the pages the
+   * model was given, cited where the answer marks them `[n]`.
+   */
+  finishWebSearch(id: string, query: string, sources: readonly { url: string }[], numbered: readonly NumberedSource[], failed: boolean, events: ResponseStreamEvent[]): void {
+    const slot = this.#webSlot(id);
+    if (slot === undefined) return;
+    const withSources = this.#request.include.includes("web_search_call.action.sources");
+    slot.item.action = { type: "search", query, queries: [query], ...(withSources ? { sources: sources.map((s) => ({ type: "url" as const, url: s.url })) } : {}) };
+    for (const source of numbered) this.#webSources.set(source.n, { ...source });
+    if (!failed) return this.#closeSlot(slot, "completed", events);
+    slot.open = false;
+    slot.item.status = "failed";
+    events.push({ type: "response.output_item.done", output_index: slot.index, item: copyItem(slot.item), sequence_number: this.#sequence++ });
+  }
+
+  #webSlot(id: string): WebSlot | undefined {
+    if (this.#final !== undefined) return undefined;
+    return this.#slots.find((s): s is WebSlot => s.item.type === "web_search_call" && s.item.id === id && s.open);
+  }
+
   #codeSlot(id: string): CodeSlot | undefined {
     if (this.#final !== undefined) return undefined;
     return this.#slots.find((s): s is CodeSlot => s.item.type === "code_interpreter_call" && s.item.id === id && s.open);
@@ -454,6 +515,16 @@ export class ResponseStreamBuilder {
         }
         this.#citations = [];
       }
+      if (this.#finishReason !== undefined && this.#webSources.size > 0) {
+        for (const match of slot.part.text.matchAll(/\[(\d{1,3})\]/g)) {
+          const source = this.#webSources.get(Number(match[1]));
+          if (source === undefined) continue;
+          const annotation: UrlCitation = { type: "url_citation", url: source.url, title: source.title, start_index: match.index, end_index: match.index + match[0].length };
+          slot.part.annotations.push(annotation);
+          events.push({ type: "response.output_text.annotation.added", item_id: id, output_index: slot.index, content_index: 0, annotation_index: slot.part.annotations.length - 1, annotation: { ...annotation }, sequence_number: this.#sequence++ });
+        }
+        this.#webSources.clear();
+      }
       if (this.#finishReason !== undefined && this.#containerFiles.length > 0) {
         for (const file of this.#containerFiles) {
           const annotation: ContainerFileCitation = { type: "container_file_citation", container_id: file.containerId, file_id: file.fileId, filename: file.path.split("/").pop() ?? file.path, ...citationSpan(slot.part.text, file.path) };
@@ -488,6 +559,8 @@ export class ResponseStreamBuilder {
         arguments: slot.item.arguments,
         sequence_number: this.#sequence++,
       });
+    } else if (slot.item.type === "web_search_call") {
+      if (status === "completed") events.push({ type: "response.web_search_call.completed", output_index: slot.index, item_id: slot.item.id, sequence_number: this.#sequence++ });
     } else if (slot.item.type === "code_interpreter_call") {
       if (status === "completed") events.push({ type: "response.code_interpreter_call.completed", output_index: slot.index, item_id: slot.item.id, sequence_number: this.#sequence++ });
     } else if (status === "completed") {

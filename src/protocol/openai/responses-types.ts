@@ -65,11 +65,20 @@ export interface ContainerFileCitation {
   end_index: number;
 }
 
-/** Text the assistant produced. Annotations cite files from `file_search` or the code interpreter, else none. */
+/** A web page the answer cites (`web_search`), at the `[n]` marker or the title or URL that names it. */
+export interface UrlCitation {
+  type: "url_citation";
+  url: string;
+  title: string;
+  start_index: number;
+  end_index: number;
+}
+
+/** Text the assistant produced. Annotations cite files from `file_search` or the code interpreter, or web pages. */
 export interface OutputTextPart {
   type: "output_text";
   text: string;
-  annotations: (FileCitation | ContainerFileCitation)[];
+  annotations: (FileCitation | ContainerFileCitation | UrlCitation)[];
   logprobs: OutputLogprob[];
 }
 
@@ -187,11 +196,22 @@ export interface ResponseCodeInterpreterCall {
   outputs: CodeInterpreterOutput[] | null;
 }
 
+/**
+ * A `web_search` call: what was searched and, when `include` asks for
+ * `web_search_call.action.sources`, the pages found.
+ */
+export interface ResponseWebSearchCall {
+  type: "web_search_call";
+  id: string;
+  status: "in_progress" | "searching" | "completed" | "failed";
+  action: { type: "search"; query: string; queries?: string[]; sources?: { type: "url"; url: string }[] };
+}
+
 /** One item of a response's `output`. */
-export type ResponseOutputItem = ResponseOutputMessage | ResponseFunctionCall | ResponseFileSearchCall | ResponseCodeInterpreterCall;
+export type ResponseOutputItem = ResponseOutputMessage | ResponseFunctionCall | ResponseFileSearchCall | ResponseCodeInterpreterCall | ResponseWebSearchCall;
 
 /** One item of a Responses request's `input`: the items conversations share, or a file search call sent back. */
-export type RequestInputItem = ResponseInputItem | ResponseFileSearchCall | ResponseCodeInterpreterCall;
+export type RequestInputItem = ResponseInputItem | ResponseFileSearchCall | ResponseCodeInterpreterCall | ResponseWebSearchCall;
 
 // ---------------------------------------------------------------------------------------------
 // Request settings as the response object repeats them.
@@ -233,8 +253,32 @@ export interface CodeInterpreterToolParam {
 export const CONTAINER_MEMORY_LIMITS = ["1g", "4g", "16g", "64g"] as const;
 export type ContainerMemoryLimit = (typeof CONTAINER_MEMORY_LIMITS)[number];
 
+/** The `web_search` tool's types (and the preview's). */
+export const WEB_SEARCH_TYPES = ["web_search", "web_search_2025_08_26", "web_search_preview", "web_search_preview_2025_03_11"] as const;
+
+/** A `web_search` tool in wire form, as the response repeats it. */
+export interface WebSearchToolParam {
+  type: (typeof WEB_SEARCH_TYPES)[number];
+  filters?: { allowed_domains: string[] } | null;
+  user_location: { type: "approximate"; country: string | null; region: string | null; city: string | null; timezone: string | null } | null;
+  search_context_size: "low" | "medium" | "high";
+}
+
 /** A tool in wire form, as the response repeats it. */
-export type ToolParam = FunctionToolParam | FileSearchToolParam | CodeInterpreterToolParam;
+export type ToolParam = FunctionToolParam | FileSearchToolParam | CodeInterpreterToolParam | WebSearchToolParam;
+
+/** How the web is searched, for a turn in which the model may search. */
+export interface WebSearchSettings {
+  param: string;
+  allowedDomains: string[];
+  /** ISO country of the user's approximate location, given to engines that localise. */
+  country: string | undefined;
+  /** Where the user is, told to the model. */
+  location: string | undefined;
+  contextSize: "low" | "medium" | "high";
+  /** `tool_choice: {type: "web_search"}`: the model must search first. */
+  forced: boolean;
+}
 
 /** How the code interpreter runs, for a turn in which it may. */
 export interface CodeInterpreterSettings {
@@ -269,6 +313,7 @@ export type ToolChoiceParam =
   | { type: "function"; name: string }
   | { type: "file_search" }
   | { type: "code_interpreter" }
+  | { type: (typeof WEB_SEARCH_TYPES)[number] }
   | { type: "allowed_tools"; mode: "auto" | "required"; tools: ({ type: "function"; name: string } | { type: "file_search" })[] };
 
 /** `text.format` in wire form, with the schema as the client sent it. */
@@ -329,6 +374,8 @@ export interface ResponsesRequest {
   fileSearch: FileSearchSettings | undefined;
   /** The `code_interpreter` tool's settings when the model may run code this turn, else undefined. */
   codeInterpreter: CodeInterpreterSettings | undefined;
+  /** The `web_search` tool's settings when the model may search this turn, else undefined. */
+  webSearch: WebSearchSettings | undefined;
   toolChoice: ToolChoice;
   responseFormat: ResponseFormat;
   reasoningEffort: ReasoningEffort | undefined;

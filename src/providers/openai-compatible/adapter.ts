@@ -10,6 +10,7 @@ import { chunkToParts } from "./convert-stream.ts";
 /** OpenAI's other endpoints, which every OpenAI-compatible upstream is taken to have. */
 const OPENAI_ENDPOINTS: ReadonlySet<ForwardEndpoint> = new Set<ForwardEndpoint>([
   "/responses", "/embeddings", "/completions", "/moderations", "/audio/speech", "/audio/transcriptions", "/audio/translations", "/realtime",
+  "/images/generations", "/images/edits", "/images/variations",
 ]);
 
 /** An http(s) base URL as the ws(s) URL of its path `path`. */
@@ -43,7 +44,7 @@ function call(url: string, headers: Record<string, string>, body: unknown): Upst
 function forwardedCall(url: string, headers: Record<string, string>, body: ForwardBody, model: string): UpstreamCall {
   if (!isForwardForm(body)) return call(url, headers, { ...body, model });
   const fields = body.fields.map(([name, value]): [string, string] => [name, name === "model" ? model : value]);
-  const form = encodeMultipart(fields, body.file);
+  const form = encodeMultipart(fields, [body.file, ...(body.moreFiles ?? [])]);
   return { url, headers: { "content-type": form.contentType, accept: "*/*", ...headers }, body: form.bytes };
 }
 

@@ -257,7 +257,7 @@ export class RoutedChatModel implements ChatModel {
       const d = state.deployment;
       if (Array.isArray(value.body)) {
         release();
-        return { response: { ...value, deployment: d.id }, deployment: d };
+        return { response: { ...value, deployment: d.id, model: d.model }, deployment: d };
       }
       // Committed: from here the bytes go to the client and nothing is retried.
       deadlineHandedOver = true;
@@ -271,7 +271,7 @@ export class RoutedChatModel implements ChatModel {
           abort();
         }
       })();
-      return { response: { status: value.status, contentType: value.contentType, deployment: d.id, body }, deployment: d };
+      return { response: { status: value.status, contentType: value.contentType, deployment: d.id, model: d.model, body }, deployment: d };
     } finally {
       if (!deadlineHandedOver) requestDeadline.dispose();
     }

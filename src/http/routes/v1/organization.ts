@@ -1,7 +1,7 @@
 import { invalidRequest } from "../../../core/errors.ts";
 import { unixSeconds } from "../../../core/ids.ts";
 import { renderList } from "../../../protocol/openai/lists.ts";
-import { renderAudioSpeechesUsage, renderAudioTranscriptionsUsage, renderCodeInterpreterSessionsUsage, renderCompletionsUsage, renderCosts, renderKey, renderKeyCreated, renderKeyDeleted, renderLimit, renderProject } from "../../../protocol/openai/organization.ts";
+import { IMAGE_SOURCES, renderAudioSpeechesUsage, renderAudioTranscriptionsUsage, renderCodeInterpreterSessionsUsage, renderCompletionsUsage, renderCosts, renderImagesUsage, renderKey, renderKeyCreated, renderKeyDeleted, renderLimit, renderProject } from "../../../protocol/openai/organization.ts";
 import { FieldReader } from "../../../protocol/openai/validate.ts";
 import { notFound, type AccessService } from "../../../services/access.ts";
 import type { BudgetGuard } from "../../../services/budgets.ts";
@@ -17,6 +17,8 @@ const SPEECH_ENDPOINTS = ["/v1/audio/speech"] as const;
 const TRANSCRIPTION_ENDPOINTS = ["/v1/audio/transcriptions", "/v1/audio/translations", "/v1/realtime/transcription"] as const;
 /** Each code interpreter session (a container's Python process started) is one record here. */
 const CODE_SESSION_ENDPOINTS = ["/v1/containers/sessions"] as const;
+/** The Images API's request paths (a usage `source` each). */
+const IMAGE_ENDPOINTS: readonly string[] = Object.values(IMAGE_SOURCES);
 
 /** What the admin API needs. */
 export interface OrganizationDeps {
@@ -221,7 +223,7 @@ export function organizationRoutes(deps: OrganizationDeps): Route[] {
         const rows = await storage.usageBuckets({
           start: q.start, end: q.end, bucketSeconds: q.width, groupBy: q.groupBy,
           projectIds: listParam(ctx, "project_ids"), models: listParam(ctx, "models"), keyIds: listParam(ctx, "api_key_ids"),
-          excludeEndpoints: [...SPEECH_ENDPOINTS, ...TRANSCRIPTION_ENDPOINTS, ...CODE_SESSION_ENDPOINTS],
+          excludeEndpoints: [...SPEECH_ENDPOINTS, ...TRANSCRIPTION_ENDPOINTS, ...CODE_SESSION_ENDPOINTS, ...IMAGE_ENDPOINTS],
         });
         sendJson(ctx.res, 200, renderCompletionsUsage(rows, q.groupBy, q.width));
       },
@@ -242,6 +244,23 @@ export function organizationRoutes(deps: OrganizationDeps): Route[] {
         sendJson(ctx.res, 200, render(rows, q.groupBy, q.width));
       },
     })),
+    {
+      method: "GET",
+      pattern: "/v1/organization/usage/images",
+      handler: async (ctx) => {
+        const q = usageQuery(ctx, ["project_id", "model", "api_key_id", "size", "source"]);
+        const sources = listParam(ctx, "sources").map((source) => {
+          const path = (IMAGE_SOURCES as Readonly<Record<string, string>>)[source];
+          if (path === undefined) throw invalidRequest(`Invalid 'sources' value '${source}': expected ${Object.keys(IMAGE_SOURCES).join(", ")}.`, "sources", "invalid_value");
+          return path;
+        });
+        const rows = await storage.usageBuckets({
+          start: q.start, end: q.end, bucketSeconds: q.width, groupBy: q.groupBy, endpoints: sources.length > 0 ? sources : IMAGE_ENDPOINTS,
+          projectIds: listParam(ctx, "project_ids"), models: listParam(ctx, "models"), keyIds: listParam(ctx, "api_key_ids"), imageSizes: listParam(ctx, "sizes"),
+        });
+        sendJson(ctx.res, 200, renderImagesUsage(rows, q.groupBy, q.width));
+      },
+    },
     {
       method: "GET",
       pattern: "/v1/organization/costs",
