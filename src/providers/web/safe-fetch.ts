@@ -146,10 +146,8 @@ export async function safeFetch(
     try {
       for await (const chunk of response.body ?? []) {
         size += (chunk as Uint8Array).length;
-        if (size > policy.maxBytes) {
-          await response.body?.cancel();
-          throw new FetchRefused("too_large", `${url.host} answered more than ${policy.maxBytes} bytes`);
-        }
+        // Leaving the loop cancels the body.
+        if (size > policy.maxBytes) throw new FetchRefused("too_large", `${url.host} answered more than ${policy.maxBytes} bytes`);
         chunks.push(Buffer.from(chunk as Uint8Array));
       }
     } catch (error) {
