@@ -8,6 +8,7 @@ import { ChatAudio } from "../services/chat-audio.ts";
 import { BatchService } from "../services/batch-service.ts";
 import { BudgetGuard } from "../services/budgets.ts";
 import { ChatService } from "../services/chat-service.ts";
+import { ChatWebSearch } from "../services/chat-web-search.ts";
 import { CodeInterpreterTool } from "../services/code-interpreter-tool.ts";
 import { WebSearchTool } from "../services/web-search-tool.ts";
 import { ContainerService } from "../services/container-service.ts";
@@ -112,7 +113,9 @@ export function buildServices(
   const audio = new AudioService(registry);
   const images = new ImageService({ registry, gate, meter });
   const chatAudio = new ChatAudio(audio, { speechModel: config.audio.chatSpeechModel, transcriptionModel: config.audio.chatTranscriptionModel, retentionSeconds: 3600 });
-  const endpoints = createModelEndpoints({ chat, responses, registry, engineVersion: VERSION, chatAudio });
+  // `web_search_options` in Chat Completions searches through the same tool; refused without an engine.
+  const chatWebSearch = ws.backend === undefined ? undefined : new ChatWebSearch(webSearch, meter);
+  const endpoints = createModelEndpoints({ chat, responses, registry, engineVersion: VERSION, chatAudio, chatWebSearch });
   const batchService = new BatchService({ batches: batchStore, files, registry, endpoints: batchEndpoints(endpoints), maxRequests: config.batches.maxRequests });
   const batchWorker = new BatchWorker({ store: batchStore, service: batchService, logger, concurrency: config.batches.concurrency });
   return { objects, files, uploads, meter, budgets, limiter, gate, chat, endpoints, vectorStores, vectorSearch, indexer, vectorStoreService, responses, batchStore, batchService, batchWorker, audio, images, containers };

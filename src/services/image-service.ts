@@ -99,7 +99,8 @@ export class ImageService {
   /**
    * Generates one image with `model` for a tool, as `POST /v1/images/generations` would (not
    * streamed, base64): admitted against the project's budget and limits for `model` and metered as
-   * its own `/v1/images/generations` usage record. Bad params are 400s naming them; a model that
+   * its own `/v1/images/generations` usage record. `response_format` is sent only to a model whose
+   * name (public, or an alias) is a DALL·E one. Bad params are 400s naming them; a model that
    * cannot make images a 400 naming `model`; an upstream that answers only a URL a 502.
    */
   async generate(principal: Principal, model: string, params: ImageGenerationParams, signal: AbortSignal): Promise<GeneratedImage> {
@@ -118,9 +119,9 @@ export class ImageService {
     };
     const request = parseImageGenerationRequest(body);
     const served = this.model(request);
-    // GPT Image always answers base64 and takes no `response_format`; DALL·E is asked for base64.
-    const family = familyOf(served, model, undefined);
-    if (family === undefined || !family.startsWith("gpt-image")) body.response_format = "b64_json";
+    // GPT Image (what the tool is for) always answers base64 and rejects `response_format`; a model
+    // known by name to be DALL·E is asked for base64.
+    if (familyOf(served, model, undefined)?.startsWith("dall-e") === true) body.response_format = "b64_json";
     const admission = await this.#gate.admit(principal, model, served, estimate(request.prompt));
     let usage: Usage | undefined;
     try {

@@ -12,6 +12,7 @@ import type {
 import { CHAT_AUDIO_FORMATS, type AudioOutputOptions, type AudioReference, type InputAudioClip } from "../../core/audio.ts";
 import { invalidRequest, unsupportedParameter } from "../../core/errors.ts";
 import { readVoice } from "./audio.ts";
+import type { WebSearchSettings } from "./responses-types.ts";
 import { readImage } from "./image-input.ts";
 import { toGrammarSchema } from "./json-schema-subset.ts";
 import { readSampling } from "./sampling.ts";
@@ -34,6 +35,8 @@ export interface ParsedChatCompletionRequest {
   audioInputs: readonly InputAudioClip[];
   /** Assistant messages that refer to earlier spoken answers by id, whose transcripts become their content. */
   audioReferences: readonly AudioReference[];
+  /** `web_search_options`: the web is searched for the latest user message before the model runs. */
+  webSearch: WebSearchSettings | undefined;
 }
 
 /** Parameters Modelport honours. */
@@ -42,12 +45,12 @@ export const HONOURED_PARAMETERS: readonly string[] = [
   "presence_penalty", "frequency_penalty", "n", "user", "safety_identifier", "prompt_cache_key",
   "metadata", "store", "stream", "stream_options", "logprobs", "top_logprobs", "logit_bias",
   "tools", "tool_choice", "parallel_tool_calls", "functions", "function_call", "response_format",
-  "reasoning_effort", "service_tier", "modalities", "audio",
+  "reasoning_effort", "service_tier", "modalities", "audio", "web_search_options",
 ];
 
 /** Parameters of OpenAI's API that this server cannot honour: rejected by name, never dropped. */
 export const REJECTED_PARAMETERS: readonly string[] = [
-  "prediction", "web_search_options", "verbosity", "prompt_cache_retention", "prompt_cache_options", "moderation",
+  "prediction", "verbosity", "prompt_cache_retention", "prompt_cache_options", "moderation",
 ];
 
 const KNOWN = new Set([...HONOURED_PARAMETERS, ...REJECTED_PARAMETERS]);
@@ -381,7 +384,34 @@ export function parseChatCompletionRequest(body: unknown): ParsedChatCompletionR
     audioOutput,
     audioInputs: book.clips,
     audioReferences: book.references,
+    webSearch: readWebSearchOptions(reader),
   };
+}
+
+/**
+ * `web_search_options` (as OpenAI's search models take it): the context size, and the user's
+ * approximate location (its country given to engines that localise, the place told to the model).
+ */
+function readWebSearchOptions(reader: FieldReader): WebSearchSettings | undefined {
+  const options = reader.object("web_search_options");
+  if (options === undefined) return undefined;
+  options.rejectUnknown(new Set(["search_context_size", "user_location"]));
+  const contextSize = options.enumeration("search_context_size", ["low", "medium", "high"] as const) ?? "medium";
+  const location = options.object("user_location");
+  let country: string | undefined;
+  let place: string | undefined;
+  if (location !== undefined) {
+    location.rejectUnknown(new Set(["type", "approximate"]));
+    location.enumeration("type", ["approximate"] as const, { required: true });
+    const approximate = new FieldReader(location.required("approximate"), location.path("approximate"));
+    approximate.rejectUnknown(new Set(["country", "region", "city", "timezone"]));
+    country = approximate.string("country");
+    if (country !== undefined && !/^[A-Za-z]{2}$/.test(country)) throw invalidRequest(`Invalid '${approximate.path("country")}': expected a two-letter ISO country code.`, approximate.path("country"), "invalid_value");
+    const parts = [approximate.string("city"), approximate.string("region"), country].filter((p): p is string => p !== undefined && p.trim() !== "");
+    const timezone = approximate.string("timezone");
+    place = parts.length === 0 ? undefined : `${parts.join(", ")}${timezone === undefined || timezone === "" ? "" : ` (time zone ${timezone})`}`;
+  }
+  return { param: "web_search_options", allowedDomains: [], country, location: place, contextSize, forced: true };
 }
 
 /** OpenAI's limit on audio in a request, as on the transcription endpoints. */

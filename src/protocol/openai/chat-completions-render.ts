@@ -27,6 +27,29 @@ export interface CompletionEnvelope {
   systemFingerprint: string;
 }
 
+/** A web page an answer cites (`web_search_options`): `text.slice(startIndex, endIndex)` is its `[n]` marker. */
+export interface ChatUrlCitation {
+  url: string;
+  title: string;
+  startIndex: number;
+  endIndex: number;
+}
+
+/**
+ * A choice's citations, streamed as a delta of their own just before the choice's finish, as
+ * OpenAI's search models send them. Made by the server, never by a model.
+ */
+export interface CitationsPart {
+  type: "annotations";
+  choice: number;
+  annotations: readonly ChatUrlCitation[];
+}
+
+/** A citation in wire form (`ChatCompletionResponseMessage.annotations[]`). */
+export function renderCitation(c: ChatUrlCitation): Record<string, unknown> {
+  return { type: "url_citation", url_citation: { start_index: c.startIndex, end_index: c.endIndex, url: c.url, title: c.title } };
+}
+
 /** One finished choice of a non-streamed completion. */
 export interface CompletedChoice {
   text: string;
@@ -36,6 +59,8 @@ export interface CompletedChoice {
   logprobs: readonly TokenLogprob[] | undefined;
   /** The choice's text spoken, when audio output was asked for. */
   audio?: { id: string; data: Buffer; expiresAt: number; transcript: string };
+  /** The web pages the text cites, when the request searched the web. */
+  annotations?: readonly ChatUrlCitation[] | undefined;
 }
 
 function renderLogprob(entry: TokenLogprob): Record<string, unknown> {
@@ -70,7 +95,7 @@ export function renderChatCompletion(
         // A spoken answer's text is its transcript, as with OpenAI's audio models.
         content: (c.toolCalls.length > 0 && c.text === "") || c.audio !== undefined ? null : c.text,
         refusal: null,
-        annotations: [],
+        annotations: (c.annotations ?? []).map(renderCitation),
       };
       if (c.audio !== undefined) {
         message.audio = { id: c.audio.id, data: c.audio.data.toString("base64"), expires_at: c.audio.expiresAt, transcript: c.audio.transcript };
@@ -142,7 +167,7 @@ export class ChunkSerializer {
    * The SSE frame of the chunk `part` produces, or undefined for a part that produces none:
    * `served-by`, and `usage` unless the client asked for it (`stream_options.include_usage`).
    */
-  chunk(part: ChatStreamPart | SpokenPart): string | undefined {
+  chunk(part: ChatStreamPart | SpokenPart | CitationsPart): string | undefined {
     switch (part.type) {
       case "text-delta": {
         const logprobs = this.#logprobs ? `{"content":${JSON.stringify((part.logprobs ?? []).map(renderLogprob))},"refusal":null}` : "null";
@@ -165,6 +190,8 @@ export class ChunkSerializer {
           : `"tool_calls":[{"index":${part.index},"function":{"arguments":${JSON.stringify(part.arguments)}}}]`;
         return this.#frame(part.choice, inner, "null", "null", part.arguments.length);
       }
+      case "annotations":
+        return this.#frame(part.choice, `"annotations":${JSON.stringify(part.annotations.map(renderCitation))}`, "null", "null", 0);
       case "finish":
         return this.#frame(part.choice, "", "null", `"${wireFinishReason(part.finishReason, this.#legacy)}"`, 0);
       case "usage":

@@ -1,13 +1,16 @@
 import type { SpokenPart } from "../../core/audio.ts";
 import type { ChatStreamPart } from "../../core/chat.ts";
+import { unsupportedParameter } from "../../core/errors.ts";
 import { prefixedId, unixSeconds } from "../../core/ids.ts";
 import { estimateTokens } from "../../core/token-estimate.ts";
 import { parseChatCompletionRequest, type ParsedChatCompletionRequest } from "../../protocol/openai/chat-completions-parse.ts";
-import { renderChatCompletion, type CompletedChoice, type CompletionEnvelope } from "../../protocol/openai/chat-completions-render.ts";
+import { renderChatCompletion, type CitationsPart, type CompletedChoice, type CompletionEnvelope } from "../../protocol/openai/chat-completions-render.ts";
+import type { NumberedSource } from "../../protocol/openai/responses-stream.ts";
 import { systemFingerprint } from "../../protocol/openai/fingerprint.ts";
 import type { ChatModel } from "../../providers/provider.ts";
 import { withAudioTokens, type ChatAudio } from "../chat-audio.ts";
 import type { ChatRun, ChatService } from "../chat-service.ts";
+import { citeSources, withCitations, type ChatWebSearch } from "../chat-web-search.ts";
 import type { Endpoint, EndpointAnswer, EndpointCall } from "./endpoint.ts";
 
 /** A chat generation under way: its envelope (id, model, fingerprint) is fixed once the serving model is known. */
@@ -16,10 +19,11 @@ export interface StartedChatCompletion {
   run: ChatRun;
   /**
    * What to stream, `first` then `parts`: the model's parts, with spoken audio before each choice's
-   * finish when the request asked for audio.
+   * finish when the request asked for audio, and each choice's web citations before its finish when
+   * the request searched the web.
    */
-  first: IteratorResult<ChatStreamPart | SpokenPart>;
-  parts: AsyncIterator<ChatStreamPart | SpokenPart>;
+  first: IteratorResult<ChatStreamPart | SpokenPart | CitationsPart>;
+  parts: AsyncIterator<ChatStreamPart | SpokenPart | CitationsPart>;
   /** Each choice's spoken answer id, when audio was asked for. */
   audioIds: readonly string[] | undefined;
 }
@@ -28,26 +32,36 @@ export interface StartedChatCompletion {
 interface StartedWithAudio extends StartedChatCompletion {
   speaker: ChatModel | undefined;
   audioInput: number;
+  /** The web pages the model was given to cite, when the request searched the web. */
+  sources: readonly NumberedSource[];
 }
 
 /**
  * `POST /v1/chat/completions` as a use case. `start` resolves, admits and starts a generation (the
  * HTTP route streams from it); `run` collects it into a `chat.completion` object. Audio in and out
- * goes through `ChatAudio`, so any text model hears and speaks.
+ * goes through `ChatAudio`, so any text model hears and speaks; `web_search_options` through
+ * `ChatWebSearch`, so any model answers from the web, citing it.
  */
 export class ChatCompletionsEndpoint implements Endpoint<ParsedChatCompletionRequest> {
   readonly #chat: ChatService;
   readonly #engineVersion: string;
   readonly #audio: ChatAudio | undefined;
+  readonly #webSearch: ChatWebSearch | undefined;
 
-  constructor(chat: ChatService, engineVersion: string, audio?: ChatAudio) {
+  /** Without `webSearch` (no search engine configured), `web_search_options` is refused. */
+  constructor(chat: ChatService, engineVersion: string, audio?: ChatAudio, webSearch?: ChatWebSearch) {
     this.#chat = chat;
     this.#engineVersion = engineVersion;
     this.#audio = audio;
+    this.#webSearch = webSearch;
   }
 
   parse(body: unknown): ParsedChatCompletionRequest {
-    return parseChatCompletionRequest(body);
+    const parsed = parseChatCompletionRequest(body);
+    if (parsed.webSearch !== undefined && this.#webSearch === undefined) {
+      throw unsupportedParameter("web_search_options", "is not available: this server has no search engine configured (webSearch.backend)");
+    }
+    return parsed;
   }
 
   /** Admits and starts; errors up to the first generated part are thrown, so they still get a status. */
@@ -66,7 +80,13 @@ export class ChatCompletionsEndpoint implements Endpoint<ParsedChatCompletionReq
       last = usage;
       call.usage(withAudioTokens(usage, heard.audioInputTokens, spoken));
     };
-    const run = await this.#chat.start({ ...heard.request, priority: call.priority }, call.signal, meter);
+    // The web is searched once admitted (each search is priced), with any spoken question heard.
+    const web = parsed.webSearch;
+    const grounded =
+      web !== undefined && this.#webSearch !== undefined
+        ? await this.#webSearch.ground(heard.request, web, call.principal, model.capabilities.contextSize, call.signal)
+        : { request: heard.request, sources: [] };
+    const run = await this.#chat.start({ ...grounded.request, priority: call.priority }, call.signal, meter);
     call.served(run.model);
     const id = run.model.descriptor.id;
     const envelope: CompletionEnvelope = { id: prefixedId("chatcmpl-"), created: unixSeconds(), model: id, systemFingerprint: systemFingerprint(id, this.#engineVersion) };
@@ -91,13 +111,16 @@ export class ChatCompletionsEndpoint implements Endpoint<ParsedChatCompletionReq
       })()[Symbol.asyncIterator]();
       first = await parts.next();
     }
-    return { envelope, run, first, parts, audioIds, speaker, audioInput: heard.audioInputTokens };
+    const started = { envelope, run, audioIds, speaker, audioInput: heard.audioInputTokens, sources: grounded.sources };
+    if (grounded.sources.length === 0) return { ...started, first, parts };
+    const cited = withCitations(first, parts, grounded.sources);
+    return { ...started, first: await cited.next(), parts: cited };
   }
 
   async run(call: EndpointCall, parsed: ParsedChatCompletionRequest): Promise<EndpointAnswer> {
     const started = await this.start(call, parsed);
     const result = await this.#chat.collect(started.run, parsed.request);
-    const choices: CompletedChoice[] = [...result.choices];
+    const choices: CompletedChoice[] = result.choices.map((choice) => ({ ...choice, annotations: citeSources(choice.text, started.sources) }));
     let spoken = 0;
     if (this.#audio !== undefined && started.speaker !== undefined && parsed.audioOutput !== undefined) {
       for (const [i, choice] of result.choices.entries()) {

@@ -1,5 +1,6 @@
 import type { ChatAudio } from "../chat-audio.ts";
 import type { ChatService } from "../chat-service.ts";
+import type { ChatWebSearch } from "../chat-web-search.ts";
 import type { ModelRegistry } from "../model-registry.ts";
 import type { ResponsesService } from "../responses-service.ts";
 import type { BatchEndpoints } from "../batch-service.ts";
@@ -22,10 +23,10 @@ export interface ModelEndpoints {
 }
 
 /** Builds the model endpoints over the chat and Responses services. */
-export function createModelEndpoints(deps: { chat: ChatService; responses: ResponsesService; registry: ModelRegistry; engineVersion: string; chatAudio: ChatAudio }): ModelEndpoints {
+export function createModelEndpoints(deps: { chat: ChatService; responses: ResponsesService; registry: ModelRegistry; engineVersion: string; chatAudio: ChatAudio; chatWebSearch?: ChatWebSearch | undefined }): ModelEndpoints {
   const { registry } = deps;
   return {
-    chatCompletions: new ChatCompletionsEndpoint(deps.chat, deps.engineVersion, deps.chatAudio),
+    chatCompletions: new ChatCompletionsEndpoint(deps.chat, deps.engineVersion, deps.chatAudio, deps.chatWebSearch),
     responses: new ResponsesEndpoint(deps.responses, registry),
     responsesRelay: new RelayEndpoint("/responses", registry),
     embeddings: new EmbeddingsEndpoint(registry, new RelayEndpoint("/embeddings", registry)),

@@ -1,6 +1,6 @@
 import { toApiError } from "../../../core/errors.ts";
 import { encodeSseJson, SSE_DONE } from "../../../core/sse.ts";
-import { ChunkSerializer, renderChatCompletion } from "../../../protocol/openai/chat-completions-render.ts";
+import { ChunkSerializer, renderChatCompletion, type ChatUrlCitation } from "../../../protocol/openai/chat-completions-render.ts";
 import { ChoiceCollector } from "../../../services/chat-service.ts";
 import type { ChatCompletionsEndpoint } from "../../../services/endpoints/chat-completions.ts";
 import type { RequestGate } from "../../../services/request-gate.ts";
@@ -68,16 +68,19 @@ export function chatCompletionsHandler(endpoint: ChatCompletionsEndpoint, gate: 
     const writer = openEventStream(ctx.res);
     // What was streamed, collected as a non-streamed completion would be, for storing.
     const collected = store === undefined ? undefined : new ChoiceCollector(parsed.request);
+    const cited: (readonly ChatUrlCitation[])[] = [];
     try {
       for (let i = 0; i < parsed.request.n; i++) await writer.write(serializer.opening(i));
       for (let step = first; !step.done; step = await parts.next()) {
         const part = step.value;
-        if (part.type !== "audio-data" && part.type !== "audio-done") collected?.add(part);
+        if (part.type === "annotations") cited[part.choice] = part.annotations;
+        else if (part.type !== "audio-data" && part.type !== "audio-done") collected?.add(part);
         const frame = serializer.chunk(part);
         if (frame !== undefined && !(await writer.write(frame))) return;
       }
       if (store !== undefined && collected !== undefined) {
-        const completion = renderChatCompletion(env, collected.choices, ctx.metering?.usage ?? collected.usage, parsed) as RenderedCompletion;
+        const choices = collected.choices.map((choice, i) => ({ ...choice, annotations: cited[i] }));
+        const completion = renderChatCompletion(env, choices, ctx.metering?.usage ?? collected.usage, parsed) as RenderedCompletion;
         await storeCompletion(store, ctx, body, parsed.metadata, completion);
       }
       writer.write(SSE_DONE);
