@@ -134,6 +134,17 @@ export const configSchema = z.strictObject({
       pricePerCallUsd: z.number().min(0).default(0.01),
     })
     .prefault({}),
+  /** The Responses API's remote `mcp` tool. */
+  mcp: z
+    .strictObject({
+      /** Off refuses the tool with a 400. */
+      enabled: z.boolean().default(true),
+      /** Hosts (`name`, `name:port`, IPs, CIDRs) of private MCP servers that may be reached; others must be public. */
+      allowPrivate: z.array(z.string().min(1)).default([]),
+      /** Milliseconds to connect, list tools, or run one call. */
+      timeoutMs: z.number().int().min(100).default(30_000),
+    })
+    .prefault({}),
   /** HTTP worker processes sharing the port; above 1 this process hosts the engine for them. */
   workers: z.number().int().min(1).max(64).default(1),
   gpu: z.enum(["auto", "cuda", "vulkan", "metal", "cpu"]).default("auto"),

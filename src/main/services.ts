@@ -11,6 +11,7 @@ import { ChatService } from "../services/chat-service.ts";
 import { ChatWebSearch } from "../services/chat-web-search.ts";
 import { CodeInterpreterTool } from "../services/code-interpreter-tool.ts";
 import { WebSearchTool } from "../services/web-search-tool.ts";
+import { McpTool } from "../services/mcp-tool.ts";
 import { ContainerService } from "../services/container-service.ts";
 import { ImageService } from "../services/image-service.ts";
 import { VERSION } from "../version.ts";
@@ -106,7 +107,7 @@ export function buildServices(
     maxResults: ws.maxResults,
     pricePerCallUsd: ws.pricePerCallUsd,
   });
-  const responses = new ResponsesService(objects, chat, meter, logger, { search: vectorSearch, codeInterpreter, webSearch, maxToolCalls: ci.maxCallsPerResponse });
+  const responses = new ResponsesService(objects, chat, meter, logger, { search: vectorSearch, codeInterpreter, webSearch, mcp: new McpTool(config.mcp), maxToolCalls: ci.maxCallsPerResponse });
   // Unfinished background responses stay queued in storage and resume at the next start.
   cleanup.defer("background responses", () => responses.close());
   const batchStore = new BatchStore(storage.db);

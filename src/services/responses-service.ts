@@ -8,7 +8,7 @@ import { parseResponsesRequest } from "../protocol/openai/responses-parse.ts";
 import { renderResponse, type ResponseObject } from "../protocol/openai/responses-render.ts";
 import { ResponseStreamBuilder, type ResponseStreamEvent } from "../protocol/openai/responses-stream.ts";
 import { itemsToChatMessages, toChatRequest } from "../protocol/openai/responses-to-chat.ts";
-import type { ResponseInputItem, ResponseOutputItem, ResponsesRequest } from "../protocol/openai/responses-types.ts";
+import type { RequestInputItem, ResponseInputItem, ResponseOutputItem, ResponsesRequest } from "../protocol/openai/responses-types.ts";
 import type { VectorSearch } from "../retrieval/types.ts";
 import type { ChatModel } from "../providers/provider.ts";
 import type { ObjectStore, StoredResponse } from "../storage/object-store.ts";
@@ -18,11 +18,12 @@ import type { CodeInterpreterTool } from "./code-interpreter-tool.ts";
 import { ResponseTools, type ServerToolDetail } from "./responses-tools.ts";
 import { runToolLoop, type ToolLoopPart } from "./tool-loop.ts";
 import type { WebSearchTool } from "./web-search-tool.ts";
+import type { McpTool, McpTurn } from "./mcp-tool.ts";
 import { FileSearchTool } from "./file-search-tool.ts";
 import type { UsageMeter } from "./usage-meter.ts";
 
 /** An item as stored: a wire-form input or output item that always has an id. */
-export type StoredItemValue = (Exclude<ResponseInputItem, { type: "item_reference" }> | ResponseOutputItem) & { id: string };
+export type StoredItemValue = (Exclude<RequestInputItem, { type: "item_reference" }> | ResponseOutputItem) & { id: string };
 
 /** A turn ready to run: the canonical request with its history, and the items it adds. */
 export interface PreparedTurn {
@@ -32,6 +33,8 @@ export interface PreparedTurn {
   inputItems: StoredItemValue[];
   /** The container the code interpreter runs in this turn, when it may run. */
   containerId?: string;
+  /** The turn's MCP servers and tools, and the approvals it answers. */
+  mcp?: McpTurn;
 }
 
 /** Options of the Responses service. */
@@ -42,6 +45,8 @@ export interface ResponsesServiceOptions {
   codeInterpreter?: CodeInterpreterTool | undefined;
   /** Runs the `web_search` tool; without it the tool is refused. */
   webSearch?: WebSearchTool | undefined;
+  /** Calls remote MCP servers for the `mcp` tool; without it the tool is refused. */
+  mcp?: McpTool | undefined;
   /** Calls of server-run tools per response at most, unless `max_tool_calls` is lower. */
   maxToolCalls?: number;
 }
@@ -87,7 +92,7 @@ export class ResponsesService {
     this.#meter = meter;
     this.#logger = logger;
     this.#fileSearch = options.search === undefined ? undefined : new FileSearchTool(options.search, chat);
-    this.#tools = new ResponseTools({ code: options.codeInterpreter, web: options.webSearch, meter });
+    this.#tools = new ResponseTools({ code: options.codeInterpreter, web: options.webSearch, mcp: options.mcp, meter });
     this.#maxToolCalls = options.maxToolCalls ?? 10;
   }
 
@@ -130,7 +135,8 @@ export class ResponsesService {
     const history = await this.#history(projectId, req);
     const byId = new Map(history.map((i) => [i.id, i]));
     const inputItems = req.input.map((item, i): StoredItemValue => {
-      if (item.type === "file_search_call" || item.type === "code_interpreter_call" || item.type === "web_search_call") return { ...item };
+      if (item.type === "file_search_call" || item.type === "code_interpreter_call" || item.type === "web_search_call" || item.type === "mcp_list_tools" || item.type === "mcp_call" || item.type === "mcp_approval_request") return { ...item };
+      if (item.type === "mcp_approval_response") return { ...item, id: item.id ?? prefixedId("mcpr_", 48) };
       if (item.type !== "item_reference") return { ...item, id: itemId(item) } as StoredItemValue;
       const found = byId.get(item.id);
       if (found === undefined) throw invalidRequest(`Item with id '${item.id}' not found in this response's history.`, `input[${i}].id`, "item_not_found");
@@ -139,10 +145,11 @@ export class ResponsesService {
     const messages = itemsToChatMessages(req.instructions, [...history, ...inputItems], { firstInputIndex: history.length });
     const chat = toChatRequest(req, messages);
     if (!this.#tools.uses(req)) return { request: req, chat, inputItems };
-    const tools = await this.#tools.prepare(projectId, req, [...history, ...inputItems]);
+    const tools = await this.#tools.prepare(projectId, req, [...history, ...inputItems], inputItems, new AbortController().signal);
     // The model calls the server's tools through functions of their own; forcing a tool forces its function first.
     const prepared: PreparedTurn = { request: req, chat: { ...chat, tools: [...chat.tools, ...tools.functions], toolChoice: tools.choice ?? chat.toolChoice }, inputItems };
     if (tools.containerId !== undefined) prepared.containerId = tools.containerId;
+    if (tools.mcp !== undefined) prepared.mcp = tools.mcp;
     return prepared;
   }
 
@@ -160,7 +167,10 @@ export class ResponsesService {
   ): Promise<ResponseRun> {
     // The search runs first, so that a store the project cannot see is a 404 before any event.
     const search = turn.request.fileSearch === undefined ? undefined : await this.#fileSearch?.run(principal.projectId, turn, signal);
+    // MCP calls the client approved run first; the model reads what came of them.
+    const preamble = turn.mcp === undefined ? undefined : await this.#tools.preamble(turn.mcp, signal);
     let chat = search?.chat ?? turn.chat;
+    if (preamble !== undefined) chat = { ...chat, messages: [...chat.messages, ...preamble.messages] };
     let run: ChatRun;
     for (;;) {
       try {
@@ -173,7 +183,7 @@ export class ResponsesService {
       }
     }
     const started = run;
-    const serverTools = this.#tools.uses(turn.request) ? this.#tools.session(principal, turn.request, turn.containerId, run.model.capabilities.contextSize) : undefined;
+    const serverTools = this.#tools.uses(turn.request) ? this.#tools.session(principal, turn.request, turn.containerId, run.model.capabilities.contextSize, turn.mcp) : undefined;
     const parts: AsyncIterator<ToolLoopPart<ServerToolDetail>> =
       serverTools === undefined
         ? { next: async () => (first ? ((first = false), started.first) : started.parts.next()), return: async () => (await started.parts.return?.(undefined)) ?? { done: true, value: undefined } }
@@ -200,6 +210,7 @@ export class ResponsesService {
         yield* builder.startFileSearch();
         yield* builder.finishFileSearch(search.queries, search.results, search.citations);
       }
+      if (preamble !== undefined) yield* preamble.events(builder);
       try {
         for (let step = await parts.next(); !step.done; step = await parts.next()) {
           const part = step.value;
@@ -249,9 +260,10 @@ export class ResponsesService {
     if (req.conversation !== undefined && (response.status === "completed" || response.status === "incomplete")) {
       // Input items get fresh ids: a client's own id, or a reference to an item already in the
       // conversation, must not collide with what is stored.
-      const inputs = turn.inputItems.map((item) =>
+      // An approval answer is spent on the call it approves; the conversation keeps the call.
+      const inputs = turn.inputItems.flatMap((item) => (item.type === "mcp_approval_response" ? [] : [item])).map((item) =>
         storedConversationItem(
-          item.type === "file_search_call" ? { ...item, id: prefixedId("fs_", 48) } : item.type === "code_interpreter_call" ? { ...item, id: prefixedId("ci_", 48) } : item.type === "web_search_call" ? { ...item, id: prefixedId("ws_", 48) } : conversationItemFromInput(item),
+          item.type === "message" || item.type === "function_call" || item.type === "function_call_output" ? conversationItemFromInput(item) : { ...item, id: prefixedId(`${item.type.split("_")[0]}_`, 48) },
           response.created_at,
         ),
       );

@@ -1,7 +1,9 @@
-import { emptyUsage, type ToolChoice, type ToolDefinition } from "../core/chat.ts";
+import { emptyUsage, type ChatMessage, type ToolChoice, type ToolDefinition } from "../core/chat.ts";
 import { invalidRequest } from "../core/errors.ts";
 import type { ResponseStreamBuilder, ResponseStreamEvent } from "../protocol/openai/responses-stream.ts";
-import type { CodeInterpreterOutput, RequestInputItem, ResponseOutputItem, ResponsesRequest } from "../protocol/openai/responses-types.ts";
+import type { CodeInterpreterOutput, RequestInputItem, ResponseMcpApprovalRequest, ResponseOutputItem, ResponsesRequest } from "../protocol/openai/responses-types.ts";
+import { emitMcpApprovalRequest, emitMcpListTools, finishMcpCall, mcpCallArgumentsDelta, mcpCallRunning, startMcpCall } from "../protocol/openai/responses-mcp.ts";
+import { McpTool, type McpCallOutcome, type McpTurn } from "./mcp-tool.ts";
 import type { ContainerFileRef } from "../protocol/openai/responses-stream.ts";
 import type { Principal } from "./access.ts";
 import { callCode, partialCode, PYTHON_TOOL, type CodeInterpreterTool } from "./code-interpreter-tool.ts";
@@ -10,7 +12,11 @@ import type { UsageMeter } from "./usage-meter.ts";
 import { searchQuery, WEB_SEARCH_FUNCTION, type WebSearchDetail, type WebSearchTool } from "./web-search-tool.ts";
 
 /** What a server-run call shows in the response, per tool. */
-export type ServerToolDetail = { tool: "code"; outputs: CodeInterpreterOutput[]; files: ContainerFileRef[] } | ({ tool: "web" } & WebSearchDetail);
+export type ServerToolDetail =
+  | { tool: "code"; outputs: CodeInterpreterOutput[]; files: ContainerFileRef[] }
+  | ({ tool: "web" } & WebSearchDetail)
+  | { tool: "mcp"; outcome: McpCallOutcome }
+  | { tool: "mcp-approval"; label: string; name: string; args: string };
 
 /** The loop's parts about server-run calls. */
 export type ToolEventPart = Extract<ToolLoopPart<ServerToolDetail>, { type: "tool-start" | "tool-args" | "tool-run" | "tool-done" }>;
@@ -23,6 +29,14 @@ export interface PreparedTools {
   choice: ToolChoice | undefined;
   /** The container the code interpreter runs in. */
   containerId: string | undefined;
+  /** The MCP servers, their tools and the approval answers of the turn. */
+  mcp: McpTurn | undefined;
+}
+
+/** Work done before the model answers (MCP calls the client approved): what the model reads, and the items it shows. */
+export interface ToolPreamble {
+  messages: ChatMessage[];
+  events(builder: ResponseStreamBuilder): ResponseStreamEvent[];
 }
 
 /** The tools of one running response: what the loop runs, and how each call shows in the stream. */
@@ -40,21 +54,23 @@ export interface ToolSession {
 export class ResponseTools {
   readonly #code: CodeInterpreterTool | undefined;
   readonly #web: WebSearchTool | undefined;
+  readonly #mcp: McpTool | undefined;
   readonly #meter: UsageMeter;
 
-  constructor(options: { code: CodeInterpreterTool | undefined; web: WebSearchTool | undefined; meter: UsageMeter }) {
+  constructor(options: { code: CodeInterpreterTool | undefined; web: WebSearchTool | undefined; mcp: McpTool | undefined; meter: UsageMeter }) {
     this.#code = options.code;
     this.#web = options.web;
+    this.#mcp = options.mcp;
     this.#meter = options.meter;
   }
 
   /** Whether a request uses a server-run tool. */
   uses(req: ResponsesRequest): boolean {
-    return req.codeInterpreter !== undefined || req.webSearch !== undefined;
+    return req.codeInterpreter !== undefined || req.webSearch !== undefined || req.mcp.length > 0 || req.input.some((i) => i.type === "mcp_approval_response");
   }
 
   /** Checks the turn's tools can run here (400s naming them) and makes or finds its container. */
-  async prepare(projectId: string, req: ResponsesRequest, history: readonly (RequestInputItem | ResponseOutputItem)[]): Promise<PreparedTools> {
+  async prepare(projectId: string, req: ResponsesRequest, history: readonly (RequestInputItem | ResponseOutputItem)[], input: readonly RequestInputItem[], signal: AbortSignal): Promise<PreparedTools> {
     const functions: ToolDefinition[] = [];
     let choice: ToolChoice | undefined;
     let containerId: string | undefined;
@@ -73,11 +89,54 @@ export class ResponseTools {
       functions.push(WEB_SEARCH_FUNCTION);
       if (web.forced) choice = { name: WEB_SEARCH_FUNCTION.name };
     }
-    return { functions, choice, containerId };
+    let mcp: McpTurn | undefined;
+    if (req.mcp.length > 0 || input.some((i) => i.type === "mcp_approval_response")) {
+      if (this.#mcp === undefined) throw invalidRequest("Tools of type 'mcp' are not available on this server.", "tools", "unsupported_parameter");
+      mcp = await this.#mcp.prepare(req.mcp, history, input, signal);
+      functions.push(...mcp.definitions);
+      const forced = req.mcpForced;
+      if (forced !== undefined) {
+        const named = [...mcp.functions].filter(([, f]) => f.server.settings.label === forced.label && (forced.name === undefined || f.tool === forced.name));
+        choice = named.length === 1 ? { name: named[0]?.[0] ?? "" } : "required";
+      }
+    }
+    return { functions, choice, containerId, mcp };
+  }
+
+  /** Runs the MCP calls the client approved (or tells the model it refused them), before the model answers. */
+  async preamble(mcp: McpTurn, signal: AbortSignal): Promise<ToolPreamble> {
+    const tool = this.#mcp;
+    const messages: ChatMessage[] = [];
+    const done: { request: ResponseMcpApprovalRequest; outcome: McpCallOutcome | undefined }[] = [];
+    for (const answer of mcp.answers) {
+      const server = mcp.servers.find((s) => s.settings.label === answer.request.server_label);
+      if (!answer.approve || server === undefined || tool === undefined) {
+        messages.push(...McpTool.answerMessages(answer.request, `The user did not approve this call${answer.reason ? `: ${answer.reason}` : "."}`));
+        done.push({ request: answer.request, outcome: undefined });
+        continue;
+      }
+      const outcome = await tool.call(server.settings, answer.request.name, answer.request.arguments, signal);
+      messages.push(...McpTool.answerMessages(answer.request, McpTool.forModel(outcome)));
+      done.push({ request: answer.request, outcome });
+    }
+    return {
+      messages,
+      events: (builder) => {
+        const events: ResponseStreamEvent[] = [];
+        for (const server of mcp.servers) if (server.listed !== undefined) emitMcpListTools(builder, server.settings.label, server.tools, server.listed.error, events);
+        for (const { request, outcome } of done) {
+          if (outcome === undefined) continue;
+          const id = startMcpCall(builder, request.server_label, request.name, request.id, events);
+          mcpCallRunning(builder, id, request.arguments, events);
+          finishMcpCall(builder, id, outcome.output, outcome.error, events);
+        }
+        return events;
+      },
+    };
   }
 
   /** The tools of one response run by `principal`, for a model whose context is `contextTokens`. */
-  session(principal: Principal, req: ResponsesRequest, containerId: string | undefined, contextTokens: number | undefined): ToolSession {
+  session(principal: Principal, req: ResponsesRequest, containerId: string | undefined, contextTokens: number | undefined, mcp?: McpTurn): ToolSession {
     const functions = new Map<string, ServerFunction<ServerToolDetail>>();
     const code = this.#code;
     if (code !== undefined && req.codeInterpreter !== undefined && containerId !== undefined) {
@@ -105,13 +164,42 @@ export class ResponseTools {
         },
       });
     }
-    // Each call's item id in the builder, and how much of its code the client has seen.
+    const mcpTool = this.#mcp;
+    for (const [name, fn] of mcp?.functions ?? []) {
+      if (mcpTool === undefined) break;
+      functions.set(name, {
+        run: async (args, signal) => {
+          if (mcpTool.needsApproval(fn.server.settings, fn.tool)) return { forModel: "", detail: { tool: "mcp-approval", label: fn.server.settings.label, name: fn.tool, args }, stop: true };
+          const outcome = await mcpTool.call(fn.server.settings, fn.tool, args, signal);
+          return { forModel: McpTool.forModel(outcome), detail: { tool: "mcp", outcome } };
+        },
+      });
+    }
+    // Each call's item id in the builder, and how much of its code (or arguments) the client has seen.
     const items = new Map<string, { id: string; shown: number }>();
     return {
       functions,
       events: (part, builder) => {
         const events: ResponseStreamEvent[] = [];
         const python = part.name === PYTHON_TOOL.name;
+        const remote = mcp?.functions.get(part.name);
+        // A call that waits for approval shows as its request once its arguments are whole.
+        const waits = remote !== undefined && mcpTool !== undefined && mcpTool.needsApproval(remote.server.settings, remote.tool);
+        if (remote !== undefined) {
+          if (part.type === "tool-start" && !waits) items.set(part.callId, { id: startMcpCall(builder, remote.server.settings.label, remote.tool, null, events), shown: 0 });
+          const item = items.get(part.callId);
+          if (part.type === "tool-args" && item !== undefined) {
+            mcpCallArgumentsDelta(builder, item.id, part.args.slice(item.shown), events);
+            item.shown = part.args.length;
+          }
+          if (part.type === "tool-run" && item !== undefined) mcpCallRunning(builder, item.id, part.args, events);
+          if (part.type === "tool-done") {
+            const detail = part.detail;
+            if (detail.tool === "mcp" && item !== undefined) finishMcpCall(builder, item.id, detail.outcome.output, detail.outcome.error, events);
+            if (detail.tool === "mcp-approval") emitMcpApprovalRequest(builder, detail.label, detail.name, detail.args, events);
+          }
+          return events;
+        }
         switch (part.type) {
           case "tool-start":
             items.set(part.callId, { id: python ? builder.startCodeCall(containerId ?? "", events) : builder.startWebSearch(events), shown: 0 });
@@ -134,7 +222,7 @@ export class ResponseTools {
             const id = items.get(part.callId)?.id ?? "";
             const detail = part.detail;
             if (detail.tool === "code") builder.finishCodeCall(id, detail.outputs, detail.files, events);
-            else builder.finishWebSearch(id, detail.query, detail.sources, detail.numbered, detail.failed, events);
+            else if (detail.tool === "web") builder.finishWebSearch(id, detail.query, detail.sources, detail.numbered, detail.failed, events);
             break;
           }
         }

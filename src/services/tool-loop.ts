@@ -5,6 +5,8 @@ import type { ChatRun } from "./chat-service.ts";
 export interface ToolRun<D> {
   forModel: string;
   detail: D;
+  /** The response ends after this step without asking the model again (a call that waits for the client's approval). */
+  stop?: boolean;
 }
 
 /** A tool the server runs when the model calls its function. */
@@ -106,16 +108,18 @@ export async function* runToolLoop<D>(
     if (pending.size === 0) return;
     const toolCalls: ToolCall[] = [];
     const results: ChatMessage[] = [];
+    let stop = false;
     for (const call of pending.values()) {
       yield { type: "tool-run", name: call.name, callId: call.id, args: call.args };
       const fn = ctx.functions.get(call.name) as ServerFunction<D>;
       const ran = await fn.run(call.args, ctx.signal);
       yield { type: "tool-done", name: call.name, callId: call.id, detail: ran.detail };
+      stop ||= ran.stop === true;
       toolCalls.push({ id: call.id, name: call.name, arguments: call.args });
       results.push({ role: "tool", content: ran.forModel, toolCallId: call.id });
       calls++;
     }
-    if (clientCalls) {
+    if (clientCalls || stop) {
       // The client's functions were called too: the response ends for it to answer them.
       if (finish !== undefined) yield finish;
       return;

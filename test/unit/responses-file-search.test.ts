@@ -311,7 +311,7 @@ describe("file_search rendering", () => {
     const failed = [...failing.start(), ...failing.startFileSearch(), ...failing.fail(new Error("boom"))];
     checkEvents(failed);
     assertSchema("Response", failing.response);
-    assert.equal(failing.response.output[0]?.status, "incomplete");
+    assert.equal((failing.response.output[0] as { status?: string } | undefined)?.status, "incomplete");
   });
 
   test("text before a function call closes the message; citations go on the message that ends the generation", () => {

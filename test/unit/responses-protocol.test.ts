@@ -471,7 +471,7 @@ describe("Responses stream builder", () => {
     assert.equal(final.status, "incomplete");
     assert.deepEqual(final.incomplete_details, { reason: "max_output_tokens" });
     assert.equal(final.max_output_tokens, 16);
-    assert.equal(final.output[0]?.status, "incomplete");
+    assert.equal((final.output[0] as { status?: string } | undefined)?.status, "incomplete");
   });
 
   test("an empty generation still answers with a message", () => {
@@ -506,7 +506,7 @@ describe("Responses stream builder", () => {
     assert.equal(final.status, "failed");
     assert.equal(final.error?.code, "server_error");
     assert.doesNotMatch(final.error?.message ?? "", /engine crashed/, "internal errors reveal nothing");
-    assert.equal(final.output[0]?.status, "incomplete");
+    assert.equal((final.output[0] as { status?: string } | undefined)?.status, "incomplete");
     assert.deepEqual(builder.end(), [], "a finished response takes no more events");
 
     const error = builder.errorEvent(new ApiError(429, "Slow down", { type: "rate_limit_error", code: "rate_limit_exceeded" }));

@@ -95,6 +95,13 @@ export interface ResponseWebSearchCallEvent {
   sequence_number: number;
 }
 
+/** An MCP server's tools being listed, a call of one, and its arguments. */
+export type ResponseMcpEvent =
+  | { type: "response.mcp_list_tools.in_progress" | "response.mcp_list_tools.completed" | "response.mcp_list_tools.failed"; output_index: number; item_id: string; sequence_number: number }
+  | { type: "response.mcp_call.in_progress" | "response.mcp_call.completed" | "response.mcp_call.failed"; output_index: number; item_id: string; sequence_number: number }
+  | { type: "response.mcp_call_arguments.delta"; output_index: number; item_id: string; delta: string; sequence_number: number }
+  | { type: "response.mcp_call_arguments.done"; output_index: number; item_id: string; arguments: string; sequence_number: number };
+
 /** A code interpreter call started, is running its code, or finished. */
 export interface ResponseCodeInterpreterCallEvent {
   type: "response.code_interpreter_call.in_progress" | "response.code_interpreter_call.interpreting" | "response.code_interpreter_call.completed";
@@ -140,6 +147,7 @@ export type ResponseStreamEvent =
   | ResponseFileSearchCallEvent
   | ResponseCodeInterpreterCallEvent
   | ResponseWebSearchCallEvent
+  | ResponseMcpEvent
   | ResponseCodeInterpreterCodeEvent
   | ResponseOutputTextAnnotationAddedEvent
   | ResponseErrorEvent;

@@ -13,6 +13,7 @@ import type {
   InputMessageItem,
   InputTextPart,
   ItemStatus,
+  McpCallError,
   OutputTextPart,
   RefusalPart,
   RequestInputItem,
@@ -273,6 +274,50 @@ function readCodeInterpreterCallItem(item: FieldReader): ResponseCodeInterpreter
   return { type: "code_interpreter_call", id, status, container_id: containerId, code, outputs };
 }
 
+/** The MCP items a client may send back as input: its approval answers, and earlier lists, calls and requests. */
+function readMcpItem(item: FieldReader, type: string): RequestInputItem {
+  if (type === "mcp_approval_response") {
+    item.rejectUnknown(new Set(["type", "id", "approval_request_id", "approve", "reason"]));
+    const id = item.string("id");
+    const reason = item.obj.reason === null ? null : item.string("reason");
+    return {
+      type: "mcp_approval_response",
+      ...(id !== undefined ? { id } : {}),
+      approval_request_id: item.string("approval_request_id", { required: true, nonEmpty: true }) as string,
+      approve: item.boolean("approve") ?? (item.required("approve") as never),
+      ...(reason !== undefined ? { reason } : {}),
+    };
+  }
+  const common = { id: item.string("id", { required: true, nonEmpty: true }) as string, server_label: item.string("server_label", { required: true }) as string };
+  if (type === "mcp_list_tools") {
+    item.rejectUnknown(new Set(["type", "id", "server_label", "tools", "error"]));
+    const tools = (item.array("tools", { required: true }) ?? []).map((t, i) => {
+      const tool = new FieldReader(t, `${item.path("tools")}[${i}]`);
+      tool.rejectUnknown(new Set(["name", "description", "input_schema", "annotations"]));
+      return { name: tool.string("name", { required: true }) as string, description: tool.string("description") ?? null, input_schema: tool.object("input_schema")?.obj ?? {}, annotations: tool.object("annotations")?.obj ?? null };
+    });
+    return { type: "mcp_list_tools", ...common, tools, error: item.string("error") ?? null };
+  }
+  const name = item.string("name", { required: true }) as string;
+  const args = item.string("arguments", { required: true }) as string;
+  if (type === "mcp_approval_request") {
+    item.rejectUnknown(new Set(["type", "id", "server_label", "name", "arguments"]));
+    return { type: "mcp_approval_request", ...common, name, arguments: args };
+  }
+  item.rejectUnknown(new Set(["type", "id", "server_label", "name", "arguments", "output", "error", "status", "approval_request_id"]));
+  const error = item.obj.error === null || item.obj.error === undefined ? null : (item.object("error")?.obj as McpCallError);
+  return {
+    type: "mcp_call",
+    ...common,
+    name,
+    arguments: args,
+    output: item.obj.output === null ? null : (item.string("output") ?? null),
+    error,
+    status: item.enumeration("status", ["in_progress", "completed", "incomplete", "calling", "failed"] as const) ?? "completed",
+    approval_request_id: item.obj.approval_request_id === null ? null : (item.string("approval_request_id") ?? null),
+  };
+}
+
 function readInputItem(raw: unknown, index: number, param: string, allowFileSearchCall: true): RequestInputItem;
 function readInputItem(raw: unknown, index: number, param: string, allowFileSearchCall: false): ResponseInputItem;
 function readInputItem(raw: unknown, index: number, param: string, allowFileSearchCall: boolean): RequestInputItem {
@@ -298,6 +343,12 @@ function readInputItem(raw: unknown, index: number, param: string, allowFileSear
     case "code_interpreter_call":
       if (allowFileSearchCall) return readCodeInterpreterCallItem(item);
       break;
+    case "mcp_approval_response":
+    case "mcp_list_tools":
+    case "mcp_call":
+    case "mcp_approval_request":
+      if (allowFileSearchCall) return readMcpItem(item, type);
+      break;
   }
   if (UNSUPPORTED_ITEM_TYPES.has(type)) {
     throw invalidRequest(
@@ -306,7 +357,11 @@ function readInputItem(raw: unknown, index: number, param: string, allowFileSear
       "unsupported_parameter",
     );
   }
-  throw invalidValue(item.path("type"), type, allowFileSearchCall ? [...SUPPORTED_ITEM_TYPES, "file_search_call", "code_interpreter_call"] : SUPPORTED_ITEM_TYPES);
+  throw invalidValue(
+    item.path("type"),
+    type,
+    allowFileSearchCall ? [...SUPPORTED_ITEM_TYPES, "file_search_call", "code_interpreter_call", "mcp_approval_response", "mcp_list_tools", "mcp_call", "mcp_approval_request"] : SUPPORTED_ITEM_TYPES,
+  );
 }
 
 /**

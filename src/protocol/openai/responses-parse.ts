@@ -10,6 +10,8 @@ import {
   INCLUDE_VALUES,
   type CodeInterpreterSettings,
   type CodeInterpreterToolParam,
+  type McpServerSettings,
+  type McpToolParam,
   type WebSearchSettings,
   type WebSearchToolParam,
   WEB_SEARCH_TYPES,
@@ -138,16 +140,91 @@ function readWebSearchTool(tool: FieldReader, type: WebSearchToolParam["type"]):
   };
 }
 
-function readTools(reader: FieldReader): { definitions: ToolDefinition[]; wire: ToolParam[]; fileSearch: FileSearchSettings | undefined; code: { param: string; container: CodeInterpreterSettings["container"] } | undefined; web: Omit<WebSearchSettings, "forced"> | undefined } {
+/** A tool-name filter (`{tool_names, read_only}`) or a list of names. */
+function readToolFilter(reader: FieldReader, key: string): { names: string[] | undefined; readOnly: boolean } | undefined {
+  const raw = reader.obj[key];
+  if (raw === undefined || raw === null) return undefined;
+  const names = (list: unknown[], path: string): string[] =>
+    list.map((v, i) => {
+      if (typeof v !== "string" || v === "") throw invalidRequest(`Invalid '${path}[${i}]': expected a tool name.`, `${path}[${i}]`, "invalid_value");
+      return v;
+    });
+  if (Array.isArray(raw)) return { names: names(raw, reader.path(key)), readOnly: false };
+  const filter = reader.object(key) ?? (reader.required(key) as never);
+  filter.rejectUnknown(new Set(["tool_names", "read_only"]));
+  const list = filter.array("tool_names");
+  return { names: list === undefined ? undefined : names(list, filter.path("tool_names")), readOnly: filter.boolean("read_only") ?? false };
+}
+
+/** An `mcp` tool: a remote server by URL, its headers, which tools and which need approval. */
+function readMcpTool(tool: FieldReader): { settings: McpServerSettings; wire: McpToolParam } {
+  tool.rejectUnknown(new Set(["type", "server_label", "server_url", "connector_id", "tunnel_id", "authorization", "server_description", "headers", "allowed_tools", "allowed_callers", "require_approval", "defer_loading"]));
+  for (const key of ["connector_id", "tunnel_id"]) if (tool.has(key) && tool.obj[key] !== null) throw unsupportedParameter(tool.path(key), "is not supported: this server calls MCP servers by server_url");
+  rejectIfSet(tool, "allowed_callers");
+  if (tool.boolean("defer_loading") === true) throw unsupportedParameter(tool.path("defer_loading"), "requires tool search, which this server does not support yet");
+  const label = tool.string("server_label", { required: true, nonEmpty: true }) as string;
+  if (!/^[a-zA-Z0-9_-]{1,64}$/.test(label)) throw invalidRequest(`Invalid '${tool.path("server_label")}': '${label}' does not match ^[a-zA-Z0-9_-]{1,64}$.`, tool.path("server_label"), "invalid_value");
+  const url = tool.string("server_url", { required: true, nonEmpty: true }) as string;
+  if (!/^https?:\/\//i.test(url)) throw invalidRequest(`Invalid '${tool.path("server_url")}': expected an http(s) URL.`, tool.path("server_url"), "invalid_value");
+  const headers: Record<string, string> = {};
+  const given = tool.obj.headers === null ? undefined : tool.object("headers");
+  for (const [k, v] of Object.entries(given?.obj ?? {})) {
+    if (typeof v !== "string") throw invalidRequest(`Invalid '${given?.path(k)}': expected a string.`, given?.path(k) ?? "headers", "invalid_type");
+    headers[k.toLowerCase()] = v;
+  }
+  const authorization = tool.string("authorization");
+  if (authorization !== undefined) headers.authorization = /^bearer /i.test(authorization) ? authorization : `Bearer ${authorization}`;
+  const allowed = readToolFilter(tool, "allowed_tools");
+  const approvalRaw = tool.obj.require_approval;
+  let approval: McpServerSettings["approval"] = { default: true, always: [], never: [] };
+  let approvalWire: McpToolParam["require_approval"] = "always";
+  if (approvalRaw === "never" || approvalRaw === "always") {
+    approval = { default: approvalRaw === "always", always: [], never: [] };
+    approvalWire = approvalRaw;
+  } else if (approvalRaw !== undefined && approvalRaw !== null) {
+    const filter = tool.object("require_approval");
+    if (filter === undefined) throw invalidValue(tool.path("require_approval"), String(approvalRaw), ["always", "never"]);
+    filter.rejectUnknown(new Set(["always", "never"]));
+    const always = readToolFilter(filter, "always")?.names ?? [];
+    const never = readToolFilter(filter, "never")?.names ?? [];
+    // Tools named under neither need approval, as OpenAI's default.
+    approval = { default: true, always, never };
+    approvalWire = { ...(filter.has("always") ? { always: { tool_names: always } } : {}), ...(filter.has("never") ? { never: { tool_names: never } } : {}) };
+  }
+  const description = tool.string("server_description");
+  return {
+    settings: { param: "", label, url, description, headers, allowedTools: allowed?.names, readOnly: allowed?.readOnly ?? false, approval },
+    wire: {
+      type: "mcp",
+      server_label: label,
+      server_url: url,
+      ...(description !== undefined ? { server_description: description } : {}),
+      // The headers and authorization are secrets: never repeated, never stored.
+      headers: null,
+      allowed_tools: allowed === undefined ? null : allowed.readOnly ? { ...(allowed.names !== undefined ? { tool_names: allowed.names } : {}), read_only: true } : (allowed.names ?? null),
+      require_approval: approvalWire,
+    },
+  };
+}
+
+function readTools(reader: FieldReader): { definitions: ToolDefinition[]; wire: ToolParam[]; fileSearch: FileSearchSettings | undefined; code: { param: string; container: CodeInterpreterSettings["container"] } | undefined; web: Omit<WebSearchSettings, "forced"> | undefined; mcp: McpServerSettings[] } {
   const definitions: ToolDefinition[] = [];
   const wire: ToolParam[] = [];
   const names = new Set<string>();
   let fileSearch: FileSearchSettings | undefined;
   let code: { param: string; container: CodeInterpreterSettings["container"] } | undefined;
   let web: Omit<WebSearchSettings, "forced"> | undefined;
+  const mcp: McpServerSettings[] = [];
   (reader.array("tools") ?? []).forEach((raw, i) => {
     const tool = new FieldReader(raw, `tools[${i}]`);
     const type = tool.string("type", { required: true });
+    if (type === "mcp") {
+      const parsed = readMcpTool(tool);
+      if (mcp.some((m) => m.label === parsed.settings.label)) throw invalidRequest(`Duplicate server_label '${parsed.settings.label}'.`, tool.path("server_label"), "invalid_value");
+      mcp.push({ ...parsed.settings, param: `tools[${i}]` });
+      wire.push(parsed.wire);
+      return;
+    }
     if ((WEB_SEARCH_TYPES as readonly string[]).includes(type)) {
       if (web !== undefined) throw invalidRequest("At most one web search tool may be given.", tool.path("type"), "invalid_value");
       const parsed = readWebSearchTool(tool, type as WebSearchToolParam["type"]);
@@ -202,7 +279,7 @@ function readTools(reader: FieldReader): { definitions: ToolDefinition[]; wire: 
     });
     wire.push({ type: "function", name, description: description ?? null, parameters: parameters ?? null, strict: given ?? null });
   });
-  return { definitions, wire, fileSearch, code, web };
+  return { definitions, wire, fileSearch, code, web, mcp };
 }
 
 function readFunctionChoice(obj: FieldReader, names: ReadonlySet<string>): string {
@@ -226,7 +303,8 @@ function readToolChoice(
   hasFileSearch: boolean,
   hasCode: boolean,
   hasWeb: boolean,
-): { tools: ToolDefinition[]; choice: ToolChoice; wire: ToolChoiceParam; searches: boolean; codes: boolean; forcesCode: boolean; browses: boolean; forcesWeb: boolean } {
+  mcpLabels: readonly string[],
+): { mcpForced: { label: string; name: string | undefined } | undefined; tools: ToolDefinition[]; choice: ToolChoice; wire: ToolChoiceParam; searches: boolean; codes: boolean; forcesCode: boolean; browses: boolean; forcesWeb: boolean } {
   const names = new Set(definitions.map((t) => t.name));
   const raw = reader.obj.tool_choice;
   let wire: ToolChoiceParam = "auto";
@@ -237,6 +315,7 @@ function readToolChoice(
   let forcesCode = false;
   let browses = hasWeb;
   let forcesWeb = false;
+  let mcpForced: { label: string; name: string | undefined } | undefined;
   if (typeof raw === "string") {
     choice = wire = reader.enumeration("tool_choice", ["none", "auto", "required"] as const) ?? "auto";
   } else if (raw !== undefined && raw !== null) {
@@ -260,6 +339,14 @@ function readToolChoice(
       choice = "auto";
       forcesCode = true;
       wire = { type: "code_interpreter" };
+    } else if (type === "mcp") {
+      obj.rejectUnknown(new Set(["type", "server_label", "name"]));
+      const label = obj.string("server_label", { required: true }) as string;
+      if (!mcpLabels.includes(label)) throw invalidRequest(`Invalid '${obj.path("server_label")}': no tool of type 'mcp' with server_label '${label}' was given in 'tools'.`, obj.path("server_label"), "invalid_value");
+      const name = obj.obj.name === null ? undefined : obj.string("name");
+      choice = "auto";
+      mcpForced = { label, name };
+      wire = { type: "mcp", server_label: label, ...(name !== undefined ? { name } : {}) };
     } else if ((WEB_SEARCH_TYPES as readonly string[]).includes(type)) {
       obj.rejectUnknown(new Set(["type"]));
       if (!hasWeb) throw invalidRequest(`Invalid '${obj.path("type")}': no tool of type '${type}' was given in 'tools'.`, obj.path("type"), "invalid_value");
@@ -299,7 +386,7 @@ function readToolChoice(
       );
     }
   }
-  if (definitions.length === 0 && !hasFileSearch && !hasCode && !hasWeb && choice !== "none" && choice !== "auto") {
+  if (definitions.length === 0 && !hasFileSearch && !hasCode && !hasWeb && mcpLabels.length === 0 && choice !== "none" && choice !== "auto") {
     throw invalidRequest("'tool_choice' other than 'none' or 'auto' is only allowed when 'tools' are specified.", "tool_choice");
   }
   if (choice === "none") searches = codes = browses = false;
@@ -308,9 +395,10 @@ function readToolChoice(
   if (browses && !codes && choice === "required" && tools.length === 0 && !searches) forcesWeb = true;
   // A search that runs is the tool call 'required' asks for; the model then answers as it likes.
   if ((searches || forcesCode || forcesWeb) && choice === "required") choice = "auto";
+  if (choice === "none") mcpForced = undefined;
   // With the server's own tools the model has functions to call even without the client's.
-  if (tools.length === 0 && !codes && !browses) choice = "none";
-  return { tools, choice, wire, searches, codes, forcesCode, browses, forcesWeb };
+  if (tools.length === 0 && !codes && !browses && (mcpLabels.length === 0 || choice === "none")) choice = "none";
+  return { tools, choice, wire, searches, codes, forcesCode, browses, forcesWeb, mcpForced };
 }
 
 function readText(reader: FieldReader): { format: ResponseFormat; wire: TextFormatParam } {
@@ -406,8 +494,15 @@ export function parseResponsesRequest(body: unknown): ResponsesRequest {
     return value as IncludeValue;
   });
 
-  const { definitions, wire: wireTools, fileSearch, code, web } = readTools(reader);
-  const { tools, choice, wire: wireChoice, searches, codes, forcesCode, browses, forcesWeb } = readToolChoice(reader, definitions, fileSearch !== undefined, code !== undefined, web !== undefined);
+  const { definitions, wire: wireTools, fileSearch, code, web, mcp } = readTools(reader);
+  const { tools, choice, wire: wireChoice, searches, codes, forcesCode, browses, forcesWeb, mcpForced } = readToolChoice(
+    reader,
+    definitions,
+    fileSearch !== undefined,
+    code !== undefined,
+    web !== undefined,
+    mcp.map((m) => m.label),
+  );
   const maxToolCalls = reader.number("max_tool_calls", { integer: true, min: 0 });
   const text = readText(reader);
   if (text.format.type !== "text" && tools.length > 0 && choice !== "none") {
@@ -438,6 +533,8 @@ export function parseResponsesRequest(body: unknown): ResponsesRequest {
     fileSearch: searches && maxToolCalls !== 0 ? fileSearch : undefined,
     codeInterpreter: code !== undefined && codes && maxToolCalls !== 0 ? { ...code, forced: forcesCode } : undefined,
     webSearch: web !== undefined && browses && maxToolCalls !== 0 ? { ...web, forced: forcesWeb } : undefined,
+    mcp: choice === "none" || maxToolCalls === 0 ? [] : mcp,
+    mcpForced,
     toolChoice: choice,
     responseFormat: text.format,
     reasoningEffort: reasoning.effort,

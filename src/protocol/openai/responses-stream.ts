@@ -23,6 +23,9 @@ import type {
   OutputTextPart,
   ResponseCodeInterpreterCall,
   ResponseFileSearchCall,
+  ResponseMcpApprovalRequest,
+  ResponseMcpCall,
+  ResponseMcpListTools,
   ResponseWebSearchCall,
   UrlCitation,
   ResponseFunctionCall,
@@ -89,7 +92,14 @@ interface WebSlot {
   open: boolean;
 }
 
-type Slot = MessageSlot | CallSlot | SearchSlot | CodeSlot | WebSlot;
+/** An item of a tool whose events are made outside the builder (MCP): only its place and state are kept here. */
+interface OtherSlot {
+  item: ResponseMcpListTools | ResponseMcpCall | ResponseMcpApprovalRequest;
+  index: number;
+  open: boolean;
+}
+
+type Slot = MessageSlot | CallSlot | SearchSlot | CodeSlot | WebSlot | OtherSlot;
 
 /** A web page given to the model as source `[n]`. */
 export interface NumberedSource {
@@ -360,6 +370,34 @@ export class ResponseStreamBuilder {
     events.push({ type: "response.output_item.done", output_index: slot.index, item: copyItem(slot.item), sequence_number: this.#sequence++ });
   }
 
+  /**
+   * Adds an item whose events the caller makes (responses-mcp.ts): what is open closes, then
+   * `response.output_item.added`, then `then(index)`'s events, each numbered here.
+   */
+  openItem(item: OtherSlot["item"], then: (index: number) => Omit<ResponseStreamEvent, "sequence_number">[], events: ResponseStreamEvent[]): void {
+    if (this.#final !== undefined) return;
+    this.#closeAll("completed", events);
+    const index = this.#slots.length;
+    this.#slots.push({ item, index, open: true });
+    events.push({ type: "response.output_item.added", output_index: index, item: copyItem(item), sequence_number: this.#sequence++ });
+    for (const e of then(index)) events.push({ ...e, sequence_number: this.#sequence++ } as ResponseStreamEvent);
+  }
+
+  /** An open item added by {@link openItem}, changed by `change`, with the events it returns numbered here. */
+  updateItem(id: string, change: (item: OtherSlot["item"], index: number) => Omit<ResponseStreamEvent, "sequence_number">[], events: ResponseStreamEvent[]): void {
+    const slot = this.#slots.find((s): s is OtherSlot => s.item.id === id && s.open && (s.item.type === "mcp_call" || s.item.type === "mcp_list_tools" || s.item.type === "mcp_approval_request"));
+    if (this.#final !== undefined || slot === undefined) return;
+    for (const e of change(slot.item, slot.index)) events.push({ ...e, sequence_number: this.#sequence++ } as ResponseStreamEvent);
+  }
+
+  /** Closes an item added by {@link openItem}: `response.output_item.done`. */
+  closeItem(id: string, events: ResponseStreamEvent[]): void {
+    const slot = this.#slots.find((s): s is OtherSlot => s.item.id === id && s.open && (s.item.type === "mcp_call" || s.item.type === "mcp_list_tools" || s.item.type === "mcp_approval_request"));
+    if (this.#final !== undefined || slot === undefined) return;
+    slot.open = false;
+    events.push({ type: "response.output_item.done", output_index: slot.index, item: copyItem(slot.item), sequence_number: this.#sequence++ });
+  }
+
   #webSlot(id: string): WebSlot | undefined {
     if (this.#final !== undefined) return undefined;
     return this.#slots.find((s): s is WebSlot => s.item.type === "web_search_call" && s.item.id === id && s.open);
@@ -393,7 +431,7 @@ export class ResponseStreamBuilder {
     for (const slot of this.#slots) {
       if (slot.open) {
         slot.open = false;
-        slot.item.status = "incomplete";
+        if ("status" in slot.item) slot.item.status = "incomplete";
       }
     }
     this.#final = this.#render("failed", toResponseError(error), null);
@@ -488,13 +526,13 @@ export class ResponseStreamBuilder {
 
   /** Closes every open item in output order, with the `done` events OpenAI sends for each. */
   #closeAll(status: ItemStatus, events: ResponseStreamEvent[]): void {
-    // A code call closes when its code has run (finishCodeCall), not when the next item starts.
-    for (const slot of this.#slots) if (slot.open && slot.item.type !== "code_interpreter_call") this.#closeSlot(slot, status, events);
+    // A code or MCP call closes when it has run, not when the next item starts.
+    for (const slot of this.#slots) if (slot.open && slot.item.type !== "code_interpreter_call" && !slot.item.type.startsWith("mcp_")) this.#closeSlot(slot, status, events);
   }
 
   #closeSlot(slot: Slot, status: ItemStatus, events: ResponseStreamEvent[]): void {
     slot.open = false;
-    slot.item.status = status;
+    if ("status" in slot.item) slot.item.status = status;
     if ("part" in slot) {
       slot.part.logprobs = slot.logprobs.map(outputLogprob);
       const id = slot.item.id;

@@ -66,7 +66,7 @@ export function itemsToChatMessages(
   let turn: { content: string; toolCalls: ToolCall[] } | undefined;
   items.forEach((item, i) => {
     const param = i >= first ? `input[${i - first}]` : "input";
-    if (item.type !== "function_call" && item.type !== "code_interpreter_call") turn = undefined;
+    if (item.type !== "function_call" && item.type !== "code_interpreter_call" && item.type !== "mcp_call") turn = undefined;
     switch (item.type) {
       case "message":
         if (item.role === "assistant") {
@@ -105,6 +105,23 @@ export function itemsToChatMessages(
         turn = undefined;
         break;
       }
+      case "mcp_call": {
+        // A past MCP call goes back to the model as its own tool call and what came of it.
+        if (turn === undefined) {
+          turn = { content: "", toolCalls: [] };
+          messages.push({ role: "assistant", content: "", toolCalls: turn.toolCalls });
+        }
+        const name = `mcp__${item.server_label}__${item.name}`.replace(/[^a-zA-Z0-9_-]/g, "_").slice(0, 64);
+        turn.toolCalls.push({ id: item.id, name, arguments: item.arguments });
+        messages.push({ role: "tool", content: item.error === null ? (item.output ?? "") : `The MCP call failed: ${JSON.stringify(item.error)}`, toolCallId: item.id });
+        turn = undefined;
+        break;
+      }
+      case "mcp_list_tools":
+      case "mcp_approval_request":
+      case "mcp_approval_response":
+        // Lists are the server's, not the conversation's; approvals are answered before the model runs.
+        break;
       case "file_search_call":
         // A past search is not given to the model again: its answer, which follows, already used
         // it, and a turn with the tool runs a search of its own.

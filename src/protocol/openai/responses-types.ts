@@ -207,11 +207,81 @@ export interface ResponseWebSearchCall {
   action: { type: "search"; query: string; queries?: string[]; sources?: { type: "url"; url: string }[] };
 }
 
+/** A tool an MCP server offers, as `mcp_list_tools` lists it. */
+export interface McpToolInfo {
+  name: string;
+  description: string | null;
+  input_schema: JsonObject;
+  annotations: JsonObject | null;
+}
+
+/** The tools of an MCP server, listed once per response chain. */
+export interface ResponseMcpListTools {
+  type: "mcp_list_tools";
+  id: string;
+  server_label: string;
+  tools: McpToolInfo[];
+  error?: string | null;
+}
+
+/** Why an MCP call failed. */
+export type McpCallError =
+  | { type: "mcp_protocol_error"; code: number; message: string }
+  | { type: "mcp_tool_execution_error"; content: unknown }
+  | { type: "http_error"; code: number; message: string };
+
+/** A call of an MCP server's tool: its arguments, and its output or error. */
+export interface ResponseMcpCall {
+  type: "mcp_call";
+  id: string;
+  server_label: string;
+  name: string;
+  arguments: string;
+  output: string | null;
+  error: McpCallError | null;
+  status: "in_progress" | "completed" | "incomplete" | "calling" | "failed";
+  approval_request_id: string | null;
+}
+
+/** A call the client must approve (`mcp_approval_response`) before it runs. */
+export interface ResponseMcpApprovalRequest {
+  type: "mcp_approval_request";
+  id: string;
+  server_label: string;
+  name: string;
+  arguments: string;
+}
+
+/** The client's answer to an approval request, in the next request's input. */
+export interface McpApprovalResponseItem {
+  type: "mcp_approval_response";
+  id?: string;
+  approval_request_id: string;
+  approve: boolean;
+  reason?: string | null;
+}
+
 /** One item of a response's `output`. */
-export type ResponseOutputItem = ResponseOutputMessage | ResponseFunctionCall | ResponseFileSearchCall | ResponseCodeInterpreterCall | ResponseWebSearchCall;
+export type ResponseOutputItem =
+  | ResponseOutputMessage
+  | ResponseFunctionCall
+  | ResponseFileSearchCall
+  | ResponseCodeInterpreterCall
+  | ResponseWebSearchCall
+  | ResponseMcpListTools
+  | ResponseMcpCall
+  | ResponseMcpApprovalRequest;
 
 /** One item of a Responses request's `input`: the items conversations share, or a file search call sent back. */
-export type RequestInputItem = ResponseInputItem | ResponseFileSearchCall | ResponseCodeInterpreterCall | ResponseWebSearchCall;
+export type RequestInputItem =
+  | ResponseInputItem
+  | ResponseFileSearchCall
+  | ResponseCodeInterpreterCall
+  | ResponseWebSearchCall
+  | ResponseMcpListTools
+  | ResponseMcpCall
+  | ResponseMcpApprovalRequest
+  | McpApprovalResponseItem;
 
 // ---------------------------------------------------------------------------------------------
 // Request settings as the response object repeats them.
@@ -264,8 +334,35 @@ export interface WebSearchToolParam {
   search_context_size: "low" | "medium" | "high";
 }
 
+/** An `mcp` tool in wire form, as the response repeats it: its headers and authorization are not. */
+export interface McpToolParam {
+  type: "mcp";
+  server_label: string;
+  server_url: string;
+  server_description?: string;
+  headers: null;
+  allowed_tools: string[] | { tool_names?: string[]; read_only?: boolean } | null;
+  require_approval: "always" | "never" | { always?: { tool_names?: string[] }; never?: { tool_names?: string[] } };
+}
+
 /** A tool in wire form, as the response repeats it. */
-export type ToolParam = FunctionToolParam | FileSearchToolParam | CodeInterpreterToolParam | WebSearchToolParam;
+export type ToolParam = FunctionToolParam | FileSearchToolParam | CodeInterpreterToolParam | WebSearchToolParam | McpToolParam;
+
+/** One remote MCP server a turn may call. */
+export interface McpServerSettings {
+  param: string;
+  label: string;
+  url: string;
+  description: string | undefined;
+  /** Sent with every request to the server (`headers`, and `authorization` as a Bearer token). Never stored. */
+  headers: Record<string, string>;
+  /** Tool names the model may call; undefined for all. */
+  allowedTools: string[] | undefined;
+  /** Only tools annotated read-only (`allowed_tools.read_only`). */
+  readOnly: boolean;
+  /** Tools that need the client's approval first: all, none, or those named. */
+  approval: { default: boolean; always: string[]; never: string[] };
+}
 
 /** How the web is searched, for a turn in which the model may search. */
 export interface WebSearchSettings {
@@ -314,6 +411,7 @@ export type ToolChoiceParam =
   | { type: "file_search" }
   | { type: "code_interpreter" }
   | { type: (typeof WEB_SEARCH_TYPES)[number] }
+  | { type: "mcp"; server_label: string; name?: string | null }
   | { type: "allowed_tools"; mode: "auto" | "required"; tools: ({ type: "function"; name: string } | { type: "file_search" })[] };
 
 /** `text.format` in wire form, with the schema as the client sent it. */
@@ -376,6 +474,10 @@ export interface ResponsesRequest {
   codeInterpreter: CodeInterpreterSettings | undefined;
   /** The `web_search` tool's settings when the model may search this turn, else undefined. */
   webSearch: WebSearchSettings | undefined;
+  /** The MCP servers the model may call this turn. */
+  mcp: McpServerSettings[];
+  /** `tool_choice: {type: "mcp", server_label, name}`: that server (and tool) must be called first. */
+  mcpForced: { label: string; name: string | undefined } | undefined;
   toolChoice: ToolChoice;
   responseFormat: ResponseFormat;
   reasoningEffort: ReasoningEffort | undefined;

@@ -158,3 +158,26 @@ export async function safeFetch(
     return { url: url.toString(), status: response.status, contentType, body: Buffer.concat(chunks) };
   }
 }
+
+/**
+ * A `fetch` for clients that do their own requests (the MCP SDK's transports), under the same
+ * address rules: http(s) only, private addresses only for allow-listed hosts (checked on the URL and
+ * again when connecting), no redirects. Time and size limits are the caller's.
+ */
+export function policyFetch(policy: Pick<FetchPolicy, "allowPrivate">): (input: string | URL, init?: RequestInit) => Promise<Response> {
+  return async (input, init) => {
+    const url = new URL(input.toString());
+    if (url.protocol !== "http:" && url.protocol !== "https:") throw new FetchRefused("scheme", `Only http and https URLs are fetched, not ${url.protocol}`);
+    const trusted = allowListed(url, policy.allowPrivate);
+    const literal = url.hostname.replace(/^\[|\]$/g, "");
+    if (!trusted && ((isIP(literal) !== 0 && isPrivateAddress(literal)) || /^localhost\.?$/i.test(literal))) throw new FetchRefused("private_address", `${url.host} is a private address`);
+    try {
+      const response = await fetch(url, { ...(init as Parameters<typeof fetch>[1]), redirect: "error", dispatcher: trusted ? open : guarded });
+      return response as unknown as Response;
+    } catch (error) {
+      const cause = (error as { cause?: { code?: string; message?: string } }).cause;
+      if (cause?.code === "EPRIVATE") throw new FetchRefused("private_address", cause.message ?? `${url.host} resolves to a private address`);
+      throw error;
+    }
+  };
+}
