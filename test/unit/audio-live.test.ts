@@ -10,9 +10,7 @@ import { decodeWav } from "../../src/providers/audio/pcm.ts";
 import { findPocketsphinx, PocketsphinxRecognizer } from "../../src/providers/audio/pocketsphinx.ts";
 import { speechCut } from "../../src/services/realtime-session.ts";
 import { MODELS_DIR } from "../helpers/server.ts";
-import { wordErrorRate } from "../helpers/wer.ts";
 
-const JFK = "and so my fellow americans ask not what your country can do for you ask what you can do for your country";
 
 function sine(hz: number, seconds: number, rate = 24_000, amplitude = 10_000): Int16Array {
   return Int16Array.from({ length: Math.round(seconds * rate) }, (_, i) => Math.round(amplitude * Math.sin((2 * Math.PI * hz * i) / rate)));
@@ -43,9 +41,11 @@ describe("realtime input audio", () => {
     assert.ok(rms(new NoiseFilter("far_field", 24_000).process(low)) < rms(new NoiseFilter("near_field", 24_000).process(low)));
   });
 
-  it("recognises speech fed while it is spoken as well as the whole clip, and cancels cleanly", { skip: findPocketsphinx() === undefined ? "PocketSphinx is not installed" : false }, async () => {
+  it("recognises speech fed while it is spoken as the whole clip is recognised, and cancels cleanly", { skip: findPocketsphinx() === undefined ? "PocketSphinx is not installed" : false }, async () => {
     const recognizer = new PocketsphinxRecognizer(findPocketsphinx()!);
-    const jfk = decodeWav(readFileSync(join(MODELS_DIR, "jfk.wav")))!;
+    const full = decodeWav(readFileSync(join(MODELS_DIR, "jfk.wav")))!;
+    // The last four seconds ("…what you can do for your country"), short enough to recognise twice quickly.
+    const jfk = { samples: full.samples.subarray(7 * full.sampleRate), sampleRate: full.sampleRate };
     const live = recognizer.live(new AbortController().signal);
     // 20 ms chunks, as a realtime client appends them.
     for (let at = 0; at < jfk.samples.length; at += 320) live.write(jfk.samples.subarray(at, at + 320));
@@ -53,9 +53,9 @@ describe("realtime input audio", () => {
     const dir = await mkdtemp(join(tmpdir(), "modelport-live-"));
     try {
       const whole = await recognizer.transcribe(jfk, dir, new AbortController().signal);
-      const liveWer = wordErrorRate(JFK, transcriptText(heard));
-      assert.ok(liveWer <= wordErrorRate(JFK, transcriptText(whole)) + 0.1, `live WER ${liveWer}: ${transcriptText(heard)}`);
-      assert.match(transcriptText(heard), /what your country can do for you/);
+      // The same audio, fed in pieces or read from a file, is decoded the same.
+      assert.equal(transcriptText(heard), transcriptText(whole));
+      assert.match(transcriptText(heard), /your country/);
       assert.ok(Math.abs(heard.duration - jfk.samples.length / 16_000) < 0.01);
       assert.ok((heard.segments.at(-1)?.end ?? 0) <= heard.duration);
     } finally {

@@ -120,7 +120,7 @@ describe("JSON Schema grammar: rejections name the keyword", () => {
 });
 
 describe("JSON Schema grammar: compile work is bounded", () => {
-  it("patterns whose automata explode are refused within a second, naming the pattern, instead of stalling the server", () => {
+  it("patterns whose automata explode are refused within seconds, naming the pattern, instead of stalling the server", () => {
     const cjk = Array.from({ length: 3000 }, (_, i) => String.fromCodePoint(0x4e00 + i));
     const bombs: Schema[] = [
       str({ pattern: "^(a{1,50}){1,50}$", maxLength: 100 }),
@@ -133,7 +133,8 @@ describe("JSON Schema grammar: compile work is bounded", () => {
       const schema: Schema = { type: "object", properties: { a: bomb, b: bomb, c: bomb }, required: ["a", "b", "c"], additionalProperties: false };
       assert.throws(() => compileJsonSchemaGrammar(schema), (e: unknown) => e instanceof SchemaGrammarError && /properties\.a\.pattern$/.test(e.path) && /too complex/.test(e.message));
       const ms = performance.now() - started;
-      assert.ok(ms < 1000, `took ${ms.toFixed(0)} ms`);
+      // About 0.3 s alone on this machine; the bound leaves room for a loaded CI machine (one took 1.3 s).
+      assert.ok(ms < 3000, `took ${ms.toFixed(0)} ms`);
     }
   });
 
