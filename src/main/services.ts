@@ -107,12 +107,12 @@ export function buildServices(
     maxResults: ws.maxResults,
     pricePerCallUsd: ws.pricePerCallUsd,
   });
-  const responses = new ResponsesService(objects, chat, meter, logger, { search: vectorSearch, codeInterpreter, webSearch, mcp: new McpTool(config.mcp), maxToolCalls: ci.maxCallsPerResponse });
+  const images = new ImageService({ registry, gate, meter });
+  const responses = new ResponsesService(objects, chat, meter, logger, { search: vectorSearch, codeInterpreter, webSearch, mcp: new McpTool(config.mcp), images, maxToolCalls: ci.maxCallsPerResponse });
   // Unfinished background responses stay queued in storage and resume at the next start.
   cleanup.defer("background responses", () => responses.close());
   const batchStore = new BatchStore(storage.db);
   const audio = new AudioService(registry);
-  const images = new ImageService({ registry, gate, meter });
   const chatAudio = new ChatAudio(audio, { speechModel: config.audio.chatSpeechModel, transcriptionModel: config.audio.chatTranscriptionModel, retentionSeconds: 3600 });
   // `web_search_options` in Chat Completions searches through the same tool; refused without an engine.
   const chatWebSearch = ws.backend === undefined ? undefined : new ChatWebSearch(webSearch, meter);

@@ -19,6 +19,7 @@ import { ResponseTools, type ServerToolDetail } from "./responses-tools.ts";
 import { runToolLoop, type ToolLoopPart } from "./tool-loop.ts";
 import type { WebSearchTool } from "./web-search-tool.ts";
 import type { McpTool, McpTurn } from "./mcp-tool.ts";
+import type { ImageService } from "./image-service.ts";
 import { FileSearchTool } from "./file-search-tool.ts";
 import type { UsageMeter } from "./usage-meter.ts";
 
@@ -47,6 +48,8 @@ export interface ResponsesServiceOptions {
   webSearch?: WebSearchTool | undefined;
   /** Calls remote MCP servers for the `mcp` tool; without it the tool is refused. */
   mcp?: McpTool | undefined;
+  /** Makes images for the `image_generation` tool; without it the tool is refused. */
+  images?: ImageService | undefined;
   /** Calls of server-run tools per response at most, unless `max_tool_calls` is lower. */
   maxToolCalls?: number;
 }
@@ -92,7 +95,7 @@ export class ResponsesService {
     this.#meter = meter;
     this.#logger = logger;
     this.#fileSearch = options.search === undefined ? undefined : new FileSearchTool(options.search, chat);
-    this.#tools = new ResponseTools({ code: options.codeInterpreter, web: options.webSearch, mcp: options.mcp, meter });
+    this.#tools = new ResponseTools({ code: options.codeInterpreter, web: options.webSearch, mcp: options.mcp, images: options.images, meter });
     this.#maxToolCalls = options.maxToolCalls ?? 10;
   }
 
@@ -145,7 +148,7 @@ export class ResponsesService {
     const messages = itemsToChatMessages(req.instructions, [...history, ...inputItems], { firstInputIndex: history.length });
     const chat = toChatRequest(req, messages);
     if (!this.#tools.uses(req)) return { request: req, chat, inputItems };
-    const tools = await this.#tools.prepare(projectId, req, [...history, ...inputItems], inputItems, new AbortController().signal);
+    const tools = await this.#tools.prepare(projectId, req, [...history, ...inputItems], req.input, new AbortController().signal);
     // The model calls the server's tools through functions of their own; forcing a tool forces its function first.
     const prepared: PreparedTurn = { request: req, chat: { ...chat, tools: [...chat.tools, ...tools.functions], toolChoice: tools.choice ?? chat.toolChoice }, inputItems };
     if (tools.containerId !== undefined) prepared.containerId = tools.containerId;

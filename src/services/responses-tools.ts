@@ -1,9 +1,34 @@
 import { emptyUsage, type ChatMessage, type ToolChoice, type ToolDefinition } from "../core/chat.ts";
-import { invalidRequest } from "../core/errors.ts";
+import { ApiError, invalidRequest } from "../core/errors.ts";
 import type { ResponseStreamBuilder, ResponseStreamEvent } from "../protocol/openai/responses-stream.ts";
 import type { CodeInterpreterOutput, RequestInputItem, ResponseMcpApprovalRequest, ResponseOutputItem, ResponsesRequest } from "../protocol/openai/responses-types.ts";
 import { emitMcpApprovalRequest, emitMcpListTools, finishMcpCall, mcpCallArgumentsDelta, mcpCallRunning, startMcpCall } from "../protocol/openai/responses-mcp.ts";
 import { McpTool, type McpCallOutcome, type McpTurn } from "./mcp-tool.ts";
+import { finishImageGeneration, imageGenerating, startImageGeneration } from "../protocol/openai/responses-image-gen.ts";
+import { toGrammarSchema } from "../protocol/openai/json-schema-subset.ts";
+import type { ImageService } from "./image-service.ts";
+
+const IMAGE_PARAMETERS = { type: "object", properties: { prompt: { type: "string", description: "A detailed description of the image to make." } }, required: ["prompt"], additionalProperties: false };
+
+/** The function the model is given to make an image. */
+const IMAGE_FUNCTION: ToolDefinition = {
+  name: "image_generation",
+  description: "Makes an image from a detailed description and shows it to the user.",
+  parameters: toGrammarSchema(IMAGE_PARAMETERS, "tools", true, "function 'image_generation'"),
+  wireParameters: IMAGE_PARAMETERS,
+  strict: true,
+};
+
+/** The prompt the model wrote: `{"prompt": …}`, or the arguments themselves. */
+function imagePrompt(args: string): string {
+  try {
+    const parsed = JSON.parse(args) as { prompt?: unknown };
+    if (typeof parsed.prompt === "string" && parsed.prompt.trim() !== "") return parsed.prompt;
+  } catch {
+    // Bare text: the prompt as written.
+  }
+  return args.trim() === "" ? "An image" : args;
+}
 import type { ContainerFileRef } from "../protocol/openai/responses-stream.ts";
 import type { Principal } from "./access.ts";
 import { callCode, partialCode, PYTHON_TOOL, type CodeInterpreterTool } from "./code-interpreter-tool.ts";
@@ -16,7 +41,8 @@ export type ServerToolDetail =
   | { tool: "code"; outputs: CodeInterpreterOutput[]; files: ContainerFileRef[] }
   | ({ tool: "web" } & WebSearchDetail)
   | { tool: "mcp"; outcome: McpCallOutcome }
-  | { tool: "mcp-approval"; label: string; name: string; args: string };
+  | { tool: "mcp-approval"; label: string; name: string; args: string }
+  | { tool: "image"; b64: string | undefined };
 
 /** The loop's parts about server-run calls. */
 export type ToolEventPart = Extract<ToolLoopPart<ServerToolDetail>, { type: "tool-start" | "tool-args" | "tool-run" | "tool-done" }>;
@@ -55,9 +81,11 @@ export class ResponseTools {
   readonly #code: CodeInterpreterTool | undefined;
   readonly #web: WebSearchTool | undefined;
   readonly #mcp: McpTool | undefined;
+  readonly #images: ImageService | undefined;
   readonly #meter: UsageMeter;
 
-  constructor(options: { code: CodeInterpreterTool | undefined; web: WebSearchTool | undefined; mcp: McpTool | undefined; meter: UsageMeter }) {
+  constructor(options: { code: CodeInterpreterTool | undefined; web: WebSearchTool | undefined; mcp: McpTool | undefined; images: ImageService | undefined; meter: UsageMeter }) {
+    this.#images = options.images;
     this.#code = options.code;
     this.#web = options.web;
     this.#mcp = options.mcp;
@@ -66,7 +94,7 @@ export class ResponseTools {
 
   /** Whether a request uses a server-run tool. */
   uses(req: ResponsesRequest): boolean {
-    return req.codeInterpreter !== undefined || req.webSearch !== undefined || req.mcp.length > 0 || req.input.some((i) => i.type === "mcp_approval_response");
+    return req.codeInterpreter !== undefined || req.webSearch !== undefined || req.imageGeneration !== undefined || req.mcp.length > 0 || req.input.some((i) => i.type === "mcp_approval_response");
   }
 
   /** Checks the turn's tools can run here (400s naming them) and makes or finds its container. */
@@ -88,6 +116,19 @@ export class ResponseTools {
       this.#web.check(web);
       functions.push(WEB_SEARCH_FUNCTION);
       if (web.forced) choice = { name: WEB_SEARCH_FUNCTION.name };
+    }
+    const image = req.imageGeneration;
+    if (image !== undefined) {
+      if (this.#images === undefined) throw invalidRequest("Tools of type 'image_generation' are not available on this server.", `${image.param}.type`, "unsupported_parameter");
+      try {
+        this.#images.model({ model: image.model, endpoint: "/images/generations" });
+      } catch (error) {
+        // The image model is named by the tool, not by the request's `model`.
+        if (error instanceof ApiError) throw new ApiError(error.status, error.message, { type: error.type, code: error.code, param: `${image.param}.model` });
+        throw error;
+      }
+      functions.push(IMAGE_FUNCTION);
+      if (image.forced) choice = { name: IMAGE_FUNCTION.name };
     }
     let mcp: McpTurn | undefined;
     if (req.mcp.length > 0 || input.some((i) => i.type === "mcp_approval_response")) {
@@ -164,6 +205,21 @@ export class ResponseTools {
         },
       });
     }
+    const images = this.#images;
+    const image = req.imageGeneration;
+    if (images !== undefined && image !== undefined) {
+      functions.set(IMAGE_FUNCTION.name, {
+        run: async (args, signal) => {
+          try {
+            const made = await images.generate(principal, image.model, { prompt: imagePrompt(args), size: image.size, quality: image.quality, background: image.background, outputFormat: image.outputFormat, outputCompression: image.outputCompression, moderation: image.moderation }, signal);
+            return { forModel: "The image was made and shown to the user.", detail: { tool: "image", b64: made.b64 } };
+          } catch (error) {
+            signal.throwIfAborted();
+            return { forModel: `The image could not be made: ${(error as Error).message}`, detail: { tool: "image", b64: undefined } };
+          }
+        },
+      });
+    }
     const mcpTool = this.#mcp;
     for (const [name, fn] of mcp?.functions ?? []) {
       if (mcpTool === undefined) break;
@@ -198,6 +254,13 @@ export class ResponseTools {
             if (detail.tool === "mcp" && item !== undefined) finishMcpCall(builder, item.id, detail.outcome.output, detail.outcome.error, events);
             if (detail.tool === "mcp-approval") emitMcpApprovalRequest(builder, detail.label, detail.name, detail.args, events);
           }
+          return events;
+        }
+        if (part.name === IMAGE_FUNCTION.name) {
+          if (part.type === "tool-start") items.set(part.callId, { id: startImageGeneration(builder, events), shown: 0 });
+          const id = items.get(part.callId)?.id ?? "";
+          if (part.type === "tool-run") imageGenerating(builder, id, events);
+          if (part.type === "tool-done" && part.detail.tool === "image") finishImageGeneration(builder, id, part.detail.b64, events);
           return events;
         }
         switch (part.type) {

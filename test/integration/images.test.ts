@@ -10,6 +10,8 @@ import type { RequestGate } from "../../src/services/request-gate.ts";
 import { createProjectKeys } from "../helpers/admin.ts";
 import { assertSchema } from "../helpers/openapi.ts";
 import { raw, startTestServer, waitFor, type TestServer } from "../helpers/server.ts";
+import { checkEvents } from "../helpers/response-events.ts";
+import type { ResponseStreamEvent } from "../../src/protocol/openai/responses-stream.ts";
 
 // The Images API relayed to an OpenAI-compatible upstream and to Azure: a real HTTP server on
 // 127.0.0.1 that reads what it is sent (JSON, or multipart with busboy) and answers ImagesResponse
@@ -312,6 +314,32 @@ describe("the Images API relayed to upstreams", () => {
     await lastUsage();
     await assert.rejects(service.generate(principal, "stories", { prompt: "x" }, AbortSignal.timeout(5000)), (e: { status?: number; param?: string }) => e.status === 400 && e.param === "model");
     await assert.rejects(service.generate(principal, "cloud-image", { prompt: "x", quality: "ultra" }, AbortSignal.timeout(5000)), (e: { status?: number; param?: string }) => e.status === 400 && e.param === "quality");
+  });
+
+  it("runs the image_generation tool in Responses for the local model (forced), returning an image_generation_call with the image, streamed events valid", async () => {
+    const stream = await client.responses.create({
+      model: "stories",
+      input: "Once upon a time",
+      tools: [{ type: "image_generation", model: "cloud-image", size: "1024x1024", quality: "low" }],
+      tool_choice: { type: "image_generation" },
+      max_output_tokens: 60,
+      max_tool_calls: 1,
+      stream: true,
+    });
+    const events: ResponseStreamEvent[] = [];
+    for await (const event of stream) events.push(event as unknown as ResponseStreamEvent);
+    checkEvents(events);
+    const types = events.map((e) => e.type as string);
+    for (const t of ["response.image_generation_call.in_progress", "response.image_generation_call.generating", "response.image_generation_call.completed"]) assert.ok(types.includes(t), t);
+    const done = events.at(-1) as unknown as { response: Record<string, unknown> & { output: { type: string; status: string; result: string | null }[] } };
+    assertSchema("Response", done.response);
+    const call = done.response.output[0]!;
+    assert.deepEqual([call.type, call.status, call.result], ["image_generation_call", "completed", MADE]);
+    // The image model is named by the tool: one that cannot make images is a 400 naming it.
+    await assert.rejects(
+      client.responses.create({ model: "stories", input: "x", tools: [{ type: "image_generation", model: "cloud-chat" }] }),
+      (e: InstanceType<typeof OpenAI.APIError>) => e.status === 400 && (e.error as { param?: string }).param === "tools[0].model",
+    );
   });
 
   it("refuses models that cannot make images with a 400 naming model, before anything goes upstream", async () => {

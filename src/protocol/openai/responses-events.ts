@@ -102,6 +102,14 @@ export type ResponseMcpEvent =
   | { type: "response.mcp_call_arguments.delta"; output_index: number; item_id: string; delta: string; sequence_number: number }
   | { type: "response.mcp_call_arguments.done"; output_index: number; item_id: string; arguments: string; sequence_number: number };
 
+/** An image being made by the `image_generation` tool. */
+export interface ResponseImageGenerationCallEvent {
+  type: "response.image_generation_call.in_progress" | "response.image_generation_call.generating" | "response.image_generation_call.completed";
+  output_index: number;
+  item_id: string;
+  sequence_number: number;
+}
+
 /** A code interpreter call started, is running its code, or finished. */
 export interface ResponseCodeInterpreterCallEvent {
   type: "response.code_interpreter_call.in_progress" | "response.code_interpreter_call.interpreting" | "response.code_interpreter_call.completed";
@@ -148,6 +156,7 @@ export type ResponseStreamEvent =
   | ResponseCodeInterpreterCallEvent
   | ResponseWebSearchCallEvent
   | ResponseMcpEvent
+  | ResponseImageGenerationCallEvent
   | ResponseCodeInterpreterCodeEvent
   | ResponseOutputTextAnnotationAddedEvent
   | ResponseErrorEvent;

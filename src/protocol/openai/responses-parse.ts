@@ -10,6 +10,8 @@ import {
   INCLUDE_VALUES,
   type CodeInterpreterSettings,
   type CodeInterpreterToolParam,
+  type ImageGenerationSettings,
+  type ImageGenerationToolParam,
   type McpServerSettings,
   type McpToolParam,
   type WebSearchSettings,
@@ -207,7 +209,29 @@ function readMcpTool(tool: FieldReader): { settings: McpServerSettings; wire: Mc
   };
 }
 
-function readTools(reader: FieldReader): { definitions: ToolDefinition[]; wire: ToolParam[]; fileSearch: FileSearchSettings | undefined; code: { param: string; container: CodeInterpreterSettings["container"] } | undefined; web: Omit<WebSearchSettings, "forced"> | undefined; mcp: McpServerSettings[] } {
+/** An `image_generation` tool: the image model and how it makes images. */
+function readImageGenerationTool(tool: FieldReader): { settings: Omit<ImageGenerationSettings, "forced">; wire: ImageGenerationToolParam } {
+  tool.rejectUnknown(new Set(["type", "model", "quality", "size", "output_format", "output_compression", "moderation", "background", "input_fidelity", "input_image_mask", "partial_images", "action"]));
+  if (tool.has("input_image_mask") && tool.obj.input_image_mask !== null) throw unsupportedParameter(tool.path("input_image_mask"), "is not supported: the image_generation tool makes new images on this server, it does not edit");
+  const action = tool.enumeration("action", ["auto", "generate", "edit"] as const);
+  if (action === "edit") throw unsupportedParameter(tool.path("action"), "value 'edit' is not supported: the image_generation tool makes new images on this server");
+  const partial = tool.number("partial_images", { integer: true, min: 0, max: 3 }) ?? 0;
+  if (partial > 0) throw unsupportedParameter(tool.path("partial_images"), "is not supported by this server's image_generation tool yet; the finished image is returned");
+  tool.enumeration("input_fidelity", ["high", "low"] as const);
+  const quality = tool.enumeration("quality", ["low", "medium", "high", "auto"] as const);
+  const size = tool.string("size");
+  const outputFormat = tool.enumeration("output_format", ["png", "webp", "jpeg"] as const);
+  const outputCompression = tool.number("output_compression", { integer: true, min: 0, max: 100 });
+  const moderation = tool.enumeration("moderation", ["auto", "low"] as const);
+  const background = tool.enumeration("background", ["transparent", "opaque", "auto"] as const);
+  const model = tool.string("model", { nonEmpty: true }) ?? "gpt-image-1";
+  return {
+    settings: { param: "", model, quality, size, outputFormat, outputCompression, moderation, background },
+    wire: { type: "image_generation", model, quality: quality ?? "auto", size: size ?? "auto", output_format: outputFormat ?? "png", output_compression: outputCompression ?? 100, moderation: moderation ?? "auto", background: background ?? "auto", partial_images: partial },
+  };
+}
+
+function readTools(reader: FieldReader): { definitions: ToolDefinition[]; wire: ToolParam[]; fileSearch: FileSearchSettings | undefined; code: { param: string; container: CodeInterpreterSettings["container"] } | undefined; web: Omit<WebSearchSettings, "forced"> | undefined; mcp: McpServerSettings[]; image: Omit<ImageGenerationSettings, "forced"> | undefined } {
   const definitions: ToolDefinition[] = [];
   const wire: ToolParam[] = [];
   const names = new Set<string>();
@@ -215,9 +239,17 @@ function readTools(reader: FieldReader): { definitions: ToolDefinition[]; wire: 
   let code: { param: string; container: CodeInterpreterSettings["container"] } | undefined;
   let web: Omit<WebSearchSettings, "forced"> | undefined;
   const mcp: McpServerSettings[] = [];
+  let image: Omit<ImageGenerationSettings, "forced"> | undefined;
   (reader.array("tools") ?? []).forEach((raw, i) => {
     const tool = new FieldReader(raw, `tools[${i}]`);
     const type = tool.string("type", { required: true });
+    if (type === "image_generation") {
+      if (image !== undefined) throw invalidRequest("At most one tool of type 'image_generation' may be given.", tool.path("type"), "invalid_value");
+      const parsed = readImageGenerationTool(tool);
+      image = { ...parsed.settings, param: `tools[${i}]` };
+      wire.push(parsed.wire);
+      return;
+    }
     if (type === "mcp") {
       const parsed = readMcpTool(tool);
       if (mcp.some((m) => m.label === parsed.settings.label)) throw invalidRequest(`Duplicate server_label '${parsed.settings.label}'.`, tool.path("server_label"), "invalid_value");
@@ -279,7 +311,7 @@ function readTools(reader: FieldReader): { definitions: ToolDefinition[]; wire: 
     });
     wire.push({ type: "function", name, description: description ?? null, parameters: parameters ?? null, strict: given ?? null });
   });
-  return { definitions, wire, fileSearch, code, web, mcp };
+  return { definitions, wire, fileSearch, code, web, mcp, image };
 }
 
 function readFunctionChoice(obj: FieldReader, names: ReadonlySet<string>): string {
@@ -304,7 +336,8 @@ function readToolChoice(
   hasCode: boolean,
   hasWeb: boolean,
   mcpLabels: readonly string[],
-): { mcpForced: { label: string; name: string | undefined } | undefined; tools: ToolDefinition[]; choice: ToolChoice; wire: ToolChoiceParam; searches: boolean; codes: boolean; forcesCode: boolean; browses: boolean; forcesWeb: boolean } {
+  hasImage: boolean,
+): { forcesImage: boolean; mcpForced: { label: string; name: string | undefined } | undefined; tools: ToolDefinition[]; choice: ToolChoice; wire: ToolChoiceParam; searches: boolean; codes: boolean; forcesCode: boolean; browses: boolean; forcesWeb: boolean } {
   const names = new Set(definitions.map((t) => t.name));
   const raw = reader.obj.tool_choice;
   let wire: ToolChoiceParam = "auto";
@@ -316,6 +349,7 @@ function readToolChoice(
   let browses = hasWeb;
   let forcesWeb = false;
   let mcpForced: { label: string; name: string | undefined } | undefined;
+  let forcesImage = false;
   if (typeof raw === "string") {
     choice = wire = reader.enumeration("tool_choice", ["none", "auto", "required"] as const) ?? "auto";
   } else if (raw !== undefined && raw !== null) {
@@ -339,6 +373,12 @@ function readToolChoice(
       choice = "auto";
       forcesCode = true;
       wire = { type: "code_interpreter" };
+    } else if (type === "image_generation") {
+      obj.rejectUnknown(new Set(["type"]));
+      if (!hasImage) throw invalidRequest(`Invalid '${obj.path("type")}': no tool of type 'image_generation' was given in 'tools'.`, obj.path("type"), "invalid_value");
+      choice = "auto";
+      forcesImage = true;
+      wire = { type: "image_generation" };
     } else if (type === "mcp") {
       obj.rejectUnknown(new Set(["type", "server_label", "name"]));
       const label = obj.string("server_label", { required: true }) as string;
@@ -386,7 +426,7 @@ function readToolChoice(
       );
     }
   }
-  if (definitions.length === 0 && !hasFileSearch && !hasCode && !hasWeb && mcpLabels.length === 0 && choice !== "none" && choice !== "auto") {
+  if (definitions.length === 0 && !hasFileSearch && !hasCode && !hasWeb && !hasImage && mcpLabels.length === 0 && choice !== "none" && choice !== "auto") {
     throw invalidRequest("'tool_choice' other than 'none' or 'auto' is only allowed when 'tools' are specified.", "tool_choice");
   }
   if (choice === "none") searches = codes = browses = false;
@@ -395,10 +435,13 @@ function readToolChoice(
   if (browses && !codes && choice === "required" && tools.length === 0 && !searches) forcesWeb = true;
   // A search that runs is the tool call 'required' asks for; the model then answers as it likes.
   if ((searches || forcesCode || forcesWeb) && choice === "required") choice = "auto";
-  if (choice === "none") mcpForced = undefined;
+  if (choice === "none") {
+    mcpForced = undefined;
+    forcesImage = false;
+  }
   // With the server's own tools the model has functions to call even without the client's.
-  if (tools.length === 0 && !codes && !browses && (mcpLabels.length === 0 || choice === "none")) choice = "none";
-  return { tools, choice, wire, searches, codes, forcesCode, browses, forcesWeb, mcpForced };
+  if (tools.length === 0 && !codes && !browses && ((mcpLabels.length === 0 && !hasImage) || choice === "none")) choice = "none";
+  return { tools, choice, wire, searches, codes, forcesCode, browses, forcesWeb, mcpForced, forcesImage };
 }
 
 function readText(reader: FieldReader): { format: ResponseFormat; wire: TextFormatParam } {
@@ -494,14 +537,15 @@ export function parseResponsesRequest(body: unknown): ResponsesRequest {
     return value as IncludeValue;
   });
 
-  const { definitions, wire: wireTools, fileSearch, code, web, mcp } = readTools(reader);
-  const { tools, choice, wire: wireChoice, searches, codes, forcesCode, browses, forcesWeb, mcpForced } = readToolChoice(
+  const { definitions, wire: wireTools, fileSearch, code, web, mcp, image } = readTools(reader);
+  const { tools, choice, wire: wireChoice, searches, codes, forcesCode, browses, forcesWeb, mcpForced, forcesImage } = readToolChoice(
     reader,
     definitions,
     fileSearch !== undefined,
     code !== undefined,
     web !== undefined,
     mcp.map((m) => m.label),
+    image !== undefined,
   );
   const maxToolCalls = reader.number("max_tool_calls", { integer: true, min: 0 });
   const text = readText(reader);
@@ -535,6 +579,7 @@ export function parseResponsesRequest(body: unknown): ResponsesRequest {
     webSearch: web !== undefined && browses && maxToolCalls !== 0 ? { ...web, forced: forcesWeb } : undefined,
     mcp: choice === "none" || maxToolCalls === 0 ? [] : mcp,
     mcpForced,
+    imageGeneration: image !== undefined && choice !== "none" && maxToolCalls !== 0 ? { ...image, forced: forcesImage } : undefined,
     toolChoice: choice,
     responseFormat: text.format,
     reasoningEffort: reasoning.effort,

@@ -128,7 +128,7 @@ export function copyItem(item: ResponseOutputItem): ResponseOutputItem {
     return { ...item, queries: [...item.queries], results: item.results?.map((r) => ({ ...r, attributes: { ...r.attributes } })) ?? null };
   }
   if (item.type === "code_interpreter_call") return { ...item, outputs: item.outputs?.map((o) => ({ ...o })) ?? null };
-  if (item.type === "mcp_list_tools" || item.type === "mcp_call" || item.type === "mcp_approval_request") return structuredClone(item);
+  if (item.type === "mcp_list_tools" || item.type === "mcp_call" || item.type === "mcp_approval_request" || item.type === "image_generation_call") return structuredClone(item);
   if (item.type === "web_search_call") {
     const { sources, queries, ...action } = item.action;
     return { ...item, action: { ...action, ...(queries !== undefined ? { queries: [...queries] } : {}), ...(sources !== undefined ? { sources: sources.map((s) => ({ ...s })) } : {}) } };

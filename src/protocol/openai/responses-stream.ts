@@ -23,6 +23,7 @@ import type {
   OutputTextPart,
   ResponseCodeInterpreterCall,
   ResponseFileSearchCall,
+  ResponseImageGenerationCall,
   ResponseMcpApprovalRequest,
   ResponseMcpCall,
   ResponseMcpListTools,
@@ -94,7 +95,7 @@ interface WebSlot {
 
 /** An item of a tool whose events are made outside the builder (MCP): only its place and state are kept here. */
 interface OtherSlot {
-  item: ResponseMcpListTools | ResponseMcpCall | ResponseMcpApprovalRequest;
+  item: ResponseMcpListTools | ResponseMcpCall | ResponseMcpApprovalRequest | ResponseImageGenerationCall;
   index: number;
   open: boolean;
 }
@@ -385,14 +386,14 @@ export class ResponseStreamBuilder {
 
   /** An open item added by {@link openItem}, changed by `change`, with the events it returns numbered here. */
   updateItem(id: string, change: (item: OtherSlot["item"], index: number) => Omit<ResponseStreamEvent, "sequence_number">[], events: ResponseStreamEvent[]): void {
-    const slot = this.#slots.find((s): s is OtherSlot => s.item.id === id && s.open && (s.item.type === "mcp_call" || s.item.type === "mcp_list_tools" || s.item.type === "mcp_approval_request"));
+    const slot = this.#slots.find((s): s is OtherSlot => s.item.id === id && s.open && (s.item.type === "mcp_call" || s.item.type === "mcp_list_tools" || s.item.type === "mcp_approval_request" || s.item.type === "image_generation_call"));
     if (this.#final !== undefined || slot === undefined) return;
     for (const e of change(slot.item, slot.index)) events.push({ ...e, sequence_number: this.#sequence++ } as ResponseStreamEvent);
   }
 
   /** Closes an item added by {@link openItem}: `response.output_item.done`. */
   closeItem(id: string, events: ResponseStreamEvent[]): void {
-    const slot = this.#slots.find((s): s is OtherSlot => s.item.id === id && s.open && (s.item.type === "mcp_call" || s.item.type === "mcp_list_tools" || s.item.type === "mcp_approval_request"));
+    const slot = this.#slots.find((s): s is OtherSlot => s.item.id === id && s.open && (s.item.type === "mcp_call" || s.item.type === "mcp_list_tools" || s.item.type === "mcp_approval_request" || s.item.type === "image_generation_call"));
     if (this.#final !== undefined || slot === undefined) return;
     slot.open = false;
     events.push({ type: "response.output_item.done", output_index: slot.index, item: copyItem(slot.item), sequence_number: this.#sequence++ });
@@ -527,7 +528,7 @@ export class ResponseStreamBuilder {
   /** Closes every open item in output order, with the `done` events OpenAI sends for each. */
   #closeAll(status: ItemStatus, events: ResponseStreamEvent[]): void {
     // A code or MCP call closes when it has run, not when the next item starts.
-    for (const slot of this.#slots) if (slot.open && slot.item.type !== "code_interpreter_call" && !slot.item.type.startsWith("mcp_")) this.#closeSlot(slot, status, events);
+    for (const slot of this.#slots) if (slot.open && slot.item.type !== "code_interpreter_call" && slot.item.type !== "image_generation_call" && !slot.item.type.startsWith("mcp_")) this.#closeSlot(slot, status, events);
   }
 
   #closeSlot(slot: Slot, status: ItemStatus, events: ResponseStreamEvent[]): void {

@@ -66,7 +66,7 @@ export function itemsToChatMessages(
   let turn: { content: string; toolCalls: ToolCall[] } | undefined;
   items.forEach((item, i) => {
     const param = i >= first ? `input[${i - first}]` : "input";
-    if (item.type !== "function_call" && item.type !== "code_interpreter_call" && item.type !== "mcp_call") turn = undefined;
+    if (item.type !== "function_call" && item.type !== "code_interpreter_call" && item.type !== "mcp_call" && item.type !== "image_generation_call") turn = undefined;
     switch (item.type) {
       case "message":
         if (item.role === "assistant") {
@@ -114,6 +114,17 @@ export function itemsToChatMessages(
         const name = `mcp__${item.server_label}__${item.name}`.replace(/[^a-zA-Z0-9_-]/g, "_").slice(0, 64);
         turn.toolCalls.push({ id: item.id, name, arguments: item.arguments });
         messages.push({ role: "tool", content: item.error === null ? (item.output ?? "") : `The MCP call failed: ${JSON.stringify(item.error)}`, toolCallId: item.id });
+        turn = undefined;
+        break;
+      }
+      case "image_generation_call": {
+        // The model asked for an image; it does not read the image's bytes back.
+        if (turn === undefined) {
+          turn = { content: "", toolCalls: [] };
+          messages.push({ role: "assistant", content: "", toolCalls: turn.toolCalls });
+        }
+        turn.toolCalls.push({ id: item.id, name: "image_generation", arguments: "{}" });
+        messages.push({ role: "tool", content: item.status === "completed" ? "The image was made and shown to the user." : "The image could not be made.", toolCallId: item.id });
         turn = undefined;
         break;
       }

@@ -261,8 +261,17 @@ export interface McpApprovalResponseItem {
   reason?: string | null;
 }
 
+/** An image the `image_generation` tool made: its bytes, base64, in `result`. */
+export interface ResponseImageGenerationCall {
+  type: "image_generation_call";
+  id: string;
+  status: "in_progress" | "completed" | "generating" | "failed";
+  result: string | null;
+}
+
 /** One item of a response's `output`. */
 export type ResponseOutputItem =
+  | ResponseImageGenerationCall
   | ResponseOutputMessage
   | ResponseFunctionCall
   | ResponseFileSearchCall
@@ -345,8 +354,35 @@ export interface McpToolParam {
   require_approval: "always" | "never" | { always?: { tool_names?: string[] }; never?: { tool_names?: string[] } };
 }
 
+/** An `image_generation` tool in wire form, as the response repeats it. */
+export interface ImageGenerationToolParam {
+  type: "image_generation";
+  model: string;
+  quality: string;
+  size: string;
+  output_format: string;
+  output_compression: number;
+  moderation: string;
+  background: string;
+  partial_images: number;
+}
+
+/** How images are made, for a turn in which the model may make one. */
+export interface ImageGenerationSettings {
+  param: string;
+  /** The image model (a model routed to an upstream that serves images). */
+  model: string;
+  quality: string | undefined;
+  size: string | undefined;
+  outputFormat: string | undefined;
+  outputCompression: number | undefined;
+  moderation: string | undefined;
+  background: string | undefined;
+  forced: boolean;
+}
+
 /** A tool in wire form, as the response repeats it. */
-export type ToolParam = FunctionToolParam | FileSearchToolParam | CodeInterpreterToolParam | WebSearchToolParam | McpToolParam;
+export type ToolParam = FunctionToolParam | FileSearchToolParam | CodeInterpreterToolParam | WebSearchToolParam | McpToolParam | ImageGenerationToolParam;
 
 /** One remote MCP server a turn may call. */
 export interface McpServerSettings {
@@ -410,6 +446,7 @@ export type ToolChoiceParam =
   | { type: "function"; name: string }
   | { type: "file_search" }
   | { type: "code_interpreter" }
+  | { type: "image_generation" }
   | { type: (typeof WEB_SEARCH_TYPES)[number] }
   | { type: "mcp"; server_label: string; name?: string | null }
   | { type: "allowed_tools"; mode: "auto" | "required"; tools: ({ type: "function"; name: string } | { type: "file_search" })[] };
@@ -474,6 +511,8 @@ export interface ResponsesRequest {
   codeInterpreter: CodeInterpreterSettings | undefined;
   /** The `web_search` tool's settings when the model may search this turn, else undefined. */
   webSearch: WebSearchSettings | undefined;
+  /** The `image_generation` tool's settings when the model may make an image this turn, else undefined. */
+  imageGeneration: ImageGenerationSettings | undefined;
   /** The MCP servers the model may call this turn. */
   mcp: McpServerSettings[];
   /** `tool_choice: {type: "mcp", server_label, name}`: that server (and tool) must be called first. */
