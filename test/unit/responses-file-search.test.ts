@@ -113,7 +113,7 @@ describe("file_search tool parsing", () => {
     rejects({ ...base, tools: [{ ...tool, ranking_options: { rewrite: true } }] }, "tools[0].ranking_options.rewrite", "unknown_parameter");
     rejects({ ...base, tools: [{ ...tool, bogus: 1 }] }, "tools[0].bogus", "unknown_parameter");
     rejects({ ...base, tools: [tool, { ...tool, vector_store_ids: ["vs_2"] }] }, "tools[1].type", "invalid_value");
-    rejects({ ...base, tools: [tool, { type: "web_search" }] }, "tools[1].type", "unsupported_parameter");
+    rejects({ ...base, tools: [tool, { type: "computer_use_preview" }] }, "tools[1].type", "unsupported_parameter");
     rejects({ ...base, tools: [{ type: "code_interpreter" }] }, "tools[0].container", "missing_required_parameter");
     rejects({ ...base, tools: [{ type: "code_interpreter", container: { type: "auto", network_policy: { type: "allowlist" } } }] }, "tools[0].container.network_policy", "unsupported_parameter");
   });
@@ -146,7 +146,7 @@ describe("file_search tool parsing", () => {
     rejects({ ...base, tool_choice: { type: "file_search" } }, "tool_choice.type", "invalid_value");
     rejects({ ...base, tools: [weather], tool_choice: { type: "allowed_tools", mode: "auto", tools: [{ type: "file_search" }] } }, "tool_choice.tools[0].type", "invalid_value");
     rejects({ ...base, tools: [tool], tool_choice: { type: "file_search", vector_store_ids: [] } }, "tool_choice.vector_store_ids", "unknown_parameter");
-    rejects({ ...base, tools: [tool], tool_choice: { type: "web_search_preview" } }, "tool_choice.type", "unsupported_parameter");
+    rejects({ ...base, tools: [tool], tool_choice: { type: "computer_use_preview" } }, "tool_choice.type", "unsupported_parameter");
   });
 
   test("a file_search_call item may be sent back as input; it is kept but not given to the model", () => {

@@ -225,12 +225,12 @@ describe("Responses request parsing", () => {
     rejects({ model: "m", input: [{ type: "function_call", name: "f", arguments: "{}" }] }, "input[0].call_id", "missing_required_parameter");
     rejects({ model: "m", input: [{ type: "reasoning", id: "rs_1", summary: [] }] }, "input[0].type", "unsupported_parameter");
     rejects({ model: "m", input: [{ type: "bogus" }] }, "input[0].type", "invalid_value");
-    rejects({ ...base, tools: [weather, { type: "web_search" }] }, "tools[1].type", "unsupported_parameter", /not supported: of the built-in tools this server has/);
+    rejects({ ...base, tools: [weather, { type: "computer_use_preview" }] }, "tools[1].type", "unsupported_parameter", /not supported: of the built-in tools this server has/);
     rejects({ ...base, tools: [{ type: "function", name: "bad name" }] }, "tools[0].name", "invalid_value");
     rejects({ ...base, tools: [weather, weather] }, "tools[1].name", "invalid_value");
     rejects({ ...base, tools: [weather], tool_choice: { type: "function", name: "nope" } }, "tool_choice.name", "invalid_value");
     rejects({ ...base, tool_choice: "required" }, "tool_choice");
-    rejects({ ...base, tool_choice: { type: "web_search_preview" } }, "tool_choice.type", "unsupported_parameter");
+    rejects({ ...base, tool_choice: { type: "computer_use_preview" } }, "tool_choice.type", "unsupported_parameter");
     rejects({ ...base, metadata: Object.fromEntries(Array.from({ length: 17 }, (_, i) => [`k${i}`, "v"])) }, "metadata", "object_above_max_properties");
     rejects({ ...base, metadata: { k: 1 } }, "metadata.k", "invalid_type");
     rejects({ ...base, metadata: { k: "x".repeat(513) } }, "metadata.k", "string_above_max_length");
@@ -527,5 +527,44 @@ describe("Responses stream builder", () => {
     assert.equal(created.response.status, "queued");
     assert.equal(inProgress.response.status, "in_progress");
     assertSchema("Response", builder.response);
+  });
+});
+
+describe("built-in tools in tool_choice", () => {
+  const tools = [
+    { type: "function", name: "lookup", parameters: { type: "object", properties: {} } },
+    { type: "code_interpreter", container: { type: "auto" } },
+    { type: "web_search" },
+    { type: "image_generation", model: "cloud-image" },
+    { type: "mcp", server_label: "docs", server_url: "https://mcp.example.com/mcp", require_approval: { never: { tool_names: ["search"] } }, headers: { "x-key": "secret" } },
+  ];
+
+  test("allowed_tools restricts the server's tools as it restricts functions", () => {
+    const only = parseResponsesRequest({ model: "m", input: "hi", tools, tool_choice: { type: "allowed_tools", mode: "auto", tools: [{ type: "code_interpreter" }, { type: "mcp", server_label: "docs" }] } });
+    assert.deepEqual(only.tools, []);
+    assert.ok(only.codeInterpreter !== undefined);
+    assert.equal(only.webSearch, undefined);
+    assert.equal(only.imageGeneration, undefined);
+    assert.deepEqual(only.mcp.map((m) => m.label), ["docs"]);
+    assert.deepEqual(only.mcp[0]?.approval, { default: true, always: [], never: ["search"] });
+    assert.equal(only.mcp[0]?.headers["x-key"], "secret");
+    const all = parseResponsesRequest({ model: "m", input: "hi", tools });
+    assert.ok(all.codeInterpreter && all.webSearch && all.imageGeneration && all.mcp.length === 1 && all.tools.length === 1);
+    const none = parseResponsesRequest({ model: "m", input: "hi", tools, tool_choice: "none" });
+    assert.ok(!none.codeInterpreter && !none.webSearch && !none.imageGeneration && none.mcp.length === 0);
+  });
+
+  test("forcing a server tool, and refusing choices of tools not given", () => {
+    assert.equal(parseResponsesRequest({ model: "m", input: "hi", tools, tool_choice: { type: "image_generation" } }).imageGeneration?.forced, true);
+    assert.equal(parseResponsesRequest({ model: "m", input: "hi", tools, tool_choice: { type: "web_search_preview" } }).webSearch?.forced, true);
+    assert.deepEqual(parseResponsesRequest({ model: "m", input: "hi", tools, tool_choice: { type: "mcp", server_label: "docs", name: "search" } }).mcpForced, { label: "docs", name: "search" });
+    for (const [choice, param] of [
+      [{ type: "mcp", server_label: "nope" }, "tool_choice.server_label"],
+      [{ type: "allowed_tools", mode: "auto", tools: [{ type: "mcp", server_label: "nope" }] }, "tool_choice.tools[0].server_label"],
+    ] as const) {
+      assert.throws(() => parseResponsesRequest({ model: "m", input: "hi", tools, tool_choice: choice }), (e: unknown) => e instanceof ApiError && e.param === param);
+    }
+    assert.throws(() => parseResponsesRequest({ model: "m", input: "hi", tools: [{ type: "image_generation" }], tool_choice: { type: "code_interpreter" } }), (e: unknown) => e instanceof ApiError && e.param === "tool_choice.type");
+    assert.throws(() => parseResponsesRequest({ model: "m", input: "hi", tools: [{ type: "image_generation", partial_images: 2 }] }), (e: unknown) => e instanceof ApiError && e.param === "tools[0].partial_images");
   });
 });

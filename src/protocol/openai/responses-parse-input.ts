@@ -343,6 +343,20 @@ function readInputItem(raw: unknown, index: number, param: string, allowFileSear
     case "code_interpreter_call":
       if (allowFileSearchCall) return readCodeInterpreterCallItem(item);
       break;
+    case "web_search_call":
+      if (allowFileSearchCall) {
+        item.rejectUnknown(new Set(["type", "id", "status", "action"]));
+        const action = item.object("action");
+        action?.rejectUnknown(new Set(["type", "query", "queries", "sources", "url", "pattern"]));
+        const sources = (action?.array("sources") ?? []).flatMap((v) => (typeof v === "object" && v !== null && typeof (v as { url?: unknown }).url === "string" ? [{ type: "url" as const, url: (v as { url: string }).url }] : []));
+        return {
+          type: "web_search_call",
+          id: item.string("id", { required: true, nonEmpty: true }) as string,
+          status: item.enumeration("status", ["in_progress", "searching", "completed", "failed"] as const, { required: true }) as "completed",
+          action: { type: "search", query: action?.string("query") ?? "", ...(sources.length > 0 ? { sources } : {}) },
+        };
+      }
+      break;
     case "mcp_approval_response":
     case "mcp_list_tools":
     case "mcp_call":
@@ -360,7 +374,7 @@ function readInputItem(raw: unknown, index: number, param: string, allowFileSear
   throw invalidValue(
     item.path("type"),
     type,
-    allowFileSearchCall ? [...SUPPORTED_ITEM_TYPES, "file_search_call", "code_interpreter_call", "mcp_approval_response", "mcp_list_tools", "mcp_call", "mcp_approval_request"] : SUPPORTED_ITEM_TYPES,
+    allowFileSearchCall ? [...SUPPORTED_ITEM_TYPES, "file_search_call", "code_interpreter_call", "web_search_call", "mcp_approval_response", "mcp_list_tools", "mcp_call", "mcp_approval_request"] : SUPPORTED_ITEM_TYPES,
   );
 }
 

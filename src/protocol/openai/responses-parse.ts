@@ -8,6 +8,7 @@ import {
   DEFAULT_FILE_SEARCH_RESULTS,
   FILE_SEARCH_RANKERS,
   INCLUDE_VALUES,
+  type AllowedToolParam,
   type CodeInterpreterSettings,
   type CodeInterpreterToolParam,
   type ImageGenerationSettings,
@@ -337,7 +338,7 @@ function readToolChoice(
   hasWeb: boolean,
   mcpLabels: readonly string[],
   hasImage: boolean,
-): { forcesImage: boolean; mcpForced: { label: string; name: string | undefined } | undefined; tools: ToolDefinition[]; choice: ToolChoice; wire: ToolChoiceParam; searches: boolean; codes: boolean; forcesCode: boolean; browses: boolean; forcesWeb: boolean } {
+): { forcesImage: boolean; imagesAllowed: boolean; mcpAllowed: readonly string[]; mcpForced: { label: string; name: string | undefined } | undefined; tools: ToolDefinition[]; choice: ToolChoice; wire: ToolChoiceParam; searches: boolean; codes: boolean; forcesCode: boolean; browses: boolean; forcesWeb: boolean } {
   const names = new Set(definitions.map((t) => t.name));
   const raw = reader.obj.tool_choice;
   let wire: ToolChoiceParam = "auto";
@@ -350,6 +351,8 @@ function readToolChoice(
   let forcesWeb = false;
   let mcpForced: { label: string; name: string | undefined } | undefined;
   let forcesImage = false;
+  let imagesAllowed = hasImage;
+  let mcpAllowed: readonly string[] = mcpLabels;
   if (typeof raw === "string") {
     choice = wire = reader.enumeration("tool_choice", ["none", "auto", "required"] as const) ?? "auto";
   } else if (raw !== undefined && raw !== null) {
@@ -397,7 +400,9 @@ function readToolChoice(
       obj.rejectUnknown(new Set(["type", "mode", "tools"]));
       const mode = obj.enumeration("mode", ["auto", "required"] as const, { required: true }) as "auto" | "required";
       let searchAllowed = false;
-      const allowed: ({ type: "function"; name: string } | { type: "file_search" })[] = (obj.array("tools", { required: true }) ?? []).map((value, i) => {
+      // Built-in tools of the server (code, web, images, MCP servers by label) may be allowed too.
+      const allowedBuiltins = new Set<string>();
+      const allowed: AllowedToolParam[] = (obj.array("tools", { required: true }) ?? []).map((value, i) => {
         const entry = new FieldReader(value, `tool_choice.tools[${i}]`);
         const entryType = entry.string("type", { required: true });
         if (entryType === "file_search") {
@@ -406,8 +411,22 @@ function readToolChoice(
           searchAllowed = true;
           return { type: "file_search" };
         }
+        if (entryType === "mcp") {
+          entry.rejectUnknown(new Set(["type", "server_label"]));
+          const label = entry.string("server_label", { required: true }) as string;
+          if (!mcpLabels.includes(label)) throw invalidRequest(`Invalid '${entry.path("server_label")}': no tool of type 'mcp' with server_label '${label}' was given in 'tools'.`, entry.path("server_label"), "invalid_value");
+          allowedBuiltins.add(`mcp:${label}`);
+          return { type: "mcp", server_label: label };
+        }
+        const builtin = entryType === "code_interpreter" ? hasCode : entryType === "image_generation" ? hasImage : (WEB_SEARCH_TYPES as readonly string[]).includes(entryType) ? hasWeb : undefined;
+        if (builtin !== undefined) {
+          entry.rejectUnknown(new Set(["type"]));
+          if (!builtin) throw invalidRequest(`Invalid '${entry.path("type")}': no tool of type '${entryType}' was given in 'tools'.`, entry.path("type"), "invalid_value");
+          allowedBuiltins.add((WEB_SEARCH_TYPES as readonly string[]).includes(entryType) ? "web_search" : entryType);
+          return { type: entryType } as AllowedToolParam;
+        }
         if (entryType !== "function") {
-          throw invalidRequest(`Allowed tools of type '${entryType}' are not supported: only 'function' and 'file_search' tools are.`, entry.path("type"), "unsupported_parameter");
+          throw invalidRequest(`Allowed tools of type '${entryType}' are not supported: 'function', 'file_search', 'code_interpreter', 'web_search', 'image_generation' and 'mcp' tools are.`, entry.path("type"), "unsupported_parameter");
         }
         entry.rejectUnknown(new Set(["type", "name"]));
         return { type: "function", name: readFunctionChoice(entry, names) };
@@ -416,6 +435,10 @@ function readToolChoice(
       const keep = new Set(allowed.flatMap((t) => (t.type === "function" ? [t.name] : [])));
       tools = definitions.filter((t) => keep.has(t.name));
       searches = searchAllowed;
+      codes = hasCode && allowedBuiltins.has("code_interpreter");
+      browses = hasWeb && allowedBuiltins.has("web_search");
+      imagesAllowed = hasImage && allowedBuiltins.has("image_generation");
+      mcpAllowed = mcpLabels.filter((l) => allowedBuiltins.has(`mcp:${l}`));
       choice = mode;
       wire = { type: "allowed_tools", mode, tools: allowed };
     } else {
@@ -441,7 +464,7 @@ function readToolChoice(
   }
   // With the server's own tools the model has functions to call even without the client's.
   if (tools.length === 0 && !codes && !browses && ((mcpLabels.length === 0 && !hasImage) || choice === "none")) choice = "none";
-  return { tools, choice, wire, searches, codes, forcesCode, browses, forcesWeb, mcpForced, forcesImage };
+  return { tools, choice, wire, searches, codes, forcesCode, browses, forcesWeb, mcpForced, forcesImage, imagesAllowed, mcpAllowed };
 }
 
 function readText(reader: FieldReader): { format: ResponseFormat; wire: TextFormatParam } {
@@ -538,7 +561,7 @@ export function parseResponsesRequest(body: unknown): ResponsesRequest {
   });
 
   const { definitions, wire: wireTools, fileSearch, code, web, mcp, image } = readTools(reader);
-  const { tools, choice, wire: wireChoice, searches, codes, forcesCode, browses, forcesWeb, mcpForced, forcesImage } = readToolChoice(
+  const { tools, choice, wire: wireChoice, searches, codes, forcesCode, browses, forcesWeb, mcpForced, forcesImage, imagesAllowed, mcpAllowed } = readToolChoice(
     reader,
     definitions,
     fileSearch !== undefined,
@@ -577,9 +600,9 @@ export function parseResponsesRequest(body: unknown): ResponsesRequest {
     fileSearch: searches && maxToolCalls !== 0 ? fileSearch : undefined,
     codeInterpreter: code !== undefined && codes && maxToolCalls !== 0 ? { ...code, forced: forcesCode } : undefined,
     webSearch: web !== undefined && browses && maxToolCalls !== 0 ? { ...web, forced: forcesWeb } : undefined,
-    mcp: choice === "none" || maxToolCalls === 0 ? [] : mcp,
+    mcp: choice === "none" || maxToolCalls === 0 ? [] : mcp.filter((m) => mcpAllowed.includes(m.label)),
     mcpForced,
-    imageGeneration: image !== undefined && choice !== "none" && maxToolCalls !== 0 ? { ...image, forced: forcesImage } : undefined,
+    imageGeneration: image !== undefined && imagesAllowed && choice !== "none" && maxToolCalls !== 0 ? { ...image, forced: forcesImage } : undefined,
     toolChoice: choice,
     responseFormat: text.format,
     reasoningEffort: reasoning.effort,

@@ -449,7 +449,16 @@ export type ToolChoiceParam =
   | { type: "image_generation" }
   | { type: (typeof WEB_SEARCH_TYPES)[number] }
   | { type: "mcp"; server_label: string; name?: string | null }
-  | { type: "allowed_tools"; mode: "auto" | "required"; tools: ({ type: "function"; name: string } | { type: "file_search" })[] };
+  | { type: "allowed_tools"; mode: "auto" | "required"; tools: AllowedToolParam[] };
+
+/** A tool an `allowed_tools` choice lets the model use. */
+export type AllowedToolParam =
+  | { type: "function"; name: string }
+  | { type: "file_search" }
+  | { type: "code_interpreter" }
+  | { type: "image_generation" }
+  | { type: (typeof WEB_SEARCH_TYPES)[number] }
+  | { type: "mcp"; server_label: string };
 
 /** `text.format` in wire form, with the schema as the client sent it. */
 export type TextFormatParam =
