@@ -1,8 +1,8 @@
 import assert from "node:assert/strict";
-import { createServer, type Server } from "node:http";
 import { after, before, describe, it } from "node:test";
 import OpenAI from "openai";
 import { startFakeUpstream, type FakeUpstream } from "../helpers/fake-upstream.ts";
+import { searxngConfig, serveLoopback, type Loopback } from "../helpers/loopback.ts";
 import { assertSchema } from "../helpers/openapi.ts";
 import { raw, startTestServer, type TestServer } from "../helpers/server.ts";
 
@@ -13,15 +13,8 @@ const ADMIN = "sk-admin-chat-web-0123456789abcdef";
 type Citation = { type: string; url_citation: { url: string; title: string; start_index: number; end_index: number } };
 type SeenMessage = { role: string; content: string };
 
-async function serve(handler: Parameters<typeof createServer>[1]): Promise<{ server: Server; port: number; url: string }> {
-  const server = createServer(handler);
-  await new Promise<void>((r) => server.listen(0, "127.0.0.1", () => r()));
-  const port = (server.address() as { port: number }).port;
-  return { server, port, url: `http://127.0.0.1:${port}` };
-}
-
-let web: Awaited<ReturnType<typeof serve>>;
-let searx: Awaited<ReturnType<typeof serve>>;
+let web: Loopback;
+let searx: Loopback;
 const searxQueries: string[] = [];
 let upstream: FakeUpstream;
 let server: TestServer;
@@ -42,12 +35,12 @@ function lastMessages(): SeenMessage[] {
 const client = (s: TestServer): OpenAI => new OpenAI({ baseURL: s.baseURL, apiKey: s.apiKey, maxRetries: 0 });
 
 before(async () => {
-  web = await serve((req, res) => {
+  web = await serveLoopback((req, res) => {
     if (req.url === "/paris") return void res.writeHead(200, { "content-type": "text/html; charset=utf-8" }).end("<html><head><title>Paris | Facts</title></head><body><p>Paris is the capital of France.</p></body></html>");
     if (req.url === "/seine") return void res.writeHead(200, { "content-type": "text/html; charset=utf-8" }).end("<html><head><title>The Seine</title></head><body><p>The Seine flows through Paris.</p></body></html>");
     res.writeHead(404).end();
   });
-  searx = await serve((req, res) => {
+  searx = await serveLoopback((req, res) => {
     const url = new URL(req.url ?? "/", "http://x");
     const q = url.searchParams.get("q") ?? "";
     searxQueries.push(q);
@@ -56,7 +49,7 @@ before(async () => {
     res.writeHead(200, { "content-type": "application/json" }).end(JSON.stringify({ query: q, results: results() }));
   });
   upstream = await startFakeUpstream();
-  const webSearch = { backend: "searxng" as const, baseUrl: searx.url, allowPrivate: [`127.0.0.1:${searx.port}`, `127.0.0.1:${web.port}`], json: { queryParam: "q", resultsPath: "results", urlField: "url", titleField: "title", snippetField: "snippet" }, maxResults: 5, fetchTimeoutMs: 5000, maxPageBytes: 1 << 20, maxRedirects: 5, pricePerCallUsd: 0.01 };
+  const webSearch = searxngConfig(searx.url, [`127.0.0.1:${searx.port}`, `127.0.0.1:${web.port}`]);
   const upstreams = {
     deployments: [{ id: "scripted", provider: "openai-compatible" as const, baseUrl: upstream.url, model: "gpt-4o-mini", timeoutMs: 10_000, endpoints: [] }],
     models: [{ name: "scripted", deployments: ["scripted"] }],

@@ -1,9 +1,9 @@
 import assert from "node:assert/strict";
-import { createServer, type Server } from "node:http";
 import { after, before, describe, it } from "node:test";
 import OpenAI from "openai";
 import type { ResponseStreamEvent } from "../../src/protocol/openai/responses-stream.ts";
 import { startFakeUpstream, type FakeUpstream } from "../helpers/fake-upstream.ts";
+import { searxngConfig, serveLoopback, type Loopback } from "../helpers/loopback.ts";
 import { assertSchema } from "../helpers/openapi.ts";
 import { checkEvents } from "../helpers/response-events.ts";
 import { raw, startTestServer, type TestServer } from "../helpers/server.ts";
@@ -15,17 +15,10 @@ import { raw, startTestServer, type TestServer } from "../helpers/server.ts";
 type Item = { type: string; [k: string]: unknown };
 const ADMIN = "sk-admin-web-0123456789abcdef";
 
-async function serve(handler: Parameters<typeof createServer>[1]): Promise<{ server: Server; port: number; url: string }> {
-  const server = createServer(handler);
-  await new Promise<void>((r) => server.listen(0, "127.0.0.1", () => r()));
-  const port = (server.address() as { port: number }).port;
-  return { server, port, url: `http://127.0.0.1:${port}` };
-}
-
-let web: Awaited<ReturnType<typeof serve>>;
-let internal: Awaited<ReturnType<typeof serve>>;
-let searx: Awaited<ReturnType<typeof serve>>;
-let brave: Awaited<ReturnType<typeof serve>>;
+let web: Loopback;
+let internal: Loopback;
+let searx: Loopback;
+let brave: Loopback;
 const searxQueries: string[] = [];
 const braveSeen: { q: string; token: string }[] = [];
 let upstream: FakeUpstream;
@@ -55,19 +48,19 @@ const upstreams = () => ({
 });
 
 before(async () => {
-  internal = await serve((_req, res) => res.writeHead(200, { "content-type": "text/html" }).end("<html><title>Secret</title><body>TOPSECRET intranet data</body></html>"));
-  web = await serve((req, res) => {
+  internal = await serveLoopback((_req, res) => res.writeHead(200, { "content-type": "text/html" }).end("<html><title>Secret</title><body>TOPSECRET intranet data</body></html>"));
+  web = await serveLoopback((req, res) => {
     if (req.url === "/paris") return void res.writeHead(200, { "content-type": "text/html; charset=utf-8" }).end("<html><head><title>Paris | Facts</title></head><body><h1>Paris</h1><p>Paris is the capital of France, on the Seine.</p><script>var x = 1;</script></body></html>");
     if (req.url === "/moved") return void res.writeHead(302, { location: `${internal.url}/secret` }).end();
     res.writeHead(404).end();
   });
-  searx = await serve((req, res) => {
+  searx = await serveLoopback((req, res) => {
     const url = new URL(req.url ?? "/", "http://x");
     searxQueries.push(url.searchParams.get("q") ?? "");
     if (url.pathname !== "/search" || url.searchParams.get("format") !== "json") return void res.writeHead(400).end();
     res.writeHead(200, { "content-type": "application/json" }).end(JSON.stringify({ query: url.searchParams.get("q"), results: results() }));
   });
-  brave = await serve((req, res) => {
+  brave = await serveLoopback((req, res) => {
     const url = new URL(req.url ?? "/", "http://x");
     braveSeen.push({ q: url.searchParams.get("q") ?? "", token: String(req.headers["x-subscription-token"] ?? "") });
     res.writeHead(200, { "content-type": "application/json" }).end(JSON.stringify({ type: "search", web: { type: "search", results: results().map((r) => ({ url: r.url, title: r.title, description: r.content })) } }));
@@ -75,7 +68,7 @@ before(async () => {
   upstream = await startFakeUpstream();
   // The engines and the public test web are allow-listed by port; the intranet is not.
   const allowPrivate = [`127.0.0.1:${searx.port}`, `127.0.0.1:${web.port}`, `127.0.0.1:${brave.port}`];
-  const webSearch = { backend: "searxng" as const, baseUrl: searx.url, allowPrivate, json: { queryParam: "q", resultsPath: "results", urlField: "url", titleField: "title", snippetField: "snippet" }, maxResults: 5, fetchTimeoutMs: 5000, maxPageBytes: 1 << 20, maxRedirects: 5, pricePerCallUsd: 0.01 };
+  const webSearch = searxngConfig(searx.url, allowPrivate);
   server = await startTestServer({ upstreams: upstreams(), webSearch, env: { MODELPORT_ADMIN_KEY: ADMIN } });
   process.env.TEST_BRAVE_KEY = "brave-test-token";
   braveServer = await startTestServer({ upstreams: upstreams(), webSearch: { ...webSearch, backend: "brave", baseUrl: `${brave.url}/res/v1`, apiKeyEnv: "TEST_BRAVE_KEY" } });

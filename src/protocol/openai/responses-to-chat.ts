@@ -64,6 +64,13 @@ export function itemsToChatMessages(
   const callIds = new Set<string>();
   // The assistant turn that function calls may still join: only while nothing else came between.
   let turn: { content: string; toolCalls: ToolCall[] } | undefined;
+  // A call the server ran joins the assistant turn, and its result ends that turn.
+  const serverCall = (call: ToolCall, result: string): void => {
+    if (turn === undefined) messages.push({ role: "assistant", content: "", toolCalls: [call] });
+    else turn.toolCalls.push(call);
+    messages.push({ role: "tool", content: result, toolCallId: call.id });
+    turn = undefined;
+  };
   items.forEach((item, i) => {
     const param = i >= first ? `input[${i - first}]` : "input";
     if (item.type !== "function_call" && item.type !== "code_interpreter_call" && item.type !== "mcp_call" && item.type !== "image_generation_call") turn = undefined;
@@ -94,40 +101,20 @@ export function itemsToChatMessages(
         break;
       case "code_interpreter_call": {
         // Past code and what it printed go back to the model as its own tool call and result.
-        if (turn === undefined) {
-          turn = { content: "", toolCalls: [] };
-          messages.push({ role: "assistant", content: "", toolCalls: turn.toolCalls });
-        }
-        turn.toolCalls.push({ id: item.id, name: CODE_INTERPRETER_FUNCTION, arguments: JSON.stringify({ code: item.code ?? "" }) });
         const logs = item.outputs?.map((o) => (o.type === "logs" ? o.logs : "[an image was shown]")).join("\n");
-        messages.push({ role: "tool", content: logs ?? "(the output of this call was not kept: code_interpreter_call.outputs was not included)", toolCallId: item.id });
-        // The tool result ends the assistant turn a next call could join.
-        turn = undefined;
+        serverCall({ id: item.id, name: CODE_INTERPRETER_FUNCTION, arguments: JSON.stringify({ code: item.code ?? "" }) }, logs ?? "(the output of this call was not kept: code_interpreter_call.outputs was not included)");
         break;
       }
-      case "mcp_call": {
-        // A past MCP call goes back to the model as its own tool call and what came of it.
-        if (turn === undefined) {
-          turn = { content: "", toolCalls: [] };
-          messages.push({ role: "assistant", content: "", toolCalls: turn.toolCalls });
-        }
-        const name = `mcp__${item.server_label}__${item.name}`.replace(/[^a-zA-Z0-9_-]/g, "_").slice(0, 64);
-        turn.toolCalls.push({ id: item.id, name, arguments: item.arguments });
-        messages.push({ role: "tool", content: item.error === null ? (item.output ?? "") : `The MCP call failed: ${JSON.stringify(item.error)}`, toolCallId: item.id });
-        turn = undefined;
+      case "mcp_call":
+        serverCall(
+          { id: item.id, name: `mcp__${item.server_label}__${item.name}`.replace(/[^a-zA-Z0-9_-]/g, "_").slice(0, 64), arguments: item.arguments },
+          item.error === null ? (item.output ?? "") : `The MCP call failed: ${JSON.stringify(item.error)}`,
+        );
         break;
-      }
-      case "image_generation_call": {
+      case "image_generation_call":
         // The model asked for an image; it does not read the image's bytes back.
-        if (turn === undefined) {
-          turn = { content: "", toolCalls: [] };
-          messages.push({ role: "assistant", content: "", toolCalls: turn.toolCalls });
-        }
-        turn.toolCalls.push({ id: item.id, name: "image_generation", arguments: "{}" });
-        messages.push({ role: "tool", content: item.status === "completed" ? "The image was made and shown to the user." : "The image could not be made.", toolCallId: item.id });
-        turn = undefined;
+        serverCall({ id: item.id, name: "image_generation", arguments: "{}" }, item.status === "completed" ? "The image was made and shown to the user." : "The image could not be made.");
         break;
-      }
       case "mcp_list_tools":
       case "mcp_approval_request":
       case "mcp_approval_response":
