@@ -3,7 +3,8 @@ import type { Usage } from "../core/chat.ts";
 import { ApiError } from "../core/errors.ts";
 import { imageFamily, imagePrice, pricedAs, type ImageFamily } from "../core/image-pricing.ts";
 import { unsupportedEndpoint, type ChatModel, type ForwardBody, type ForwardedResponse } from "../providers/provider.ts";
-import { parseImageGenerationRequest, readImagesResponse, type ImageEndpoint, type ImageRequest, type ImagesOutcome } from "../protocol/openai/images.ts";
+import { parseImageGenerationRequest, readImageStreamEvent, readImagesResponse, type ImageEndpoint, type ImageRequest, type ImagesOutcome } from "../protocol/openai/images.ts";
+import { SseDataDecoder } from "../core/sse-reader.ts";
 import type { Principal } from "./access.ts";
 import type { EndpointCall } from "./endpoints/endpoint.ts";
 import { relays } from "./endpoints/relay.ts";
@@ -31,6 +32,9 @@ export interface ImageGenerationParams {
   outputCompression?: number | undefined;
   moderation?: string | undefined;
   user?: string | undefined;
+  /** Partial images to ask for (0–3): the upstream streams them, and each goes to `onPartial` as it comes. */
+  partialImages?: number | undefined;
+  onPartial?: ((b64: string, index: number) => void) | undefined;
 }
 
 /** One image made for a tool: base64 bytes and what the upstream made (its `auto` choices resolved where it says). */
@@ -117,18 +121,33 @@ export class ImageService {
       ...(params.moderation !== undefined ? { moderation: params.moderation } : {}),
       ...(params.user !== undefined ? { user: params.user } : {}),
     };
+    const partials = params.partialImages ?? 0;
     const request = parseImageGenerationRequest(body);
     const served = this.model(request);
     // GPT Image (what the tool is for) always answers base64 and rejects `response_format`; a model
     // known by name to be DALL·E is asked for base64.
     if (familyOf(served, model, undefined)?.startsWith("dall-e") === true) body.response_format = "b64_json";
+    // Partial images come only in a stream (GPT Image).
+    if (partials > 0) Object.assign(body, { stream: true, partial_images: partials });
     const admission = await this.#gate.admit(principal, model, served, estimate(request.prompt));
     let usage: Usage | undefined;
     try {
       const answer = await served.forward(request.endpoint, body, signal);
-      const chunks: Buffer[] = [];
-      for await (const c of answer.body) chunks.push(Buffer.from(c.buffer, c.byteOffset, c.byteLength));
-      const outcome = readImagesResponse(Buffer.concat(chunks).toString("utf8"));
+      let outcome: ImagesOutcome | undefined;
+      if (partials > 0) {
+        const events = new SseDataDecoder();
+        const read = (data: string): void => {
+          const event = readImageStreamEvent(data);
+          if (event?.kind === "partial") params.onPartial?.(event.b64, event.index);
+          if (event?.kind === "completed") outcome = event.outcome;
+        };
+        for await (const c of answer.body) for (const data of events.push(c)) read(data);
+        for (const data of events.end()) read(data);
+      } else {
+        const chunks: Buffer[] = [];
+        for await (const c of answer.body) chunks.push(Buffer.from(c.buffer, c.byteOffset, c.byteLength));
+        outcome = readImagesResponse(Buffer.concat(chunks).toString("utf8"));
+      }
       usage = imageUsage(familyOf(served, model, answer.model), outcome ?? { images: 0, size: undefined, quality: undefined, usage: undefined }, request.size, request.quality);
       this.#meter.record({ principal, model: served.descriptor.id, endpoint: METERED_PATHS[request.endpoint], usage, latencyMs: performance.now() - startedAt, status: 200, batch: false, pricing: served.descriptor.pricing });
       const b64 = outcome?.first?.b64;

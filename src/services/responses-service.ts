@@ -217,7 +217,7 @@ export class ResponsesService {
       try {
         for (let step = await parts.next(); !step.done; step = await parts.next()) {
           const part = step.value;
-          if (part.type === "tool-start" || part.type === "tool-args" || part.type === "tool-run" || part.type === "tool-done") yield* serverTools?.events(part, builder) ?? [];
+          if (part.type === "tool-start" || part.type === "tool-args" || part.type === "tool-run" || part.type === "tool-progress" || part.type === "tool-done") yield* serverTools?.events(part, builder) ?? [];
           else yield* builder.push(part);
         }
         yield* builder.end();

@@ -4,7 +4,7 @@ import type { ResponseStreamBuilder, ResponseStreamEvent } from "../protocol/ope
 import type { CodeInterpreterOutput, RequestInputItem, ResponseMcpApprovalRequest, ResponseOutputItem, ResponsesRequest } from "../protocol/openai/responses-types.ts";
 import { emitMcpApprovalRequest, emitMcpListTools, finishMcpCall, mcpCallArgumentsDelta, mcpCallRunning, startMcpCall } from "../protocol/openai/responses-mcp.ts";
 import { McpTool, type McpCallOutcome, type McpTurn } from "./mcp-tool.ts";
-import { finishImageGeneration, imageGenerating, startImageGeneration } from "../protocol/openai/responses-image-gen.ts";
+import { finishImageGeneration, imageGenerating, imagePartial, startImageGeneration } from "../protocol/openai/responses-image-gen.ts";
 import { toGrammarSchema } from "../protocol/openai/json-schema-subset.ts";
 import type { ImageService } from "./image-service.ts";
 
@@ -42,10 +42,11 @@ export type ServerToolDetail =
   | ({ tool: "web" } & WebSearchDetail)
   | { tool: "mcp"; outcome: McpCallOutcome }
   | { tool: "mcp-approval"; label: string; name: string; args: string }
-  | { tool: "image"; b64: string | undefined };
+  | { tool: "image"; b64: string | undefined }
+  | { tool: "image-partial"; b64: string; index: number };
 
 /** The loop's parts about server-run calls. */
-export type ToolEventPart = Extract<ToolLoopPart<ServerToolDetail>, { type: "tool-start" | "tool-args" | "tool-run" | "tool-done" }>;
+export type ToolEventPart = Extract<ToolLoopPart<ServerToolDetail>, { type: "tool-start" | "tool-args" | "tool-run" | "tool-progress" | "tool-done" }>;
 
 /** The server's tools a turn may use, ready for the chat request. */
 export interface PreparedTools {
@@ -209,9 +210,24 @@ export class ResponseTools {
     const image = req.imageGeneration;
     if (images !== undefined && image !== undefined) {
       functions.set(IMAGE_FUNCTION.name, {
-        run: async (args, signal) => {
+        run: async (args, signal, progress) => {
           try {
-            const made = await images.generate(principal, image.model, { prompt: imagePrompt(args), size: image.size, quality: image.quality, background: image.background, outputFormat: image.outputFormat, outputCompression: image.outputCompression, moderation: image.moderation }, signal);
+            const made = await images.generate(
+              principal,
+              image.model,
+              {
+                prompt: imagePrompt(args),
+                size: image.size,
+                quality: image.quality,
+                background: image.background,
+                outputFormat: image.outputFormat,
+                outputCompression: image.outputCompression,
+                moderation: image.moderation,
+                partialImages: image.partialImages,
+                onPartial: (b64, index) => progress({ tool: "image-partial", b64, index }),
+              },
+              signal,
+            );
             return { forModel: "The image was made and shown to the user.", detail: { tool: "image", b64: made.b64 } };
           } catch (error) {
             signal.throwIfAborted();
@@ -260,6 +276,7 @@ export class ResponseTools {
           if (part.type === "tool-start") items.set(part.callId, { id: startImageGeneration(builder, events), shown: 0 });
           const id = items.get(part.callId)?.id ?? "";
           if (part.type === "tool-run") imageGenerating(builder, id, events);
+          if (part.type === "tool-progress" && part.detail.tool === "image-partial") imagePartial(builder, id, part.detail.b64, part.detail.index, events);
           if (part.type === "tool-done" && part.detail.tool === "image") finishImageGeneration(builder, id, part.detail.b64, events);
           return events;
         }

@@ -11,7 +11,8 @@ export interface ToolRun<D> {
 
 /** A tool the server runs when the model calls its function. */
 export interface ServerFunction<D> {
-  run(args: string, signal: AbortSignal): Promise<ToolRun<D>>;
+  /** Runs a call; `progress` shows what it has so far (an image's partial renders) while it runs. */
+  run(args: string, signal: AbortSignal, progress: (detail: D) => void): Promise<ToolRun<D>>;
 }
 
 /** What the loop yields: the model's own parts, and the server-run calls as they happen. */
@@ -21,6 +22,7 @@ export type ToolLoopPart<D> =
   /** The call's arguments so far, as the model writes them. */
   | { type: "tool-args"; name: string; callId: string; args: string }
   | { type: "tool-run"; name: string; callId: string; args: string }
+  | { type: "tool-progress"; name: string; callId: string; detail: D }
   | { type: "tool-done"; name: string; callId: string; detail: D };
 
 function addUsage(a: Usage | undefined, b: Usage): Usage {
@@ -112,7 +114,24 @@ export async function* runToolLoop<D>(
     for (const call of pending.values()) {
       yield { type: "tool-run", name: call.name, callId: call.id, args: call.args };
       const fn = ctx.functions.get(call.name) as ServerFunction<D>;
-      const ran = await fn.run(call.args, ctx.signal);
+      // The call runs while what it reports of its progress is yielded as it comes.
+      const progress: D[] = [];
+      const state: { ran?: ToolRun<D>; failed?: { error: unknown }; wake?: () => void } = {};
+      void fn.run(call.args, ctx.signal, (detail) => (progress.push(detail), state.wake?.())).then(
+        (ran) => ((state.ran = ran), state.wake?.()),
+        (error: unknown) => ((state.failed = { error }), state.wake?.()),
+      );
+      while ((state.ran === undefined && state.failed === undefined) || progress.length > 0) {
+        const next = progress.shift();
+        if (next !== undefined) {
+          yield { type: "tool-progress", name: call.name, callId: call.id, detail: next };
+          continue;
+        }
+        await new Promise<void>((resolve) => (state.wake = resolve));
+        state.wake = undefined;
+      }
+      if (state.failed !== undefined) throw state.failed.error;
+      const ran = state.ran as ToolRun<D>;
       yield { type: "tool-done", name: call.name, callId: call.id, detail: ran.detail };
       stop ||= ran.stop === true;
       toolCalls.push({ id: call.id, name: call.name, arguments: call.args });

@@ -37,6 +37,7 @@ const EVENT_SCHEMAS: Record<string, string> = {
   "response.image_generation_call.in_progress": "ResponseImageGenCallInProgressEvent",
   "response.image_generation_call.generating": "ResponseImageGenCallGeneratingEvent",
   "response.image_generation_call.completed": "ResponseImageGenCallCompletedEvent",
+  "response.image_generation_call.partial_image": "ResponseImageGenCallPartialImageEvent",
   "response.completed": "ResponseCompletedEvent",
   "response.incomplete": "ResponseIncompleteEvent",
   "response.failed": "ResponseFailedEvent",

@@ -316,11 +316,11 @@ describe("the Images API relayed to upstreams", () => {
     await assert.rejects(service.generate(principal, "cloud-image", { prompt: "x", quality: "ultra" }, AbortSignal.timeout(5000)), (e: { status?: number; param?: string }) => e.status === 400 && e.param === "quality");
   });
 
-  it("runs the image_generation tool in Responses for the local model (forced), returning an image_generation_call with the image, streamed events valid", async () => {
+  it("runs the image_generation tool in Responses for the local model (forced): partial renders streamed as they come, then the image_generation_call with the image; events valid", async () => {
     const stream = await client.responses.create({
       model: "stories",
       input: "Once upon a time",
-      tools: [{ type: "image_generation", model: "cloud-image", size: "1024x1024", quality: "low" }],
+      tools: [{ type: "image_generation", model: "cloud-image", size: "1024x1024", quality: "low", partial_images: 2 }],
       tool_choice: { type: "image_generation" },
       max_output_tokens: 60,
       max_tool_calls: 1,
@@ -331,6 +331,11 @@ describe("the Images API relayed to upstreams", () => {
     checkEvents(events);
     const types = events.map((e) => e.type as string);
     for (const t of ["response.image_generation_call.in_progress", "response.image_generation_call.generating", "response.image_generation_call.completed"]) assert.ok(types.includes(t), t);
+    const partials = events.filter((e) => (e.type as string) === "response.image_generation_call.partial_image") as unknown as { partial_image_index: number; partial_image_b64: string }[];
+    assert.deepEqual(partials.map((p) => [p.partial_image_index, p.partial_image_b64]), [[0, MADE], [1, MADE]]);
+    assert.ok(types.indexOf("response.image_generation_call.generating") < types.indexOf("response.image_generation_call.partial_image" as never));
+    // The upstream was asked to stream the partial renders.
+    assert.deepEqual([seen.at(-1)?.json?.stream, seen.at(-1)?.json?.partial_images], [true, 2]);
     const done = events.at(-1) as unknown as { response: Record<string, unknown> & { output: { type: string; status: string; result: string | null }[] } };
     assertSchema("Response", done.response);
     const call = done.response.output[0]!;

@@ -565,6 +565,7 @@ describe("built-in tools in tool_choice", () => {
       assert.throws(() => parseResponsesRequest({ model: "m", input: "hi", tools, tool_choice: choice }), (e: unknown) => e instanceof ApiError && e.param === param);
     }
     assert.throws(() => parseResponsesRequest({ model: "m", input: "hi", tools: [{ type: "image_generation" }], tool_choice: { type: "code_interpreter" } }), (e: unknown) => e instanceof ApiError && e.param === "tool_choice.type");
-    assert.throws(() => parseResponsesRequest({ model: "m", input: "hi", tools: [{ type: "image_generation", partial_images: 2 }] }), (e: unknown) => e instanceof ApiError && e.param === "tools[0].partial_images");
+    assert.throws(() => parseResponsesRequest({ model: "m", input: "hi", tools: [{ type: "image_generation", partial_images: 4 }] }), (e: unknown) => e instanceof ApiError && e.param === "tools[0].partial_images");
+    assert.throws(() => parseResponsesRequest({ model: "m", input: "hi", tools: [{ type: "image_generation", action: "edit" }] }), (e: unknown) => e instanceof ApiError && e.param === "tools[0].action");
   });
 });

@@ -220,6 +220,32 @@ export function readImagesResponse(json: string): ImagesOutcome | undefined {
   };
 }
 
+/** One event of an image stream (`image_generation.*`, `image_edit.*`): a partial image, or the finished one. */
+export function readImageStreamEvent(data: string): { kind: "partial"; b64: string; index: number } | { kind: "completed"; outcome: ImagesOutcome } | undefined {
+  let event: unknown;
+  try {
+    event = JSON.parse(data);
+  } catch {
+    return undefined;
+  }
+  if (!isObject(event) || typeof event.type !== "string") return undefined;
+  const b64 = text(event.b64_json);
+  if (event.type.endsWith(".partial_image") && b64 !== undefined) return { kind: "partial", b64, index: typeof event.partial_image_index === "number" ? event.partial_image_index : 0 };
+  if (!event.type.endsWith(".completed")) return undefined;
+  return {
+    kind: "completed",
+    outcome: {
+      images: 1,
+      size: text(event.size),
+      quality: text(event.quality),
+      background: text(event.background),
+      outputFormat: text(event.output_format),
+      usage: canonicalUsage(event.usage),
+      first: { b64, url: undefined, revisedPrompt: undefined },
+    },
+  };
+}
+
 /**
  * Watches a relayed image stream (`image_generation.*` or `image_edit.*` events) without holding it
  * up: each completed event is one image, with its size, quality and token usage.

@@ -102,6 +102,16 @@ export type ResponseMcpEvent =
   | { type: "response.mcp_call_arguments.delta"; output_index: number; item_id: string; delta: string; sequence_number: number }
   | { type: "response.mcp_call_arguments.done"; output_index: number; item_id: string; arguments: string; sequence_number: number };
 
+/** A partial render of an image the `image_generation` tool is making. */
+export interface ResponseImageGenerationPartialEvent {
+  type: "response.image_generation_call.partial_image";
+  output_index: number;
+  item_id: string;
+  partial_image_index: number;
+  partial_image_b64: string;
+  sequence_number: number;
+}
+
 /** An image being made by the `image_generation` tool. */
 export interface ResponseImageGenerationCallEvent {
   type: "response.image_generation_call.in_progress" | "response.image_generation_call.generating" | "response.image_generation_call.completed";
@@ -157,6 +167,7 @@ export type ResponseStreamEvent =
   | ResponseWebSearchCallEvent
   | ResponseMcpEvent
   | ResponseImageGenerationCallEvent
+  | ResponseImageGenerationPartialEvent
   | ResponseCodeInterpreterCodeEvent
   | ResponseOutputTextAnnotationAddedEvent
   | ResponseErrorEvent;

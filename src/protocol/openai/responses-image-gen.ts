@@ -23,6 +23,11 @@ export function imageGenerating(builder: ResponseStreamBuilder, id: string, even
   );
 }
 
+/** A partial render of the image: `response.image_generation_call.partial_image`. */
+export function imagePartial(builder: ResponseStreamBuilder, id: string, b64: string, index: number, events: ResponseStreamEvent[]): void {
+  builder.updateItem(id, (item, output) => (item.type === "image_generation_call" ? [{ type: "response.image_generation_call.partial_image", output_index: output, item_id: id, partial_image_index: index, partial_image_b64: b64 }] : []), events);
+}
+
 /** The image (base64) is made, or it failed: `response.image_generation_call.completed` (when made), then done. */
 export function finishImageGeneration(builder: ResponseStreamBuilder, id: string, b64: string | undefined, events: ResponseStreamEvent[]): void {
   builder.updateItem(

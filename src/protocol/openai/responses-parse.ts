@@ -217,7 +217,6 @@ function readImageGenerationTool(tool: FieldReader): { settings: Omit<ImageGener
   const action = tool.enumeration("action", ["auto", "generate", "edit"] as const);
   if (action === "edit") throw unsupportedParameter(tool.path("action"), "value 'edit' is not supported: the image_generation tool makes new images on this server");
   const partial = tool.number("partial_images", { integer: true, min: 0, max: 3 }) ?? 0;
-  if (partial > 0) throw unsupportedParameter(tool.path("partial_images"), "is not supported by this server's image_generation tool yet; the finished image is returned");
   tool.enumeration("input_fidelity", ["high", "low"] as const);
   const quality = tool.enumeration("quality", ["low", "medium", "high", "auto"] as const);
   const size = tool.string("size");
@@ -227,7 +226,7 @@ function readImageGenerationTool(tool: FieldReader): { settings: Omit<ImageGener
   const background = tool.enumeration("background", ["transparent", "opaque", "auto"] as const);
   const model = tool.string("model", { nonEmpty: true }) ?? "gpt-image-1";
   return {
-    settings: { param: "", model, quality, size, outputFormat, outputCompression, moderation, background },
+    settings: { param: "", model, quality, size, outputFormat, outputCompression, moderation, background, partialImages: partial },
     wire: { type: "image_generation", model, quality: quality ?? "auto", size: size ?? "auto", output_format: outputFormat ?? "png", output_compression: outputCompression ?? 100, moderation: moderation ?? "auto", background: background ?? "auto", partial_images: partial },
   };
 }

@@ -378,6 +378,8 @@ export interface ImageGenerationSettings {
   outputCompression: number | undefined;
   moderation: string | undefined;
   background: string | undefined;
+  /** Partial renders streamed while the image is made (0–3). */
+  partialImages: number;
   forced: boolean;
 }
 
