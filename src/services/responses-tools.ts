@@ -302,7 +302,10 @@ export class ResponseTools {
             const id = items.get(part.callId)?.id ?? "";
             const detail = part.detail;
             if (detail.tool === "code") builder.finishCodeCall(id, detail.outputs, detail.files, events);
-            else if (detail.tool === "web") builder.finishWebSearch(id, detail.query, detail.sources, detail.numbered, detail.failed, events);
+            else if (detail.tool === "web") {
+              builder.finishWebSearch(id, detail.query, detail.sources, detail.numbered, detail.failed, events);
+              for (const url of detail.opened) builder.openedPage(url, events);
+            }
             break;
           }
         }

@@ -25,6 +25,8 @@ export interface WebSearchDetail {
   sources: { url: string; title: string }[];
   /** The pages the model was given, numbered for `[n]` citations. */
   numbered: NumberedSource[];
+  /** The pages that were fetched and read (after redirects), each an `open_page` action. */
+  opened: string[];
   failed: boolean;
 }
 
@@ -102,7 +104,7 @@ export class WebSearchTool {
     } catch (error) {
       signal.throwIfAborted();
       const why = error instanceof FetchRefused ? error.message : "the search engine could not be reached";
-      return { forModel: `The web search for "${query}" failed: ${why}.`, detail: { query, sources: [], numbered: [], failed: true } };
+      return { forModel: `The web search for "${query}" failed: ${why}.`, detail: { query, sources: [], numbered: [], opened: [], failed: true } };
     }
     const size = CONTEXT[settings.contextSize];
     const budget = Math.floor((contextTokens === undefined ? UNKNOWN_CONTEXT_TOKENS : contextTokens * size.share) * CHARS_PER_TOKEN);
@@ -121,7 +123,8 @@ export class WebSearchTool {
     });
     const place = settings.location === undefined ? "" : ` The user is in ${settings.location}.`;
     const forModel = blocks.length === 0 ? `The web search for "${query}" found nothing.` : `Web search results for "${query}".${place} Cite sources as [n].\n\n${blocks.join("\n\n")}`;
-    return { forModel, detail: { query, sources: results.map((r) => ({ url: r.url, title: r.title })), numbered, failed: false } };
+    const read = pages.filter((p) => p.text !== "").map((p) => p.url);
+    return { forModel, detail: { query, sources: results.map((r) => ({ url: r.url, title: r.title })), numbered, opened: read, failed: false } };
   }
 
   /** A result's page as text, or nothing when it cannot be fetched safely (its snippet stands in). */

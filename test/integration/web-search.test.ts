@@ -89,7 +89,9 @@ describe("the web_search tool", () => {
     script("capital of France", "The capital of France is Paris [1].");
     const response = await client(server).responses.create({ model: "scripted", input: "What is the capital of France?", tools: [{ type: "web_search" }], include: ["web_search_call.action.sources"] });
     assertSchema("Response", response);
-    const [call, message] = response.output as unknown as Item[];
+    const [call, opened, message] = response.output as unknown as Item[];
+    // The page read is an open_page action of its own; the refused ones were never opened.
+    assert.deepEqual([opened?.type, opened?.status, opened?.action], ["web_search_call", "completed", { type: "open_page", url: `${web.url}/paris` }]);
     assert.equal(call?.type, "web_search_call");
     assert.equal(call?.status, "completed");
     const action = call?.action as { type: string; query: string; sources: { type: string; url: string }[] };

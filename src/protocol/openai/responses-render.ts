@@ -130,6 +130,7 @@ export function copyItem(item: ResponseOutputItem): ResponseOutputItem {
   if (item.type === "code_interpreter_call") return { ...item, outputs: item.outputs?.map((o) => ({ ...o })) ?? null };
   if (item.type === "mcp_list_tools" || item.type === "mcp_call" || item.type === "mcp_approval_request" || item.type === "image_generation_call") return structuredClone(item);
   if (item.type === "web_search_call") {
+    if (item.action.type === "open_page") return { ...item, action: { ...item.action } };
     const { sources, queries, ...action } = item.action;
     return { ...item, action: { ...action, ...(queries !== undefined ? { queries: [...queries] } : {}), ...(sources !== undefined ? { sources: sources.map((s) => ({ ...s })) } : {}) } };
   }

@@ -399,6 +399,15 @@ export class ResponseStreamBuilder {
     events.push({ type: "response.output_item.done", output_index: slot.index, item: copyItem(slot.item), sequence_number: this.#sequence++ });
   }
 
+  /** A page the search read, as its own `web_search_call` with an `open_page` action, whole. */
+  openedPage(url: string, events: ResponseStreamEvent[]): void {
+    const id = this.startWebSearch(events);
+    const slot = this.#webSlot(id);
+    if (slot === undefined) return;
+    slot.item.action = { type: "open_page", url };
+    this.#closeSlot(slot, "completed", events);
+  }
+
   #webSlot(id: string): WebSlot | undefined {
     if (this.#final !== undefined) return undefined;
     return this.#slots.find((s): s is WebSlot => s.item.type === "web_search_call" && s.item.id === id && s.open);

@@ -204,7 +204,7 @@ export interface ResponseWebSearchCall {
   type: "web_search_call";
   id: string;
   status: "in_progress" | "searching" | "completed" | "failed";
-  action: { type: "search"; query: string; queries?: string[]; sources?: { type: "url"; url: string }[] };
+  action: { type: "search"; query: string; queries?: string[]; sources?: { type: "url"; url: string }[] } | { type: "open_page"; url: string };
 }
 
 /** A tool an MCP server offers, as `mcp_list_tools` lists it. */
