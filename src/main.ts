@@ -2,7 +2,7 @@ import { mkdirSync } from "node:fs";
 import { ConfigError } from "./config/load.ts";
 import type { Config } from "./config/schema.ts";
 import { CleanupStack } from "./core/cleanup-stack.ts";
-import { createApp, type App } from "./http/app.ts";
+import { createApp, type App, type ObservedRequest } from "./http/app.ts";
 import { RealtimeGateway } from "./http/realtime.ts";
 import { RealtimeSecrets } from "./services/realtime-secrets.ts";
 import { apiRoutes, type ServerState } from "./http/routes/index.ts";
@@ -10,11 +10,14 @@ import type { Logger } from "./logging/logger.ts";
 import { assertCanListen, listenHttp } from "./main/http-server.ts";
 import { buildModels, buildWorkerModels, type StartHooks } from "./main/models.ts";
 import { buildServices, startWorkers } from "./main/services.ts";
+import { requestSample, serverMetrics } from "./main/metrics.ts";
+import { metricsHandler } from "./http/routes/metrics.ts";
 import { AccessService } from "./services/access.ts";
 import type { ChatModel } from "./providers/provider.ts";
 import type { ModelRegistry } from "./services/model-registry.ts";
 import type { LimitStore } from "./services/rate-limits.ts";
 import type { UsageMeter } from "./services/usage-meter.ts";
+import type { RequestLog } from "./services/request-log.ts";
 import type { VectorSearchService } from "./services/vector-search-service.ts";
 import type { FileStore } from "./storage/file-store.ts";
 import type { ObjectStore } from "./storage/object-store.ts";
@@ -46,6 +49,8 @@ export interface RunningServer {
   /** Hybrid search over vector stores (tests compare its keyword-only and vector-only rankings). */
   vectorSearch: VectorSearchService;
   meter: UsageMeter;
+  /** The request log (tests flush it, sweep it). */
+  requestLog: RequestLog;
   app: App;
   /** Stops accepting, lets in-flight requests finish (up to the shutdown timeout), frees the engine. */
   close(): Promise<void>;
@@ -84,15 +89,21 @@ export async function startServer(config: Config, logger: Logger, hooks: StartHo
     const services = buildServices(config, { storage, registry, logger, cleanup, limitStore: worker?.limitStore });
     const { meter } = services;
     const realtimeSecrets = new RealtimeSecrets();
+    const metrics = config.metrics.enabled ? serverMetrics(registry, meter) : undefined;
     const app = createApp({
+      ...(metrics !== undefined ? { observe: (r: ObservedRequest) => metrics.observe(requestSample(r)) } : {}),
       authenticate: (header) => access.authenticate(header),
       onCompleted: (done) => {
         const usage = done.metering.usage ?? { promptTokens: 0, completionTokens: 0, cachedTokens: 0, reasoningTokens: 0 };
         meter.record({ principal: done.principal, model: done.metering.model, endpoint: done.endpoint, usage, latencyMs: done.latencyMs, status: done.status, batch: done.metering.batch, pricing: done.metering.pricing });
       },
+      onFinished: (done) => services.requestLog.record(done),
       bodyLimitBytes: config.bodyLimitBytes,
       logger,
-      routes: apiRoutes({ ...services, config, state: () => state, storage, registry, access, realtimeSecrets }),
+      routes: [
+        ...(metrics !== undefined ? [{ method: "GET" as const, pattern: "/metrics", handler: metricsHandler(metrics, config.metrics.token) }] : []),
+        ...apiRoutes({ ...services, config, state: () => state, storage, registry, access, realtimeSecrets }),
+      ],
     });
     const realtime = new RealtimeGateway({
       secrets: realtimeSecrets,
@@ -121,7 +132,7 @@ export async function startServer(config: Config, logger: Logger, hooks: StartHo
       );
     }
     logger.info(worker === undefined ? "listening" : "worker listening", { url: `${http.url}/v1`, version: VERSION, models: registry.list().length });
-    const running: Omit<RunningServer, "close"> = { url: http.url, port: http.port, registry, storage, objects: services.objects, files: services.files, vectorSearch: services.vectorSearch, meter, app };
+    const running: Omit<RunningServer, "close"> = { url: http.url, port: http.port, registry, storage, objects: services.objects, files: services.files, vectorSearch: services.vectorSearch, meter, requestLog: services.requestLog, app };
     return { running, drain: http.drain };
   }, reportCleanupError);
 

@@ -145,6 +145,14 @@ export const configSchema = z.strictObject({
       timeoutMs: z.number().int().min(100).default(30_000),
     })
     .prefault({}),
+  /** `GET /metrics` (Prometheus). */
+  metrics: z
+    .strictObject({
+      enabled: z.boolean().default(true),
+      /** A Bearer token scrapers must send; without one only loopback clients are answered. Env MODELPORT_METRICS_TOKEN. */
+      token: z.string().min(16).optional(),
+    })
+    .prefault({}),
   /** HTTP worker processes sharing the port; above 1 this process hosts the engine for them. */
   workers: z.number().int().min(1).max(64).default(1),
   gpu: z.enum(["auto", "cuda", "vulkan", "metal", "cpu"]).default("auto"),
@@ -280,6 +288,18 @@ export const configSchema = z.strictObject({
       embeddingModel: z.string().min(1).optional(),
       /** Files indexed at once by this process. */
       indexingConcurrency: z.number().int().min(1).default(1),
+    })
+    .prefault({}),
+  /** The request log (`GET /v1/organization/requests`): recent requests, trimmed by age and count. */
+  requestLog: z
+    .strictObject({
+      enabled: z.boolean().default(true),
+      /** Rows older than this many days are deleted. */
+      retentionDays: z.number().positive().default(7),
+      /** Most rows kept; the oldest beyond it are deleted. */
+      maxRows: z.number().int().min(1).default(100_000),
+      /** Most bytes kept of a request's JSON body (and of its answer's), for projects with `log_bodies`. */
+      maxBodyBytes: z.number().int().min(256).default(16_384),
     })
     .prefault({}),
   pull: z

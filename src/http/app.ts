@@ -4,8 +4,9 @@ import { randomHex } from "../core/ids.ts";
 import type { LogFields, Logger } from "../logging/logger.ts";
 import { DEFAULT_PROJECT_ID, type Principal } from "../services/access.ts";
 import { readJsonBody, UnreadBodyError } from "./body.ts";
-import { sendError } from "./respond.ts";
+import { sendError, sentJsonBody } from "./respond.ts";
 import { Router, type Metering, type RequestContext, type Route } from "./router.ts";
+import { streamOpenedAt } from "./sse-writer.ts";
 
 /** One finished request that ran a model. */
 export interface CompletedRequest {
@@ -16,12 +17,52 @@ export interface CompletedRequest {
   latencyMs: number;
 }
 
+/** One finished request, whatever it was, for metrics: its route pattern (never the raw path), status and time. */
+export interface ObservedRequest {
+  method: string;
+  /** The matched route's pattern, or "unmatched". */
+  route: string;
+  status: number;
+  latencyMs: number;
+  /** The model that served it, when one did. */
+  model: string | undefined;
+  /** The metered usage, when a model ran. */
+  metering: Metering | undefined;
+  /** Time to the first byte of a streamed (SSE) answer. */
+  ttftMs: number | undefined;
+  errorCode: string | undefined;
+}
+
+/** One finished `/v1` request of an authenticated caller (admin routes aside), for the request log. */
+export interface FinishedRequest {
+  requestId: string;
+  principal: Principal;
+  method: string;
+  /** The matched route's pattern; null when none matched. */
+  route: string | null;
+  status: number;
+  latencyMs: number;
+  /** Milliseconds to the opening of a streamed answer (its first token); undefined for other answers. */
+  ttftMs: number | undefined;
+  metering: Metering | undefined;
+  /** The request's log-line fields (model, error_code, deployment). */
+  log: Readonly<LogFields>;
+  /** The JSON body the route read, if it read one. */
+  body: unknown;
+  /** The JSON the server answered with, if it built one (not streams or relayed bytes). */
+  answer: unknown;
+}
+
 /** Settings the HTTP layer needs. */
 export interface AppOptions {
   /** Resolves the Authorization header to a principal, or throws 401. */
   authenticate: (header: string | undefined) => Promise<Principal>;
   /** Called once per finished request that ran a model, for usage metering. */
   onCompleted?: (request: CompletedRequest) => void;
+  /** Called once per finished request of any kind (metrics). */
+  observe?: (request: ObservedRequest) => void;
+  /** Called once per finished `/v1` request of an authenticated caller, admin routes aside (the request log). */
+  onFinished?: (request: FinishedRequest) => void;
   bodyLimitBytes: number;
   logger: Logger;
   routes: readonly Route[];
@@ -88,6 +129,19 @@ export function createApp(options: AppOptions): App {
     const path = url.split("?")[0] ?? "/";
     const method = req.method ?? "GET";
     const log: LogFields = { request_id: requestId, method, path: path.length > 200 ? `${path.slice(0, 200)}…` : path };
+    let route = "unmatched";
+    // When the first byte of a streamed answer left: time to first token, as clients see it.
+    let firstWrite: number | undefined;
+    if (options.observe !== undefined) {
+      const write = res.write.bind(res) as (...args: unknown[]) => boolean;
+      res.write = ((...args: unknown[]) => {
+        firstWrite ??= performance.now();
+        return write(...args);
+      }) as typeof res.write;
+    }
+    // For the request log: whether this request is logged, and the JSON body its route read.
+    let logged = false;
+    let requestBody: unknown;
     const ctx: RequestContext = {
       req,
       res,
@@ -99,7 +153,7 @@ export function createApp(options: AppOptions): App {
       metering: undefined,
       cleanups: [],
       query: new URLSearchParams(url.includes("?") ? url.slice(url.indexOf("?") + 1) : ""),
-      readJson: () => readJsonBody(req, options.bodyLimitBytes),
+      readJson: async () => (requestBody = await readJsonBody(req, options.bodyLimitBytes)),
     };
 
     const run = async (): Promise<void> => {
@@ -108,6 +162,7 @@ export function createApp(options: AppOptions): App {
         const adminRoute = path.startsWith("/v1/organization/") || path === "/v1/organization";
         if (adminRoute && !ctx.principal.admin) throw forbidden("This endpoint needs an admin key.");
         if (!adminRoute && ctx.principal.admin) throw forbidden("Admin keys only work with /v1/organization endpoints; use a project key.");
+        logged = !adminRoute;
         if (ctx.principal.keyId !== null) log.key_id = ctx.principal.keyId;
         log.project_id = ctx.principal.projectId;
       }
@@ -121,6 +176,7 @@ export function createApp(options: AppOptions): App {
         throw new ApiError(404, `Invalid URL (${method} ${log.path})`, { type: "invalid_request_error", code: "unknown_url" });
       }
       ctx.params = matched.params;
+      route = matched.route.pattern;
       await matched.route.handler(ctx);
     };
 
@@ -152,6 +208,24 @@ export function createApp(options: AppOptions): App {
           duration_ms: Math.round(latencyMs),
         };
         if (controller.signal.aborted && !res.writableFinished) fields.aborted = true;
+        const streamed = String(res.getHeader("content-type") ?? "").startsWith("text/event-stream");
+        options.observe?.({
+          method,
+          route,
+          status: res.statusCode,
+          latencyMs,
+          model: ctx.metering?.model,
+          metering: ctx.metering,
+          ttftMs: streamed && firstWrite !== undefined ? firstWrite - started : undefined,
+          errorCode: typeof log.error_code === "string" ? log.error_code : undefined,
+        });
+        if (logged && options.onFinished !== undefined) {
+          const opened = streamOpenedAt(res);
+          options.onFinished({
+            requestId, principal: ctx.principal, method, route: route === "unmatched" ? null : route, status: res.statusCode, latencyMs,
+            ttftMs: opened === undefined ? undefined : opened - started, metering: ctx.metering, log, body: requestBody, answer: sentJsonBody(res),
+          });
+        }
         options.logger.info("request", fields);
         settle();
       });

@@ -1,8 +1,17 @@
 import type { ServerResponse } from "node:http";
 import { toApiError } from "../core/errors.ts";
 
+/** The JSON body each response was sent with, for the request log's answer capture. */
+const sentBodies = new WeakMap<ServerResponse, unknown>();
+
+/** The JSON `res` was answered with by `sendJson`, or undefined (a stream, relayed bytes). */
+export function sentJsonBody(res: ServerResponse): unknown {
+  return sentBodies.get(res);
+}
+
 /** Sends a JSON body with the given status. */
 export function sendJson(res: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}): void {
+  sentBodies.set(res, body);
   const text = JSON.stringify(body);
   res.writeHead(status, {
     ...headers,

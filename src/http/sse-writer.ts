@@ -50,6 +50,17 @@ export class SseWriter {
   }
 }
 
+/** When each response's event stream was opened (`performance.now()`), for the request log's time to first token. */
+const streamsOpened = new WeakMap<ServerResponse, number>();
+
+/**
+ * When `res`'s event stream was opened, or undefined when the answer was no stream. Routes open the
+ * stream once the first part is generated, so this is the time of the first token.
+ */
+export function streamOpenedAt(res: ServerResponse): number | undefined {
+  return streamsOpened.get(res);
+}
+
 /** Frames produced within this many milliseconds of the last write share one socket write. */
 export const STREAM_COALESCE_MS = 10;
 
@@ -58,11 +69,12 @@ export const STREAM_COALESCE_MS = 10;
  * buffering) and returns the writer for its frames.
  */
 export function openEventStream(res: ServerResponse, coalesceMs = STREAM_COALESCE_MS): SseWriter {
-  res.writeHead(200, {
-    "content-type": "text/event-stream; charset=utf-8",
-    "cache-control": "no-cache",
-    connection: "keep-alive",
-    "x-accel-buffering": "no",
-  });
+  streamsOpened.set(res, performance.now());
+  // Set one by one (not in writeHead's object) so they can be read back, as the request metrics do.
+  res.setHeader("content-type", "text/event-stream; charset=utf-8");
+  res.setHeader("cache-control", "no-cache");
+  res.setHeader("connection", "keep-alive");
+  res.setHeader("x-accel-buffering", "no");
+  res.writeHead(200);
   return new SseWriter(res, coalesceMs);
 }

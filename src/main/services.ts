@@ -22,6 +22,7 @@ import { MemoryLimitStore, RedisLimitStore, type LimitStore } from "../services/
 import { PlatformGate } from "../services/request-gate.ts";
 import { ResponsesService } from "../services/responses-service.ts";
 import { UsageMeter } from "../services/usage-meter.ts";
+import { RequestLog } from "../services/request-log.ts";
 import { VectorSearchService } from "../services/vector-search-service.ts";
 import { VectorStoreService } from "../services/vector-store-service.ts";
 import { BatchStore } from "../storage/batch-store.ts";
@@ -57,6 +58,8 @@ export interface Services {
   images: ImageService;
   /** Containers (the Containers API, and where the code interpreter runs code). */
   containers: ContainerService;
+  /** The request log: recent requests, written in batches, swept by age and count. */
+  requestLog: RequestLog;
 }
 
 /**
@@ -75,6 +78,9 @@ export function buildServices(
   const meter = new UsageMeter(storage, logger);
   // Every request has finished by the time this runs: its usage goes to the database before exit.
   cleanup.defer("usage meter", () => meter.close());
+  const requestLog = new RequestLog(storage.requestLog, config.requestLog, logger);
+  // Like the meter: every request has finished by the time this runs, so its row is written before exit.
+  cleanup.defer("request log", () => requestLog.close());
   const budgets = new BudgetGuard(storage, meter, logger);
   // Exact across processes with Redis; across one server's workers through its engine host; else within this process.
   const limitStore = config.redisUrl ? new RedisLimitStore(config.redisUrl) : (deps.limitStore ?? new MemoryLimitStore());
@@ -119,7 +125,7 @@ export function buildServices(
   const endpoints = createModelEndpoints({ chat, responses, registry, engineVersion: VERSION, chatAudio, chatWebSearch });
   const batchService = new BatchService({ batches: batchStore, files, registry, endpoints: batchEndpoints(endpoints), maxRequests: config.batches.maxRequests });
   const batchWorker = new BatchWorker({ store: batchStore, service: batchService, logger, concurrency: config.batches.concurrency });
-  return { objects, files, uploads, meter, budgets, limiter, gate, chat, endpoints, vectorStores, vectorSearch, indexer, vectorStoreService, responses, batchStore, batchService, batchWorker, audio, images, containers };
+  return { objects, files, uploads, meter, budgets, limiter, gate, chat, endpoints, vectorStores, vectorSearch, indexer, vectorStoreService, responses, batchStore, batchService, batchWorker, audio, images, containers, requestLog };
 }
 
 /**
@@ -150,6 +156,8 @@ export async function startWorkers(services: Services, deps: { soleProcess: bool
     clearInterval(containerTimer);
     await sweepingContainers;
   });
+  // The request log is trimmed by age and count now and every ten minutes.
+  cleanup.defer("request log sweep", services.requestLog.startSweeping(600_000));
   // Requests they abort go back to the queue, so the next start resumes them.
   cleanup.defer("batch worker", () => batchWorker.stop());
   await batchWorker.start(deps.soleProcess);

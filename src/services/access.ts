@@ -14,6 +14,8 @@ export interface Principal {
   admin: boolean;
   /** Models this key may use; null for all. */
   models: readonly string[] | null;
+  /** Whether the project keeps request and answer bodies in the request log; false when absent. */
+  logBodies?: boolean;
 }
 
 /** The project requests belong to when no key names another, and where keys from the environment live. */
@@ -141,9 +143,9 @@ export class AccessService {
   async #load(hash: string): Promise<Principal | Refusal> {
     const found = await this.#storage.findApiKeyForAuth(hash);
     if (found === undefined) return "unknown";
-    const { key, projectArchived } = found;
+    const { key, projectArchived, projectLogBodies } = found;
     if (key.revokedAt !== null || (projectArchived && !key.admin)) return "refused";
-    return Object.freeze({ projectId: key.projectId, keyId: key.id, admin: key.admin, models: key.models === null ? null : Object.freeze([...key.models]) });
+    return Object.freeze({ projectId: key.projectId, keyId: key.id, admin: key.admin, models: key.models === null ? null : Object.freeze([...key.models]), logBodies: projectLogBodies });
   }
 
   /** Records `last_used_at` at most once a minute per key, off the request's path. */
@@ -154,7 +156,7 @@ export class AccessService {
     this.#storage.touchApiKey(keyId, now).catch(() => undefined);
   }
 
-  async createProject(input: { name: string; tier: string | null; monthlyBudgetUsd: number | null; softBudgetUsd: number | null }): Promise<Project> {
+  async createProject(input: { name: string; tier: string | null; monthlyBudgetUsd: number | null; softBudgetUsd: number | null; logBodies?: boolean }): Promise<Project> {
     return this.#storage.createProject({ id: `proj_${randomId(24)}`, createdAt: unixSeconds(), archivedAt: null, ...input });
   }
 

@@ -90,6 +90,11 @@ export class UsageMeter {
     return record;
   }
 
+  /** Records buffered, not yet written (the meter's lag). */
+  get pending(): number {
+    return this.#buffer.length;
+  }
+
   /** Cost of a project's records not written yet, so budget checks see them. */
   pendingSpend(projectId: string): number {
     return this.#unwritten.get(projectId)?.costUsd ?? 0;

@@ -316,4 +316,39 @@ ALTER TABLE usage_records ADD COLUMN images BIGINT NOT NULL DEFAULT 0;
 ALTER TABLE usage_records ADD COLUMN image_size TEXT;
 `,
   },
+  {
+    // The request log: recent requests, one row each, trimmed by age and count. The request id may
+    // come from the client (`x-request-id`), so it is not unique: `seq` (microseconds, strictly
+    // increasing per process) orders the rows and keys them with it. `body` is kept only for
+    // projects that opt in (`log_bodies`).
+    version: 10,
+    sql: `
+CREATE TABLE request_log (
+  id TEXT NOT NULL,
+  seq BIGINT NOT NULL,
+  created_at BIGINT NOT NULL,
+  project_id TEXT NOT NULL,
+  key_id TEXT,
+  model TEXT,
+  endpoint TEXT,
+  method TEXT NOT NULL,
+  status INTEGER NOT NULL,
+  error_code TEXT,
+  latency_ms BIGINT NOT NULL,
+  ttft_ms BIGINT,
+  prompt_tokens BIGINT,
+  completion_tokens BIGINT,
+  cached_tokens BIGINT,
+  cost_usd DOUBLE PRECISION,
+  deployment TEXT,
+  retries INTEGER NOT NULL DEFAULT 0,
+  body TEXT,
+  PRIMARY KEY (seq, id)
+);
+CREATE INDEX request_log_id ON request_log(id);
+CREATE INDEX request_log_project ON request_log(project_id, seq);
+CREATE INDEX request_log_time ON request_log(created_at);
+ALTER TABLE projects ADD COLUMN log_bodies INTEGER NOT NULL DEFAULT 0;
+`,
+  },
 ];

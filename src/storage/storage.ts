@@ -1,5 +1,6 @@
 import { awaitAcknowledged, bumpAccessVersion, watchAccessVersion, type AccessVersion } from "./access-version.ts";
 import { MIGRATIONS } from "./migrations.ts";
+import { RequestLogStore } from "./request-log-store.ts";
 import { num, numOrNull, str, strOrNull, type Param, type Row, type SqlDb } from "./sql-db.ts";
 
 /** A project: the owner of keys, limits, usage and (later) every stored object. */
@@ -12,6 +13,8 @@ export interface Project {
   tier: string | null;
   monthlyBudgetUsd: number | null;
   softBudgetUsd: number | null;
+  /** Whether the request log keeps the project's request and answer bodies (redacted); false when absent. */
+  logBodies?: boolean;
 }
 
 /** An API key as stored: only a SHA-256 hash of the secret is kept. */
@@ -104,6 +107,7 @@ function toProject(r: Row): Project {
     tier: strOrNull(r.tier),
     monthlyBudgetUsd: numOrNull(r.monthly_budget_usd),
     softBudgetUsd: numOrNull(r.soft_budget_usd),
+    logBodies: num(r.log_bodies) === 1,
   };
 }
 
@@ -142,10 +146,13 @@ const MIGRATION_LOCK = 0x6d6f6470;
  */
 export class Storage {
   readonly db: SqlDb;
+  /** Recent requests (the request log). */
+  readonly requestLog: RequestLogStore;
   #accessVersion: AccessVersion | undefined;
 
   constructor(db: SqlDb) {
     this.db = db;
+    this.requestLog = new RequestLogStore(db);
   }
 
   /**
@@ -189,10 +196,10 @@ export class Storage {
 
   async createProject(p: Project): Promise<Project> {
     await this.db.run(
-      "INSERT INTO projects (id, name, created_at, archived_at, tier, monthly_budget_usd, soft_budget_usd) VALUES (?, ?, ?, ?, ?, ?, ?)",
-      [p.id, p.name, p.createdAt, p.archivedAt, p.tier, p.monthlyBudgetUsd, p.softBudgetUsd],
+      "INSERT INTO projects (id, name, created_at, archived_at, tier, monthly_budget_usd, soft_budget_usd, log_bodies) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+      [p.id, p.name, p.createdAt, p.archivedAt, p.tier, p.monthlyBudgetUsd, p.softBudgetUsd, p.logBodies === true ? 1 : 0],
     );
-    return p;
+    return { ...p, logBodies: p.logBodies === true };
   }
 
   /**
@@ -223,20 +230,20 @@ export class Storage {
     return (await this.db.all(sql, [...params, options.limit])).map(toProject);
   }
 
-  async updateProject(id: string, patch: Partial<Pick<Project, "name" | "tier" | "monthlyBudgetUsd" | "softBudgetUsd" | "archivedAt">>): Promise<Project | undefined> {
-    const columns: Record<string, string> = { name: "name", tier: "tier", monthlyBudgetUsd: "monthly_budget_usd", softBudgetUsd: "soft_budget_usd", archivedAt: "archived_at" };
+  async updateProject(id: string, patch: Partial<Pick<Project, "name" | "tier" | "monthlyBudgetUsd" | "softBudgetUsd" | "archivedAt" | "logBodies">>): Promise<Project | undefined> {
+    const columns: Record<string, string> = { name: "name", tier: "tier", monthlyBudgetUsd: "monthly_budget_usd", softBudgetUsd: "soft_budget_usd", archivedAt: "archived_at", logBodies: "log_bodies" };
     const sets: string[] = [];
     const params: Param[] = [];
     for (const [key, column] of Object.entries(columns)) {
-      const value = (patch as Record<string, Param | undefined>)[key];
+      const value = (patch as Record<string, Param | boolean | undefined>)[key];
       if (value === undefined) continue;
       sets.push(`${column} = ?`);
-      params.push(value);
+      params.push(typeof value === "boolean" ? (value ? 1 : 0) : value);
     }
     if (sets.length === 0) return this.getProject(id);
     const sql = `UPDATE projects SET ${sets.join(", ")} WHERE id = ?`;
-    // Archiving takes the project's keys away: principal caches must drop them at once.
-    if (patch.archivedAt !== undefined) await this.#changeAccess(async (tx) => (await tx.run(sql, [...params, id])) > 0);
+    // Archiving takes the project's keys away, and principals carry `log_bodies`: principal caches must drop them at once.
+    if (patch.archivedAt !== undefined || patch.logBodies !== undefined) await this.#changeAccess(async (tx) => (await tx.run(sql, [...params, id])) > 0);
     else await this.db.run(sql, [...params, id]);
     return this.getProject(id);
   }
@@ -272,10 +279,10 @@ export class Storage {
     return row ? toKey(row) : undefined;
   }
 
-  /** The key with this hash and whether its project is archived, in one read (authentication). */
-  async findApiKeyForAuth(hash: string): Promise<{ key: ApiKeyRecord; projectArchived: boolean } | undefined> {
-    const [row] = await this.db.all("SELECT k.*, p.archived_at AS project_archived_at FROM api_keys k LEFT JOIN projects p ON p.id = k.project_id WHERE k.hash = ?", [hash]);
-    return row ? { key: toKey(row), projectArchived: row.project_archived_at !== null && row.project_archived_at !== undefined } : undefined;
+  /** The key with this hash, whether its project is archived and keeps bodies in its request log, in one read (authentication). */
+  async findApiKeyForAuth(hash: string): Promise<{ key: ApiKeyRecord; projectArchived: boolean; projectLogBodies: boolean } | undefined> {
+    const [row] = await this.db.all("SELECT k.*, p.archived_at AS project_archived_at, p.log_bodies AS project_log_bodies FROM api_keys k LEFT JOIN projects p ON p.id = k.project_id WHERE k.hash = ?", [hash]);
+    return row ? { key: toKey(row), projectArchived: row.project_archived_at !== null && row.project_archived_at !== undefined, projectLogBodies: num(row.project_log_bodies) === 1 } : undefined;
   }
 
   async getApiKey(projectId: string, id: string): Promise<ApiKeyRecord | undefined> {

@@ -339,7 +339,7 @@ describe("request converters", () => {
     assert.deepEqual([...anthropicAdapter.forwards], []);
     assert.deepEqual(openAiCompatibleAdapter.realtimeCall?.(target), { url: "wss://upstream.example/v1/realtime?model=up-model", headers: { authorization: "Bearer sk-test" } });
     assert.deepEqual(azureOpenAiAdapter.realtimeCall?.({ ...target, baseUrl: "https://r.openai.azure.com", model: "my rt" }), { url: "wss://r.openai.azure.com/openai/v1/realtime?model=my+rt", headers: { "api-key": "sk-test" } });
-    assert.deepEqual([...openAiCompatibleAdapter.forwards].sort(), ["/audio/speech", "/audio/transcriptions", "/audio/translations", "/completions", "/embeddings", "/moderations", "/realtime", "/responses"]);
+    assert.deepEqual([...openAiCompatibleAdapter.forwards].sort(), ["/audio/speech", "/audio/transcriptions", "/audio/translations", "/completions", "/embeddings", "/images/edits", "/images/generations", "/images/variations", "/moderations", "/realtime", "/responses"]);
   });
 
   it("embeddings answers: input order by index, truncated and unit length, usage or a local count; malformed ones are 502s", () => {

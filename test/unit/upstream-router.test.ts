@@ -335,7 +335,7 @@ describe("routed model", () => {
     const claude = new RoutedChatModel(descriptor, [deployment("c", { adapter: anthropicAdapter })], policy());
     assert.deepEqual({ ...claude.capabilities, forwards: [...claude.capabilities.forwards] }, { contextSize: undefined, embeddings: "none", completions: "none", forwards: [], vision: true, speech: false, transcription: false });
     const mixed = new RoutedChatModel(descriptor, [deployment("c", { adapter: anthropicAdapter, unsupportedParams: new Set(["image_url"]) }), deployment("g", { unsupportedParams: new Set(["image_url"]) })], policy());
-    assert.deepEqual({ ...mixed.capabilities, forwards: [...mixed.capabilities.forwards].sort() }, { contextSize: undefined, embeddings: "relay", completions: "relay", forwards: ["/audio/speech", "/audio/transcriptions", "/audio/translations", "/completions", "/embeddings", "/moderations", "/realtime", "/responses"], vision: false, speech: false, transcription: false });
+    assert.deepEqual({ ...mixed.capabilities, forwards: [...mixed.capabilities.forwards].sort() }, { contextSize: undefined, embeddings: "relay", completions: "relay", forwards: ["/audio/speech", "/audio/transcriptions", "/audio/translations", "/completions", "/embeddings", "/images/edits", "/images/generations", "/images/variations", "/moderations", "/realtime", "/responses"], vision: false, speech: false, transcription: false });
   });
 
   it("answers an endpoint no deployment has with a 400, before any attempt", async () => {

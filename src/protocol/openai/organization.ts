@@ -15,6 +15,7 @@ export function renderProject(p: Project, spentUsd: number): { id: string } & Re
     month_spend_usd: Number(spentUsd.toFixed(8)),
     soft_budget_exceeded: p.softBudgetUsd !== null && spentUsd >= p.softBudgetUsd,
     budget_exceeded: p.monthlyBudgetUsd !== null && spentUsd >= p.monthlyBudgetUsd,
+    log_bodies: p.logBodies === true,
   };
 }
 

@@ -10,6 +10,7 @@ import type { Project, Storage, UsageGroup } from "../../../storage/storage.ts";
 import { sendJson } from "../../respond.ts";
 import type { RequestContext, Route } from "../../router.ts";
 import { readLimit } from "./paging.ts";
+import { requestLogRoutes } from "./request-log.ts";
 
 /** The request paths whose usage the audio usage pages report (and the completions page leaves out). */
 const SPEECH_ENDPOINTS = ["/v1/audio/speech"] as const;
@@ -33,9 +34,9 @@ function page<T, R extends { id: string }>(items: readonly T[], limit: number, r
 }
 
 /** Reads the project fields shared by create and modify. */
-function readProjectFields(body: FieldReader): Partial<Pick<Project, "name" | "tier" | "monthlyBudgetUsd" | "softBudgetUsd">> {
-  body.rejectUnknown(new Set(["name", "tier", "monthly_budget_usd", "soft_budget_usd"]));
-  const out: Partial<Pick<Project, "name" | "tier" | "monthlyBudgetUsd" | "softBudgetUsd">> = {};
+function readProjectFields(body: FieldReader): Partial<Pick<Project, "name" | "tier" | "monthlyBudgetUsd" | "softBudgetUsd" | "logBodies">> {
+  body.rejectUnknown(new Set(["name", "tier", "monthly_budget_usd", "soft_budget_usd", "log_bodies"]));
+  const out: Partial<Pick<Project, "name" | "tier" | "monthlyBudgetUsd" | "softBudgetUsd" | "logBodies">> = {};
   const name = body.string("name", { nonEmpty: true, maxLength: 200 });
   if (name !== undefined) out.name = name;
   const tier = body.enumeration("tier", Object.keys(USAGE_TIERS));
@@ -44,6 +45,9 @@ function readProjectFields(body: FieldReader): Partial<Pick<Project, "name" | "t
   if (budget !== undefined) out.monthlyBudgetUsd = budget;
   const soft = body.number("soft_budget_usd", { min: 0 });
   if (soft !== undefined) out.softBudgetUsd = soft;
+  // Whether the request log keeps this project's request and answer bodies (redacted).
+  const logBodies = body.boolean("log_bodies");
+  if (logBodies !== undefined) out.logBodies = logBodies;
   return out;
 }
 
@@ -107,7 +111,7 @@ export function organizationRoutes(deps: OrganizationDeps): Route[] {
         const body = new FieldReader(await ctx.readJson(), "");
         body.required("name");
         const fields = readProjectFields(body);
-        const project = await access.createProject({ name: fields.name ?? "", tier: fields.tier ?? null, monthlyBudgetUsd: fields.monthlyBudgetUsd ?? null, softBudgetUsd: fields.softBudgetUsd ?? null });
+        const project = await access.createProject({ name: fields.name ?? "", tier: fields.tier ?? null, monthlyBudgetUsd: fields.monthlyBudgetUsd ?? null, softBudgetUsd: fields.softBudgetUsd ?? null, logBodies: fields.logBodies ?? false });
         sendJson(ctx.res, 200, renderProject(project, await budgets.spend(project.id)));
       },
     },
@@ -271,5 +275,6 @@ export function organizationRoutes(deps: OrganizationDeps): Route[] {
         sendJson(ctx.res, 200, renderCosts(rows, groupBy, q.width));
       },
     },
+    ...requestLogRoutes({ store: storage.requestLog }),
   ];
 }
