@@ -11,6 +11,7 @@ import { assertCanListen, listenHttp } from "./main/http-server.ts";
 import { buildModels, buildWorkerModels, type StartHooks } from "./main/models.ts";
 import { buildServices, startWorkers } from "./main/services.ts";
 import { requestSample, serverMetrics } from "./main/metrics.ts";
+import { startTracing } from "./main/tracing.ts";
 import { metricsHandler } from "./http/routes/metrics.ts";
 import { AccessService } from "./services/access.ts";
 import type { ChatModel } from "./providers/provider.ts";
@@ -74,6 +75,9 @@ export async function startServer(config: Config, logger: Logger, hooks: StartHo
   let state: ServerState = "starting";
 
   const { running, drain } = await cleanup.guard(async () => {
+    // First on the stack, so last off it: every span of the drained requests is exported before it stops.
+    const tracing = config.tracing.enabled ? await startTracing(config.tracing, logger) : undefined;
+    if (tracing !== undefined) cleanup.defer("tracing", () => tracing.dispose());
     mkdirSync(config.dataDir, { recursive: true });
     const storage = await openStorage({ databaseUrl: config.databaseUrl, dataDir: config.dataDir });
     cleanup.defer("storage", () => storage.close());
@@ -100,6 +104,7 @@ export async function startServer(config: Config, logger: Logger, hooks: StartHo
       onFinished: (done) => services.requestLog.record(done),
       bodyLimitBytes: config.bodyLimitBytes,
       logger,
+      ...(tracing !== undefined ? { tracer: tracing.tracer } : {}),
       routes: [
         ...(metrics !== undefined ? [{ method: "GET" as const, pattern: "/metrics", handler: metricsHandler(metrics, config.metrics.token) }] : []),
         ...apiRoutes({ ...services, config, state: () => state, storage, registry, access, realtimeSecrets }),

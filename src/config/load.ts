@@ -49,6 +49,7 @@ export function configFromEnv(env: Env): Json {
   if (env.MODELPORT_TLS_CERT || env.MODELPORT_TLS_KEY) out.tls = { cert: env.MODELPORT_TLS_CERT ?? "", key: env.MODELPORT_TLS_KEY ?? "" };
   setIn(out, "gpu", env.MODELPORT_GPU || undefined);
   if (env.MODELPORT_METRICS_TOKEN) out.metrics = { token: env.MODELPORT_METRICS_TOKEN };
+  if (env.MODELPORT_OTLP_ENDPOINT) out.tracing = { enabled: true, endpoint: env.MODELPORT_OTLP_ENDPOINT };
   setIn(out, "adminKey", env.MODELPORT_ADMIN_KEY || undefined);
   setIn(out, "databaseUrl", env.MODELPORT_DATABASE_URL || undefined);
   setIn(out, "redisUrl", env.MODELPORT_REDIS_URL || undefined);

@@ -153,6 +153,18 @@ export const configSchema = z.strictObject({
       token: z.string().min(16).optional(),
     })
     .prefault({}),
+  /** OpenTelemetry traces, sent over OTLP/HTTP (JSON); off by default, and the SDK is loaded only when on. Env MODELPORT_OTLP_ENDPOINT turns it on. */
+  tracing: z
+    .strictObject({
+      enabled: z.boolean().default(false),
+      /** The collector's OTLP/HTTP traces URL. */
+      endpoint: z.string().url().default("http://127.0.0.1:4318/v1/traces"),
+      /** The `service.name` resource attribute. */
+      serviceName: z.string().min(1).default("modelport"),
+      /** Extra headers sent with every export (a collector's API key, say). */
+      headers: z.record(z.string(), z.string()).default({}),
+    })
+    .prefault({}),
   /** HTTP worker processes sharing the port; above 1 this process hosts the engine for them. */
   workers: z.number().int().min(1).max(64).default(1),
   gpu: z.enum(["auto", "cuda", "vulkan", "metal", "cpu"]).default("auto"),

@@ -1,9 +1,11 @@
 import type { IncomingMessage, ServerResponse } from "node:http";
+import type { Tracer } from "@opentelemetry/api";
 import { ApiError, invalidRequest, toApiError } from "../core/errors.ts";
 import { randomHex } from "../core/ids.ts";
 import type { LogFields, Logger } from "../logging/logger.ts";
 import { DEFAULT_PROJECT_ID, type Principal } from "../services/access.ts";
 import { readJsonBody, UnreadBodyError } from "./body.ts";
+import { endRequestSpan, inRequestSpan, startRequestSpan } from "./request-span.ts";
 import { sendError, sentJsonBody } from "./respond.ts";
 import { Router, type Metering, type RequestContext, type Route } from "./router.ts";
 import { streamOpenedAt } from "./sse-writer.ts";
@@ -66,6 +68,8 @@ export interface AppOptions {
   bodyLimitBytes: number;
   logger: Logger;
   routes: readonly Route[];
+  /** When tracing is on: opens one server span per request (src/main/tracing.ts). */
+  tracer?: Tracer;
 }
 
 const ANONYMOUS: Principal = { projectId: DEFAULT_PROJECT_ID, keyId: null, admin: false, models: null };
@@ -130,6 +134,7 @@ export function createApp(options: AppOptions): App {
     const method = req.method ?? "GET";
     const log: LogFields = { request_id: requestId, method, path: path.length > 200 ? `${path.slice(0, 200)}…` : path };
     let route = "unmatched";
+    const traced = options.tracer === undefined ? undefined : startRequestSpan(options.tracer, req, method, log.path as string);
     // When the first byte of a streamed answer left: time to first token, as clients see it.
     let firstWrite: number | undefined;
     if (options.observe !== undefined) {
@@ -180,7 +185,7 @@ export function createApp(options: AppOptions): App {
       await matched.route.handler(ctx);
     };
 
-    run()
+    inRequestSpan(traced, run)
       .catch((error: unknown) => {
         const apiError = toApiError(error);
         if (apiError.status >= 500 && !(error instanceof ApiError)) {
@@ -227,6 +232,7 @@ export function createApp(options: AppOptions): App {
           });
         }
         options.logger.info("request", fields);
+        endRequestSpan(traced, method, route, res.statusCode, ctx.metering?.model, log);
         settle();
       });
   };

@@ -1,5 +1,6 @@
 import type { ChatRequest, ChatStreamPart, FinishReason, TokenLogprob, ToolCall, Usage } from "../core/chat.ts";
 import { emptyUsage } from "../core/chat.ts";
+import { endSpanFailed, SpanKind, startChildSpan, withSpan } from "../core/trace-spans.ts";
 import type { ChatModel } from "../providers/provider.ts";
 import type { ModelRegistry } from "./model-registry.ts";
 
@@ -45,14 +46,32 @@ export class ChatService {
    */
   async start(request: ChatRequest, signal: AbortSignal, onUsage?: (usage: Usage) => void): Promise<ChatRun> {
     let model = this.#registry.resolve(request.model);
-    const parts = model.streamChat(request, signal, onUsage)[Symbol.asyncIterator]();
-    let first = await parts.next();
-    // A fallback that took over names itself first: responses and metering report the model that served.
-    while (!first.done && first.value.type === "served-by") {
-      model = this.#registry.resolve(first.value.model);
-      first = await parts.next();
+    // When traced, one span for the generation, up to its usage (the end of its stream, however it ends).
+    const span = startChildSpan(`chat ${request.model}`, SpanKind.INTERNAL, { "gen_ai.operation.name": "chat", "gen_ai.request.model": request.model });
+    const used =
+      span === undefined
+        ? onUsage
+        : (usage: Usage): void => {
+            span.setAttributes({ "modelport.model": model.descriptor.id, "gen_ai.usage.input_tokens": usage.promptTokens, "gen_ai.usage.output_tokens": usage.completionTokens });
+            span.end();
+            onUsage?.(usage);
+          };
+    try {
+      return await withSpan(span, async () => {
+        const parts = model.streamChat(request, signal, used)[Symbol.asyncIterator]();
+        let first = await parts.next();
+        // A fallback that took over names itself first: responses and metering report the model that served.
+        while (!first.done && first.value.type === "served-by") {
+          model = this.#registry.resolve(first.value.model);
+          first = await parts.next();
+        }
+        return { model, parts, first };
+      });
+    } catch (error) {
+      // Usage may never come for a request that failed before generating (ending twice is harmless).
+      endSpanFailed(span, error);
+      throw error;
     }
-    return { model, parts, first };
   }
 
   /** Runs a generation to the end and collects every choice. */

@@ -1,4 +1,5 @@
 import { ApiError } from "../core/errors.ts";
+import { endSpanFailed, SpanKind, startChildSpan } from "../core/trace-spans.ts";
 import type { ChatModel } from "../providers/provider.ts";
 import type { Principal } from "./access.ts";
 import type { BudgetGuard } from "./budgets.ts";
@@ -27,6 +28,19 @@ export class PlatformGate implements RequestGate {
   }
 
   async admit(principal: Principal, requested: string, model: ChatModel, estimatedTokens: number): Promise<Admission> {
+    const span = startChildSpan("admission", SpanKind.INTERNAL, { "modelport.model": model.descriptor.id, "modelport.estimated_tokens": estimatedTokens });
+    if (span === undefined) return this.#admit(principal, requested, model, estimatedTokens);
+    try {
+      const admission = await this.#admit(principal, requested, model, estimatedTokens);
+      span.end();
+      return admission;
+    } catch (error) {
+      endSpanFailed(span, error);
+      throw error;
+    }
+  }
+
+  async #admit(principal: Principal, requested: string, model: ChatModel, estimatedTokens: number): Promise<Admission> {
     if (principal.models !== null && !principal.models.includes(requested)) {
       throw new ApiError(403, `This API key is not allowed to use the model '${requested}'.`, {
         type: "permission_error",

@@ -1,6 +1,7 @@
 import type { DeploymentSelector, Eligible, RoutedDeployment } from "./deployment-selector.ts";
 import { NONE } from "./deployment-selector.ts";
 import type { RouterClock } from "./router-clock.ts";
+import { markSpanFailed, SpanKind, startChildSpan, withSpan } from "../../core/trace-spans.ts";
 import { UpstreamError } from "./upstream-error.ts";
 
 /** Any attempt failure as an UpstreamError; one that is not already is a retryable 502. */
@@ -111,10 +112,13 @@ export async function runAttempts<T>(
     state.inFlight++;
     state.requests++;
     if (metered) state.limits.take(tokens);
+    // One client span per attempt (when traced): it ends with the attempt, and the upstream request carries it.
+    const span = startChildSpan(`upstream ${state.deployment.id}`, SpanKind.CLIENT, { "modelport.deployment_id": state.deployment.id, "modelport.attempt": attempt + 1 });
     let released = false;
     const release = (usedTokens = tokens): void => {
       if (released) return;
       released = true;
+      span?.end();
       clearTimeout(timer);
       deadline.removeEventListener("abort", onDeadline);
       state.inFlight--;
@@ -122,11 +126,13 @@ export async function runAttempts<T>(
     };
     let value: T;
     try {
-      value = await open(state, plan.eligible.get(state) ?? NONE, attemptAbort.signal);
+      value = await withSpan(span, () => open(state, plan.eligible.get(state) ?? NONE, attemptAbort.signal));
     } catch (error) {
+      const upstream = asUpstreamError(error);
+      span?.setAttribute("http.response.status_code", upstream.status);
+      markSpanFailed(span, upstream);
       // A failed attempt that sent nothing used no tokens.
       release(0);
-      const upstream = asUpstreamError(error);
       if (signal.aborted) throw upstream;
       if (upstream.retryable) state.breaker.failed(clock.now());
       if (!upstream.retryable || upstream.code === "context_length_exceeded") throw upstream;
@@ -137,6 +143,7 @@ export async function runAttempts<T>(
     // Committed: the attempt's own timeout (until the first token) no longer applies.
     clearTimeout(timer);
     state.breaker.succeeded();
+    span?.setAttribute("http.response.status_code", 200);
     return { committed: { value, state, release, abort: () => attemptAbort.abort() } };
   }
   return { committed: undefined, lastError };

@@ -1,5 +1,6 @@
 import { Pool, type Dispatcher } from "undici";
 import type { UpstreamCall } from "./adapter.ts";
+import { withTraceHeaders } from "../../core/trace-spans.ts";
 
 /** An upstream's answer: status, headers, and a body to read (to its end, so the connection is reused). */
 export type UpstreamResponse = Dispatcher.ResponseData;
@@ -42,7 +43,8 @@ function target(url: string): { pool: Pool; path: string } {
  */
 export function postUpstream(call: UpstreamCall, signal: AbortSignal): Promise<UpstreamResponse> {
   const { pool, path } = target(call.url);
-  return pool.request({ method: "POST", path, headers: call.headers, body: call.body, signal });
+  // A traced request carries its W3C trace context (the attempt's span) to the upstream.
+  return pool.request({ method: "POST", path, headers: withTraceHeaders(call.headers), body: call.body, signal });
 }
 
 /** Whether a status is a success, as fetch's `Response.ok` says. */
