@@ -2,7 +2,8 @@
 export const REDACTED = "[redacted]";
 
 /** Keys whose values are secrets whatever they hold (`api_key`, `apiKey`, `Authorization`, `client_secret`, `access_token`…). */
-const SECRET_KEY = /(?:api[-_]?key|authorization|password|passwd|secret|token)$/i;
+// `headers` objects (an MCP tool's) are taken whole: any of their values may be a credential.
+const SECRET_KEY = /(?:api[-_]?key|authorization|password|passwd|secret|token|^headers)$/i;
 /** OpenAI-style secret keys inside any string. */
 const SECRET_VALUE = /sk-[A-Za-z0-9_-]{16,}/g;
 /** Characters read past a string's cut before redacting it, so a key the cut splits is still seen whole. */

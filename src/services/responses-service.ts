@@ -66,6 +66,17 @@ export interface ResponseRun {
 
 const TERMINAL = new Set(["completed", "incomplete", "failed", "cancelled"]);
 
+/** A request body with the `headers` and `authorization` of its `mcp` tools left out. */
+function withoutMcpSecrets(body: unknown): unknown {
+  if (typeof body !== "object" || body === null || !Array.isArray((body as { tools?: unknown }).tools)) return body;
+  const tools = (body as { tools: unknown[] }).tools.map((tool) => {
+    if (typeof tool !== "object" || tool === null || (tool as { type?: unknown }).type !== "mcp") return tool;
+    const { headers: _headers, authorization: _authorization, ...rest } = tool as Record<string, unknown>;
+    return rest;
+  });
+  return { ...(body as Record<string, unknown>), tools };
+}
+
 function itemId(item: Exclude<ResponseInputItem, { type: "item_reference" }>): string {
   return item.id ?? conversationItemId(item.type);
 }
@@ -291,7 +302,9 @@ export class ResponsesService {
       background: true,
       previousResponseId: turn.request.previousResponseId ?? null,
       conversationId: turn.request.conversation ?? null,
-      request: JSON.stringify(rawBody),
+      // Kept to resume after a restart, without the MCP servers' credentials: secrets are not stored
+      // (a resumed response's MCP calls then go without them).
+      request: JSON.stringify(withoutMcpSecrets(rawBody)),
       inputItems: JSON.stringify(turn.inputItems),
       body: JSON.stringify(queued),
     });
