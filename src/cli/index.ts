@@ -48,6 +48,10 @@ ${COMMON_HELP}
 API keys come from MODELPORT_API_KEYS (comma-separated). Without keys the server runs open, and
 only on a loopback address. MODELPORT_TLS_CERT and MODELPORT_TLS_KEY (PEM files) serve HTTPS and
 wss: instead, which the SDKs' realtime clients need (/v1/realtime; see docs/realtime.md).
+GET /metrics (Prometheus) answers loopback clients, or anyone with MODELPORT_METRICS_TOKEN as a
+Bearer token; MODELPORT_OTLP_ENDPOINT turns on OpenTelemetry traces (see docs/platform.md). The
+Responses API's code_interpreter, web_search, mcp and image_generation tools are configured in
+the config file (see docs/tools.md).
 `;
 
 const PULL_HELP = `Usage: modelport pull <name | owner/repo/file.gguf> [options]
