@@ -30,7 +30,7 @@ export interface ObservedRequest {
   model: string | undefined;
   /** The metered usage, when a model ran. */
   metering: Metering | undefined;
-  /** Time to the first byte of a streamed (SSE) answer. */
+  /** Time until a streamed (SSE) answer opened, with its first token. */
   ttftMs: number | undefined;
   errorCode: string | undefined;
 }
@@ -135,15 +135,6 @@ export function createApp(options: AppOptions): App {
     const log: LogFields = { request_id: requestId, method, path: path.length > 200 ? `${path.slice(0, 200)}…` : path };
     let route = "unmatched";
     const traced = options.tracer === undefined ? undefined : startRequestSpan(options.tracer, req, method, log.path as string);
-    // When the first byte of a streamed answer left: time to first token, as clients see it.
-    let firstWrite: number | undefined;
-    if (options.observe !== undefined) {
-      const write = res.write.bind(res) as (...args: unknown[]) => boolean;
-      res.write = ((...args: unknown[]) => {
-        firstWrite ??= performance.now();
-        return write(...args);
-      }) as typeof res.write;
-    }
     // For the request log: whether this request is logged, and the JSON body its route read.
     let logged = false;
     let requestBody: unknown;
@@ -213,7 +204,9 @@ export function createApp(options: AppOptions): App {
           duration_ms: Math.round(latencyMs),
         };
         if (controller.signal.aborted && !res.writableFinished) fields.aborted = true;
-        const streamed = String(res.getHeader("content-type") ?? "").startsWith("text/event-stream");
+        // A stream is opened once its first part is generated: the time to first token, for metrics and the log.
+        const opened = streamOpenedAt(res);
+        const ttftMs = opened === undefined ? undefined : opened - started;
         options.observe?.({
           method,
           route,
@@ -221,14 +214,13 @@ export function createApp(options: AppOptions): App {
           latencyMs,
           model: ctx.metering?.model,
           metering: ctx.metering,
-          ttftMs: streamed && firstWrite !== undefined ? firstWrite - started : undefined,
+          ttftMs,
           errorCode: typeof log.error_code === "string" ? log.error_code : undefined,
         });
         if (logged && options.onFinished !== undefined) {
-          const opened = streamOpenedAt(res);
           options.onFinished({
             requestId, principal: ctx.principal, method, route: route === "unmatched" ? null : route, status: res.statusCode, latencyMs,
-            ttftMs: opened === undefined ? undefined : opened - started, metering: ctx.metering, log, body: requestBody, answer: sentJsonBody(res),
+            ttftMs, metering: ctx.metering, log, body: requestBody, answer: sentJsonBody(res),
           });
         }
         options.logger.info("request", fields);

@@ -50,7 +50,7 @@ export class SseWriter {
   }
 }
 
-/** When each response's event stream was opened (`performance.now()`), for the request log's time to first token. */
+/** When each response's event stream was opened (`performance.now()`), for the metrics' and request log's time to first token. */
 const streamsOpened = new WeakMap<ServerResponse, number>();
 
 /**
@@ -70,11 +70,11 @@ export const STREAM_COALESCE_MS = 10;
  */
 export function openEventStream(res: ServerResponse, coalesceMs = STREAM_COALESCE_MS): SseWriter {
   streamsOpened.set(res, performance.now());
-  // Set one by one (not in writeHead's object) so they can be read back, as the request metrics do.
-  res.setHeader("content-type", "text/event-stream; charset=utf-8");
-  res.setHeader("cache-control", "no-cache");
-  res.setHeader("connection", "keep-alive");
-  res.setHeader("x-accel-buffering", "no");
-  res.writeHead(200);
+  res.writeHead(200, {
+    "content-type": "text/event-stream; charset=utf-8",
+    "cache-control": "no-cache",
+    connection: "keep-alive",
+    "x-accel-buffering": "no",
+  });
   return new SseWriter(res, coalesceMs);
 }
