@@ -4,7 +4,7 @@ import { join } from "node:path";
 import type { Pcm16, SpeechFormat, SpeechRequest, Transcript } from "../core/audio.ts";
 import { ApiError, invalidRequest } from "../core/errors.ts";
 import { ffmpegAvailable, ffmpegDecode, ffmpegEncode } from "../providers/audio/ffmpeg.ts";
-import { decodeWav, encodeWav, resample } from "../providers/audio/pcm.ts";
+import { concatSamples, decodeWav, encodeWav, resample } from "../providers/audio/pcm.ts";
 import { isForwardForm, unsupportedAudio, type ChatModel, type ForwardBody, type ForwardedResponse, type LiveTranscription } from "../providers/provider.ts";
 import type { TranscriptionOptions } from "../protocol/openai/audio.ts";
 import type { EndpointCall } from "./endpoints/endpoint.ts";
@@ -186,7 +186,7 @@ export class AudioService {
       write: (samples) => void chunks.push(samples),
       end: async () => {
         if (failure !== undefined) throw failure;
-        return this.recognize(model, { samples: joinSamples(chunks), sampleRate }, language, signal);
+        return this.recognize(model, { samples: concatSamples(chunks), sampleRate }, language, signal);
       },
       cancel: () => void chunks.splice(0),
     };
@@ -209,17 +209,6 @@ export class AudioService {
 }
 
 /** Runs `work` in a new private directory under the system's temporary one, removed however it ends. */
-/** Chunks of samples as one array. */
-function joinSamples(chunks: readonly Int16Array[]): Int16Array {
-  const all = new Int16Array(chunks.reduce((n, c) => n + c.length, 0));
-  let at = 0;
-  for (const chunk of chunks) {
-    all.set(chunk, at);
-    at += chunk.length;
-  }
-  return all;
-}
-
 async function withScratch<T>(prefix: string, work: (dir: string) => Promise<T>): Promise<T> {
   const dir = await mkdtemp(join(tmpdir(), prefix));
   try {

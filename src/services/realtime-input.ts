@@ -2,7 +2,7 @@ import { ApiError } from "../core/errors.ts";
 import { prefixedId } from "../core/ids.ts";
 import type { NoiseReduction, TurnDetection } from "../protocol/openai/realtime.ts";
 import { NoiseFilter } from "../providers/audio/noise-filter.ts";
-import { resample } from "../providers/audio/pcm.ts";
+import { concatSamples, resample } from "../providers/audio/pcm.ts";
 import { VadStream } from "../providers/audio/vad.ts";
 import type { LiveTranscription } from "../providers/provider.ts";
 
@@ -191,12 +191,6 @@ export class RealtimeInput {
   }
 
   #joined(): Int16Array {
-    const all = new Int16Array(this.#bufferSamples);
-    let at = 0;
-    for (const chunk of this.#buffer) {
-      all.set(chunk, at);
-      at += chunk.length;
-    }
-    return all;
+    return concatSamples(this.#buffer);
   }
 }

@@ -62,6 +62,17 @@ export function decodeWav(bytes: Uint8Array): Pcm16 | undefined {
   return undefined;
 }
 
+/** Chunks of samples as one array. */
+export function concatSamples(chunks: readonly Int16Array[]): Int16Array {
+  const all = new Int16Array(chunks.reduce((n, c) => n + c.length, 0));
+  let at = 0;
+  for (const chunk of chunks) {
+    all.set(chunk, at);
+    at += chunk.length;
+  }
+  return all;
+}
+
 /** Linear-interpolation resampling (speech engines need 16 kHz in and give 22,050 Hz out). */
 export function resample(pcm: Pcm16, rate: number): Pcm16 {
   if (pcm.sampleRate === rate || pcm.samples.length === 0) return { samples: pcm.samples, sampleRate: rate };
