@@ -1,6 +1,7 @@
 import type { ChatMessage, ToolDefinition } from "../core/chat.ts";
 import { invalidRequest } from "../core/errors.ts";
 import { toGrammarSchema } from "../protocol/openai/json-schema-subset.ts";
+import { mcpFunctionName } from "../protocol/openai/responses-to-chat.ts";
 import type { McpCallError, McpServerSettings, McpToolInfo, RequestInputItem, ResponseMcpApprovalRequest, ResponseOutputItem } from "../protocol/openai/responses-types.ts";
 import { connectMcp, type McpConnection } from "../providers/mcp/mcp-client.ts";
 import { policyFetch } from "../providers/web/safe-fetch.ts";
@@ -41,11 +42,6 @@ export interface McpTurn {
 export interface McpCallOutcome {
   output: string | null;
   error: McpCallError | null;
-}
-
-/** The model's name for a server's tool: `mcp__<label>__<tool>`, within OpenAI's function-name rules. */
-export function mcpFunctionName(label: string, tool: string): string {
-  return `mcp__${label}__${tool}`.replace(/[^a-zA-Z0-9_-]/g, "_").slice(0, 64);
 }
 
 /**

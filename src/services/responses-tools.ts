@@ -6,13 +6,14 @@ import { emitMcpApprovalRequest, emitMcpListTools, finishMcpCall, mcpCallArgumen
 import { McpTool, type McpCallOutcome, type McpTurn } from "./mcp-tool.ts";
 import { finishImageGeneration, imageGenerating, imagePartial, startImageGeneration } from "../protocol/openai/responses-image-gen.ts";
 import { toGrammarSchema } from "../protocol/openai/json-schema-subset.ts";
+import { IMAGE_GENERATION_FUNCTION } from "../protocol/openai/responses-to-chat.ts";
 import type { ImageService } from "./image-service.ts";
 
 const IMAGE_PARAMETERS = { type: "object", properties: { prompt: { type: "string", description: "A detailed description of the image to make." } }, required: ["prompt"], additionalProperties: false };
 
 /** The function the model is given to make an image. */
 const IMAGE_FUNCTION: ToolDefinition = {
-  name: "image_generation",
+  name: IMAGE_GENERATION_FUNCTION,
   description: "Makes an image from a detailed description and shows it to the user.",
   parameters: toGrammarSchema(IMAGE_PARAMETERS, "tools", true, "function 'image_generation'"),
   wireParameters: IMAGE_PARAMETERS,

@@ -46,6 +46,14 @@ function userParts(item: InputMessageItem, param: string): ContentPart[] {
 /** The function the model calls to run code when the `code_interpreter` tool is given: `{"code": "…"}`. */
 export const CODE_INTERPRETER_FUNCTION = "python";
 
+/** The function the model calls to make an image when the `image_generation` tool is given: `{"prompt": "…"}`. */
+export const IMAGE_GENERATION_FUNCTION = "image_generation";
+
+/** The model's name for an MCP server's tool: `mcp__<label>__<tool>`, within OpenAI's function-name rules. */
+export function mcpFunctionName(label: string, tool: string): string {
+  return `mcp__${label}__${tool}`.replace(/[^a-zA-Z0-9_-]/g, "_").slice(0, 64);
+}
+
 /**
  * Converts resolved items (no `item_reference`) to canonical chat messages. `instructions` comes
  * first as a system message; developer and system messages become system messages; function calls
@@ -107,13 +115,13 @@ export function itemsToChatMessages(
       }
       case "mcp_call":
         serverCall(
-          { id: item.id, name: `mcp__${item.server_label}__${item.name}`.replace(/[^a-zA-Z0-9_-]/g, "_").slice(0, 64), arguments: item.arguments },
+          { id: item.id, name: mcpFunctionName(item.server_label, item.name), arguments: item.arguments },
           item.error === null ? (item.output ?? "") : `The MCP call failed: ${JSON.stringify(item.error)}`,
         );
         break;
       case "image_generation_call":
         // The model asked for an image; it does not read the image's bytes back.
-        serverCall({ id: item.id, name: "image_generation", arguments: "{}" }, item.status === "completed" ? "The image was made and shown to the user." : "The image could not be made.");
+        serverCall({ id: item.id, name: IMAGE_GENERATION_FUNCTION, arguments: "{}" }, item.status === "completed" ? "The image was made and shown to the user." : "The image could not be made.");
         break;
       case "mcp_list_tools":
       case "mcp_approval_request":
