@@ -7,7 +7,8 @@ import { join } from "node:path";
 import { after, before, beforeEach, describe, it } from "node:test";
 import busboy from "busboy";
 import OpenAI, { toFile } from "openai";
-import { MODELS_DIR, raw, sseData, startTestServer, waitFor, type TestServer } from "../helpers/server.ts";
+import { MODELS_DIR, raw, sseData, startTestServer, type TestServer } from "../helpers/server.ts";
+import { lastUsageRecord } from "../helpers/usage-records.ts";
 
 // Audio endpoints relayed to an OpenAI-compatible upstream and to Azure: a real HTTP server on
 // 127.0.0.1 that reads what it is sent (JSON, or multipart with busboy) and answers like OpenAI.
@@ -112,18 +113,7 @@ beforeEach(() => {
 
 const JFK = readFileSync(join(MODELS_DIR, "jfk.wav"));
 
-let recorded = 0;
-/** The usage record of the request just made: it is written once the handler has finished, a moment after the client has its answer. */
-async function lastUsage(): Promise<Record<string, unknown>> {
-  let rows: Record<string, unknown>[] = [];
-  await waitFor(async () => {
-    await server.meter.flush();
-    rows = await server.storage.db.all("SELECT * FROM usage_records ORDER BY created_at DESC, rowid DESC", []);
-    return rows.length > recorded;
-  });
-  recorded = rows.length;
-  return rows[0]!;
-}
+const lastUsage = lastUsageRecord(() => server);
 
 describe("audio endpoints relayed to upstreams", () => {
   it("relays speech with the upstream's model name and key, retrying a 503, streaming the bytes back, metering characters", async () => {

@@ -9,7 +9,8 @@ import { ImageService } from "../../src/services/image-service.ts";
 import type { RequestGate } from "../../src/services/request-gate.ts";
 import { createProjectKeys } from "../helpers/admin.ts";
 import { assertSchema } from "../helpers/openapi.ts";
-import { raw, startTestServer, waitFor, type TestServer } from "../helpers/server.ts";
+import { raw, startTestServer, type TestServer } from "../helpers/server.ts";
+import { lastUsageRecord } from "../helpers/usage-records.ts";
 import { checkEvents } from "../helpers/response-events.ts";
 import type { ResponseStreamEvent } from "../../src/protocol/openai/responses-stream.ts";
 
@@ -136,18 +137,7 @@ beforeEach(() => {
   seen.length = 0;
 });
 
-let recorded = 0;
-/** The usage record of the request just made: written once the handler has finished, a moment after the client has its answer. */
-async function lastUsage(): Promise<Record<string, unknown>> {
-  let rows: Record<string, unknown>[] = [];
-  await waitFor(async () => {
-    await server.meter.flush();
-    rows = await server.storage.db.all("SELECT * FROM usage_records WHERE endpoint LIKE '/v1/images/%' ORDER BY created_at DESC, rowid DESC", []);
-    return rows.length > recorded;
-  });
-  recorded = rows.length;
-  return rows[0]!;
-}
+const lastUsage = lastUsageRecord(() => server, "/v1/images/%");
 
 /** A multipart request to the server, as a client other than the SDK might send it. */
 async function postForm(path: string, form: FormData): Promise<{ status: number; body: { error?: { param?: string | null; code?: string | null } } }> {
