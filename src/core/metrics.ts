@@ -20,7 +20,7 @@ export type GaugeReading = { labels: Record<string, string>; value: number }[];
 const LATENCY_BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120];
 const TTFT_BUCKETS = [0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10, 30];
 
-/** Label values outside a known set collapse to "other", so no client input can grow the series. */
+/** A label value cut to `max` characters ("none" when empty); how many models get series is bounded in `observe`. */
 function bounded(value: string | undefined, max = 64): string {
   if (value === undefined || value === "") return "none";
   return value.length > max ? value.slice(0, max) : value;
