@@ -1,4 +1,5 @@
 import { mkdirSync } from "node:fs";
+import { fileURLToPath } from "node:url";
 import { ConfigError } from "./config/load.ts";
 import type { Config } from "./config/schema.ts";
 import { CleanupStack } from "./core/cleanup-stack.ts";
@@ -13,6 +14,7 @@ import { buildServices, startWorkers } from "./main/services.ts";
 import { requestSample, serverMetrics } from "./main/metrics.ts";
 import { startTracing } from "./main/tracing.ts";
 import { metricsHandler } from "./http/routes/metrics.ts";
+import { adminUiRoutes } from "./http/routes/admin-ui.ts";
 import { AccessService } from "./services/access.ts";
 import type { ChatModel } from "./providers/provider.ts";
 import type { ModelRegistry } from "./services/model-registry.ts";
@@ -108,6 +110,7 @@ export async function startServer(config: Config, logger: Logger, hooks: StartHo
       routes: [
         ...(metrics !== undefined ? [{ method: "GET" as const, pattern: "/metrics", handler: metricsHandler(metrics, config.metrics.token) }] : []),
         ...apiRoutes({ ...services, config, state: () => state, storage, registry, access, realtimeSecrets }),
+        ...(config.adminUi.enabled ? adminUiRoutes(config.adminUi.dir ?? fileURLToPath(new URL("../dist/web", import.meta.url))) : []),
       ],
     });
     const realtime = new RealtimeGateway({

@@ -145,6 +145,14 @@ export const configSchema = z.strictObject({
       timeoutMs: z.number().int().min(100).default(30_000),
     })
     .prefault({}),
+  /** The admin web UI at `/admin` (built by `npm run build` into `dist/web`). */
+  adminUi: z
+    .strictObject({
+      enabled: z.boolean().default(true),
+      /** Where the built UI is; default the package's `dist/web`. */
+      dir: z.string().min(1).optional(),
+    })
+    .prefault({}),
   /** `GET /metrics` (Prometheus). */
   metrics: z
     .strictObject({

@@ -1,3 +1,6 @@
+import { unixSeconds } from "../core/ids.ts";
+import { RequestStats } from "../services/request-stats.ts";
+import { ServerStatusService } from "../services/server-status.ts";
 import type { Config } from "../config/schema.ts";
 import type { CleanupStack } from "../core/cleanup-stack.ts";
 import { BatchWorker } from "../jobs/batch-worker.ts";
@@ -60,6 +63,10 @@ export interface Services {
   containers: ContainerService;
   /** The request log: recent requests, written in batches, swept by age and count. */
   requestLog: RequestLog;
+  /** The admin status endpoint's reading of models, load, deployments and downloads. */
+  serverStatus: ServerStatusService;
+  /** Request, error and latency statistics over time, from the request log. */
+  requestStats: RequestStats;
 }
 
 /**
@@ -125,7 +132,10 @@ export function buildServices(
   const endpoints = createModelEndpoints({ chat, responses, registry, engineVersion: VERSION, chatAudio, chatWebSearch });
   const batchService = new BatchService({ batches: batchStore, files, registry, endpoints: batchEndpoints(endpoints), maxRequests: config.batches.maxRequests });
   const batchWorker = new BatchWorker({ store: batchStore, service: batchService, logger, concurrency: config.batches.concurrency });
-  return { objects, files, uploads, meter, budgets, limiter, gate, chat, endpoints, vectorStores, vectorSearch, indexer, vectorStoreService, responses, batchStore, batchService, batchWorker, audio, images, containers, requestLog };
+  return { objects, files, uploads, meter, budgets, limiter, gate, chat, endpoints, vectorStores, vectorSearch, indexer, vectorStoreService, responses, batchStore, batchService, batchWorker, audio, images, containers, requestLog,
+    serverStatus: new ServerStatusService(registry, config.modelsDir, unixSeconds()),
+    requestStats: new RequestStats(storage.requestLog, config.requestLog.maxRows),
+  };
 }
 
 /**

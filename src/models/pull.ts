@@ -1,6 +1,6 @@
 import { createHash } from "node:crypto";
 import { createReadStream, createWriteStream, existsSync } from "node:fs";
-import { mkdir, readFile, rename, rm, stat, writeFile } from "node:fs/promises";
+import { mkdir, readdir, readFile, rename, rm, stat, writeFile } from "node:fs/promises";
 import { basename, join } from "node:path";
 import { pipeline } from "node:stream/promises";
 import type { PullTarget } from "./catalogue.ts";
@@ -231,4 +231,37 @@ async function downloadOnce(
   if (knownTotal !== undefined && received < knownTotal) {
     throw new PullError(`Connection closed at ${received} of ${knownTotal} bytes.`, true);
   }
+}
+
+/** A download under way (or interrupted) in the models directory: its file, bytes so far and expected size. */
+export interface PartialDownload {
+  file: string;
+  bytes: number;
+  /** The expected size, when the source reported one. */
+  totalBytes: number | undefined;
+}
+
+/**
+ * The `*.gguf.part` files in `modelsDir` with their progress, read from the partial file's size and
+ * its `.part.json` record, so a server can show a `modelport pull` running beside it.
+ */
+export async function partialDownloads(modelsDir: string): Promise<PartialDownload[]> {
+  let names: string[];
+  try {
+    names = await readdir(modelsDir);
+  } catch {
+    return [];
+  }
+  const out: PartialDownload[] = [];
+  for (const name of names.filter((n) => n.endsWith(".gguf.part")).sort()) {
+    let totalBytes: number | undefined;
+    try {
+      const meta = JSON.parse(await readFile(join(modelsDir, `${name}.json`), "utf8")) as PartialMeta;
+      if (typeof meta.size === "number") totalBytes = meta.size;
+    } catch {
+      // No record yet (the download has just begun): its size is unknown.
+    }
+    out.push({ file: name.slice(0, -".part".length), bytes: await fileSize(join(modelsDir, name)), totalBytes });
+  }
+  return out;
 }

@@ -30,6 +30,16 @@ export interface RequestLogRecord {
   body: string | null;
 }
 
+/** One logged request as the overview's statistics read it. */
+export interface RequestSample {
+  createdAt: number;
+  projectId: string;
+  model: string | null;
+  status: number;
+  latencyMs: number;
+  ttftMs: number | null;
+}
+
 /** What a page of the log is filtered by; `status` is exact or a class as a range. */
 export interface RequestLogQuery {
   /** Rows after (older than) the newest row with this id. */
@@ -143,6 +153,24 @@ export class RequestLogStore {
     // The row at offset maxRows is the newest of those beyond the limit: it and everything older go.
     const extra = await this.#db.run("DELETE FROM request_log WHERE seq <= (SELECT seq FROM request_log ORDER BY seq DESC LIMIT 1 OFFSET ?)", [options.maxRows]);
     return old + extra;
+  }
+
+  /**
+   * The fields the overview's statistics need, of the rows made in [start, end) (Unix seconds),
+   * optionally of one project; at most `limit`, newest first.
+   */
+  async samples(q: { start: number; end: number; projectId?: string | undefined; limit: number }): Promise<RequestSample[]> {
+    const params: Param[] = [q.start, q.end];
+    let where = "created_at >= ? AND created_at < ?";
+    if (q.projectId !== undefined) {
+      where += " AND project_id = ?";
+      params.push(q.projectId);
+    }
+    const rows = await this.#db.all(
+      `SELECT created_at, project_id, model, status, latency_ms, ttft_ms FROM request_log WHERE ${where} ORDER BY seq DESC LIMIT ?`,
+      [...params, q.limit],
+    );
+    return rows.map((r) => ({ createdAt: num(r.created_at), projectId: str(r.project_id), model: strOrNull(r.model), status: num(r.status), latencyMs: num(r.latency_ms), ttftMs: numOrNull(r.ttft_ms) }));
   }
 
   /** Rows kept now. */

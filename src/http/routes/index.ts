@@ -19,6 +19,9 @@ import type { VectorStoreStore } from "../../storage/vector-store-store.ts";
 import type { Route } from "../router.ts";
 import type { AudioService } from "../../services/audio-service.ts";
 import type { ImageService } from "../../services/image-service.ts";
+import type { RequestStats } from "../../services/request-stats.ts";
+import type { ServerStatusService } from "../../services/server-status.ts";
+import { adminStatusRoutes } from "./v1/admin-status.ts";
 import { healthHandler, readyHandler } from "./health.ts";
 import { audioRoutes } from "./v1/audio.ts";
 import { realtimeRoutes } from "./v1/realtime.ts";
@@ -67,11 +70,13 @@ export interface RouteDeps {
   images: ImageService;
   realtimeSecrets: RealtimeSecrets;
   containers: ContainerService;
+  serverStatus: ServerStatusService;
+  requestStats: RequestStats;
 }
 
 /** The route table: every endpoint the server answers, in the order the router tries them. */
 export function apiRoutes(deps: RouteDeps): Route[] {
-  const { config, state, storage, registry, access, budgets, gate, endpoints, objects, files, uploads, responses, batchService, batchStore, batchWorker, vectorStores, vectorStoreService, vectorSearch, audio, images, realtimeSecrets, containers } = deps;
+  const { config, state, storage, registry, access, budgets, gate, endpoints, objects, files, uploads, responses, batchService, batchStore, batchWorker, vectorStores, vectorStoreService, vectorSearch, audio, images, realtimeSecrets, containers, serverStatus, requestStats } = deps;
   return [
     { method: "GET", pattern: "/health", handler: healthHandler(registry) },
     { method: "GET", pattern: "/ready", handler: readyHandler(state) },
@@ -87,6 +92,7 @@ export function apiRoutes(deps: RouteDeps): Route[] {
     ...imageRoutes({ service: images, gate }),
     ...realtimeRoutes({ secrets: realtimeSecrets, registry, transcriptionModel: config.audio.chatTranscriptionModel }),
     ...organizationRoutes({ storage, access, budgets }),
+    ...adminStatusRoutes({ status: serverStatus, stats: requestStats, state }),
     ...storedChatCompletionRoutes({ objects }),
     ...conversationRoutes({ objects }),
     ...fileRoutes({ files, maxBytes: config.files.maxBytes }),

@@ -58,7 +58,7 @@ async function projectOr404(storage: Storage, id: string | undefined): Promise<P
 }
 
 /** Unix seconds from a query parameter. */
-function timeParam(ctx: RequestContext, name: string, fallback: number | undefined): number {
+export function timeParam(ctx: RequestContext, name: string, fallback: number | undefined): number {
   const raw = ctx.query.get(name);
   if (raw === null) {
     if (fallback === undefined) throw invalidRequest(`Missing required parameter: '${name}'.`, name, "missing_required_parameter");
@@ -74,7 +74,8 @@ function listParam(ctx: RequestContext, name: string): string[] {
   return [...ctx.query.getAll(name), ...ctx.query.getAll(`${name}[]`)];
 }
 
-const BUCKETS: Record<string, number> = { "1m": 60, "1h": 3600, "1d": 86_400 };
+/** Usage bucket widths in seconds. */
+export const BUCKETS: Record<string, number> = { "1m": 60, "1h": 3600, "1d": 86_400 };
 
 function usageQuery(ctx: RequestContext, allowedGroups: readonly UsageGroup[]) {
   const start = timeParam(ctx, "start_time", undefined);
