@@ -137,6 +137,18 @@ describe("admin status, request statistics and the admin UI's files", () => {
     assert.ok(results.find((r) => r.model === "tiny-random")?.ttft_ms !== null);
   });
 
+  it("clears a project's budgets and tier with null", async () => {
+    const post = (path: string, body: unknown) => raw(server, path, { body: JSON.stringify(body), headers: { authorization: `Bearer ${ADMIN}` } });
+    const made = (await post("/v1/organization/projects", { name: "Budgeted", tier: "tier-2", monthly_budget_usd: 5, soft_budget_usd: 1 })).body as { id: string };
+    const cleared = await post(`/v1/organization/projects/${made.id}`, { tier: null, monthly_budget_usd: null, soft_budget_usd: null });
+    assert.equal(cleared.status, 200, cleared.text);
+    const p = cleared.body as { tier: string | null; monthly_budget_usd: number | null; soft_budget_usd: number | null; budget_exceeded: boolean };
+    assert.deepEqual([p.tier, p.monthly_budget_usd, p.soft_budget_usd, p.budget_exceeded], [null, null, null, false]);
+    const bad = await post(`/v1/organization/projects/${made.id}`, { monthly_budget_usd: "lots" });
+    assert.equal(bad.status, 400);
+    assert.equal((bad.body as { error: { param: string } }).error.param, "monthly_budget_usd");
+  });
+
   it("refuses bad statistics parameters by name", async () => {
     const now = Math.floor(Date.now() / 1000);
     const cases: [string, string][] = [

@@ -25,7 +25,13 @@ export function TimeChart(props: { title: string; x: number[]; series: Series[];
       scales: { x: { time: true } },
       axes: [
         { stroke: "currentColor", grid: { stroke: "rgba(128,128,128,0.2)" } },
-        { stroke: "currentColor", grid: { stroke: "rgba(128,128,128,0.2)" }, ...(props.unit !== undefined ? { label: props.unit } : {}) },
+        {
+          stroke: "currentColor",
+          grid: { stroke: "rgba(128,128,128,0.2)" },
+          // Three significant digits, so small amounts (fractions of a cent) do not repeat one rounded label.
+          values: (_u: uPlot, ticks: number[]) => ticks.map((t) => t.toLocaleString(undefined, { maximumSignificantDigits: 3 })),
+          ...(props.unit !== undefined ? { label: props.unit } : {}),
+        },
       ],
       series: [{}, ...props.series.map((s, i) => ({ label: s.label, stroke: PALETTE[i % PALETTE.length] as string, width: 2, spanGaps: false, points: { show: props.x.length < 60 } }))],
     };

@@ -39,11 +39,12 @@ function readProjectFields(body: FieldReader): Partial<Pick<Project, "name" | "t
   const out: Partial<Pick<Project, "name" | "tier" | "monthlyBudgetUsd" | "softBudgetUsd" | "logBodies">> = {};
   const name = body.string("name", { nonEmpty: true, maxLength: 200 });
   if (name !== undefined) out.name = name;
-  const tier = body.enumeration("tier", Object.keys(USAGE_TIERS));
+  // null clears a tier (back to the server's default) or a budget (none).
+  const tier = body.obj.tier === null ? null : body.enumeration("tier", Object.keys(USAGE_TIERS));
   if (tier !== undefined) out.tier = tier;
-  const budget = body.number("monthly_budget_usd", { min: 0 });
+  const budget = body.obj.monthly_budget_usd === null ? null : body.number("monthly_budget_usd", { min: 0 });
   if (budget !== undefined) out.monthlyBudgetUsd = budget;
-  const soft = body.number("soft_budget_usd", { min: 0 });
+  const soft = body.obj.soft_budget_usd === null ? null : body.number("soft_budget_usd", { min: 0 });
   if (soft !== undefined) out.softBudgetUsd = soft;
   // Whether the request log keeps this project's request and answer bodies (redacted).
   const logBodies = body.boolean("log_bodies");
