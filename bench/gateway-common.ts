@@ -90,6 +90,8 @@ export interface ModelportOptions {
   nodeArgs?: readonly string[];
   /** `serve --workers N` (default 1: one process). */
   workers?: number;
+  /** `metrics.enabled` (default: the server's default, on). */
+  metrics?: boolean;
 }
 
 /**
@@ -109,6 +111,7 @@ export async function startModelport(upstreamUrl: string, options: ModelportOpti
         deployments: [{ id: "fake", provider: "openai-compatible", baseUrl: upstreamUrl, model: "fake-upstream-model" }],
         models: [{ name: MODEL, deployments: ["fake"], pricing: { input: 0.15, output: 0.6 } }],
       },
+      ...(options.metrics === undefined ? {} : { metrics: { enabled: options.metrics } }),
     }),
   );
   const env: NodeJS.ProcessEnv = {};

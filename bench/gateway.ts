@@ -11,6 +11,7 @@
  *
  *   npm run bench:gateway [-- --rounds 5 --seconds 4 --warmup 3 --portkey DIR]
  *   npm run bench:gateway -- --profile [--profile-seconds 20]   # CPU profile of Modelport at c=32
+ *   npm run bench:gateway -- --metrics-compare [--rounds 5 --seconds 4]   # metrics on vs off, CPU per request (bench/gateway-metrics.ts)
  *
  * --log-level sets Modelport's (default info, written to a file); --keep keeps its data directory
  * and log. The profile mode prints the hot spots and the .cpuprofile's path, and writes no results.
@@ -20,6 +21,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
 import { summariseProfile } from "./cpu-profile.ts";
+import { metricsCompare } from "./gateway-metrics.ts";
 import {
   cannon,
   cpuPerRequest,
@@ -48,6 +50,8 @@ const { values } = parseArgs({
     "log-level": { type: "string", default: "info" },
     profile: { type: "boolean", default: false },
     "profile-seconds": { type: "string", default: "20" },
+    /** Two Modelport processes, metrics on and off, side by side at c=32 (CPU per request). */
+    "metrics-compare": { type: "boolean", default: false },
     /** Keep Modelport's data directory and log file (in the temp directory) after the run. */
     keep: { type: "boolean", default: false },
     /** Directory of a built Portkey gateway (build/start-server.js). */
@@ -210,4 +214,12 @@ async function profile(): Promise<void> {
   console.log(summariseProfile(join(profDir, file), 40));
 }
 
-await (values.profile ? profile() : benchmark());
+async function compareMetrics(): Promise<void> {
+  const { failed } = await metricsCompare({ rounds: ROUNDS, seconds: SECONDS, warmup: WARMUP, modelport: MP_OPTIONS });
+  if (failed) {
+    console.error("some requests failed, or the metrics missed some: see above");
+    process.exitCode = 1;
+  }
+}
+
+await (values.profile ? profile() : values["metrics-compare"] ? compareMetrics() : benchmark());

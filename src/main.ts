@@ -95,7 +95,8 @@ export async function startServer(config: Config, logger: Logger, hooks: StartHo
     const services = buildServices(config, { storage, registry, logger, cleanup, limitStore: worker?.limitStore });
     const { meter } = services;
     const realtimeSecrets = new RealtimeSecrets();
-    const metrics = config.metrics.enabled ? serverMetrics(registry, meter) : undefined;
+    const queues = { batch: () => services.batchStore.queued(), indexing: () => services.vectorStores.indexing() };
+    const metrics = config.metrics.enabled ? serverMetrics(registry, meter, queues) : undefined;
     const app = createApp({
       ...(metrics !== undefined ? { observe: (r: ObservedRequest) => metrics.observe(requestSample(r)) } : {}),
       authenticate: (header) => access.authenticate(header),

@@ -2,6 +2,7 @@ import type { IncomingMessage, ServerResponse } from "node:http";
 import type { Tracer } from "@opentelemetry/api";
 import { ApiError, invalidRequest, toApiError } from "../core/errors.ts";
 import { randomHex } from "../core/ids.ts";
+import { runWithTrail, type RequestTrail } from "../core/request-trail.ts";
 import type { LogFields, Logger } from "../logging/logger.ts";
 import { DEFAULT_PROJECT_ID, type Principal } from "../services/access.ts";
 import { readJsonBody, UnreadBodyError } from "./body.ts";
@@ -176,7 +177,9 @@ export function createApp(options: AppOptions): App {
       await matched.route.handler(ctx);
     };
 
-    inRequestSpan(traced, run)
+    // The upstream retry loop notes here which deployment answered and how many attempts were retries.
+    const trail: RequestTrail = { retries: 0 };
+    runWithTrail(trail, () => inRequestSpan(traced, run))
       .catch((error: unknown) => {
         const apiError = toApiError(error);
         if (apiError.status >= 500 && !(error instanceof ApiError)) {
@@ -194,6 +197,9 @@ export function createApp(options: AppOptions): App {
       })
       .finally(() => {
         const latencyMs = performance.now() - started;
+        // A relayed answer names its deployment itself; routed chat, responses and embeddings leave it on the trail.
+        if (trail.deployment !== undefined) log.deployment ??= trail.deployment;
+        if (trail.retries > 0) log.retries = trail.retries;
         for (const cleanup of ctx.cleanups) cleanup().catch((error: unknown) => options.logger.error("cleanup failed", { ...log, error: (error as Error).message }));
         if (ctx.metering !== undefined) {
           options.onCompleted?.({ principal: ctx.principal, endpoint: path, metering: ctx.metering, status: res.statusCode, latencyMs });

@@ -1,3 +1,4 @@
+import { runWithoutTrail } from "../core/request-trail.ts";
 import type { Logger } from "../logging/logger.ts";
 
 /** How long a claim lasts without renewal; a process that died loses its claims after this. */
@@ -81,7 +82,7 @@ export class LeasedWorker<T extends { claim: string }> {
   #schedule(ms: number): void {
     if (this.#stopped) return;
     clearTimeout(this.#timer);
-    this.#timer = setTimeout(() => {
+    const pass = (): void => {
       let next: number | undefined;
       this.#passing = this.#work
         .pass()
@@ -101,7 +102,9 @@ export class LeasedWorker<T extends { claim: string }> {
           if (again) this.#schedule(0);
           else if (next !== undefined) this.#schedule(next);
         });
-    }, ms);
+    };
+    // A request's poke must not carry its trail into the loop (and every item it runs) from then on.
+    this.#timer = runWithoutTrail(() => setTimeout(pass, ms));
     this.#timer.unref();
   }
 

@@ -1,5 +1,5 @@
 import { priceUsage } from "../core/pricing.ts";
-import { Metrics, type RequestSample } from "../core/metrics.ts";
+import { Metrics, type GaugeReading, type RequestSample } from "../core/metrics.ts";
 import type { ObservedRequest } from "../http/app.ts";
 import type { ModelRegistry } from "../services/model-registry.ts";
 import type { UsageMeter } from "../services/usage-meter.ts";
@@ -21,12 +21,21 @@ export function requestSample(r: ObservedRequest): RequestSample {
   };
 }
 
+/** The background queues' depths, read from the database at scrape time. */
+export interface QueueDepths {
+  /** Batch requests queued or running, across every running batch. */
+  batch(): Promise<number>;
+  /** Vector store files waiting to be indexed or being indexed. */
+  indexing(): Promise<number>;
+}
+
 /**
  * The server's metrics: request counters fed by the HTTP layer, and gauges read at scrape time from
- * each model's engine or router (sequences, queue, stored prefixes, upstream in-flight requests and
- * breaker state) and from the usage meter (records not yet written).
+ * each model's engine or router (sequences, queue, stored prefixes, upstream attempts, failures,
+ * retries, in-flight requests and breaker state), from the usage meter (records not yet written)
+ * and from the batch and indexing queues.
  */
-export function serverMetrics(registry: ModelRegistry, meter: UsageMeter): Metrics {
+export function serverMetrics(registry: ModelRegistry, meter: UsageMeter, queues: QueueDepths): Metrics {
   const metrics = new Metrics();
   /** One gauge per statistic a model reports under `key`. */
   const fromStats = (key: string): { labels: Record<string, string>; value: number }[] =>
@@ -48,8 +57,21 @@ export function serverMetrics(registry: ModelRegistry, meter: UsageMeter): Metri
       }),
     );
   metrics.gauge("modelport_upstream_requests", "Requests sent to an upstream deployment since start (attempts, retries included).", ["model", "deployment"], () => fromDeployments("requests"));
+  metrics.gauge("modelport_upstream_failures", "Attempts at an upstream deployment that failed since start (errors, timeouts, refusals; not clients that left).", ["model", "deployment"], () => fromDeployments("failures"));
+  metrics.gauge("modelport_upstream_retries", "Attempts at an upstream deployment that retried a request after an earlier attempt of it failed, since start.", ["model", "deployment"], () => fromDeployments("retries"));
   metrics.gauge("modelport_upstream_in_flight", "Requests to an upstream deployment in flight.", ["model", "deployment"], () => fromDeployments("in_flight"));
   metrics.gauge("modelport_upstream_circuit_open", "1 while a deployment's circuit breaker is open (resting after failures).", ["model", "deployment"], () => fromDeployments("circuit_open"));
   metrics.gauge("modelport_usage_meter_pending", "Usage records buffered, not yet written to the database (the meter's lag).", [], () => [{ labels: {}, value: meter.pending }]);
+  // One COUNT each per scrape, not per request. A database that fails leaves the series out of that
+  // scrape rather than failing the whole scrape.
+  const depth = (read: () => Promise<number>) => async (): Promise<GaugeReading> => {
+    try {
+      return [{ labels: {}, value: await read() }];
+    } catch {
+      return [];
+    }
+  };
+  metrics.gauge("modelport_batch_queue_depth", "Batch requests queued or running, across every running batch.", [], depth(queues.batch));
+  metrics.gauge("modelport_indexing_queue_depth", "Vector store files waiting to be indexed or being indexed (status in_progress).", [], depth(queues.indexing));
   return metrics;
 }

@@ -275,6 +275,15 @@ export class BatchStore {
     return num(row?.n);
   }
 
+  /**
+   * Requests queued or running across every running batch: the batch queue's depth, for metrics.
+   * Lines of cancelled or expired batches, kept only until their error files are written, are not work.
+   */
+  async queued(): Promise<number> {
+    const [row] = await this.#db.all("SELECT COUNT(*) AS n FROM batch_requests WHERE status <> 'done' AND batch_id IN (SELECT id FROM batches WHERE status = 'in_progress')", []);
+    return num(row?.n);
+  }
+
   /** Requests of a batch still running. */
   async running(batchId: string): Promise<number> {
     const [row] = await this.#db.all("SELECT COUNT(*) AS n FROM batch_requests WHERE batch_id = ? AND status = 'running'", [batchId]);

@@ -320,6 +320,12 @@ export class VectorStoreStore {
     });
   }
 
+  /** Files waiting to be indexed or being indexed, across every store: the indexing queue's depth, for metrics. */
+  async indexing(): Promise<number> {
+    const [row] = await this.#db.all("SELECT COUNT(*) AS n FROM vector_store_files WHERE status = 'in_progress'", []);
+    return num(row?.n);
+  }
+
   /** Claims up to `limit` files waiting to be indexed (or whose lease ran out) for `leaseMs`. */
   async claim(limit: number, leaseMs: number): Promise<ClaimedFile[]> {
     const claim = sortableId(20);

@@ -6,7 +6,9 @@ export type Behavior =
   | { kind: "stream"; text: string; usage?: { prompt_tokens: number; completion_tokens: number }; delayMs?: number; resetAfterChunks?: number; toolCall?: { name: string; arguments: string } }
   | { kind: "hang" }
   /** Raw SSE frames (each written as `data: <frame>\n\n`), optionally dropping the connection after them. */
-  | { kind: "sse"; frames: string[]; reset?: boolean };
+  | { kind: "sse"; frames: string[]; reset?: boolean }
+  /** Holds the request until `until` settles, then behaves as `then` (a test releases held work when it has looked). */
+  | { kind: "held"; until: Promise<unknown>; then: Behavior };
 
 export interface SeenRequest {
   url: string;
@@ -35,7 +37,12 @@ export async function startFakeUpstream(): Promise<FakeUpstream> {
     req.on("end", async () => {
       const request: SeenRequest = { url: req.url ?? "", body: raw ? (JSON.parse(raw) as Record<string, unknown>) : {}, headers: req.headers };
       seen.push(request);
-      const b = behave(seen.length, request);
+      let b = behave(seen.length, request);
+      while (b.kind === "held") {
+        const { until, then } = b;
+        await until.catch(() => undefined);
+        b = then;
+      }
       if (b.kind === "hang") return;
       if (b.kind === "sse") {
         res.writeHead(200, { "content-type": "text/event-stream" });

@@ -2,6 +2,7 @@ import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
 import type { Config } from "../../src/config/schema.ts";
 import { backends } from "../helpers/databases.ts";
+import { startFakeUpstream, type FakeUpstream } from "../helpers/fake-upstream.ts";
 import { raw, STORIES, startTestServer, waitFor, type TestServer } from "../helpers/server.ts";
 
 const ADMIN = "sk-admin-test-0123456789abcdef";
@@ -9,8 +10,12 @@ const PRICING = { input: 2, cachedInput: 0.5, output: 8 };
 /** A secret-looking string a client pastes into a prompt. */
 const LEAKED = "sk-proj-ABCDEFGHijklmnop1234567890";
 const list = await backends();
+// Two upstreams for the routed model: the first attempt of each request fails with a 500, wherever
+// it lands, and the retry goes to the other deployment, which answers.
+const upstreams: Record<"one" | "two", FakeUpstream> = { one: await startFakeUpstream(), two: await startFakeUpstream() };
 after(async () => {
   for (const b of list) await b.cleanup();
+  for (const u of Object.values(upstreams)) await u.close();
 });
 
 interface LoggedItem {
@@ -244,6 +249,71 @@ for (const backend of list) {
       await call(server, "/v1/nope", keyA);
       await server.requestLog.flush();
       assert.equal(await server.storage.requestLog.count(), before);
+    });
+
+    it("names the upstream deployment that answered a routed request and counts its retries", async () => {
+      // One server at a time on the backend's database.
+      await server.close();
+      server = await startTestServer({
+        env: { ...backend.env(), MODELPORT_ADMIN_KEY: ADMIN },
+        models: [],
+        requestLog: { enabled: true, retentionDays: 7, maxRows: 100_000, maxBodyBytes: 4096 },
+        upstreams: {
+          deployments: [
+            { id: "dep-one", provider: "openai-compatible", baseUrl: upstreams.one.url, model: "m", timeoutMs: 10_000 },
+            { id: "dep-two", provider: "openai-compatible", baseUrl: upstreams.two.url, model: "m", timeoutMs: 10_000 },
+          ],
+          models: [{ name: "routed", deployments: ["dep-one", "dep-two"], maxRetries: 2, deadlineMs: 20_000, breakerThreshold: 100, breakerCooldownMs: 0 }],
+        },
+      });
+      const project = ((await call(server, "/v1/organization/projects", ADMIN, { method: "POST", body: { name: "Routed" } })).body as { id: string }).id;
+      const key = ((await call(server, `/v1/organization/projects/${project}/api_keys`, ADMIN, { method: "POST", body: { name: "routed" } })).body as { value: string }).value;
+      /** Which deployment failed, and which answered, each request, in order. */
+      const failedAt: string[] = [];
+      const answeredBy: string[] = [];
+      let attempts = 0;
+      for (const [name, upstream] of Object.entries(upstreams)) {
+        upstream.script((_n, req) => {
+          if (++attempts % 2 === 1) {
+            failedAt.push(`dep-${name}`);
+            return { kind: "json", status: 500, body: { error: { message: "first attempt fails" } }, headers: { "retry-after-ms": "1" } };
+          }
+          answeredBy.push(`dep-${name}`);
+          if (req.url.endsWith("/embeddings")) return { kind: "json", status: 200, body: { object: "list", data: [{ object: "embedding", index: 0, embedding: [0.5, 0.5] }], model: "m", usage: { prompt_tokens: 2, total_tokens: 2 } } };
+          return { kind: "stream", text: "second attempt answers" };
+        });
+      }
+      const message = { model: "routed", messages: [{ role: "user", content: "Hi" }] };
+      const plain = await call(server, "/v1/chat/completions", key, { body: message });
+      assert.equal(plain.status, 200, plain.text);
+      const streamed = await call(server, "/v1/chat/completions", key, { body: { ...message, stream: true } });
+      assert.equal(streamed.status, 200, streamed.text);
+      const embedded = await call(server, "/v1/embeddings", key, { body: { model: "routed", input: "hello" } });
+      assert.equal(embedded.status, 200, embedded.text);
+      assert.equal(attempts, 6, "two attempts each");
+      // An attempt that does not fail: no retry, and still its deployment.
+      attempts = 1;
+      const once = await call(server, "/v1/chat/completions", key, { body: message });
+      assert.equal(once.status, 200, once.text);
+      assert.equal(attempts, 2);
+      await server.requestLog.flush();
+      const logged = async (res: { headers: Headers }): Promise<LoggedItem> => {
+        const detail = await call(server, `/v1/organization/requests/${res.headers.get("x-request-id")}`, ADMIN);
+        assert.equal(detail.status, 200, detail.text);
+        return detail.body as LoggedItem;
+      };
+      const rows = await Promise.all([plain, streamed, embedded, once].map(logged));
+      assert.deepEqual(
+        rows.map((r) => [r.endpoint, r.status, r.deployment, r.retries]),
+        [
+          ["/v1/chat/completions", 200, answeredBy[0], 1],
+          ["/v1/chat/completions", 200, answeredBy[1], 1],
+          ["/v1/embeddings", 200, answeredBy[2], 1],
+          ["/v1/chat/completions", 200, answeredBy[3], 0],
+        ],
+      );
+      // Each retry went to the deployment the failed attempt had not tried.
+      assert.deepEqual(failedAt.map((d) => (d === "dep-one" ? "dep-two" : "dep-one")), answeredBy.slice(0, 3));
     });
   });
 }

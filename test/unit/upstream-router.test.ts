@@ -2,6 +2,7 @@ import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import type { ChatStreamPart, Usage } from "../../src/core/chat.ts";
 import { ApiError } from "../../src/core/errors.ts";
+import { runWithTrail, type RequestTrail } from "../../src/core/request-trail.ts";
 import { parseChatCompletionRequest } from "../../src/protocol/openai/chat-completions-parse.ts";
 import { anthropicAdapter } from "../../src/providers/anthropic/adapter.ts";
 import { openAiCompatibleAdapter } from "../../src/providers/openai-compatible/adapter.ts";
@@ -110,14 +111,16 @@ describe("deployment selection", () => {
     assert.equal(pickId(s, [], 200), "rpm");
   });
 
-  it("reports requests, load and open circuits", () => {
+  it("reports requests, failures, retries, load and open circuits", () => {
     const clock = new FakeClock();
     const s = selector([deployment("a"), deployment("b")], clock, { threshold: 1, cooldownMs: 500 });
     const [a, b] = s.deployments as [RoutedDeployment, RoutedDeployment];
     a.requests = 4;
+    a.failures = 3;
+    a.retries = 1;
     a.inFlight = 2;
     b.breaker.failed(clock.now());
-    assert.deepEqual(s.stats(), { "a.requests": 4, "a.in_flight": 2, "a.circuit_open": 0, "b.requests": 0, "b.in_flight": 0, "b.circuit_open": 1 });
+    assert.deepEqual(s.stats(), { "a.requests": 4, "a.failures": 3, "a.retries": 1, "a.in_flight": 2, "a.circuit_open": 0, "b.requests": 0, "b.failures": 0, "b.retries": 0, "b.in_flight": 0, "b.circuit_open": 1 });
     clock.t += 500;
     assert.equal(s.stats()["b.circuit_open"], 0);
   });
@@ -200,12 +203,15 @@ describe("attempt loop", () => {
     const s = selector([deployment("a"), deployment("b")], clock);
     const [a, b] = s.deployments as [RoutedDeployment, RoutedDeployment];
     const calls: string[] = [];
-    const outcome = await runAttempts(s, plan(s, 2), live(), live(), clock, scripted([retryable()], calls));
+    const trail: RequestTrail = { retries: 0 };
+    const outcome = await runWithTrail(trail, () => runAttempts(s, plan(s, 2), live(), live(), clock, scripted([retryable()], calls)));
     assert.deepEqual(calls, ["a", "b"]);
     assert.deepEqual(clock.sleeps, [500], "0.5 s before the first retry (no jitter at random 0)");
     assert.ok(outcome.committed !== undefined);
     assert.equal(outcome.committed.value, "b");
     assert.deepEqual([a.inFlight, a.requests, a.breaker.failures, b.inFlight, b.requests], [0, 1, 1, 1, 1]);
+    assert.deepEqual([a.failures, a.retries, b.failures, b.retries], [1, 0, 0, 1], "a failed; b was the retry, and answered");
+    assert.deepEqual(trail, { retries: 1, deployment: "b" }, "the request's trail names the deployment that answered");
     outcome.committed.release();
     outcome.committed.release();
     assert.equal(b.inFlight, 0, "released once");
@@ -261,10 +267,13 @@ describe("attempt loop", () => {
     const calls: string[] = [];
     const outcome = await runAttempts(s, plan(s, 1), live(), live(), clock, scripted([new TypeError("boom"), new TypeError("boom")], calls));
     assert.ok(outcome.committed === undefined && outcome.lastError?.status === 502 && outcome.lastError.retryable);
+    const failures = s.deployments.reduce((n, d) => n + d.failures, 0);
+    assert.equal(failures, 2);
     const client = new AbortController();
     client.abort();
     await assert.rejects(runAttempts(s, plan(s, 3), client.signal, live(), clock, scripted([retryable(504)], calls)), (e) => e instanceof UpstreamError && e.status === 504);
     assert.equal(calls.length, 3);
+    assert.equal(s.deployments.reduce((n, d) => n + d.failures, 0), failures, "an attempt the client left is not a failure");
   });
 
   it("makes no attempt once the deadline has passed", async () => {
@@ -342,7 +351,7 @@ describe("routed model", () => {
     const claude = new RoutedChatModel(descriptor, [deployment("c", { adapter: anthropicAdapter })], policy());
     await assert.rejects(claude.forward("/responses", { model: "routed" }, live()), (e) => e instanceof ApiError && e.status === 400 && e.code === "unsupported_endpoint" && e.message === "The model 'routed' does not support /v1/responses (its upstream speaks only chat).");
     await assert.rejects(claude.embed(["x"], { priority: "interactive" }, live()), (e) => e instanceof ApiError && e.code === "unsupported_endpoint");
-    assert.deepEqual(claude.stats(), { "c.requests": 0, "c.in_flight": 0, "c.circuit_open": 0 });
+    assert.deepEqual(claude.stats(), { "c.requests": 0, "c.failures": 0, "c.retries": 0, "c.in_flight": 0, "c.circuit_open": 0 });
   });
 
   it("falls back to the next model once every deployment failed, and opens their circuits", async () => {
@@ -355,7 +364,8 @@ describe("routed model", () => {
     assert.deepEqual(parts, [{ type: "served-by", model: "echo" }, { type: "text-delta", choice: 0, text: "echo" }]);
     assert.deepEqual(usages, [{ promptTokens: 1, completionTokens: 1, cachedTokens: 0, reasoningTokens: 0 }], "metered once, by the fallback");
     assert.deepEqual(clock.sleeps, [500]);
-    assert.deepEqual(routed.stats(), { "a.requests": 1, "a.in_flight": 0, "a.circuit_open": 1, "b.requests": 1, "b.in_flight": 0, "b.circuit_open": 1 });
+    // Both attempts failed; the second, at b, was a retry.
+    assert.deepEqual(routed.stats(), { "a.requests": 1, "a.failures": 1, "a.retries": 0, "a.in_flight": 0, "a.circuit_open": 1, "b.requests": 1, "b.failures": 1, "b.retries": 1, "b.in_flight": 0, "b.circuit_open": 1 });
     // Both resting and no fallback: a 503 that says so, metered as nothing.
     const alone = new RoutedChatModel(descriptor, [deployment("a")], policy(), clock);
     const first = alone.streamChat(chat(), live())[Symbol.asyncIterator]();

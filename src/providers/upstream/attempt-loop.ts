@@ -1,6 +1,7 @@
 import type { DeploymentSelector, Eligible, RoutedDeployment } from "./deployment-selector.ts";
 import { NONE } from "./deployment-selector.ts";
 import type { RouterClock } from "./router-clock.ts";
+import { currentTrail } from "../../core/request-trail.ts";
 import { markSpanFailed, SpanKind, startChildSpan, withSpan } from "../../core/trace-spans.ts";
 import { UpstreamError } from "./upstream-error.ts";
 
@@ -77,7 +78,9 @@ export type OpenAttempt<T> = (state: RoutedDeployment, dropped: ReadonlySet<stri
  * on a retryable failure count it against the breaker, back off and try another, until `maxRetries`
  * retries or the deadline. A failure that is not retryable, or says the context is too long (every
  * deployment of a model has the same window), is thrown as is; so is any failure once the client
- * left. Fallbacks to other models are the caller's, on `{ committed: undefined }`.
+ * left. Fallbacks to other models are the caller's, on `{ committed: undefined }`. Each deployment
+ * counts its attempts, failures and retries; the request's trail (when it has one) gets its retries
+ * and the deployment that committed, for the request log.
  */
 export async function runAttempts<T>(
   selector: DeploymentSelector,
@@ -91,6 +94,7 @@ export async function runAttempts<T>(
   const metered = plan.tokens !== undefined;
   const tokens = plan.tokens ?? 0;
   let lastError: UpstreamError | undefined;
+  const trail = currentTrail();
   for (let attempt = 0; attempt <= plan.maxRetries && !deadline.aborted; attempt++) {
     const { state, limitedForMs } = selector.pick(plan.eligible, tried, tokens);
     if (state === undefined) {
@@ -111,6 +115,10 @@ export async function runAttempts<T>(
     const timer = setTimeout(() => attemptAbort.abort(), state.deployment.timeoutMs);
     state.inFlight++;
     state.requests++;
+    if (attempt > 0) {
+      state.retries++;
+      if (trail !== undefined) trail.retries++;
+    }
     if (metered) state.limits.take(tokens);
     // One client span per attempt (when traced): it ends with the attempt, and the upstream request carries it.
     const span = startChildSpan(`upstream ${state.deployment.id}`, SpanKind.CLIENT, { "modelport.deployment_id": state.deployment.id, "modelport.attempt": attempt + 1 });
@@ -134,6 +142,8 @@ export async function runAttempts<T>(
       // A failed attempt that sent nothing used no tokens.
       release(0);
       if (signal.aborted) throw upstream;
+      // A client that left is not the deployment's failure.
+      state.failures++;
       if (upstream.retryable) state.breaker.failed(clock.now());
       if (!upstream.retryable || upstream.code === "context_length_exceeded") throw upstream;
       lastError = upstream;
@@ -143,6 +153,7 @@ export async function runAttempts<T>(
     // Committed: the attempt's own timeout (until the first token) no longer applies.
     clearTimeout(timer);
     state.breaker.succeeded();
+    if (trail !== undefined) trail.deployment = state.deployment.id;
     span?.setAttribute("http.response.status_code", 200);
     return { committed: { value, state, release, abort: () => attemptAbort.abort() } };
   }

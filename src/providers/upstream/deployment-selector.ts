@@ -17,6 +17,10 @@ export interface RoutedDeployment {
   inFlight: number;
   /** Attempts ever started, for health output. */
   requests: number;
+  /** Attempts that failed before committing, for any reason but the client leaving. */
+  failures: number;
+  /** Attempts that retried a request after an earlier attempt of it failed. */
+  retries: number;
   readonly breaker: CircuitBreaker;
   readonly limits: DeploymentLimits;
 }
@@ -50,6 +54,8 @@ export class DeploymentSelector {
       deployment,
       inFlight: 0,
       requests: 0,
+      failures: 0,
+      retries: 0,
       breaker: new CircuitBreaker(breaker.threshold, breaker.cooldownMs),
       limits: new DeploymentLimits(deployment.rpm, deployment.tpm, now),
     }));
@@ -119,12 +125,14 @@ export class DeploymentSelector {
     return { state: tied.at(-1) as RoutedDeployment };
   }
 
-  /** Requests, load and circuit state per deployment, for health output. */
+  /** Attempts, failures, retries, load and circuit state per deployment, for health output and metrics. */
   stats(): Record<string, number> {
     const now = this.#clock.now();
     const out: Record<string, number> = {};
     for (const s of this.deployments) {
       out[`${s.deployment.id}.requests`] = s.requests;
+      out[`${s.deployment.id}.failures`] = s.failures;
+      out[`${s.deployment.id}.retries`] = s.retries;
       out[`${s.deployment.id}.in_flight`] = s.inFlight;
       out[`${s.deployment.id}.circuit_open`] = s.breaker.isOpen(now) ? 1 : 0;
     }
