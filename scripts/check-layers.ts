@@ -1,6 +1,6 @@
 /**
  * Fails on an import that runs from a lower layer up (docs/architecture.md):
- *   core, config, logging, version ← providers, retrieval, storage, models ← protocol ← services ← jobs ← http ← main, cli
+ *   core, config, logging, version ← providers, retrieval, storage, models, guard ← protocol ← services ← jobs ← http ← main, cli
  * A module may import its own layer and any layer below it. Run: `npm run check:layers` (part of `npm test`).
  */
 import { readdirSync, readFileSync, statSync } from "node:fs";
@@ -17,6 +17,7 @@ export const LAYERS: Readonly<Record<string, number>> = {
   retrieval: 1,
   storage: 1,
   models: 1,
+  guard: 1,
   protocol: 2,
   services: 3,
   jobs: 4,

@@ -191,6 +191,54 @@ export const configSchema = z.strictObject({
     })
     .prefault({}),
   models: z.array(modelConfigSchema).default([]),
+  /**
+   * `/v1/moderations` answered here, and the moderation checks of guardrails: the built-in rule
+   * engine (no model), and guard models (a local GGUF safety classifier such as Llama Guard 3).
+   * Names an upstream model already has keep relaying to it.
+   */
+  moderation: z
+    .strictObject({
+      /** The rule engine's word and pattern lists. */
+      rules: z
+        .strictObject({
+          /** The built-in English and Chinese lists; off leaves only `files`. */
+          builtins: z.boolean().default(true),
+          /** Extra rule files (JSON or YAML), see docs/moderation-rules.md. */
+          files: z.array(z.string().min(1)).default([]),
+        })
+        .prefault({}),
+      /** The rule engine's model: its id and the names it answers to (those no other model has). */
+      rulesModel: z
+        .strictObject({
+          id: z.string().min(1).default("modelport-moderation-rules"),
+          aliases: z.array(z.string().min(1)).default(["omni-moderation-latest", "omni-moderation-2024-09-26", "text-moderation-latest", "text-moderation-stable"]),
+        })
+        .prefault({}),
+      /** Guard models: each a local model (by id) prompted as a safety classifier; their aliases take names before the rule engine's. */
+      guardModels: z
+        .array(
+          z.strictObject({
+            id: z.string().min(1),
+            /** The local model (its id in `models` or the models directory) that classifies. */
+            model: z.string().min(1),
+            family: z.enum(["llama-guard-3", "shieldgemma"]),
+            /** Score at or above which a category is flagged. */
+            threshold: z.number().min(0).max(1).default(0.5),
+            aliases: z.array(z.string().min(1)).default([]),
+          }),
+        )
+        .default([]),
+    })
+    .prefault({}),
+  /**
+   * Guardrail policies per project id (`{input: [...], output: [...]}`, docs/guardrails.md); a policy
+   * set through the admin API replaces the configured one.
+   */
+  guardrails: z
+    .strictObject({
+      projects: z.record(z.string().min(1), z.unknown()).default({}),
+    })
+    .prefault({}),
   /** The built-in audio models: text to speech (eSpeak NG) and speech to text (PocketSphinx, when installed). */
   audio: z
     .strictObject({

@@ -22,6 +22,18 @@ export interface TextCompletionRequest {
   /** Whether the prompt's own tokens are scored (echo with logprobs); their alternatives are `logprobs` too. */
   promptLogprobs: boolean;
   priority: RequestPriority;
+  /**
+   * A GBNF grammar (llama.cpp's format, root rule `root`) the generated text must follow; undefined
+   * for free text. Internal: no wire format sets it (guard models use it); only the local engine
+   * honours it, and other models refuse a request that has one.
+   */
+  grammar?: string;
+  /**
+   * Whether control-token text in string prompts (`<|eot_id|>`, `<start_of_turn>`) is read as those
+   * tokens, as a model's own prompt template writes them; false or undefined reads it as plain text,
+   * so a client's text cannot forge turns. Internal, like `grammar`.
+   */
+  specialTokens?: boolean;
 }
 
 /** The log probability of one prompt token; null for a token nothing precedes. */

@@ -103,3 +103,14 @@ export function toApiError(error: unknown): ApiError {
     type: "server_error",
   });
 }
+
+/**
+ * A file whose record exists but whose bytes are not in this server's data directory: a server that
+ * shares another's database without sharing its data directory (or a directory restored without them).
+ */
+export function missingFileBytes(fileId: string): ApiError {
+  return new ApiError(500, `The bytes of file '${fileId}' are missing from this server's data directory. Every server that shares a database must share its data directory (or blob store).`, {
+    type: "server_error",
+    code: "file_content_missing",
+  });
+}

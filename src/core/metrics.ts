@@ -12,6 +12,8 @@ export interface RequestSample {
   errorCode: string | undefined;
   tokens: { prompt: number; completion: number; cached: number } | undefined;
   costUsd: number | undefined;
+  /** Guardrail checks that triggered on the request. */
+  guardrails?: readonly { stage: string; check: string; action: string }[] | undefined;
 }
 
 /** A gauge's values at scrape time, by label set. */
@@ -39,6 +41,7 @@ export class Metrics {
   readonly #tokens: Counter<"model" | "kind">;
   readonly #cost: Counter<"model">;
   readonly #rejected: Counter<"route" | "code">;
+  readonly #guardrails: Counter<"stage" | "check" | "action">;
   /** Models seen, so that a flood of bad model names cannot grow the series without bound. */
   readonly #models = new Set<string>();
 
@@ -50,6 +53,7 @@ export class Metrics {
     this.#ttft = new Histogram({ name: "modelport_time_to_first_token_seconds", help: "Time to the first byte of a streamed answer.", labelNames: ["model"], buckets: TTFT_BUCKETS, registers });
     this.#tokens = new Counter({ name: "modelport_tokens_total", help: "Tokens metered: prompt, completion, and the prompt tokens served from a prefix cache (cached).", labelNames: ["model", "kind"], registers });
     this.#cost = new Counter({ name: "modelport_cost_usd_total", help: "Cost of metered requests in US dollars.", labelNames: ["model"], registers });
+    this.#guardrails = new Counter({ name: "modelport_guardrail_events_total", help: "Guardrail checks that triggered, by stage (input/output), check type and action (block/redact/flag).", labelNames: ["stage", "check", "action"], registers });
     this.#rejected = new Counter({ name: "modelport_rejections_total", help: "Requests refused by rate limits, budgets or capacity (429 and 503), by route and error code.", labelNames: ["route", "code"], registers });
   }
 
@@ -58,6 +62,8 @@ export class Metrics {
     this.#requests.inc({ method: bounded(s.method, 8), route: s.route, status: String(s.status) });
     this.#duration.observe({ route: s.route }, s.latencyMs / 1000);
     if (s.status === 429 || s.status === 503) this.#rejected.inc({ route: s.route, code: bounded(s.errorCode) });
+    // Check types and actions are a small fixed set: bounded labels.
+    for (const g of s.guardrails ?? []) this.#guardrails.inc({ stage: bounded(g.stage, 16), check: bounded(g.check, 32), action: bounded(g.action, 16) });
     if (s.model === undefined) return;
     // Only models that served a request get series: the registry bounds how many there are.
     const model = this.#models.size < 500 || this.#models.has(s.model) ? bounded(s.model) : "other";

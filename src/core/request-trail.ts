@@ -7,8 +7,20 @@
  */
 import { AsyncLocalStorage } from "node:async_hooks";
 
-/** One request's record: written by the retry loop, read once the request has finished. */
+/** What one guardrail check did to a request (recorded in the request log and counted in metrics). */
+export interface GuardEvent {
+  stage: "input" | "output";
+  /** The check's type (`pii`, `moderation`, `banned`…). */
+  check: string;
+  action: "block" | "redact" | "flag";
+  /** What it found: a PII type, a moderation category, `word`/`regex`; null when the check has none. */
+  category: string | null;
+}
+
+/** One request's record: written by the retry loop and the guardrails, read once the request has finished. */
 export interface RequestTrail {
+  /** Guardrail checks that triggered, in order. */
+  guardrails?: GuardEvent[];
   /** The upstream deployment of the last attempt that committed (its answer went to the client). */
   deployment?: string;
   /** Attempts that were retries of an earlier failed one, over every routed call of the request. */

@@ -2,7 +2,7 @@ import type { IncomingMessage, ServerResponse } from "node:http";
 import type { Tracer } from "@opentelemetry/api";
 import { ApiError, invalidRequest, toApiError } from "../core/errors.ts";
 import { randomHex } from "../core/ids.ts";
-import { runWithTrail, type RequestTrail } from "../core/request-trail.ts";
+import { runWithTrail, type GuardEvent, type RequestTrail } from "../core/request-trail.ts";
 import type { LogFields, Logger } from "../logging/logger.ts";
 import { DEFAULT_PROJECT_ID, type Principal } from "../services/access.ts";
 import { readJsonBody, UnreadBodyError } from "./body.ts";
@@ -34,6 +34,8 @@ export interface ObservedRequest {
   /** Time until a streamed (SSE) answer opened, with its first token. */
   ttftMs: number | undefined;
   errorCode: string | undefined;
+  /** Guardrail checks that triggered. */
+  guardrails: readonly GuardEvent[] | undefined;
 }
 
 /** One finished `/v1` request of an authenticated caller (admin routes aside), for the request log. */
@@ -200,6 +202,8 @@ export function createApp(options: AppOptions): App {
         // A relayed answer names its deployment itself; routed chat, responses and embeddings leave it on the trail.
         if (trail.deployment !== undefined) log.deployment ??= trail.deployment;
         if (trail.retries > 0) log.retries = trail.retries;
+        // What guardrails did, for the request log and the log line (the categories, never the matched text).
+        if (trail.guardrails !== undefined && trail.guardrails.length > 0) log.guardrails = JSON.stringify(trail.guardrails);
         for (const cleanup of ctx.cleanups) cleanup().catch((error: unknown) => options.logger.error("cleanup failed", { ...log, error: (error as Error).message }));
         if (ctx.metering !== undefined) {
           options.onCompleted?.({ principal: ctx.principal, endpoint: path, metering: ctx.metering, status: res.statusCode, latencyMs });
@@ -222,6 +226,7 @@ export function createApp(options: AppOptions): App {
           metering: ctx.metering,
           ttftMs,
           errorCode: typeof log.error_code === "string" ? log.error_code : undefined,
+          guardrails: trail.guardrails,
         });
         if (logged && options.onFinished !== undefined) {
           options.onFinished({

@@ -135,6 +135,7 @@ export class RealtimeGateway {
       model,
       {
         chat: this.#deps.chat,
+        projectId: principal.projectId,
         audio: this.#deps.audio,
         speechModel: this.#deps.speechModel,
         transcriptionModel: this.#deps.transcriptionModel,

@@ -18,6 +18,7 @@ export function requestSample(r: ObservedRequest): RequestSample {
     errorCode: r.errorCode,
     tokens: usage === undefined ? undefined : { prompt: usage.promptTokens, completion: usage.completionTokens, cached: usage.cachedTokens },
     costUsd: usage !== undefined && pricing !== undefined ? priceUsage(usage, pricing) * (r.metering?.batch ? 0.5 : 1) : undefined,
+    guardrails: r.guardrails,
   };
 }
 

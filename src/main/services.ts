@@ -1,3 +1,6 @@
+import { buildModeration, configuredPolicies } from "./moderation.ts";
+import { Guardrails } from "../services/guardrails/guardrails.ts";
+import type { ModerationService } from "../services/moderation/moderation-service.ts";
 import { unixSeconds } from "../core/ids.ts";
 import { RequestStats } from "../services/request-stats.ts";
 import { ServerStatusService } from "../services/server-status.ts";
@@ -67,6 +70,10 @@ export interface Services {
   serverStatus: ServerStatusService;
   /** Request, error and latency statistics over time, from the request log. */
   requestStats: RequestStats;
+  /** Moderation models answered here (the rule engine, guard models). */
+  moderation: ModerationService;
+  /** Per-project guardrail policies and the checks they run. */
+  guardrails: Guardrails;
 }
 
 /**
@@ -93,7 +100,9 @@ export function buildServices(
   const limitStore = config.redisUrl ? new RedisLimitStore(config.redisUrl) : (deps.limitStore ?? new MemoryLimitStore());
   const limiter = new RateLimiter(storage, limitStore, config.rateLimits.defaultTier);
   cleanup.defer("rate limiter", () => limiter.close());
-  const chat = new ChatService(registry);
+  const moderation = buildModeration(config, registry);
+  const guardrails = new Guardrails(storage.guardrails, configuredPolicies(config), moderation);
+  const chat = new ChatService(registry, guardrails);
   const gate = new PlatformGate(budgets, limiter);
   const vectorStores = new VectorStoreStore(storage.db);
   const vectorSearch = new VectorSearchService(vectorStores, registry);
@@ -129,12 +138,14 @@ export function buildServices(
   const chatAudio = new ChatAudio(audio, { speechModel: config.audio.chatSpeechModel, transcriptionModel: config.audio.chatTranscriptionModel, retentionSeconds: 3600 });
   // `web_search_options` in Chat Completions searches through the same tool; refused without an engine.
   const chatWebSearch = ws.backend === undefined ? undefined : new ChatWebSearch(webSearch, meter);
-  const endpoints = createModelEndpoints({ chat, responses, registry, engineVersion: VERSION, chatAudio, chatWebSearch });
+  const endpoints = createModelEndpoints({ chat, responses, registry, engineVersion: VERSION, chatAudio, chatWebSearch, guardrails });
   const batchService = new BatchService({ batches: batchStore, files, registry, endpoints: batchEndpoints(endpoints), maxRequests: config.batches.maxRequests });
   const batchWorker = new BatchWorker({ store: batchStore, service: batchService, logger, concurrency: config.batches.concurrency });
   return { objects, files, uploads, meter, budgets, limiter, gate, chat, endpoints, vectorStores, vectorSearch, indexer, vectorStoreService, responses, batchStore, batchService, batchWorker, audio, images, containers, requestLog,
     serverStatus: new ServerStatusService(registry, config.modelsDir, unixSeconds()),
     requestStats: new RequestStats(storage.requestLog, config.requestLog.maxRows),
+    moderation,
+    guardrails,
   };
 }
 

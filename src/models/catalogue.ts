@@ -29,6 +29,18 @@ export const CATALOGUE: readonly CatalogueEntry[] = [
     file: "all-MiniLM-L6-v2-Q8_0.gguf",
     description: "all-MiniLM-L6-v2, Q8_0 (about 25 MB); 384-dimension sentence embeddings",
   },
+  {
+    name: "llama-guard-3-1b",
+    repo: "QuantFactory/Llama-Guard-3-1B-GGUF",
+    file: "Llama-Guard-3-1B.Q4_K_M.gguf",
+    description: "Llama Guard 3 1B, Q4_K_M (about 955 MB); a moderation model (safety classifier) for /v1/moderations, family llama-guard-3, not for chat",
+  },
+  {
+    name: "shieldgemma-2b",
+    repo: "QuantFactory/shieldgemma-2b-GGUF",
+    file: "shieldgemma-2b.Q4_K_M.gguf",
+    description: "ShieldGemma 2B, Q4_K_M (about 1.7 GB); a moderation model (safety classifier) for /v1/moderations, family shieldgemma, not for chat",
+  },
 ];
 
 /** A resolved download: where the file lives on the Hub and what we know about it. */

@@ -1,6 +1,6 @@
 import { readFile } from "node:fs/promises";
 import { emptyUsage, type Usage } from "../core/chat.ts";
-import { ApiError, invalidRequest, objectNotFound, toApiError } from "../core/errors.ts";
+import { ApiError, invalidRequest, missingFileBytes, objectNotFound, toApiError } from "../core/errors.ts";
 import { prefixedId, randomHex, unixSeconds } from "../core/ids.ts";
 import { priceUsage, type Pricing } from "../core/pricing.ts";
 import { renderBatchNotRunLine, renderBatchResultLine } from "../protocol/openai/batches.ts";
@@ -104,9 +104,17 @@ export class BatchService {
   async validate(b: BatchRecord): Promise<Validation> {
     const file = await this.#files.get(b.projectId, b.inputFileId);
     if (file === undefined) return { ok: false, errors: [{ code: "file_not_found", message: `The input file '${b.inputFileId}' no longer exists.`, param: "input_file_id", line: null }] };
+    let bytes: Buffer;
+    try {
+      bytes = await readFile(this.#files.path(file.id));
+    } catch {
+      // The record is in the database, the bytes are not on this server: say so, not "bad encoding".
+      const missing = missingFileBytes(file.id);
+      return { ok: false, errors: [{ code: "file_content_missing", message: missing.message, param: "input_file_id", line: null }] };
+    }
     let text: string;
     try {
-      text = new TextDecoder("utf-8", { fatal: true }).decode(await readFile(this.#files.path(file.id)));
+      text = new TextDecoder("utf-8", { fatal: true }).decode(bytes);
     } catch {
       return { ok: false, errors: [{ code: "invalid_file_encoding", message: "The input file is not valid UTF-8.", param: "input_file_id", line: null }] };
     }

@@ -2,6 +2,7 @@ import type { ChatRequest, ChatStreamPart, FinishReason, TokenLogprob, ToolCall,
 import { emptyUsage } from "../core/chat.ts";
 import { endSpanFailed, SpanKind, startChildSpan, withSpan } from "../core/trace-spans.ts";
 import type { ChatModel } from "../providers/provider.ts";
+import type { Guardrails } from "./guardrails/guardrails.ts";
 import type { ModelRegistry } from "./model-registry.ts";
 
 /** A started chat generation: the model that serves it and the stream of its parts. */
@@ -30,9 +31,12 @@ export interface ChatResult {
 /** Chat completions as a use case, free of HTTP and of any wire format. */
 export class ChatService {
   readonly #registry: ModelRegistry;
+  readonly #guardrails: Guardrails | undefined;
 
-  constructor(registry: ModelRegistry) {
+  /** With `guardrails`, a request that names its project runs that project's input and output checks. */
+  constructor(registry: ModelRegistry, guardrails?: Guardrails) {
     this.#registry = registry;
+    this.#guardrails = guardrails;
   }
 
   /** The model serving a public name, or a 404. */
@@ -44,8 +48,11 @@ export class ChatService {
    * Starts generating; throws ApiErrors for problems with the request. `onUsage` gets the tokens
    * used once the stream ends, however it ends.
    */
-  async start(request: ChatRequest, signal: AbortSignal, onUsage?: (usage: Usage) => void): Promise<ChatRun> {
+  async start(request: ChatRequest, signal: AbortSignal, onUsage?: (usage: Usage) => void, options: { projectId?: string } = {}): Promise<ChatRun> {
     let model = this.#registry.resolve(request.model);
+    // The project's guardrails: input checks now (a block is a 400 before any model work), output checks on the stream.
+    const guard = options.projectId === undefined ? undefined : await this.#guardrails?.forProject(options.projectId);
+    if (guard !== undefined) request = await guard.checkRequest(request, model.descriptor.id, signal);
     // When traced, one span for the generation, up to its usage (the end of its stream, however it ends).
     const span = startChildSpan(`chat ${request.model}`, SpanKind.INTERNAL, { "gen_ai.operation.name": "chat", "gen_ai.request.model": request.model });
     const used =
@@ -58,7 +65,8 @@ export class ChatService {
           };
     try {
       return await withSpan(span, async () => {
-        const parts = model.streamChat(request, signal, used)[Symbol.asyncIterator]();
+        const streamed = model.streamChat(request, signal, used)[Symbol.asyncIterator]();
+        const parts = guard === undefined ? streamed : guard.guardStream(streamed, signal);
         let first = await parts.next();
         // A fallback that took over names itself first: responses and metering report the model that served.
         while (!first.done && first.value.type === "served-by") {
@@ -75,8 +83,8 @@ export class ChatService {
   }
 
   /** Runs a generation to the end and collects every choice. */
-  async complete(request: ChatRequest, signal: AbortSignal, onUsage?: (usage: Usage) => void): Promise<ChatResult> {
-    return this.collect(await this.start(request, signal, onUsage), request);
+  async complete(request: ChatRequest, signal: AbortSignal, onUsage?: (usage: Usage) => void, options: { projectId?: string } = {}): Promise<ChatResult> {
+    return this.collect(await this.start(request, signal, onUsage, options), request);
   }
 
   /** Reads a started generation to its end and collects every choice. */

@@ -28,6 +28,8 @@ import { REALTIME_RATE as SAMPLE_RATE, RealtimeInput } from "./realtime-input.ts
 /** What a session needs from the server around it. */
 export interface RealtimeDeps {
   chat: ChatService;
+  /** The session's project, whose guardrails its responses run. */
+  projectId: string;
   audio: AudioService;
   /** The models that speak and hear (as for chat audio). */
   speechModel: string;
@@ -457,7 +459,7 @@ export class RealtimeSession {
       const limits = rateLimitsOf(admitted.headers);
       if (limits.length > 0) this.#emit({ type: "rate_limits.updated", rate_limits: limits });
       const speaker = audio ? this.#deps.audio.speaker(this.#deps.speechModel, "pcm", "audio.output.voice") : undefined;
-      const run = await this.#deps.chat.start(request, active.abort.signal, (u) => (usage = u));
+      const run = await this.#deps.chat.start(request, active.abort.signal, (u) => (usage = u), { projectId: this.#deps.projectId });
       parts = run.parts;
       let message: Item | undefined;
       let text = "";

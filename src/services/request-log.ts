@@ -113,6 +113,7 @@ export class RequestLog {
       costUsd: usage === undefined ? null : Number((usage.costUsd ?? (pricing === undefined ? 0 : priceUsage(usage, pricing))).toFixed(8)),
       deployment: text("deployment"),
       retries: typeof retries === "number" && Number.isInteger(retries) && retries >= 0 ? retries : 0,
+      guardrails: text("guardrails"),
       body: r.principal.logBodies === true ? captureBodies(r.body, r.answer, this.#settings.maxBodyBytes) : null,
     };
   }

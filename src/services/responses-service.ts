@@ -188,7 +188,7 @@ export class ResponsesService {
     let run: ChatRun;
     for (;;) {
       try {
-        run = await this.#chat.start(chat, signal, onUsage);
+        run = await this.#chat.start(chat, signal, onUsage, { projectId: principal.projectId });
         break;
       } catch (error) {
         const shorter = turn.request.truncation === "auto" && toApiError(error).code === "context_length_exceeded" ? dropOldestTurn(chat.messages) : undefined;
@@ -207,7 +207,7 @@ export class ResponsesService {
             signal,
             onUsage,
             // Later runs report usage through their parts, which the loop sums.
-            start: (next) => this.#chat.start(next, signal, () => undefined),
+            start: (next) => this.#chat.start(next, signal, () => undefined, { projectId: principal.projectId }),
           });
     let first = true;
     const builder = new ResponseStreamBuilder({

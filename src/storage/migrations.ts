@@ -351,4 +351,17 @@ CREATE INDEX request_log_time ON request_log(created_at);
 ALTER TABLE projects ADD COLUMN log_bodies INTEGER NOT NULL DEFAULT 0;
 `,
   },
+  {
+    // Guardrail policies per project (a JSON document each), and what the checks did per logged
+    // request (a JSON array of {stage, check, action, category}).
+    version: 11,
+    sql: `
+CREATE TABLE guardrail_policies (
+  project_id TEXT PRIMARY KEY,
+  policy TEXT NOT NULL,
+  updated_at BIGINT NOT NULL
+);
+ALTER TABLE request_log ADD COLUMN guardrails TEXT;
+`,
+  },
 ];

@@ -26,6 +26,8 @@ export interface RequestLogRecord {
   costUsd: number | null;
   deployment: string | null;
   retries: number;
+  /** JSON text of what guardrails did (`[{stage, check, action, category}]`); null when none triggered. */
+  guardrails: string | null;
   /** JSON text of the captured request (and answer), redacted and truncated; null unless the project opted in. */
   body: string | null;
 }
@@ -57,7 +59,7 @@ export interface RequestLogQuery {
 
 const COLUMNS = [
   "id", "seq", "created_at", "project_id", "key_id", "model", "endpoint", "method", "status", "error_code", "latency_ms", "ttft_ms",
-  "prompt_tokens", "completion_tokens", "cached_tokens", "cost_usd", "deployment", "retries", "body",
+  "prompt_tokens", "completion_tokens", "cached_tokens", "cost_usd", "deployment", "retries", "guardrails", "body",
 ] as const;
 /** The columns a list shows: everything but the body. */
 const LIST_COLUMNS = COLUMNS.filter((c) => c !== "body").join(", ");
@@ -83,6 +85,7 @@ function toRecord(r: Row): RequestLogRecord {
     costUsd: numOrNull(r.cost_usd),
     deployment: strOrNull(r.deployment),
     retries: num(r.retries),
+    guardrails: strOrNull(r.guardrails),
     body: strOrNull(r.body),
   };
 }
@@ -102,7 +105,7 @@ export class RequestLogStore {
       for (const r of records) {
         await tx.run(INSERT, [
           r.id, r.seq, r.createdAt, r.projectId, r.keyId, r.model, r.endpoint, r.method, r.status, r.errorCode, r.latencyMs, r.ttftMs,
-          r.promptTokens, r.completionTokens, r.cachedTokens, r.costUsd, r.deployment, r.retries, r.body,
+          r.promptTokens, r.completionTokens, r.cachedTokens, r.costUsd, r.deployment, r.retries, r.guardrails, r.body,
         ]);
       }
     });

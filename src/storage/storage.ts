@@ -1,3 +1,4 @@
+import { GuardrailStore } from "./guardrail-store.ts";
 import { awaitAcknowledged, bumpAccessVersion, watchAccessVersion, type AccessVersion } from "./access-version.ts";
 import { MIGRATIONS } from "./migrations.ts";
 import { RequestLogStore } from "./request-log-store.ts";
@@ -148,11 +149,14 @@ export class Storage {
   readonly db: SqlDb;
   /** Recent requests (the request log). */
   readonly requestLog: RequestLogStore;
+  /** Guardrail policies per project. */
+  readonly guardrails: GuardrailStore;
   #accessVersion: AccessVersion | undefined;
 
   constructor(db: SqlDb) {
     this.db = db;
     this.requestLog = new RequestLogStore(db);
+    this.guardrails = new GuardrailStore(db);
   }
 
   /**

@@ -126,5 +126,7 @@ export interface LoggedRequest {
   cost_usd: number | null;
   deployment: string | null;
   retries: number;
+  /** What guardrail checks did to the request. */
+  guardrails: { stage: "input" | "output"; check: string; action: "block" | "redact" | "flag"; category: string | null }[];
   body?: unknown;
 }

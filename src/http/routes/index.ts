@@ -22,6 +22,10 @@ import type { ImageService } from "../../services/image-service.ts";
 import type { RequestStats } from "../../services/request-stats.ts";
 import type { ServerStatusService } from "../../services/server-status.ts";
 import { adminStatusRoutes } from "./v1/admin-status.ts";
+import type { Guardrails } from "../../services/guardrails/guardrails.ts";
+import type { ModerationService } from "../../services/moderation/moderation-service.ts";
+import { guardrailRoutes } from "./v1/guardrails.ts";
+import { moderationsHandler } from "./v1/moderations.ts";
 import { healthHandler, readyHandler } from "./health.ts";
 import { audioRoutes } from "./v1/audio.ts";
 import { realtimeRoutes } from "./v1/realtime.ts";
@@ -34,7 +38,6 @@ import { conversationRoutes } from "./v1/conversations.ts";
 import { embeddingsHandler } from "./v1/embeddings.ts";
 import { fileRoutes } from "./v1/files.ts";
 import { imageRoutes } from "./v1/images.ts";
-import { forwardHandler } from "./v1/forward.ts";
 import { getModelHandler, listModelsHandler } from "./v1/models.ts";
 import { organizationRoutes } from "./v1/organization.ts";
 import { responsesRoutes } from "./v1/responses.ts";
@@ -72,11 +75,13 @@ export interface RouteDeps {
   containers: ContainerService;
   serverStatus: ServerStatusService;
   requestStats: RequestStats;
+  moderation: ModerationService;
+  guardrails: Guardrails;
 }
 
 /** The route table: every endpoint the server answers, in the order the router tries them. */
 export function apiRoutes(deps: RouteDeps): Route[] {
-  const { config, state, storage, registry, access, budgets, gate, endpoints, objects, files, uploads, responses, batchService, batchStore, batchWorker, vectorStores, vectorStoreService, vectorSearch, audio, images, realtimeSecrets, containers, serverStatus, requestStats } = deps;
+  const { config, state, storage, registry, access, budgets, gate, endpoints, objects, files, uploads, responses, batchService, batchStore, batchWorker, vectorStores, vectorStoreService, vectorSearch, audio, images, realtimeSecrets, containers, serverStatus, requestStats, moderation, guardrails } = deps;
   return [
     { method: "GET", pattern: "/health", handler: healthHandler(registry) },
     { method: "GET", pattern: "/ready", handler: readyHandler(state) },
@@ -87,12 +92,13 @@ export function apiRoutes(deps: RouteDeps): Route[] {
     ...batchRoutes({ service: batchService, store: batchStore, worker: batchWorker }),
     { method: "POST", pattern: "/v1/embeddings", handler: embeddingsHandler(endpoints.embeddings, gate) },
     { method: "POST", pattern: "/v1/completions", handler: completionsHandler(endpoints.completions, gate) },
-    { method: "POST", pattern: "/v1/moderations", handler: forwardHandler(endpoints.moderations, gate) },
+    { method: "POST", pattern: "/v1/moderations", handler: moderationsHandler({ moderation, registry, relay: endpoints.moderations, gate }) },
     ...audioRoutes({ service: audio, gate }),
     ...imageRoutes({ service: images, gate }),
     ...realtimeRoutes({ secrets: realtimeSecrets, registry, transcriptionModel: config.audio.chatTranscriptionModel }),
     ...organizationRoutes({ storage, access, budgets }),
     ...adminStatusRoutes({ status: serverStatus, stats: requestStats, state }),
+    ...guardrailRoutes({ storage, guardrails }),
     ...storedChatCompletionRoutes({ objects }),
     ...conversationRoutes({ objects }),
     ...fileRoutes({ files, maxBytes: config.files.maxBytes }),

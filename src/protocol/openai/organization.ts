@@ -86,6 +86,16 @@ export function renderAudioSpeechesUsage(rows: readonly UsageBucketRow[], groupB
   }));
 }
 
+/** The `/v1/organization/usage/moderations` page: input tokens and requests per bucket and group. */
+export function renderModerationsUsage(rows: readonly UsageBucketRow[], groupBy: readonly UsageGroup[], width: number): Record<string, unknown> {
+  return renderBuckets(rows, width, (r) => ({
+    object: "organization.usage.moderations.result",
+    input_tokens: r.inputTokens,
+    num_model_requests: r.requests,
+    ...groups(r, groupBy),
+  }));
+}
+
 /** The `/v1/organization/usage/audio_transcriptions` page: whole seconds transcribed per bucket and group. */
 export function renderAudioTranscriptionsUsage(rows: readonly UsageBucketRow[], groupBy: readonly UsageGroup[], width: number): Record<string, unknown> {
   return renderBuckets(rows, width, (r) => ({

@@ -34,6 +34,8 @@ export function renderLoggedRequest(r: RequestLogRecord, withBody = false): { id
     cost_usd: r.costUsd,
     deployment: r.deployment,
     retries: r.retries,
+    // What guardrails did: [{stage, check, action, category}], empty when nothing triggered.
+    guardrails: r.guardrails === null ? [] : parseBody(r.guardrails),
   };
   if (withBody) out.body = r.body === null ? null : parseBody(r.body);
   return out;

@@ -13,7 +13,8 @@ const BETWEEN_CALLS_BUDGET = 32;
 
 /** What a choice must produce. */
 export type OutputMode =
-  | { type: "text" }
+  /** Plain text, optionally held to a caller's GBNF grammar (raw completions). */
+  | { type: "text"; grammar?: LlamaGrammar }
   | { type: "json"; grammar: LlamaGrammar }
   | { type: "tools"; grammar: LlamaGrammar; forced: boolean; maxCalls: number };
 
@@ -133,7 +134,7 @@ export async function* generateChoice(
   const { mode } = plan;
   if (mode.type !== "tools") {
     const stops = mode.type === "json" ? [...plan.stops, GRAMMAR_END] : plan.stops;
-    const result = yield* phase(input, mode.type === "json" ? mode.grammar : undefined, stops, Number.POSITIVE_INFINITY, textPart);
+    const result = yield* phase(input, mode.grammar, stops, Number.POSITIVE_INFINITY, textPart);
     yield { type: "finish", choice, finishReason: result.end === "length" ? "length" : "stop" };
     return { toolCalls: [], reasoningTokens };
   }

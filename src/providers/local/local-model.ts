@@ -80,10 +80,10 @@ export const REASONING_BUDGETS: Readonly<Record<ReasoningEffort, number>> = {
   xhigh: 32768,
 };
 
-/** llama.cpp refused a grammar text our compiler wrote (its own limits), reported as a 400 on the schema. */
+/** llama.cpp refused a grammar text (its own limits, or a caller's bad GBNF), reported as a 400. */
 class GrammarParseError extends Error {}
 
-/** Compiled grammars kept per model, keyed by their schema. */
+/** Compiled grammars kept per model, keyed by their schema (or GBNF text). */
 const GRAMMAR_CACHE_SIZE = 64;
 /** The longest a background choice sits out at a time, so a stream of interactive requests cannot starve it. */
 const PAUSE_LIMIT_MS = 1000;
@@ -231,7 +231,8 @@ export class LocalModel implements ChatModel {
 
   /**
    * A grammar compiled once per distinct key: our own JSON Schema → GBNF compiler writes the text
-   * (grammar/json-schema-grammar.ts), the engine only parses it. Compiler errors reject the promise.
+   * (grammar/json-schema-grammar.ts), or a raw completion gives it, and the engine only parses it.
+   * Compiler errors reject the promise.
    */
   #grammarFor(key: string, text: () => string): Promise<LlamaGrammar> {
     let grammar = this.#grammars.get(key);
@@ -251,6 +252,16 @@ export class LocalModel implements ChatModel {
       this.#grammars.set(key, grammar);
     }
     return grammar;
+  }
+
+  /** A caller's GBNF grammar text, parsed once per distinct text; one llama.cpp refuses is a 400 on `grammar`. */
+  async #gbnfGrammar(text: string): Promise<LlamaGrammar> {
+    try {
+      return await this.#grammarFor(`gbnf:${text}`, () => text);
+    } catch (error) {
+      if (error instanceof GrammarParseError) throw invalidRequest(`The grammar could not be parsed: ${error.message}`, "grammar", "invalid_grammar");
+      throw error;
+    }
   }
 
   /** Checks what this model can honour and builds the output mode; throws 400s naming the parameter. */
@@ -388,9 +399,11 @@ export class LocalModel implements ChatModel {
    */
   async *completeText(request: TextCompletionRequest, signal: AbortSignal, onUsage?: (usage: Usage) => void): AsyncGenerator<TextCompletionPart> {
     const tokenBias = this.#tokenBias(request.sampling.logitBias);
+    const grammar = request.grammar === undefined ? undefined : await this.#gbnfGrammar(request.grammar);
     const vocabulary = this.#bytes.vocabularySize > 0 ? this.#bytes.vocabularySize : Number.POSITIVE_INFINITY;
     const prompts = request.prompts.map((p, i) => {
-      const prepared = preparePrompt(this.#model, this.descriptor.id, vocabulary, p, request.suffix, request.prompts.length > 1 ? `prompt[${i}]` : "prompt");
+      const param = request.prompts.length > 1 ? `prompt[${i}]` : "prompt";
+      const prepared = preparePrompt(this.#model, this.descriptor.id, vocabulary, p, request.suffix, param, request.specialTokens === true);
       checkPromptLength(prepared.tokens.length, request.maxTokens, this.contextSize);
       return prepared;
     });
@@ -413,7 +426,7 @@ export class LocalModel implements ChatModel {
           leads: i === 0,
           fresh: scoreTop !== undefined,
           generate: (sampler, sequence, input, choiceSignal) =>
-            generateCompletionChoice(model, sequence, sampler, bytes, { index, prompt, input, limit, stops: request.stop, promptLogprobs: scoreTop }, choiceSignal, evaluationPriority),
+            generateCompletionChoice(model, sequence, sampler, bytes, { index, prompt, input, limit, stops: request.stop, promptLogprobs: scoreTop, grammar }, choiceSignal, evaluationPriority),
         };
       }),
     );

@@ -1,4 +1,4 @@
-import type { LlamaContextSequence, LlamaModel, Token } from "node-llama-cpp";
+import type { LlamaContextSequence, LlamaGrammar, LlamaModel, Token } from "node-llama-cpp";
 import type { TokenLogprob } from "../../core/chat.ts";
 import type { CompletionPrompt, PromptTokenLogprob, TextCompletionPart } from "../../core/completion.ts";
 import { invalidRequest } from "../../core/errors.ts";
@@ -27,14 +27,25 @@ function infillTokens(model: LlamaModel): { prefix: Token; suffix: Token; middle
  * Tokenizes one prompt with no chat template: text gets the BOS token when the model wants one;
  * token ids are taken exactly as given (checked against the vocabulary). With a `suffix`, the
  * prompt is laid out for fill-in-the-middle with the model's FIM tokens, as llama.cpp's infill
- * does: [BOS] FIM_PRE prefix FIM_SUF suffix FIM_MID. Problems are 400s naming the param.
+ * does: [BOS] FIM_PRE prefix FIM_SUF suffix FIM_MID. With `specialTokens`, control-token text in
+ * a string prompt is read as those tokens (a model's own template), and a BOS it starts with is not
+ * doubled. Problems are 400s naming the param.
  */
-export function preparePrompt(model: LlamaModel, modelId: string, vocabularySize: number, prompt: CompletionPrompt, suffix: string | undefined, param: string): PreparedPrompt {
-  const bos = model.tokens.shouldPrependBosToken ? model.tokens.bos : null;
+export function preparePrompt(
+  model: LlamaModel,
+  modelId: string,
+  vocabularySize: number,
+  prompt: CompletionPrompt,
+  suffix: string | undefined,
+  param: string,
+  specialTokens = false,
+): PreparedPrompt {
+  let bos = model.tokens.shouldPrependBosToken ? model.tokens.bos : null;
   let body: Token[];
   let text: string;
   if (typeof prompt === "string") {
-    body = model.tokenize(prompt, false);
+    body = model.tokenize(prompt, specialTokens);
+    if (specialTokens && bos !== null && body[0] === bos) bos = null;
     text = prompt;
   } else {
     prompt.forEach((id, i) => {
@@ -87,6 +98,8 @@ export interface CompletionChoicePlan {
   stops: readonly string[];
   /** Alternatives per prompt token when the prompt is scored; undefined when it is not. */
   promptLogprobs: number | undefined;
+  /** The grammar the generated text must follow; undefined for free text. */
+  grammar: LlamaGrammar | undefined;
 }
 
 /**
@@ -136,7 +149,7 @@ export async function* generateCompletionChoice(
     yield { type: "finish", choice, finishReason: "length" };
     return 0;
   }
-  const parts = generateChoice(model, sampler, { index: choice, input, limit: plan.limit, stops: plan.stops, mode: { type: "text" }, reasoning: undefined }, signal);
+  const parts = generateChoice(model, sampler, { index: choice, input, limit: plan.limit, stops: plan.stops, mode: plan.grammar === undefined ? { type: "text" } : { type: "text", grammar: plan.grammar }, reasoning: undefined }, signal);
   for (let step = await parts.next(); !step.done; step = await parts.next()) {
     const part = step.value;
     // Text mode yields only text and the finish.

@@ -142,6 +142,10 @@ export class TokenSampler implements Sampler {
       yield* this.#positionalPhase(input, seed);
       return;
     }
+    if (grammar !== undefined && this.#settings.topLogprobs !== undefined) {
+      yield* this.#grammarLogprobPhase(input, grammar, seed, this.#settings.topLogprobs);
+      return;
+    }
     const options: SequenceEvaluateOptions = { ...this.#sampling(seed, []), evaluationPriority: this.#settings.evaluationPriority };
     if (grammar !== undefined) options.grammarEvaluationState = new LlamaGrammarEvaluationState({ model: this.#model, grammar });
     await this.#settings.pause?.();
@@ -152,6 +156,46 @@ export class TokenSampler implements Sampler {
       // Not consuming the next token keeps this sequence out of the engine's next batches.
       const wait = this.#settings.pause?.();
       if (wait !== undefined) await wait;
+    }
+  }
+
+  /**
+   * Grammar-constrained sampling with logprobs. `evaluate` applies a grammar but exposes no logits,
+   * and `controlledEvaluate` exposes logits but takes no grammar, so each position is decoded twice:
+   * `evaluate` samples the token under the grammar (advancing the grammar state), then the token
+   * before it is erased and decoded again by `controlledEvaluate` for the raw logits there, the
+   * sampled token's included. Logprobs are the model's own distribution before the grammar masks it
+   * (what a classifier scoring "safe" against "unsafe" needs). Only short constrained outputs ask for
+   * both (a guard model's verdict), so the second decode is cheap.
+   */
+  async *#grammarLogprobPhase(input: Token[], grammar: LlamaGrammar, seed: number, k: number): AsyncGenerator<Sampled> {
+    const sequence = this.#sequence;
+    const evaluationPriority = this.#settings.evaluationPriority;
+    const grammarEvaluationState = new LlamaGrammarEvaluationState({ model: this.#model, grammar });
+    let pending = input;
+    for (let step = 0; ; step++) {
+      const last = pending.at(-1);
+      if (last === undefined) return;
+      await this.#settings.pause?.();
+      const iterator = sequence.evaluate(pending, { ...this.#sampling(mixSeed(seed, step), []), grammarEvaluationState, evaluationPriority });
+      let token: Token | undefined;
+      try {
+        const first = await iterator.next();
+        token = first.done === true ? undefined : first.value;
+      } finally {
+        await iterator.return(undefined);
+      }
+      // An end-of-generation token (the grammar complete, or the model done) is not yielded.
+      if (token === undefined) return;
+      const slot = sequence.nextTokenIndex - 1;
+      await sequence.eraseContextTokenRanges([{ start: slot, end: slot + 1 }]);
+      const filter = { tokens: [token], includeTop: Math.max(1, k), includeMax: true };
+      const [scored] = await sequence.controlledEvaluate([[last, { generateNext: { logits: { filter }, totalLogitWeight: true } }]], { evaluationPriority });
+      const next = scored?.next;
+      this.generated.push(token);
+      this.#settings.onToken?.();
+      yield { token, logprob: logprobFromLogits(next?.logits ?? new Map<Token, number>(), next?.totalLogitWeight, token, k, this.#bytes) };
+      pending = [token];
     }
   }
 

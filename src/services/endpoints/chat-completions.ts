@@ -86,7 +86,7 @@ export class ChatCompletionsEndpoint implements Endpoint<ParsedChatCompletionReq
       web !== undefined && this.#webSearch !== undefined
         ? await this.#webSearch.ground(heard.request, web, call.principal, model.capabilities.contextSize, call.signal)
         : { request: heard.request, sources: [] };
-    const run = await this.#chat.start({ ...grounded.request, priority: call.priority }, call.signal, meter);
+    const run = await this.#chat.start({ ...grounded.request, priority: call.priority }, call.signal, meter, { projectId: call.principal.projectId });
     call.served(run.model);
     const id = run.model.descriptor.id;
     const envelope: CompletionEnvelope = { id: prefixedId("chatcmpl-"), created: unixSeconds(), model: id, systemFingerprint: systemFingerprint(id, this.#engineVersion) };

@@ -7,6 +7,7 @@ import { parseCompletionRequest, type ParsedCompletionRequest } from "../../prot
 import { renderCompletion, type CompletedTextChoice } from "../../protocol/openai/completions-render.ts";
 import { systemFingerprint } from "../../protocol/openai/fingerprint.ts";
 import type { ChatModel } from "../../providers/provider.ts";
+import type { Guardrails } from "../guardrails/guardrails.ts";
 import type { ModelRegistry } from "../model-registry.ts";
 import type { Endpoint, EndpointAnswer, EndpointCall } from "./endpoint.ts";
 import { computedModel, parseRelayRequest, type RelayEndpoint, type RelayRequest } from "./relay.ts";
@@ -88,10 +89,13 @@ export class CompletionsEndpoint implements Endpoint<CompletionsCall> {
   readonly relay: RelayEndpoint;
   readonly #engineVersion: string;
 
-  constructor(registry: ModelRegistry, relay: RelayEndpoint, engineVersion: string) {
+  readonly #guardrails: Guardrails | undefined;
+
+  constructor(registry: ModelRegistry, relay: RelayEndpoint, engineVersion: string, guardrails?: Guardrails) {
     this.#registry = registry;
     this.relay = relay;
     this.#engineVersion = engineVersion;
+    this.#guardrails = guardrails;
   }
 
   parse(body: unknown): CompletionsCall {
@@ -104,7 +108,17 @@ export class CompletionsEndpoint implements Endpoint<CompletionsCall> {
   async start(call: EndpointCall, model: ChatModel, parsed: ParsedCompletionRequest): Promise<StartedCompletion> {
     await call.admit(parsed.request.model, model, estimate(parsed));
     call.served(model);
-    const parts = model.completeText({ ...parsed.request, priority: call.priority }, call.signal, (usage) => call.usage(usage))[Symbol.asyncIterator]();
+    // The project's guardrails: text prompts are checked (token-id prompts have no text to read), and the completions' text.
+    const guard = await this.#guardrails?.forProject(call.principal.projectId);
+    let request = parsed.request;
+    if (guard !== undefined) {
+      const texts = request.prompts.filter((p): p is string => typeof p === "string");
+      const checked = await guard.checkPrompts(texts, [request.model, model.descriptor.id], estimate(parsed), call.signal);
+      let next = 0;
+      request = { ...request, prompts: request.prompts.map((p) => (typeof p === "string" ? (checked[next++] ?? p) : p)) };
+    }
+    const streamed = model.completeText({ ...request, priority: call.priority }, call.signal, (usage) => call.usage(usage))[Symbol.asyncIterator]();
+    const parts = guard === undefined ? streamed : guard.guardStream(streamed, call.signal);
     const first = await parts.next();
     const id = model.descriptor.id;
     const envelope: CompletionEnvelope = { id: prefixedId("cmpl-"), created: unixSeconds(), model: id, systemFingerprint: systemFingerprint(id, this.#engineVersion) };

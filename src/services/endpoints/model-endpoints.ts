@@ -1,3 +1,4 @@
+import type { Guardrails } from "../guardrails/guardrails.ts";
 import type { ChatAudio } from "../chat-audio.ts";
 import type { ChatService } from "../chat-service.ts";
 import type { ChatWebSearch } from "../chat-web-search.ts";
@@ -23,14 +24,14 @@ export interface ModelEndpoints {
 }
 
 /** Builds the model endpoints over the chat and Responses services. */
-export function createModelEndpoints(deps: { chat: ChatService; responses: ResponsesService; registry: ModelRegistry; engineVersion: string; chatAudio: ChatAudio; chatWebSearch?: ChatWebSearch | undefined }): ModelEndpoints {
+export function createModelEndpoints(deps: { chat: ChatService; responses: ResponsesService; registry: ModelRegistry; engineVersion: string; chatAudio: ChatAudio; chatWebSearch?: ChatWebSearch | undefined; guardrails?: Guardrails | undefined }): ModelEndpoints {
   const { registry } = deps;
   return {
     chatCompletions: new ChatCompletionsEndpoint(deps.chat, deps.engineVersion, deps.chatAudio, deps.chatWebSearch),
     responses: new ResponsesEndpoint(deps.responses, registry),
     responsesRelay: new RelayEndpoint("/responses", registry),
     embeddings: new EmbeddingsEndpoint(registry, new RelayEndpoint("/embeddings", registry)),
-    completions: new CompletionsEndpoint(registry, new RelayEndpoint("/completions", registry), deps.engineVersion),
+    completions: new CompletionsEndpoint(registry, new RelayEndpoint("/completions", registry), deps.engineVersion, deps.guardrails),
     moderations: new RelayEndpoint("/moderations", registry),
   };
 }

@@ -3,13 +3,14 @@ import { api } from "../api.ts";
 import { ConfirmButton } from "../components/confirm-button.tsx";
 import { ErrorBox, errorText, formatTime, formatUsd, Loading, PageHeader, useAsync } from "../components/common.tsx";
 import type { Project } from "../types.ts";
+import { ProjectGuardrails } from "./project-guardrails.tsx";
 import { ProjectKeys } from "./project-keys.tsx";
 import { ProjectRateLimits } from "./project-rate-limits.tsx";
 
 /** The tiers the server accepts (src/services/usage-tiers.ts USAGE_TIERS), as OpenAI publishes them. */
 const TIERS = ["free", "tier-1", "tier-2", "tier-3", "tier-4", "tier-5"] as const;
 
-/** One project: its settings and budget, then its keys and rate limits. */
+/** One project: its settings and budget, then its keys, rate limits and guardrails. */
 export function ProjectDetail(props: { id: string }) {
   const path = `/v1/organization/projects/${encodeURIComponent(props.id)}`;
   const project = useAsync((signal) => api<Project>(path, { signal }), [path]);
@@ -53,6 +54,7 @@ export function ProjectDetail(props: { id: string }) {
           />
           <ProjectKeys projectId={p.id} />
           <ProjectRateLimits projectId={p.id} tier={p.tier} />
+          <ProjectGuardrails projectId={p.id} />
         </>
       )}
     </>

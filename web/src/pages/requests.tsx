@@ -305,6 +305,10 @@ function RequestDetail(props: { id: string }) {
             <Field name="Cost" value={formatUsd(data.cost_usd)} />
             <Field name="Deployment" value={data.deployment ?? "—"} />
             <Field name="Retries" value={String(data.retries)} />
+            <Field
+              name="Guardrails"
+              value={data.guardrails.length === 0 ? "—" : data.guardrails.map((g) => `${g.stage} ${g.check}: ${g.action}${g.category !== null ? ` (${g.category})` : ""}`).join("; ")}
+            />
           </dl>
           <h2>Captured body</h2>
           {body === null || body === undefined ? (

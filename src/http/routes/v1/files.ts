@@ -1,6 +1,6 @@
 import { once } from "node:events";
 import { pipeline } from "node:stream/promises";
-import { invalidRequest, objectNotFound } from "../../../core/errors.ts";
+import { invalidRequest, missingFileBytes, objectNotFound } from "../../../core/errors.ts";
 import { unixSeconds } from "../../../core/ids.ts";
 import { renderDeleted } from "../../../protocol/openai/deleted.ts";
 import { renderFile } from "../../../protocol/openai/files.ts";
@@ -160,8 +160,9 @@ export function fileRoutes(deps: FileDeps): Route[] {
         try {
           await once(stream, "open");
         } catch {
-          // Deleted between the lookup and the read.
-          throw objectNotFound("File", file.id, "file_id", "file_not_found");
+          // Deleted between the lookup and the read; or its record is here and its bytes are not.
+          if ((await files.get(ctx.principal.projectId, file.id)) === undefined) throw objectNotFound("File", file.id, "file_id", "file_not_found");
+          throw missingFileBytes(file.id);
         }
         ctx.res.writeHead(200, {
           "content-type": "application/octet-stream",

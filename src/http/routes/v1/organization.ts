@@ -1,7 +1,7 @@
 import { invalidRequest } from "../../../core/errors.ts";
 import { unixSeconds } from "../../../core/ids.ts";
 import { renderList } from "../../../protocol/openai/lists.ts";
-import { IMAGE_SOURCES, renderAudioSpeechesUsage, renderAudioTranscriptionsUsage, renderCodeInterpreterSessionsUsage, renderCompletionsUsage, renderCosts, renderImagesUsage, renderKey, renderKeyCreated, renderKeyDeleted, renderLimit, renderProject } from "../../../protocol/openai/organization.ts";
+import { IMAGE_SOURCES, renderAudioSpeechesUsage, renderAudioTranscriptionsUsage, renderCodeInterpreterSessionsUsage, renderCompletionsUsage, renderCosts, renderImagesUsage, renderModerationsUsage, renderKey, renderKeyCreated, renderKeyDeleted, renderLimit, renderProject } from "../../../protocol/openai/organization.ts";
 import { FieldReader } from "../../../protocol/openai/validate.ts";
 import { notFound, type AccessService } from "../../../services/access.ts";
 import type { BudgetGuard } from "../../../services/budgets.ts";
@@ -18,6 +18,8 @@ const SPEECH_ENDPOINTS = ["/v1/audio/speech"] as const;
 const TRANSCRIPTION_ENDPOINTS = ["/v1/audio/transcriptions", "/v1/audio/translations", "/v1/realtime/transcription"] as const;
 /** Each code interpreter session (a container's Python process started) is one record here. */
 const CODE_SESSION_ENDPOINTS = ["/v1/containers/sessions"] as const;
+/** Moderation requests (answered here or relayed) have their own usage page. */
+const MODERATION_ENDPOINTS = ["/v1/moderations"] as const;
 /** The Images API's request paths (a usage `source` each). */
 const IMAGE_ENDPOINTS: readonly string[] = Object.values(IMAGE_SOURCES);
 
@@ -229,7 +231,7 @@ export function organizationRoutes(deps: OrganizationDeps): Route[] {
         const rows = await storage.usageBuckets({
           start: q.start, end: q.end, bucketSeconds: q.width, groupBy: q.groupBy,
           projectIds: listParam(ctx, "project_ids"), models: listParam(ctx, "models"), keyIds: listParam(ctx, "api_key_ids"),
-          excludeEndpoints: [...SPEECH_ENDPOINTS, ...TRANSCRIPTION_ENDPOINTS, ...CODE_SESSION_ENDPOINTS, ...IMAGE_ENDPOINTS],
+          excludeEndpoints: [...SPEECH_ENDPOINTS, ...TRANSCRIPTION_ENDPOINTS, ...CODE_SESSION_ENDPOINTS, ...IMAGE_ENDPOINTS, ...MODERATION_ENDPOINTS],
         });
         sendJson(ctx.res, 200, renderCompletionsUsage(rows, q.groupBy, q.width));
       },
@@ -238,6 +240,7 @@ export function organizationRoutes(deps: OrganizationDeps): Route[] {
       ["/v1/organization/usage/audio_speeches", SPEECH_ENDPOINTS, renderAudioSpeechesUsage],
       ["/v1/organization/usage/audio_transcriptions", TRANSCRIPTION_ENDPOINTS, renderAudioTranscriptionsUsage],
       ["/v1/organization/usage/code_interpreter_sessions", CODE_SESSION_ENDPOINTS, renderCodeInterpreterSessionsUsage],
+      ["/v1/organization/usage/moderations", MODERATION_ENDPOINTS, renderModerationsUsage],
     ] as const).map(([pattern, endpoints, render]): Route => ({
       method: "GET",
       pattern,
