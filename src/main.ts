@@ -149,6 +149,8 @@ export async function startServer(config: Config, logger: Logger, hooks: StartHo
   const close = (): Promise<void> => {
     closing ??= (async () => {
       state = "shutting_down";
+      // Readiness fails first while requests are still taken, so load balancers stop sending before the port closes.
+      if (config.shutdownDelayMs > 0) await new Promise((resolve) => setTimeout(resolve, config.shutdownDelayMs));
       // In-flight requests finish first; then workers, services, engine and storage close, newest first.
       await drain();
       await cleanup.run(reportCleanupError);

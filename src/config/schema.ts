@@ -62,6 +62,11 @@ export const configSchema = z.strictObject({
   bodyLimitBytes: z.number().int().min(1024).default(16 * 1024 * 1024),
   logLevel: z.enum(["debug", "info", "warn", "error", "silent"]).default("info"),
   shutdownTimeoutMs: z.number().int().min(0).default(15_000),
+  /**
+   * On SIGTERM, how long `/ready` answers 503 while the server still takes requests, before it stops
+   * accepting connections: a load balancer sees it leave first, so no new request meets a closed port.
+   */
+  shutdownDelayMs: z.number().int().min(0).default(0),
   /** Serve HTTPS (and wss:) with this PEM certificate and key: the SDKs' realtime clients only connect over TLS. */
   tls: z.strictObject({ cert: z.string().min(1), key: z.string().min(1) }).optional(),
   /** Realtime sessions (`GET /v1/realtime` over WebSocket). */

@@ -2,6 +2,7 @@ import type { IncomingMessage, ServerResponse } from "node:http";
 import type { Tracer } from "@opentelemetry/api";
 import { ApiError, invalidRequest, toApiError } from "../core/errors.ts";
 import { randomHex } from "../core/ids.ts";
+import { encodeSseJson } from "../core/sse.ts";
 import { runWithTrail, type GuardEvent, type RequestTrail } from "../core/request-trail.ts";
 import type { LogFields, Logger } from "../logging/logger.ts";
 import { DEFAULT_PROJECT_ID, type Principal } from "../services/access.ts";
@@ -96,10 +97,18 @@ export interface App {
 
 const REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
 
+/** The last frame of a stream the server cut short while shutting down. */
+const SHUTDOWN_FRAME = `\n\n${encodeSseJson(
+  new ApiError(503, "The server is shutting down and ended this stream; retry the request on another server.", { type: "server_error", code: "server_shutting_down" }).toJSON(),
+  "error",
+)}`;
+
 /** Builds the HTTP application: request ids, auth, routing, body parsing, logging, one error mapper. */
 export function createApp(options: AppOptions): App {
   const router = new Router(options.routes);
   const controllers = new Set<AbortController>();
+  /** Each in-flight request's response, so a shutdown can end open streams with an error event. */
+  const responses = new WeakMap<AbortController, ServerResponse>();
   let draining = false;
   let idleWaiters: (() => void)[] = [];
 
@@ -120,6 +129,7 @@ export function createApp(options: AppOptions): App {
     if (draining) res.setHeader("connection", "close");
     const controller = new AbortController();
     controllers.add(controller);
+    responses.set(controller, res);
     // A request is in flight until its response has closed and its handler has finished (a handler
     // may clean up after the client has its answer, and its usage is recorded after that): shutdown
     // waits for both, so nothing is metered after the meter has closed.
@@ -253,7 +263,12 @@ export function createApp(options: AppOptions): App {
       return new Promise<void>((resolve) => idleWaiters.push(resolve));
     },
     abortAll() {
-      for (const c of controllers) c.abort(new Error("server shutting down"));
+      for (const c of controllers) {
+        // An event stream cut short says why, in the frame OpenAI's SDKs raise as an error.
+        const res = responses.get(c);
+        if (res !== undefined && streamOpenedAt(res) !== undefined && !res.writableEnded && !res.destroyed) res.write(SHUTDOWN_FRAME);
+        c.abort(new Error("server shutting down"));
+      }
     },
   };
 }
