@@ -1,6 +1,7 @@
 import { useCallback, useMemo, useState } from "react";
 import { allBuckets, api } from "../api.ts";
 import { TimeChart, type Series } from "../components/chart.tsx";
+import { SimpleTable } from "../components/simple-table.tsx";
 import { ErrorBox, formatNumber, formatUsd, Loading, PageHeader, RangePicker, rangeBounds, useAsync, useInterval, type RangeKey } from "../components/common.tsx";
 import type { CostResult, RequestStatsPage, RequestStatsResult, ServerStatus, UsageResult } from "../types.ts";
 
@@ -164,65 +165,31 @@ export function OverviewPage() {
           <div className="grid-2">
             <section aria-labelledby="by-model">
               <h2 id="by-model">By model</h2>
-              <div className="table-wrap">
-                <table>
-                  <thead>
-                    <tr>
-                      <th scope="col">Model</th>
-                      <th scope="col" className="num">Requests</th>
-                      <th scope="col" className="num">Input tokens</th>
-                      <th scope="col" className="num">Output tokens</th>
-                    </tr>
-                  </thead>
-                  <tbody>
-                    {[...d.byModel].sort((a, b) => b[1].requests - a[1].requests).map(([model, m]) => (
-                      <tr key={model}>
-                        <td>{model}</td>
-                        <td className="num">{formatNumber(m.requests)}</td>
-                        <td className="num">{formatNumber(m.input)}</td>
-                        <td className="num">{formatNumber(m.output)}</td>
-                      </tr>
-                    ))}
-                    {d.byModel.size === 0 && (
-                      <tr>
-                        <td colSpan={4} className="muted">No model requests in this range.</td>
-                      </tr>
-                    )}
-                  </tbody>
-                </table>
-              </div>
+              <SimpleTable
+                columns={[
+                  { header: "Model", cell: ([model]) => model },
+                  { header: "Requests", numeric: true, cell: ([, m]) => formatNumber(m.requests) },
+                  { header: "Input tokens", numeric: true, cell: ([, m]) => formatNumber(m.input) },
+                  { header: "Output tokens", numeric: true, cell: ([, m]) => formatNumber(m.output) },
+                ]}
+                rows={[...d.byModel].sort((a, b) => b[1].requests - a[1].requests)}
+                rowKey={([model]) => model}
+                empty="No model requests in this range."
+              />
             </section>
             <section aria-labelledby="by-project">
               <h2 id="by-project">By project</h2>
-              <div className="table-wrap">
-                <table>
-                  <thead>
-                    <tr>
-                      <th scope="col">Project</th>
-                      <th scope="col" className="num">Requests</th>
-                      <th scope="col" className="num">Tokens</th>
-                      <th scope="col" className="num">Cost</th>
-                    </tr>
-                  </thead>
-                  <tbody>
-                    {[...d.byProject].sort((a, b) => b[1].requests - a[1].requests).map(([project, p]) => (
-                      <tr key={project}>
-                        <td>
-                          <a href={`#/projects/${encodeURIComponent(project)}`}>{project}</a>
-                        </td>
-                        <td className="num">{formatNumber(p.requests)}</td>
-                        <td className="num">{formatNumber(p.input + p.output)}</td>
-                        <td className="num">{formatUsd(p.cost)}</td>
-                      </tr>
-                    ))}
-                    {d.byProject.size === 0 && (
-                      <tr>
-                        <td colSpan={4} className="muted">No project used a model in this range.</td>
-                      </tr>
-                    )}
-                  </tbody>
-                </table>
-              </div>
+              <SimpleTable
+                columns={[
+                  { header: "Project", cell: ([project]) => <a href={`#/projects/${encodeURIComponent(project)}`}>{project}</a> },
+                  { header: "Requests", numeric: true, cell: ([, p]) => formatNumber(p.requests) },
+                  { header: "Tokens", numeric: true, cell: ([, p]) => formatNumber(p.input + p.output) },
+                  { header: "Cost", numeric: true, cell: ([, p]) => formatUsd(p.cost) },
+                ]}
+                rows={[...d.byProject].sort((a, b) => b[1].requests - a[1].requests)}
+                rowKey={([project]) => project}
+                empty="No project used a model in this range."
+              />
             </section>
           </div>
         </>
@@ -230,69 +197,32 @@ export function OverviewPage() {
       <div className="grid-2">
         <section aria-labelledby="live-engines">
           <h2 id="live-engines">Local models now</h2>
-          <div className="table-wrap">
-            <table>
-              <thead>
-                <tr>
-                  <th scope="col">Model</th>
-                  <th scope="col" className="num">Busy sequences</th>
-                  <th scope="col" className="num">Queue</th>
-                  <th scope="col" className="num">Stored prefixes</th>
-                </tr>
-              </thead>
-              <tbody>
-                {local.map((m) => (
-                  <tr key={m.id}>
-                    <td>{m.id}</td>
-                    <td className="num">
-                      {formatNumber(m.stats.busy)} / {formatNumber(m.stats.sequences)}
-                    </td>
-                    <td className="num">{formatNumber(m.stats.queued)}</td>
-                    <td className="num">{formatNumber(m.stats.stored_prefixes)}</td>
-                  </tr>
-                ))}
-                {local.length === 0 && (
-                  <tr>
-                    <td colSpan={4} className="muted">No local models.</td>
-                  </tr>
-                )}
-              </tbody>
-            </table>
-          </div>
+          <SimpleTable
+            columns={[
+              { header: "Model", cell: (m) => m.id },
+              { header: "Busy sequences", numeric: true, cell: (m) => `${formatNumber(m.stats.busy)} / ${formatNumber(m.stats.sequences)}` },
+              { header: "Queue", numeric: true, cell: (m) => formatNumber(m.stats.queued) },
+              { header: "Stored prefixes", numeric: true, cell: (m) => formatNumber(m.stats.stored_prefixes) },
+            ]}
+            rows={local}
+            rowKey={(m) => m.id}
+            empty="No local models."
+          />
         </section>
         <section aria-labelledby="live-upstreams">
           <h2 id="live-upstreams">Upstream deployments</h2>
-          <div className="table-wrap">
-            <table>
-              <thead>
-                <tr>
-                  <th scope="col">Model</th>
-                  <th scope="col">Deployment</th>
-                  <th scope="col" className="num">In flight</th>
-                  <th scope="col" className="num">Failures</th>
-                  <th scope="col">Circuit</th>
-                </tr>
-              </thead>
-              <tbody>
-                {deployments.map((dep) => (
-                  <tr key={`${dep.model}/${dep.id}`}>
-                    <td>{dep.model}</td>
-                    <td>{dep.id}</td>
-                    <td className="num">{formatNumber(dep.in_flight)}</td>
-                    <td className="num">{formatNumber(dep.failures)}</td>
-                    <td>
-                      <span className={dep.circuit_state === "open" ? "badge error" : "badge ok"}>{dep.circuit_state}</span>
-                    </td>
-                  </tr>
-                ))}
-                {deployments.length === 0 && (
-                  <tr>
-                    <td colSpan={5} className="muted">No upstream deployments configured.</td>
-                  </tr>
-                )}
-              </tbody>
-            </table>
-          </div>
+          <SimpleTable
+            columns={[
+              { header: "Model", cell: (dep) => dep.model },
+              { header: "Deployment", cell: (dep) => dep.id },
+              { header: "In flight", numeric: true, cell: (dep) => formatNumber(dep.in_flight) },
+              { header: "Failures", numeric: true, cell: (dep) => formatNumber(dep.failures) },
+              { header: "Circuit", cell: (dep) => <span className={dep.circuit_state === "open" ? "badge error" : "badge ok"}>{dep.circuit_state}</span> },
+            ]}
+            rows={deployments}
+            rowKey={(dep) => `${dep.model}/${dep.id}`}
+            empty="No upstream deployments configured."
+          />
         </section>
       </div>
     </>
