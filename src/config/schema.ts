@@ -316,6 +316,13 @@ export const configSchema = z.strictObject({
             deadlineMs: z.number().int().min(1).default(120_000),
             breakerThreshold: z.number().int().min(1).default(3),
             breakerCooldownMs: z.number().int().min(0).default(30_000),
+            /**
+             * How a request picks a deployment: the least loaded relative to weight, or
+             * `prefix-affinity` (every turn of a conversation to the same deployment, within a load
+             * bound) for upstreams with prefix caches; `affinityLoadFactor` is that bound's ε.
+             */
+            routing: z.enum(["least-load", "prefix-affinity"]).default("least-load"),
+            affinityLoadFactor: z.number().min(0).max(10).default(0.25),
             pricing: pricingSchema.optional(),
           }),
         )

@@ -45,6 +45,8 @@ export function addUpstreamModels(config: Config, registry: ModelRegistry): void
         { id: m.name, aliases: m.aliases, created: unixSeconds(), ownedBy: "upstream", pricing },
         deployments,
         {
+          routing: m.routing,
+          affinityLoadFactor: m.affinityLoadFactor,
           maxRetries: m.maxRetries,
           deadlineMs: m.deadlineMs,
           breakerThreshold: m.breakerThreshold,

@@ -1,5 +1,6 @@
 import type { DeploymentSelector, Eligible, RoutedDeployment } from "./deployment-selector.ts";
 import { NONE } from "./deployment-selector.ts";
+import type { AffinityKey } from "./prefix-affinity.ts";
 import type { RouterClock } from "./router-clock.ts";
 import { currentTrail } from "../../core/request-trail.ts";
 import { markSpanFailed, SpanKind, startChildSpan, withSpan } from "../../core/trace-spans.ts";
@@ -46,6 +47,8 @@ export interface AttemptPlan {
    */
   tokens: number | undefined;
   maxRetries: number;
+  /** The request's affinity key under prefix-affinity routing; undefined picks the least loaded. */
+  affinity?: AffinityKey | undefined;
 }
 
 /** An attempt that got through: from here on its result goes to the client and nothing is retried. */
@@ -96,7 +99,7 @@ export async function runAttempts<T>(
   let lastError: UpstreamError | undefined;
   const trail = currentTrail();
   for (let attempt = 0; attempt <= plan.maxRetries && !deadline.aborted; attempt++) {
-    const { state, limitedForMs } = selector.pick(plan.eligible, tried, tokens);
+    const { state, limitedForMs } = selector.pick(plan.eligible, tried, tokens, plan.affinity);
     if (state === undefined) {
       if (limitedForMs !== undefined && metered) {
         lastError = new UpstreamError(429, `Every deployment of '${selector.model}' is at its configured rate limit; retry in ${Math.ceil(limitedForMs / 1000)} s.`, {

@@ -5,6 +5,7 @@ import type { ForwardEndpoint } from "../provider.ts";
 import { CircuitBreaker } from "./circuit-breaker.ts";
 import { deploymentForwards, type Deployment } from "./deployment.ts";
 import { DeploymentLimits } from "./deployment-limits.ts";
+import { affinityPick, DEFAULT_AFFINITY_LOAD_FACTOR, type AffinityKey } from "./prefix-affinity.ts";
 import type { RouterClock } from "./router-clock.ts";
 
 /** No parameters to leave out. */
@@ -36,7 +37,8 @@ export interface Pick {
 
 /**
  * Chooses among one routed model's deployments: which can take a request at all (parameters,
- * endpoints), and which to try next (weights, load, breakers, own RPM/TPM).
+ * endpoints), and which to try next (weights, load, breakers, own RPM/TPM, and for prefix-affinity
+ * routing the request's affinity key).
  */
 export class DeploymentSelector {
   readonly deployments: readonly RoutedDeployment[];
@@ -45,10 +47,19 @@ export class DeploymentSelector {
   /** The public model's id, for error messages. */
   readonly model: string;
   readonly #clock: RouterClock;
+  readonly #affinityLoadFactor: number;
 
-  constructor(model: string, deployments: readonly Deployment[], breaker: { threshold: number; cooldownMs: number }, clock: RouterClock) {
+  /** `affinityLoadFactor` is prefix-affinity's load bound ε (see affinityPick). */
+  constructor(
+    model: string,
+    deployments: readonly Deployment[],
+    breaker: { threshold: number; cooldownMs: number },
+    clock: RouterClock,
+    affinityLoadFactor = DEFAULT_AFFINITY_LOAD_FACTOR,
+  ) {
     this.model = model;
     this.#clock = clock;
+    this.#affinityLoadFactor = affinityLoadFactor;
     const now = clock.now();
     this.deployments = deployments.map((deployment) => ({
       deployment,
@@ -97,11 +108,13 @@ export class DeploymentSelector {
 
   /**
    * The least loaded eligible deployment relative to its weight, ties broken at random by weight;
-   * deployments tried already (`exclude`) are avoided while others remain. Deployments resting
-   * (open circuit), weighted 0, or at their own RPM/TPM for `tokens` are skipped; when that leaves
-   * none, `limitedForMs` says how soon one at its limits frees up.
+   * or, given an `affinity` key, the deployment that key ranks highest among those within their
+   * load bound (prefix-affinity routing). Deployments tried already (`exclude`) are avoided while
+   * others remain, so a retry goes to the key's next deployment. Deployments resting (open
+   * circuit), weighted 0, or at their own RPM/TPM for `tokens` are skipped; when that leaves none,
+   * `limitedForMs` says how soon one at its limits frees up.
    */
-  pick(eligible: Eligible, exclude: ReadonlySet<RoutedDeployment>, tokens: number): Pick {
+  pick(eligible: Eligible, exclude: ReadonlySet<RoutedDeployment>, tokens: number, affinity?: AffinityKey): Pick {
     const now = this.#clock.now();
     let limitedForMs: number | undefined;
     const ready = (s: RoutedDeployment): boolean => {
@@ -114,6 +127,10 @@ export class DeploymentSelector {
     const fresh = all.filter((s) => !exclude.has(s));
     const candidates = fresh.length > 0 ? fresh : all;
     if (candidates.length === 0) return limitedForMs === undefined ? {} : { limitedForMs };
+    if (affinity !== undefined) {
+      const chosen = affinityPick(candidates, affinity, this.#affinityLoadFactor);
+      if (chosen !== undefined) return { state: chosen };
+    }
     const load = (s: RoutedDeployment) => s.inFlight / s.deployment.weight;
     const least = Math.min(...candidates.map(load));
     const tied = candidates.filter((s) => load(s) === least);

@@ -23,12 +23,21 @@ import type { UpstreamCall } from "./adapter.ts";
 import { asUpstreamError, runAttempts, withDeadline, type AttemptOutcome } from "./attempt-loop.ts";
 import { deploymentForwards, networkError, streamFromDeployment, type Deployment } from "./deployment.ts";
 import { DeploymentSelector } from "./deployment-selector.ts";
+import { chatAffinityKey, forwardAffinityKey, type AffinityKey, type RoutingStrategy } from "./prefix-affinity.ts";
 import { headerValue, isOk, postUpstream, toHeaders, type UpstreamResponse } from "./http-transport.ts";
 import { systemClock, type RouterClock } from "./router-clock.ts";
 import { UpstreamError } from "./upstream-error.ts";
 
-/** How a routed model retries, falls back and protects failing deployments. */
+/** How a routed model chooses deployments, retries, falls back and protects failing deployments. */
 export interface RoutingPolicy {
+  /**
+   * `least-load` (the default): the least loaded deployment relative to its weight.
+   * `prefix-affinity`: the deployment a request's conversation hashes to, within a load bound, for
+   * upstreams with prefix caches (prefix-affinity.ts).
+   */
+  routing?: RoutingStrategy;
+  /** prefix-affinity's load bound ε (default 0.25). */
+  affinityLoadFactor?: number;
   /** Retries after the first attempt, across deployments. */
   maxRetries: number;
   /** The whole request's time limit, attempts and waits included. */
@@ -64,10 +73,11 @@ async function nextPart(parts: AsyncGenerator<ChatStreamPart>): Promise<Iterator
 }
 
 /**
- * A public model served by upstream deployments: weighted, least-loaded selection; retries with
- * backoff until the first token, never after; a circuit breaker per deployment; an overall
- * deadline; fallbacks to other models (the local engine included). Selection and breakers live in
- * DeploymentSelector, the retry loop in runAttempts; this class says what an attempt is.
+ * A public model served by upstream deployments: weighted selection, least loaded or by prefix
+ * affinity; retries with backoff until the first token, never after; a circuit breaker per
+ * deployment; an overall deadline; fallbacks to other models (the local engine included).
+ * Selection and breakers live in DeploymentSelector (affinity keys in prefix-affinity.ts), the retry
+ * loop in runAttempts; this class says what an attempt is.
  */
 export class RoutedChatModel implements ChatModel {
   readonly descriptor: ModelDescriptor;
@@ -83,7 +93,7 @@ export class RoutedChatModel implements ChatModel {
     this.#policy = policy;
     this.#clock = clock;
     this.#deployments = deployments;
-    this.#selector = new DeploymentSelector(descriptor.id, deployments, { threshold: policy.breakerThreshold, cooldownMs: policy.breakerCooldownMs }, clock);
+    this.#selector = new DeploymentSelector(descriptor.id, deployments, { threshold: policy.breakerThreshold, cooldownMs: policy.breakerCooldownMs }, clock, policy.affinityLoadFactor);
     // Endpoints some deployment's provider has; each request then goes only to deployments that have it.
     const forwards = new Set<ForwardEndpoint>(deployments.flatMap((d) => [...deploymentForwards(d)]));
     this.capabilities = {
@@ -135,6 +145,7 @@ export class RoutedChatModel implements ChatModel {
   async *streamChat(request: ChatRequest, signal: AbortSignal, onUsage?: (usage: Usage) => void): AsyncGenerator<ChatStreamPart> {
     const eligible = this.#selector.forChat(request);
     const estimate = this.#selector.limited ? estimateTokens(request) : 0;
+    const affinity = this.#policy.routing === "prefix-affinity" ? chatAffinityKey(request) : undefined;
     const requestDeadline = withDeadline(signal, this.#policy.deadlineMs);
     const deadline = requestDeadline.signal;
     let usage: Usage | undefined;
@@ -142,7 +153,7 @@ export class RoutedChatModel implements ChatModel {
     try {
       let outcome: AttemptOutcome<OpenedStream>;
       try {
-        outcome = await runAttempts(this.#selector, { eligible, tokens: estimate, maxRetries: this.#policy.maxRetries }, signal, deadline, this.#clock, async (state, dropped, attemptSignal) => {
+        outcome = await runAttempts(this.#selector, { eligible, tokens: estimate, maxRetries: this.#policy.maxRetries, affinity }, signal, deadline, this.#clock, async (state, dropped, attemptSignal) => {
           const parts = streamFromDeployment(state.deployment, request, dropped, attemptSignal);
           // The first part reaches the client once it is read: no more retries for this request.
           return { parts, first: await parts.next() };
@@ -218,7 +229,8 @@ export class RoutedChatModel implements ChatModel {
   async forward(endpoint: ForwardEndpoint, body: ForwardBody, signal: AbortSignal): Promise<ForwardedResponse> {
     // Speech is relayed as it arrives (audio bytes or SSE); other answers are streams when asked to be.
     const stream = isForwardForm(body) ? body.fields.some(([name, value]) => name === "stream" && value === "true") : body.stream === true || endpoint === "/audio/speech";
-    const relayed = await this.#relay(endpoint, (d) => d.adapter.forwardCall(d, endpoint, body), stream, signal);
+    const affinity = this.#policy.routing === "prefix-affinity" ? forwardAffinityKey(endpoint, body) : undefined;
+    const relayed = await this.#relay(endpoint, (d) => d.adapter.forwardCall(d, endpoint, body), stream, signal, affinity);
     return relayed.response;
   }
 
@@ -227,7 +239,7 @@ export class RoutedChatModel implements ChatModel {
    * read whole before it is returned, so any failure can still be retried; a stream is committed
    * once its status is 200, and keeps its deployment busy and the deadline running until it ends.
    */
-  async #relay(endpoint: ForwardEndpoint, call: (d: Deployment) => UpstreamCall, stream: boolean, signal: AbortSignal): Promise<Relayed> {
+  async #relay(endpoint: ForwardEndpoint, call: (d: Deployment) => UpstreamCall, stream: boolean, signal: AbortSignal, affinity?: AffinityKey): Promise<Relayed> {
     const eligible = this.#selector.forEndpoint(endpoint);
     if (eligible.size === 0) throw unsupportedEndpoint(this.descriptor.id, endpoint, "(its upstream speaks only chat)");
     const requestDeadline = withDeadline(signal, this.#policy.deadlineMs);
@@ -235,7 +247,7 @@ export class RoutedChatModel implements ChatModel {
     // A relayed stream keeps the deadline until it ends; anything else drops it on return.
     let deadlineHandedOver = false;
     try {
-      const outcome = await runAttempts(this.#selector, { eligible, tokens: undefined, maxRetries: this.#policy.maxRetries }, signal, deadline, this.#clock, async (state, _dropped, attemptSignal) => {
+      const outcome = await runAttempts(this.#selector, { eligible, tokens: undefined, maxRetries: this.#policy.maxRetries, affinity }, signal, deadline, this.#clock, async (state, _dropped, attemptSignal) => {
         const d = state.deployment;
         let res: UpstreamResponse;
         try {
