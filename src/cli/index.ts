@@ -9,6 +9,8 @@ import { startServer } from "../main.ts";
 import { isClusterWorker, runClusterWorker, startCluster } from "../main/cluster.ts";
 import { VERSION } from "../version.ts";
 import { keysCommand, projectsCommand } from "./admin.ts";
+import { backupCommand, restoreCommand } from "./backup.ts";
+import { migrateCommand } from "./migrate.ts";
 import { createProgressBar } from "./progress.ts";
 
 const MAIN_HELP = `modelport ${VERSION}: an OpenAI-compatible API server for local GGUF models
@@ -21,6 +23,9 @@ Commands:
   models    List the models the server would serve
   projects  Create, list and archive projects
   keys      Create, list and revoke API keys
+  migrate   Copy a SQLite installation's database into PostgreSQL and verify it
+  backup    Back up the SQLite database while the server runs
+  restore   Replace the SQLite database with a backup (server stopped)
 
 Run 'modelport <command> --help' for a command's options.
 Configuration: environment variables (MODELPORT_*) and an optional YAML file; see docs/configuration.md.
@@ -208,6 +213,12 @@ export async function runCli(argv: string[]): Promise<number> {
         return await projectsCommand(rest);
       case "keys":
         return await keysCommand(rest);
+      case "migrate":
+        return await migrateCommand(rest);
+      case "backup":
+        return await backupCommand(rest);
+      case "restore":
+        return await restoreCommand(rest);
       case "--version":
       case "-v":
         process.stdout.write(`${VERSION}\n`);
