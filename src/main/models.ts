@@ -29,7 +29,7 @@ export async function buildModels(config: Config, logger: Logger, hooks: StartHo
   // A gateway with only upstream models never loads llama.cpp.
   if (entries.length > 0) await loadLocalModels(config, entries, registry, logger, cleanup);
   if (options.upstreams) {
-    addUpstreamModels(config, registry);
+    addUpstreamModels(config, registry, { logger, cleanup });
     addAudioModels(config, registry, logger, cleanup);
   }
   return registry;
@@ -39,7 +39,7 @@ export async function buildModels(config: Config, logger: Logger, hooks: StartHo
 export function buildWorkerModels(config: Config, hosted: readonly ChatModel[], logger: Logger, cleanup: CleanupStack): ModelRegistry {
   const registry = new ModelRegistry();
   for (const model of hosted) registry.add(model);
-  addUpstreamModels(config, registry);
+  addUpstreamModels(config, registry, { logger, cleanup });
   addAudioModels(config, registry, logger, cleanup);
   return registry;
 }

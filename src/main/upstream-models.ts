@@ -4,15 +4,29 @@ import { unixSeconds } from "../core/ids.ts";
 import { openAiPrice } from "../core/pricing.ts";
 import { anthropicAdapter } from "../providers/anthropic/adapter.ts";
 import { azureOpenAiAdapter, openAiCompatibleAdapter } from "../providers/openai-compatible/adapter.ts";
+import type { CleanupStack } from "../core/cleanup-stack.ts";
+import type { Logger } from "../logging/logger.ts";
 import type { Deployment } from "../providers/upstream/deployment.ts";
+import { RedisDeploymentState } from "../providers/upstream/redis-deployment-state.ts";
+import type { SharedDeploymentState } from "../providers/upstream/shared-deployment-state.ts";
 import { RoutedChatModel } from "../providers/upstream/routed-model.ts";
 import type { ModelRegistry } from "../services/model-registry.ts";
 
 /** Each provider's wire format. */
 const ADAPTERS = { "openai-compatible": openAiCompatibleAdapter, "azure-openai": azureOpenAiAdapter, anthropic: anthropicAdapter } as const;
 
-/** Registers each configured upstream model, routed over its deployments. */
-export function addUpstreamModels(config: Config, registry: ModelRegistry): void {
+/**
+ * Registers each configured upstream model, routed over its deployments. With Redis configured,
+ * deployments' own RPM/TPM and circuit breakers are shared by every process that uses it (one
+ * connection for all the models, closed on `cleanup`); else each process keeps its own.
+ */
+export function addUpstreamModels(config: Config, registry: ModelRegistry, deps: { logger: Logger; cleanup: CleanupStack }): void {
+  let shared: SharedDeploymentState | undefined;
+  if (config.redisUrl !== undefined && config.upstreams.models.length > 0) {
+    const redis = new RedisDeploymentState(config.redisUrl, deps.logger);
+    deps.cleanup.defer("shared deployment state", () => redis.close());
+    shared = redis;
+  }
   const byId = new Map(config.upstreams.deployments.map((d) => [d.id, d]));
   for (const m of config.upstreams.models) {
     const deployments: Deployment[] = m.deployments.map((id) => {
@@ -53,6 +67,7 @@ export function addUpstreamModels(config: Config, registry: ModelRegistry): void
           breakerCooldownMs: m.breakerCooldownMs,
           fallbacks: resolveAll(m.fallbacks),
           contextFallbacks: resolveAll(m.contextFallbacks),
+          shared,
         },
       ),
     );

@@ -77,9 +77,10 @@ export type OpenAttempt<T> = (state: RoutedDeployment, dropped: ReadonlySet<stri
 
 /**
  * The one attempt/retry loop of a routed request (chat streams, relayed endpoints, embeddings): pick
- * a deployment that can take it, open an attempt under the deployment's timeout and the deadline, and
- * on a retryable failure count it against the breaker, back off and try another, until `maxRetries`
- * retries or the deadline. A failure that is not retryable, or says the context is too long (every
+ * a deployment that can take it and reserve the attempt there (its own limits and breaker, shared
+ * through Redis when configured), open an attempt under the deployment's timeout and the deadline,
+ * and on a retryable failure count it against the breaker, back off and try another, until
+ * `maxRetries` retries or the deadline. A failure that is not retryable, or says the context is too long (every
  * deployment of a model has the same window), is thrown as is; so is any failure once the client
  * left. Fallbacks to other models are the caller's, on `{ committed: undefined }`. Each deployment
  * counts its attempts, failures and retries; the request's trail (when it has one) gets its retries
@@ -99,7 +100,7 @@ export async function runAttempts<T>(
   let lastError: UpstreamError | undefined;
   const trail = currentTrail();
   for (let attempt = 0; attempt <= plan.maxRetries && !deadline.aborted; attempt++) {
-    const { state, limitedForMs } = selector.pick(plan.eligible, tried, tokens, plan.affinity);
+    const { state, limitedForMs } = await selector.reserve(plan.eligible, tried, plan.tokens, plan.affinity);
     if (state === undefined) {
       if (limitedForMs !== undefined && metered) {
         lastError = new UpstreamError(429, `Every deployment of '${selector.model}' is at its configured rate limit; retry in ${Math.ceil(limitedForMs / 1000)} s.`, {
@@ -122,7 +123,6 @@ export async function runAttempts<T>(
       state.retries++;
       if (trail !== undefined) trail.retries++;
     }
-    if (metered) state.limits.take(tokens);
     // One client span per attempt (when traced): it ends with the attempt, and the upstream request carries it.
     const span = startChildSpan(`upstream ${state.deployment.id}`, SpanKind.CLIENT, { "modelport.deployment_id": state.deployment.id, "modelport.attempt": attempt + 1 });
     let released = false;
@@ -133,7 +133,7 @@ export async function runAttempts<T>(
       clearTimeout(timer);
       deadline.removeEventListener("abort", onDeadline);
       state.inFlight--;
-      if (metered && selector.limited) state.limits.reconcile(tokens, usedTokens);
+      if (metered && selector.limited) selector.reconcile(state, tokens, usedTokens);
     };
     let value: T;
     try {
@@ -147,7 +147,7 @@ export async function runAttempts<T>(
       if (signal.aborted) throw upstream;
       // A client that left is not the deployment's failure.
       state.failures++;
-      if (upstream.retryable) state.breaker.failed(clock.now());
+      if (upstream.retryable) await selector.failed(state);
       if (!upstream.retryable || upstream.code === "context_length_exceeded") throw upstream;
       lastError = upstream;
       if (attempt < plan.maxRetries) await clock.sleep(backoffMs(attempt + 1, upstream.retryAfterMs, () => clock.random()), deadline);
@@ -155,7 +155,7 @@ export async function runAttempts<T>(
     }
     // Committed: the attempt's own timeout (until the first token) no longer applies.
     clearTimeout(timer);
-    state.breaker.succeeded();
+    selector.succeeded(state);
     if (trail !== undefined) trail.deployment = state.deployment.id;
     span?.setAttribute("http.response.status_code", 200);
     return { committed: { value, state, release, abort: () => attemptAbort.abort() } };

@@ -32,6 +32,15 @@ export class CircuitBreaker {
     this.#openUntil = 0;
   }
 
+  /**
+   * Takes the state another process's view decided (the shared breaker, in Redis): `failures` in a
+   * row, and the circuit open for `openForMs` from `now` (0: closed).
+   */
+  adopt(failures: number, openForMs: number, now: number): void {
+    this.#failures = failures;
+    this.#openUntil = openForMs > 0 ? now + openForMs : 0;
+  }
+
   /** Consecutive failures so far. */
   get failures(): number {
     return this.#failures;

@@ -26,6 +26,12 @@ class Bucket {
     this.#level -= amount;
   }
 
+  /** Sets the level at `now` to what the shared bucket said. */
+  set(level: number, now: number): void {
+    this.#level = level;
+    this.#at = now;
+  }
+
   /** Returns or charges the difference once the true amount is known; the level may go below zero. */
   adjust(delta: number): void {
     this.#level = Math.min(this.#capacity, this.#level - delta);
@@ -35,6 +41,8 @@ class Bucket {
 /**
  * A deployment's own RPM/TPM limits, kept in this process: the router sends a deployment no more
  * than its upstream allows, and moves on to another deployment (or a fallback) when it is full.
+ * With Redis the shared buckets decide, and these follow them (adopt) and stand in while Redis is
+ * unreachable.
  */
 export class DeploymentLimits {
   readonly #rpm: Bucket | undefined;
@@ -55,6 +63,15 @@ export class DeploymentLimits {
   take(tokens: number): void {
     this.#rpm?.take(1);
     this.#tpm?.take(tokens);
+  }
+
+  /**
+   * Takes the levels the shared buckets (in Redis) had after a decision, so this process's next
+   * picks see what every process has used; undefined leaves a bucket as it is.
+   */
+  adopt(rpmLevel: number | undefined, tpmLevel: number | undefined, now = Date.now()): void {
+    if (rpmLevel !== undefined) this.#rpm?.set(rpmLevel, now);
+    if (tpmLevel !== undefined) this.#tpm?.set(tpmLevel, now);
   }
 
   /** Reconciles the estimate with the tokens actually used. */

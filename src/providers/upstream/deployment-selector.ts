@@ -7,6 +7,7 @@ import { deploymentForwards, type Deployment } from "./deployment.ts";
 import { DeploymentLimits } from "./deployment-limits.ts";
 import { affinityPick, DEFAULT_AFFINITY_LOAD_FACTOR, type AffinityKey } from "./prefix-affinity.ts";
 import type { RouterClock } from "./router-clock.ts";
+import { localDeploymentState, type BreakerSettings, type DeploymentKey, type SharedDeploymentState } from "./shared-deployment-state.ts";
 
 /** No parameters to leave out. */
 export const NONE: ReadonlySet<string> = new Set();
@@ -48,18 +49,27 @@ export class DeploymentSelector {
   readonly model: string;
   readonly #clock: RouterClock;
   readonly #affinityLoadFactor: number;
+  readonly #breaker: BreakerSettings;
+  readonly #shared: SharedDeploymentState;
+  readonly #keys = new Map<RoutedDeployment, DeploymentKey>();
 
-  /** `affinityLoadFactor` is prefix-affinity's load bound ε (see affinityPick). */
+  /**
+   * `affinityLoadFactor` is prefix-affinity's load bound ε (see affinityPick); `shared` is where
+   * limits and breakers are shared with other processes (Redis), when they are.
+   */
   constructor(
     model: string,
     deployments: readonly Deployment[],
-    breaker: { threshold: number; cooldownMs: number },
+    breaker: BreakerSettings,
     clock: RouterClock,
     affinityLoadFactor = DEFAULT_AFFINITY_LOAD_FACTOR,
+    shared: SharedDeploymentState = localDeploymentState,
   ) {
     this.model = model;
     this.#clock = clock;
     this.#affinityLoadFactor = affinityLoadFactor;
+    this.#breaker = breaker;
+    this.#shared = shared;
     const now = clock.now();
     this.deployments = deployments.map((deployment) => ({
       deployment,
@@ -70,6 +80,7 @@ export class DeploymentSelector {
       breaker: new CircuitBreaker(breaker.threshold, breaker.cooldownMs),
       limits: new DeploymentLimits(deployment.rpm, deployment.tpm, now),
     }));
+    for (const s of this.deployments) this.#keys.set(s, { model, deployment: s.deployment.id });
     this.limited = deployments.some((d) => d.tpm !== undefined || d.rpm !== undefined);
   }
 
@@ -140,6 +151,65 @@ export class DeploymentSelector {
       if (ticket < 0) return { state: s };
     }
     return { state: tied.at(-1) as RoutedDeployment };
+  }
+
+  /**
+   * Picks a deployment (as `pick`) and reserves the attempt there: counts it against the
+   * deployment's own RPM/TPM when `tokens` is given (relayed calls are not counted). With a shared
+   * state the reservation is its atomic decision, which this process's counters then adopt; a
+   * deployment it refuses (at its limits, or resting after failures in another process) is left
+   * out and the pick made again, so a request moves on to the next deployment as it would locally.
+   * The local pick stays synchronous and free: it already skips what the last shared answers said
+   * is full or resting, so only a deployment another process filled since costs a second round trip.
+   */
+  async reserve(eligible: Eligible, exclude: ReadonlySet<RoutedDeployment>, tokens: number | undefined, affinity?: AffinityKey): Promise<Pick> {
+    let candidates = eligible;
+    let limitedForMs: number | undefined;
+    for (;;) {
+      const picked = this.pick(candidates, exclude, tokens ?? 0, affinity);
+      const s = picked.state;
+      if (s === undefined) {
+        const wait = picked.limitedForMs === undefined ? limitedForMs : Math.min(picked.limitedForMs, limitedForMs ?? Infinity);
+        return wait === undefined ? {} : { limitedForMs: wait };
+      }
+      const d = s.deployment;
+      const answer = await this.#shared.reserve(this.#key(s), { rpm: d.rpm, tpm: d.tpm }, tokens ?? 0, tokens !== undefined);
+      if (answer === undefined) {
+        if (tokens !== undefined) s.limits.take(tokens);
+        return picked;
+      }
+      const now = this.#clock.now();
+      s.breaker.adopt(answer.failures, answer.openForMs, now);
+      s.limits.adopt(answer.rpmLevel, answer.tpmLevel, now);
+      if (answer.reserved) return picked;
+      if (answer.openForMs === 0) limitedForMs = Math.min(answer.limitedForMs, limitedForMs ?? Infinity);
+      candidates = new Map([...candidates].filter(([c]) => c !== s));
+    }
+  }
+
+  /** Counts a retryable failure of an attempt at `s`, here and in the shared state. */
+  async failed(s: RoutedDeployment): Promise<void> {
+    s.breaker.failed(this.#clock.now());
+    const shared = await this.#shared.failed(this.#key(s), this.#breaker);
+    if (shared !== undefined) s.breaker.adopt(shared.failures, shared.openForMs, this.#clock.now());
+  }
+
+  /** An attempt at `s` went through: its breaker closes, in the shared state too when it had counted failures. */
+  succeeded(s: RoutedDeployment): void {
+    // The count seen at the reservation: a clean breaker (the usual case) costs no round trip.
+    const counted = s.breaker.failures > 0 || s.breaker.isOpen(this.#clock.now());
+    s.breaker.succeeded();
+    if (counted) this.#shared.succeeded(this.#key(s));
+  }
+
+  /** Settles an attempt's TPM once the tokens it used are known. */
+  reconcile(s: RoutedDeployment, estimate: number, actual: number): void {
+    s.limits.reconcile(estimate, actual);
+    if (s.deployment.tpm !== undefined && actual !== estimate) this.#shared.reconcile(this.#key(s), s.deployment.tpm, actual - estimate);
+  }
+
+  #key(s: RoutedDeployment): DeploymentKey {
+    return this.#keys.get(s) as DeploymentKey;
   }
 
   /** Attempts, failures, retries, load and circuit state per deployment, for health output and metrics. */

@@ -25,6 +25,7 @@ import { deploymentForwards, networkError, streamFromDeployment, type Deployment
 import { DeploymentSelector } from "./deployment-selector.ts";
 import { chatAffinityKey, forwardAffinityKey, type AffinityKey, type RoutingStrategy } from "./prefix-affinity.ts";
 import { headerValue, isOk, postUpstream, toHeaders, type UpstreamResponse } from "./http-transport.ts";
+import type { SharedDeploymentState } from "./shared-deployment-state.ts";
 import { systemClock, type RouterClock } from "./router-clock.ts";
 import { UpstreamError } from "./upstream-error.ts";
 
@@ -49,6 +50,8 @@ export interface RoutingPolicy {
   fallbacks: () => ChatModel[];
   /** Models to try when the upstream says the context is too long. */
   contextFallbacks: () => ChatModel[];
+  /** Where deployments' RPM/TPM and breakers are shared with other processes (Redis); this process alone by default. */
+  shared?: SharedDeploymentState | undefined;
 }
 
 /** A chat attempt at the point of commitment: its stream, and the first step already read from it. */
@@ -93,7 +96,8 @@ export class RoutedChatModel implements ChatModel {
     this.#policy = policy;
     this.#clock = clock;
     this.#deployments = deployments;
-    this.#selector = new DeploymentSelector(descriptor.id, deployments, { threshold: policy.breakerThreshold, cooldownMs: policy.breakerCooldownMs }, clock, policy.affinityLoadFactor);
+    const breaker = { threshold: policy.breakerThreshold, cooldownMs: policy.breakerCooldownMs };
+    this.#selector = new DeploymentSelector(descriptor.id, deployments, breaker, clock, policy.affinityLoadFactor, policy.shared);
     // Endpoints some deployment's provider has; each request then goes only to deployments that have it.
     const forwards = new Set<ForwardEndpoint>(deployments.flatMap((d) => [...deploymentForwards(d)]));
     this.capabilities = {
