@@ -205,7 +205,10 @@ export class RedisLimitStore implements LimitStore {
   readonly #prefix: string;
 
   constructor(url: string, prefix = "modelport:rl:") {
-    this.#redis = new Redis(url, { lazyConnect: false, maxRetriesPerRequest: 2 });
+    // Fail fast when Redis is away (no queue, half a second per command): the caller falls back to local counters.
+    this.#redis = new Redis(url, { lazyConnect: false, maxRetriesPerRequest: 1, enableOfflineQueue: false, commandTimeout: 500 });
+    // Without a listener, ioredis reports connection errors as unhandled 'error' events.
+    this.#redis.on("error", () => undefined);
     this.#prefix = prefix;
   }
 
@@ -243,6 +246,8 @@ export class RedisLimitStore implements LimitStore {
   }
 
   async close(): Promise<void> {
-    await this.#redis.quit();
+    // quit() waits for a connection that may never come; a client that is not connected just stops retrying.
+    if (this.#redis.status === "ready") await this.#redis.quit();
+    else this.#redis.disconnect();
   }
 }
