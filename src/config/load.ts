@@ -76,6 +76,16 @@ export function configFromEnv(env: Env): Json {
   const batchConcurrency = intFromEnv(env, "MODELPORT_BATCH_CONCURRENCY");
   if (batchConcurrency !== undefined) out.batches = { concurrency: batchConcurrency };
   if (env.MODELPORT_EMBEDDING_MODEL) out.vectorStores = { embeddingModel: env.MODELPORT_EMBEDDING_MODEL };
+  const s3: Json = {};
+  setIn(s3, "endpoint", env.MODELPORT_S3_ENDPOINT || undefined);
+  setIn(s3, "bucket", env.MODELPORT_S3_BUCKET || undefined);
+  setIn(s3, "prefix", env.MODELPORT_S3_PREFIX || undefined);
+  setIn(s3, "region", env.MODELPORT_S3_REGION || undefined);
+  if (env.MODELPORT_S3_FORCE_PATH_STYLE) s3.forcePathStyle = !/^(0|false|no|off)$/i.test(env.MODELPORT_S3_FORCE_PATH_STYLE);
+  const blobs: Json = {};
+  setIn(blobs, "backend", env.MODELPORT_BLOB_BACKEND || undefined);
+  if (Object.keys(s3).length > 0) blobs.s3 = s3;
+  if (Object.keys(blobs).length > 0) out.blobs = blobs;
   return out;
 }
 

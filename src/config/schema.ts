@@ -353,6 +353,34 @@ export const configSchema = z.strictObject({
       maxBytes: z.number().int().min(1).default(512 * 1024 * 1024),
     })
     .prefault({}),
+  /**
+   * Where bytes are kept (files, upload parts, batch output): the data directory, S3-compatible
+   * object storage, or PostgreSQL (docs/blob-storage.md).
+   */
+  blobs: z
+    .strictObject({
+      backend: z.enum(["local", "s3", "postgres"]).default("local"),
+      /** For backend s3; credentials come from the AWS SDK's chain (AWS_ACCESS_KEY_ID, AWS_PROFILE, roles), never from here. */
+      s3: z
+        .strictObject({
+          /** An S3-compatible endpoint (MinIO, Ceph); AWS's own when absent. */
+          endpoint: z.string().url().optional(),
+          bucket: z.string().min(1).optional(),
+          /** Put before every key, e.g. `modelport/`. */
+          prefix: z.string().regex(/^([A-Za-z0-9_-][A-Za-z0-9._-]*\/?)*$/, "letters, digits and ._- in /-separated segments").default(""),
+          /** Default: AWS_REGION, else us-east-1. */
+          region: z.string().min(1).optional(),
+          /** `endpoint/bucket/key` URLs, as MinIO and most self-hosted servers need. */
+          forcePathStyle: z.boolean().default(false),
+          /** Multipart upload part size (S3's minimum is 5). */
+          partSizeMiB: z.number().int().min(5).max(5120).default(8),
+          /** Parts one upload sends at once. */
+          queueSize: z.number().int().min(1).max(16).default(2),
+        })
+        .prefault({}),
+    })
+    .refine((b) => b.backend !== "s3" || b.s3.bucket !== undefined, { message: "blobs.backend 's3' needs blobs.s3.bucket (MODELPORT_S3_BUCKET)", path: ["s3", "bucket"] })
+    .prefault({}),
   batches: z
     .strictObject({
       /** Batch requests run at once, across all batches of this process. */
@@ -368,6 +396,17 @@ export const configSchema = z.strictObject({
       embeddingModel: z.string().min(1).optional(),
       /** Files indexed at once by this process. */
       indexingConcurrency: z.number().int().min(1).default(1),
+    })
+    .prefault({}),
+  /** Usage metering (the usage and costs APIs, budgets). */
+  usage: z
+    .strictObject({
+      /**
+       * Append each usage record to a journal in the data directory as it is made, so a process that
+       * is killed loses none of the last second's records (the next start writes them); off keeps
+       * them in memory only until their batched database write.
+       */
+      journal: z.boolean().default(true),
     })
     .prefault({}),
   /** The request log (`GET /v1/organization/requests`): recent requests, trimmed by age and count. */

@@ -1,10 +1,10 @@
-import { readFile } from "node:fs/promises";
-import { ApiError } from "../core/errors.ts";
+import { ApiError, missingFileBytes } from "../core/errors.ts";
 import type { Logger } from "../logging/logger.ts";
 import { chunkText } from "../retrieval/chunker.ts";
 import { ExtractionError, extractText } from "../retrieval/extract-text.ts";
 import type { ChatModel } from "../providers/provider.ts";
 import type { ModelRegistry } from "../services/model-registry.ts";
+import { BlobNotFoundError } from "../storage/blob-store.ts";
 import type { FileStore } from "../storage/file-store.ts";
 import type { ClaimedFile, IndexedFile, VectorStoreFileError, VectorStoreStore } from "../storage/vector-store-store.ts";
 import { LeasedWorker } from "./leased-worker.ts";
@@ -106,9 +106,11 @@ export class IndexingWorker {
     if (file === undefined) return { code: "invalid_file", message: `File '${job.fileId}' no longer exists.` };
     let text: string;
     try {
-      text = await extractText(await readFile(this.#files.path(file.id)), file.filename);
+      text = await extractText(await this.#files.readBytes(file.id), file.filename);
     } catch (error) {
       if (error instanceof ExtractionError) return { code: error.code, message: error.message };
+      // Its record is here and its bytes are not: trying again would not bring them back.
+      if (error instanceof BlobNotFoundError) return { code: "server_error", message: missingFileBytes(file.id).message };
       throw error;
     }
     const chunks = chunkText(text, { maxTokens: job.maxChunkTokens, overlapTokens: job.overlapTokens });

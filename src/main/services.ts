@@ -1,3 +1,5 @@
+import { FallbackLimitStore } from "../services/fallback-limit-store.ts";
+import { join } from "node:path";
 import { buildModeration, configuredPolicies } from "./moderation.ts";
 import { Guardrails } from "../services/guardrails/guardrails.ts";
 import type { ModerationService } from "../services/moderation/moderation-service.ts";
@@ -36,7 +38,9 @@ import { ContainerStore } from "../storage/container-store.ts";
 import { FileStore } from "../storage/file-store.ts";
 import { ObjectStore } from "../storage/object-store.ts";
 import type { Storage } from "../storage/storage.ts";
+import { openBlobStore } from "../storage/open-blob-store.ts";
 import { UploadStore } from "../storage/upload-store.ts";
+import { UsageJournal } from "../storage/usage-journal.ts";
 import { VectorStoreStore } from "../storage/vector-store-store.ts";
 
 /** The stores, services and workers one server runs, built over its storage and models. */
@@ -87,9 +91,13 @@ export function buildServices(
 ): Services {
   const { storage, registry, logger, cleanup } = deps;
   const objects = new ObjectStore(storage.db);
-  const files = new FileStore(storage.db, config.dataDir);
-  const uploads = new UploadStore(storage.db, config.dataDir);
-  const meter = new UsageMeter(storage, logger);
+  const blobs = openBlobStore(config.blobs, { dataDir: config.dataDir, db: storage.db });
+  // Deferred before the stores that use it, so it closes after them.
+  cleanup.defer("blob store", () => blobs.close());
+  const files = new FileStore(storage.db, blobs);
+  const uploads = new UploadStore(storage.db, blobs);
+  // Each record is journaled as it is made: a killed process's last records are written at the next start.
+  const meter = new UsageMeter(storage, logger, { journal: config.usage.journal ? new UsageJournal(join(config.dataDir, "usage-journal")) : undefined });
   // Every request has finished by the time this runs: its usage goes to the database before exit.
   cleanup.defer("usage meter", () => meter.close());
   const requestLog = new RequestLog(storage.requestLog, config.requestLog, logger);
@@ -97,7 +105,7 @@ export function buildServices(
   cleanup.defer("request log", () => requestLog.close());
   const budgets = new BudgetGuard(storage, meter, logger);
   // Exact across processes with Redis; across one server's workers through its engine host; else within this process.
-  const limitStore = config.redisUrl ? new RedisLimitStore(config.redisUrl) : (deps.limitStore ?? new MemoryLimitStore());
+  const limitStore = config.redisUrl ? new FallbackLimitStore(new RedisLimitStore(config.redisUrl), new MemoryLimitStore(), logger) : (deps.limitStore ?? new MemoryLimitStore());
   const limiter = new RateLimiter(storage, limitStore, config.rateLimits.defaultTier);
   cleanup.defer("rate limiter", () => limiter.close());
   const moderation = buildModeration(config, registry);
@@ -150,17 +158,20 @@ export function buildServices(
 }
 
 /**
- * Starts the background work once the server listens: the hourly expiry sweep of files and uploads,
+ * Starts the background work once the server listens: the hourly expiry and leftover sweep of files and uploads,
  * the batch and indexing workers, and background responses a previous process left unfinished.
  * `soleProcess` (SQLite) lets the workers requeue at once what a previous process held.
  */
 export async function startWorkers(services: Services, deps: { soleProcess: boolean; logger: Logger; cleanup: CleanupStack }): Promise<void> {
   const { files, uploads, batchWorker, indexer, responses, containers } = services;
   const { logger, cleanup } = deps;
-  // Expired files and uploads go now and hourly; a sweep still running at shutdown is awaited.
+  // Expired files and uploads go now and hourly, then what a crashed process left (unfinished puts,
+  // bytes without a record, an hour old or more); a sweep still running at shutdown is awaited.
   let sweeping: Promise<unknown> = Promise.resolve();
   const sweep = (): void => {
-    sweeping = Promise.all([files.sweep(), uploads.sweep()]).catch((error: unknown) => logger.error("expiry sweep failed", { error: (error as Error).message }));
+    sweeping = Promise.all([files.sweep(), uploads.sweep()])
+      .then(() => Promise.all([files.sweepLeftovers(), uploads.sweepLeftovers()]))
+      .catch((error: unknown) => logger.error("expiry sweep failed", { error: (error as Error).message }));
   };
   sweep();
   const sweepTimer = setInterval(sweep, 3_600_000).unref();

@@ -1,9 +1,9 @@
-import { readFile } from "node:fs/promises";
 import { emptyUsage, type Usage } from "../core/chat.ts";
 import { ApiError, invalidRequest, missingFileBytes, objectNotFound, toApiError } from "../core/errors.ts";
 import { prefixedId, randomHex, unixSeconds } from "../core/ids.ts";
 import { priceUsage, type Pricing } from "../core/pricing.ts";
 import { renderBatchNotRunLine, renderBatchResultLine } from "../protocol/openai/batches.ts";
+import { BlobNotFoundError } from "../storage/blob-store.ts";
 import type { BatchError, BatchRecord, BatchRequestResult, BatchRequestRow, BatchStore } from "../storage/batch-store.ts";
 import type { FileStore } from "../storage/file-store.ts";
 import type { Principal } from "./access.ts";
@@ -106,9 +106,11 @@ export class BatchService {
     if (file === undefined) return { ok: false, errors: [{ code: "file_not_found", message: `The input file '${b.inputFileId}' no longer exists.`, param: "input_file_id", line: null }] };
     let bytes: Buffer;
     try {
-      bytes = await readFile(this.#files.path(file.id));
-    } catch {
-      // The record is in the database, the bytes are not on this server: say so, not "bad encoding".
+      bytes = await this.#files.readBytes(file.id);
+    } catch (error) {
+      // Another failure (the blob store unreachable) is thrown: the worker tries again at its next pass.
+      if (!(error instanceof BlobNotFoundError)) throw error;
+      // The record is in the database, the bytes are not in the blob store: say so, not "bad encoding".
       const missing = missingFileBytes(file.id);
       return { ok: false, errors: [{ code: "file_content_missing", message: missing.message, param: "input_file_id", line: null }] };
     }

@@ -1,6 +1,6 @@
 import { mkdirSync } from "node:fs";
 import { constants } from "node:fs";
-import { copyFile, lstat, mkdir, open, readdir, readlink, realpath, rename, rm, type FileHandle } from "node:fs/promises";
+import { lstat, mkdir, open, readdir, readlink, realpath, rename, rm, type FileHandle } from "node:fs/promises";
 import { basename, dirname, join, sep } from "node:path";
 import { Readable } from "node:stream";
 import { invalidRequest, objectNotFound } from "../core/errors.ts";
@@ -15,7 +15,9 @@ import {
   type ContainerRecord,
   type ContainerStore,
 } from "../storage/container-store.ts";
-import { streamToFile, type FileStore } from "../storage/file-store.ts";
+import { BlobNotFoundError } from "../storage/blob-store.ts";
+import { fileTooLarge, type FileStore } from "../storage/file-store.ts";
+import { streamToFile } from "../storage/local-blob-store.ts";
 import type { Page, PageQuery } from "../storage/object-store.ts";
 
 export type { ContainerFileRecord, ContainerRecord } from "../storage/container-store.ts";
@@ -232,7 +234,7 @@ export class ContainerService {
   /** Streams bytes to the staging area (at most the configured file limit, else a 413 naming `file`). */
   async stage(source: FileSource): Promise<StagedFile> {
     const path = join(this.#staging, randomHex(16));
-    const bytes = await streamToFile(source instanceof Uint8Array ? Readable.from([source]) : source, path, this.#maxBytes);
+    const bytes = await streamToFile(source instanceof Uint8Array ? Readable.from([source]) : source, path, this.#maxBytes, () => fileTooLarge(this.#maxBytes));
     return { path, bytes };
   }
 
@@ -354,11 +356,15 @@ export class ContainerService {
 
   async #addFromFile(container: ContainerRecord, fileId: string, filename: string): Promise<ContainerFileRecord> {
     const staged = join(this.#staging, randomHex(16));
+    let bytes: Readable;
     try {
-      await copyFile(this.#files.path(fileId), staged);
-    } catch {
+      bytes = await this.#files.read(fileId);
+    } catch (error) {
+      if (!(error instanceof BlobNotFoundError)) throw error;
       throw objectNotFound("File", fileId, "file_id", "file_not_found");
     }
+    // Copied from the blob store into the container's disk: the sandbox sees only local files.
+    await streamToFile(bytes, staged, Number.MAX_SAFE_INTEGER, () => new Error("unreachable: no limit"));
     try {
       return await this.#place(container, containerFileName(filename), staged);
     } finally {

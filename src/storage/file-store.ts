@@ -1,10 +1,7 @@
-import { createReadStream, createWriteStream, mkdirSync, type ReadStream } from "node:fs";
-import { rename, rm } from "node:fs/promises";
-import { join } from "node:path";
-import { pipeline } from "node:stream/promises";
-import { Readable, Transform } from "node:stream";
+import type { Readable } from "node:stream";
 import { ApiError } from "../core/errors.ts";
 import { prefixedId, unixSeconds } from "../core/ids.ts";
+import { LEFTOVER_AGE_MS, readBlob, type BlobSource, type BlobStore } from "./blob-store.ts";
 import { nextSeq, type Page, type PageQuery } from "./object-store.ts";
 import { num, numOrNull, str, type Param, type Row, type SqlDb } from "./sql-db.ts";
 
@@ -12,7 +9,7 @@ import { num, numOrNull, str, type Param, type Row, type SqlDb } from "./sql-db.
 export const FILE_PURPOSES = ["assistants", "assistants_output", "batch", "batch_output", "fine-tune", "fine-tune-results", "vision", "user_data", "evals"] as const;
 export type FilePurpose = (typeof FILE_PURPOSES)[number];
 
-/** A stored file's metadata; its bytes are `files/<id>` in the data directory. */
+/** A stored file's metadata; its bytes are the blob `files/<id>`. */
 export interface FileRecord {
   id: string;
   projectId: string;
@@ -44,63 +41,32 @@ export function fileTooLarge(limit: number): ApiError {
   return new ApiError(413, `The file is larger than this server's limit of ${limit} bytes.`, { type: "invalid_request_error", code: "file_too_large", param: "file" });
 }
 
-/**
- * Streams `source` to `dest` through `dest.part`, renamed into place once complete. Beyond
- * `maxBytes` it fails with `tooLarge()` (a 413 by default) and the partial bytes are removed, as they
- * are on any other failure. Returns the number of bytes written.
- */
-export async function streamToFile(
-  source: AsyncIterable<Uint8Array> | Readable,
-  dest: string,
-  maxBytes: number,
-  tooLarge: () => Error = () => fileTooLarge(maxBytes),
-): Promise<number> {
-  const partial = `${dest}.part`;
-  let bytes = 0;
-  const counter = new Transform({
-    transform(chunk: Buffer, _encoding, callback) {
-      bytes += chunk.length;
-      if (bytes > maxBytes) callback(tooLarge());
-      else callback(null, chunk);
-    },
-  });
-  try {
-    await pipeline(source instanceof Readable ? source : Readable.from(source), counter, createWriteStream(partial));
-    await rename(partial, dest);
-  } catch (error) {
-    await rm(partial, { force: true });
-    throw error;
-  }
-  return bytes;
+/** The blob key of a file's bytes. */
+export function fileBlobKey(id: string): string {
+  return `files/${id}`;
 }
 
 /**
- * Files owned by projects: bytes streamed to disk (never held in memory) and renamed into place
- * once complete, metadata in the database. Expired files are invisible and removed by `sweep`.
+ * Files owned by projects: bytes streamed to the blob store (never held in memory), visible once
+ * complete, metadata in the database. Expired files are invisible and removed by `sweep`.
  */
 export class FileStore {
   readonly #db: SqlDb;
-  readonly #dir: string;
+  readonly #blobs: BlobStore;
 
-  constructor(db: SqlDb, dataDir: string) {
+  constructor(db: SqlDb, blobs: BlobStore) {
     this.#db = db;
-    this.#dir = join(dataDir, "files");
-    mkdirSync(this.#dir, { recursive: true });
-  }
-
-  /** Where a file's bytes are. */
-  path(id: string): string {
-    return join(this.#dir, id);
+    this.#blobs = blobs;
   }
 
   /**
-   * Streams `source` to disk, counting bytes against `maxBytes` (413 beyond it, the partial bytes
-   * removed), then records the file.
+   * Streams `source` to the blob store, counting bytes against `maxBytes` (413 beyond it, the
+   * partial bytes removed), then records the file.
    */
   async create(
     projectId: string,
     meta: { filename: string; purpose: FilePurpose; expiresAt: number | null },
-    source: AsyncIterable<Uint8Array> | Readable,
+    source: BlobSource,
     maxBytes: number,
   ): Promise<FileRecord> {
     const { id, bytes } = await this.writeBytes(source, maxBytes);
@@ -117,18 +83,18 @@ export class FileStore {
    * file's metadata only once its bytes are in (a form whose `purpose` follows its `file`): `insert`
    * records it, `discard` drops it.
    */
-  async writeBytes(source: AsyncIterable<Uint8Array> | Readable, maxBytes: number, tooLarge?: () => Error): Promise<{ id: string; bytes: number }> {
+  async writeBytes(source: BlobSource, maxBytes: number, tooLarge: () => Error = () => fileTooLarge(maxBytes)): Promise<{ id: string; bytes: number }> {
     const id = prefixedId("file-", 24);
-    const bytes = await streamToFile(source, this.path(id), maxBytes, tooLarge);
+    const { bytes } = await this.#blobs.put(fileBlobKey(id), source, { maxBytes, tooLarge });
     return { id, bytes };
   }
 
   /** Removes the bytes of a file that was written but never recorded. */
   async discard(id: string): Promise<void> {
-    await rm(this.path(id), { force: true });
+    await this.#blobs.delete(fileBlobKey(id));
   }
 
-  /** Records a file whose bytes are already at `path(id)` (assembled uploads, batch outputs). */
+  /** Records a file whose bytes `writeBytes` has stored (assembled uploads, batch outputs). */
   async insert(f: FileRecord): Promise<FileRecord> {
     await this.#db.run("INSERT INTO files (id, project_id, created_at, expires_at, bytes, filename, purpose, status, seq) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)", [
       f.id,
@@ -169,13 +135,18 @@ export class FileStore {
 
   async delete(projectId: string, id: string): Promise<boolean> {
     const deleted = (await this.#db.run("DELETE FROM files WHERE id = ? AND project_id = ?", [id, projectId])) > 0;
-    if (deleted) await rm(this.path(id), { force: true });
+    if (deleted) await this.#dropBytes(id);
     return deleted;
   }
 
-  /** Reads a file's bytes. */
-  read(id: string): ReadStream {
-    return createReadStream(this.path(id));
+  /** A file's bytes as a stream; rejects with `BlobNotFoundError` when they are missing. */
+  read(id: string): Promise<Readable> {
+    return this.#blobs.get(fileBlobKey(id));
+  }
+
+  /** A file's bytes whole, for readers that need all of them (text extraction, batch validation); `BlobNotFoundError` when missing. */
+  readBytes(id: string): Promise<Buffer> {
+    return readBlob(this.#blobs, fileBlobKey(id));
   }
 
   /** Removes expired files and their bytes; returns how many. */
@@ -183,8 +154,41 @@ export class FileStore {
     const rows = await this.#db.all("SELECT id FROM files WHERE expires_at IS NOT NULL AND expires_at <= ?", [now]);
     for (const r of rows) {
       await this.#db.run("DELETE FROM files WHERE id = ?", [str(r.id)]);
-      await rm(this.path(str(r.id)), { force: true });
+      await this.#dropBytes(str(r.id));
     }
     return rows.length;
+  }
+
+  /**
+   * Removes what a crash left under `files/`: puts never finished, and bytes whose file was never
+   * recorded (or whose removal failed), once untouched for `olderThanMs`. Returns how many.
+   */
+  async sweepLeftovers(olderThanMs = LEFTOVER_AGE_MS): Promise<number> {
+    let removed = await this.#blobs.sweepIncomplete("files/", olderThanMs);
+    const cutoff = Date.now() - olderThanMs;
+    const candidates: string[] = [];
+    for await (const blob of this.#blobs.list("files/")) {
+      const id = blob.key.slice("files/".length);
+      if (blob.modifiedAt < cutoff && !id.includes("/")) candidates.push(id);
+    }
+    // Listed first, removed after: some backends page their listing, and deleting under it may skip keys.
+    for (let i = 0; i < candidates.length; i += 500) {
+      const ids = candidates.slice(i, i + 500);
+      const known = new Set((await this.#db.all(`SELECT id FROM files WHERE id IN (${ids.map(() => "?").join(", ")})`, ids)).map((r) => str(r.id)));
+      for (const id of ids) {
+        if (known.has(id)) continue;
+        await this.#blobs.delete(fileBlobKey(id));
+        removed++;
+      }
+    }
+    return removed;
+  }
+
+  /**
+   * Removes the bytes of a file whose record is gone. A failure is not the caller's: the file is
+   * deleted, and `sweepLeftovers` removes bytes left without a record.
+   */
+  async #dropBytes(id: string): Promise<void> {
+    await this.#blobs.delete(fileBlobKey(id)).catch(() => undefined);
   }
 }

@@ -1,5 +1,9 @@
-/** Schema changes, applied in order at start; each runs once. SQL that SQLite and PostgreSQL both accept. */
-export const MIGRATIONS: readonly { version: number; sql: string }[] = [
+/**
+ * Schema changes, applied in order at start; each runs once. `sql` is SQL that SQLite and PostgreSQL
+ * both accept; `postgres`, when given, runs after it on PostgreSQL only (storage settings SQLite has
+ * no words for).
+ */
+export const MIGRATIONS: readonly { version: number; sql: string; postgres?: string }[] = [
   {
     version: 1,
     sql: `
@@ -363,5 +367,31 @@ CREATE TABLE guardrail_policies (
 );
 ALTER TABLE request_log ADD COLUMN guardrails TEXT;
 `,
+  },
+  {
+    // Blobs kept in the database (blobs.backend: postgres): an object row, visible to readers once
+    // `complete`, and its bytes in 1 MiB chunks that go with it. `touched_at` (milliseconds) moves
+    // with every chunk, so the sweep takes only puts that stopped long ago for a dead process's.
+    // (12 is another change's.)
+    version: 12,
+    sql: `
+CREATE TABLE blob_objects (
+  id TEXT PRIMARY KEY,
+  blob_key TEXT NOT NULL,
+  bytes BIGINT NOT NULL,
+  complete INTEGER NOT NULL,
+  created_at BIGINT NOT NULL,
+  touched_at BIGINT NOT NULL
+);
+CREATE INDEX blob_objects_key ON blob_objects(blob_key, complete);
+CREATE TABLE blob_chunks (
+  object_id TEXT NOT NULL REFERENCES blob_objects(id) ON DELETE CASCADE,
+  seq INTEGER NOT NULL,
+  data BYTEA NOT NULL,
+  PRIMARY KEY (object_id, seq)
+);
+`,
+    // Chunks are mostly compressed already (PDFs, images, archives): out of line without a compression try, which halves write time.
+    postgres: "ALTER TABLE blob_chunks ALTER COLUMN data SET STORAGE EXTERNAL;",
   },
 ];

@@ -191,6 +191,7 @@ export class Storage {
       for (const m of MIGRATIONS) {
         if (done.has(m.version)) continue;
         await tx.exec(m.sql);
+        if (m.postgres !== undefined && tx.dialect === "postgres") await tx.exec(m.postgres);
         await tx.run("INSERT INTO schema_migrations (version, applied_at) VALUES (?, ?)", [m.version, Math.floor(Date.now() / 1000)]);
       }
     }, MIGRATION_LOCK);

@@ -1,9 +1,7 @@
-import { mkdirSync } from "node:fs";
-import { rm } from "node:fs/promises";
-import { join } from "node:path";
 import type { Readable } from "node:stream";
 import { prefixedId, unixSeconds } from "../core/ids.ts";
-import { streamToFile, type FilePurpose } from "./file-store.ts";
+import { LEFTOVER_AGE_MS, type BlobStore } from "./blob-store.ts";
+import type { FilePurpose } from "./file-store.ts";
 import { num, numOrNull, str, strOrNull, type Row, type SqlDb } from "./sql-db.ts";
 
 /**
@@ -31,7 +29,7 @@ export interface UploadRecord {
   fileExpiresAfter: number | null;
 }
 
-/** One part of an upload; its bytes are `uploads/<upload id>/<part id>` in the data directory. */
+/** One part of an upload; its bytes are the blob `uploads/<upload id>/<part id>`. */
 export interface UploadPartRecord {
   id: string;
   uploadId: string;
@@ -63,24 +61,28 @@ export function visibleStatus(u: UploadRecord, now = unixSeconds()): "pending" |
   return u.status;
 }
 
+/** The blob key of a part's bytes. */
+function partKey(uploadId: string, partId: string): string {
+  return `uploads/${uploadId}/${partId}`;
+}
+
 /**
  * Uploads (OpenAI's Uploads API) owned by projects: the upload in the database, each part's bytes
- * streamed to its own file on disk until the upload is completed (assembled into a FileStore file),
+ * streamed to its own blob until the upload is completed (assembled into a FileStore file),
  * cancelled or expired, when they are removed.
  */
 export class UploadStore {
   readonly #db: SqlDb;
-  readonly #dir: string;
+  readonly #blobs: BlobStore;
 
-  constructor(db: SqlDb, dataDir: string) {
+  constructor(db: SqlDb, blobs: BlobStore) {
     this.#db = db;
-    this.#dir = join(dataDir, "uploads");
-    mkdirSync(this.#dir, { recursive: true });
+    this.#blobs = blobs;
   }
 
-  /** Where a part's bytes are. */
-  partPath(uploadId: string, partId: string): string {
-    return join(this.#dir, uploadId, partId);
+  /** A part's bytes as a stream; rejects with `BlobNotFoundError` when they are missing. */
+  readPart(uploadId: string, partId: string): Promise<Readable> {
+    return this.#blobs.get(partKey(uploadId, partId));
   }
 
   async create(u: UploadRecord): Promise<void> {
@@ -96,17 +98,16 @@ export class UploadStore {
     return row === undefined ? undefined : toUpload(row);
   }
 
-  /** Streams a part's bytes to disk (at most `maxBytes`, else `tooLarge()`); not recorded yet. */
+  /** Streams a part's bytes to the blob store (at most `maxBytes`, else `tooLarge()`); not recorded yet. */
   async writePart(uploadId: string, source: Readable, maxBytes: number, tooLarge: () => Error): Promise<UploadPartRecord> {
     const id = prefixedId("part_", 24);
-    mkdirSync(join(this.#dir, uploadId), { recursive: true });
-    const bytes = await streamToFile(source, this.partPath(uploadId, id), maxBytes, tooLarge);
+    const { bytes } = await this.#blobs.put(partKey(uploadId, id), source, { maxBytes, tooLarge });
     return { id, uploadId, createdAt: unixSeconds(), bytes };
   }
 
   /** Removes the bytes of a part that was written but not recorded. */
   async discardPart(part: UploadPartRecord): Promise<void> {
-    await rm(this.partPath(part.uploadId, part.id), { force: true });
+    await this.#blobs.delete(partKey(part.uploadId, part.id));
   }
 
   /** Records a written part, if its upload still takes parts (pending, not expired); false otherwise. */
@@ -165,8 +166,32 @@ export class UploadStore {
     return expired;
   }
 
+  /**
+   * Removes what a crash left under `uploads/`: puts never finished, and parts of uploads that no
+   * longer take them (completed, cancelled, expired, or gone) whose removal was cut short, once
+   * untouched for `olderThanMs`. Returns how many blobs it removed.
+   */
+  async sweepLeftovers(olderThanMs = LEFTOVER_AGE_MS): Promise<number> {
+    let removed = await this.#blobs.sweepIncomplete("uploads/", olderThanMs);
+    const cutoff = Date.now() - olderThanMs;
+    const byUpload = new Map<string, string[]>();
+    for await (const blob of this.#blobs.list("uploads/")) {
+      const [, uploadId] = blob.key.split("/");
+      if (blob.modifiedAt >= cutoff || uploadId === undefined) continue;
+      byUpload.set(uploadId, [...(byUpload.get(uploadId) ?? []), blob.key]);
+    }
+    for (const [uploadId, keys] of byUpload) {
+      const [row] = await this.#db.all("SELECT status FROM uploads WHERE id = ?", [uploadId]);
+      if (row !== undefined && (str(row.status) === "pending" || str(row.status) === "completing")) continue;
+      for (const key of keys) await this.#blobs.delete(key);
+      removed += keys.length;
+    }
+    return removed;
+  }
+
   async #removeParts(uploadId: string): Promise<void> {
     await this.#db.run("DELETE FROM upload_parts WHERE upload_id = ?", [uploadId]);
-    await rm(join(this.#dir, uploadId), { recursive: true, force: true });
+    // Left to `sweepLeftovers` if it fails: the upload's state is what the client sees.
+    await this.#blobs.deletePrefix(`uploads/${uploadId}/`).catch(() => undefined);
   }
 }

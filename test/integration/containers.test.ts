@@ -8,6 +8,7 @@ import OpenAI, { toFile } from "openai";
 import { ContainerService } from "../../src/services/container-service.ts";
 import { ContainerStore, containerDirectory } from "../../src/storage/container-store.ts";
 import { FileStore } from "../../src/storage/file-store.ts";
+import { LocalBlobStore } from "../../src/storage/local-blob-store.ts";
 import { createProjectKeys } from "../helpers/admin.ts";
 import { backends } from "../helpers/databases.ts";
 import { multipartBody } from "../helpers/multipart.ts";
@@ -65,7 +66,7 @@ for (const backend of list) {
       server = await startTestServer({ env: { ...backend.env(), MODELPORT_DATA_DIR: dataDir, MODELPORT_ADMIN_KEY: ADMIN } });
       [keyA, keyB] = (await createProjectKeys(server, ADMIN, ["Containers A", "Containers B"])) as [string, string];
       a = new OpenAI({ baseURL: server.baseURL, apiKey: keyA, maxRetries: 0 });
-      service = new ContainerService({ store: new ContainerStore(server.storage.db, dataDir), files: new FileStore(server.storage.db, dataDir), dataDir, maxBytes: 1024 * 1024 });
+      service = new ContainerService({ store: new ContainerStore(server.storage.db, dataDir), files: new FileStore(server.storage.db, new LocalBlobStore(dataDir)), dataDir, maxBytes: 1024 * 1024 });
     });
     after(async () => {
       await server.close();

@@ -1,5 +1,4 @@
 import assert from "node:assert/strict";
-import { rmSync } from "node:fs";
 import { after, before, describe, it } from "node:test";
 import { raw, startTestServer, waitFor, type TestServer } from "../helpers/server.ts";
 
@@ -19,7 +18,7 @@ describe("a file whose bytes are missing", () => {
   it("is reported as missing bytes by its content route and by a batch that reads it", async () => {
     const line = JSON.stringify({ custom_id: "a", method: "POST", url: "/v1/chat/completions", body: { model: "stories", messages: [{ role: "user", content: "Hi" }], max_tokens: 2 } });
     const file = await server.client.files.create({ file: new File([line], "in.jsonl"), purpose: "batch" });
-    rmSync(server.files.path(file.id));
+    await server.files.discard(file.id);
     const content = await raw(server, `/v1/files/${file.id}/content`, { headers: { authorization: `Bearer ${KEY}` } });
     assert.equal(content.status, 500);
     const error = (content.body as { error: { code: string; message: string } }).error;

@@ -6,6 +6,7 @@ import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import OpenAI, { toFile } from "openai";
 import { UploadStore } from "../../src/storage/upload-store.ts";
+import { LocalBlobStore } from "../../src/storage/local-blob-store.ts";
 import { backends } from "../helpers/databases.ts";
 import { multipartBody, type FormPart } from "../helpers/multipart.ts";
 import { assertSchema } from "../helpers/openapi.ts";
@@ -175,7 +176,7 @@ for (const backend of list) {
       assertError(cancel, 400, "upload_id", "upload_not_pending");
       // The hourly sweep marks it expired and removes its parts' bytes.
       const [row] = await server.storage.db.all("SELECT expires_at FROM uploads WHERE id = ?", [upload.id]);
-      const store = new UploadStore(server.storage.db, dataDir);
+      const store = new UploadStore(server.storage.db, new LocalBlobStore(dataDir));
       assert.ok((await store.sweep(Number(row?.expires_at))) >= 1);
       assert.ok(!existsSync(join(uploadsDir, upload.id)));
       const [after] = await server.storage.db.all("SELECT status FROM uploads WHERE id = ?", [upload.id]);

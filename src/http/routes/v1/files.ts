@@ -1,4 +1,4 @@
-import { once } from "node:events";
+import type { Readable } from "node:stream";
 import { pipeline } from "node:stream/promises";
 import { invalidRequest, missingFileBytes, objectNotFound } from "../../../core/errors.ts";
 import { unixSeconds } from "../../../core/ids.ts";
@@ -6,6 +6,7 @@ import { renderDeleted } from "../../../protocol/openai/deleted.ts";
 import { renderFile } from "../../../protocol/openai/files.ts";
 import { renderList } from "../../../protocol/openai/lists.ts";
 import { invalidValue } from "../../../protocol/openai/validate.ts";
+import { BlobNotFoundError } from "../../../storage/blob-store.ts";
 import { fileTooLarge, type FilePurpose, type FileRecord, type FileStore } from "../../../storage/file-store.ts";
 import { readMultipart } from "../../multipart.ts";
 import { sendJson } from "../../respond.ts";
@@ -90,7 +91,7 @@ async function fileOr404(files: FileStore, ctx: RequestContext): Promise<FileRec
 
 /**
  * OpenAI's Files API (`/v1/files…`), every file owned by the caller's project. Uploads are
- * multipart forms streamed straight to disk (never held in memory), up to `maxBytes`.
+ * multipart forms streamed straight to the blob store (never held in memory), up to `maxBytes`.
  */
 export function fileRoutes(deps: FileDeps): Route[] {
   const { files, maxBytes } = deps;
@@ -156,10 +157,11 @@ export function fileRoutes(deps: FileDeps): Route[] {
       pattern: "/v1/files/:file_id/content",
       handler: async (ctx) => {
         const file = await fileOr404(files, ctx);
-        const stream = files.read(file.id);
+        let stream: Readable;
         try {
-          await once(stream, "open");
-        } catch {
+          stream = await files.read(file.id);
+        } catch (error) {
+          if (!(error instanceof BlobNotFoundError)) throw error;
           // Deleted between the lookup and the read; or its record is here and its bytes are not.
           if ((await files.get(ctx.principal.projectId, file.id)) === undefined) throw objectNotFound("File", file.id, "file_id", "file_not_found");
           throw missingFileBytes(file.id);

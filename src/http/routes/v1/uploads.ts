@@ -1,5 +1,4 @@
 import { createHash } from "node:crypto";
-import { createReadStream } from "node:fs";
 import { ApiError, invalidRequest, objectNotFound } from "../../../core/errors.ts";
 import { prefixedId, unixSeconds } from "../../../core/ids.ts";
 import { FieldReader } from "../../../protocol/openai/validate.ts";
@@ -165,7 +164,7 @@ export function uploadRoutes(deps: UploadDeps): Route[] {
           const hash = createHash("md5");
           const concatenated = async function* (): AsyncGenerator<Buffer> {
             for (const part of ordered) {
-              for await (const chunk of createReadStream(uploads.partPath(upload.id, part.id)) as AsyncIterable<Buffer>) {
+              for await (const chunk of (await uploads.readPart(upload.id, part.id)) as AsyncIterable<Buffer>) {
                 hash.update(chunk);
                 yield chunk;
               }
