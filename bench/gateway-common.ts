@@ -92,6 +92,8 @@ export interface ModelportOptions {
   workers?: number;
   /** `metrics.enabled` (default: the server's default, on). */
   metrics?: boolean;
+  /** `usage.journal` (default: the server's default, on). */
+  journal?: boolean;
 }
 
 /**
@@ -112,6 +114,7 @@ export async function startModelport(upstreamUrl: string, options: ModelportOpti
         models: [{ name: MODEL, deployments: ["fake"], pricing: { input: 0.15, output: 0.6 } }],
       },
       ...(options.metrics === undefined ? {} : { metrics: { enabled: options.metrics } }),
+      ...(options.journal === undefined ? {} : { usage: { journal: options.journal } }),
     }),
   );
   const env: NodeJS.ProcessEnv = {};

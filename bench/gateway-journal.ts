@@ -14,8 +14,7 @@
  *
  *   node bench/gateway-journal.ts [--rounds 5 --seconds 4 --warmup 2 --records 200000 --keep]
  */
-import { spawn } from "node:child_process";
-import { closeSync, mkdirSync, mkdtempSync, openSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { mkdtempSync, readdirSync, rmSync } from "node:fs";
 import { loadavg, tmpdir } from "node:os";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
@@ -23,7 +22,7 @@ import { createLogger } from "../src/logging/logger.ts";
 import { UsageMeter, type MeteredRequest } from "../src/services/usage-meter.ts";
 import type { Storage } from "../src/storage/storage.ts";
 import { UsageJournal } from "../src/storage/usage-journal.ts";
-import { ADMIN_KEY, cannon, type Child, fmt, meteredRequests, MODEL, ROOT, revision, type Run, setUpProject, startFake, writeSection } from "./gateway-common.ts";
+import { cannon, fmt, meteredRequests, MODEL, revision, type Run, setUpProject, startFake, startModelport, writeSection } from "./gateway-common.ts";
 import { machineFacts, median } from "./machine.ts";
 
 const { values } = parseArgs({
@@ -70,53 +69,15 @@ async function recordCost(journal: UsageJournal | undefined): Promise<number> {
   return (used.user + used.system) / RECORDS;
 }
 
-/** `modelport serve` routed to the fake as bench:gateway starts it, with `usage.journal` set. */
-async function startModelport(upstreamUrl: string, journal: boolean): Promise<Child & { dir: string }> {
-  const dir = mkdtempSync(join(tmpdir(), "modelport-bench-journal-"));
-  mkdirSync(join(dir, "models"));
-  const configFile = join(dir, "config.yaml");
-  writeFileSync(
-    configFile,
-    JSON.stringify({
-      upstreams: {
-        deployments: [{ id: "fake", provider: "openai-compatible", baseUrl: upstreamUrl, model: "fake-upstream-model" }],
-        models: [{ name: MODEL, deployments: ["fake"], pricing: { input: 0.15, output: 0.6 } }],
-      },
-      usage: { journal },
-    }),
-  );
-  const env: NodeJS.ProcessEnv = {};
-  for (const [k, v] of Object.entries(process.env)) if (!k.startsWith("MODELPORT_")) env[k] = v;
-  Object.assign(env, { MODELPORT_DATA_DIR: join(dir, "data"), MODELPORT_MODELS_DIR: join(dir, "models"), MODELPORT_ADMIN_KEY: ADMIN_KEY, MODELPORT_GPU: "cpu", MODELPORT_AUTO_PULL: "false", MODELPORT_LOG_LEVEL: "info" });
-  const logFile = join(dir, "modelport.log");
-  const logFd = openSync(logFile, "w");
-  const proc = spawn(process.execPath, [join(ROOT, "src/cli/index.ts"), "serve", "--port", "0", "--config", configFile], { env, stdio: ["ignore", logFd, "inherit"] });
-  closeSync(logFd);
-  const exited = new Promise<void>((r) => proc.once("close", () => r()));
-  const started = performance.now();
-  let url: string | undefined;
-  while (url === undefined) {
-    if (proc.exitCode !== null || performance.now() - started > 60_000) throw new Error(`modelport did not start:\n${readFileSync(logFile, "utf8")}`);
-    await new Promise((r) => setTimeout(r, 50));
-    url = /"msg":"listening","url":"(http:\/\/[^"]+)\/v1"/.exec(readFileSync(logFile, "utf8"))?.[1];
-  }
-  return {
-    proc,
-    pid: proc.pid ?? 0,
-    url,
-    dir,
-    stop: async () => {
-      if (proc.exitCode === null && proc.signalCode === null) proc.kill("SIGTERM");
-      await exited;
-      if (!values.keep) rmSync(dir, { recursive: true, force: true });
-    },
-  };
+/** `modelport serve` routed to the fake exactly as bench:gateway starts it, with `usage.journal` set. */
+function startJournaled(upstreamUrl: string, journal: boolean): ReturnType<typeof startModelport> {
+  return startModelport(upstreamUrl, { logLevel: "info", keep: values.keep === true, journal });
 }
 
 interface Instance {
   name: string;
   side: Side;
-  server: Awaited<ReturnType<typeof startModelport>>;
+  server: Awaited<ReturnType<typeof startJournaled>>;
   projectId: string;
   key: string;
   answered: number;
@@ -140,7 +101,7 @@ let failed = false;
 try {
   // Two of each, started on, off, off, on: a process's start order moves its CPU per request on a busy machine.
   for (const [name, side] of [["on-1", "on"], ["off-1", "off"], ["off-2", "off"], ["on-2", "on"]] as const) {
-    instances.push({ name, side, server: await startModelport(fake.url, side === "on"), projectId: "", key: "", answered: 0 });
+    instances.push({ name, side, server: await startJournaled(fake.url, side === "on"), projectId: "", key: "", answered: 0 });
   }
   for (const i of instances) Object.assign(i, await setUpProject(i.server.url));
   const pids: Record<string, number> = { fake: fake.pid };

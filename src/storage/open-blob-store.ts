@@ -3,7 +3,7 @@ import type { Config } from "../config/schema.ts";
 import type { BlobStore } from "./blob-store.ts";
 import { LocalBlobStore } from "./local-blob-store.ts";
 import { PostgresBlobStore } from "./postgres-blob-store.ts";
-import { S3BlobStore } from "./s3-blob-store.ts";
+import { LazyBlobStore } from "./lazy-blob-store.ts";
 import type { SqlDb } from "./sql-db.ts";
 
 /**
@@ -21,7 +21,7 @@ export function openBlobStore(config: Config["blobs"], deps: { dataDir: string; 
     case "s3": {
       const { bucket } = config.s3;
       if (bucket === undefined) throw new ConfigError("blobs.backend 's3' needs blobs.s3.bucket (MODELPORT_S3_BUCKET).");
-      return new S3BlobStore({
+      const options = {
         endpoint: config.s3.endpoint,
         bucket,
         prefix: config.s3.prefix,
@@ -29,7 +29,9 @@ export function openBlobStore(config: Config["blobs"], deps: { dataDir: string; 
         forcePathStyle: config.s3.forcePathStyle,
         partSize: config.s3.partSizeMiB * 1024 * 1024,
         queueSize: config.s3.queueSize,
-      });
+      };
+      // The AWS SDK is imported when the store is first used, not by every process that starts.
+      return new LazyBlobStore("s3", async () => new (await import("./s3-blob-store.ts")).S3BlobStore(options));
     }
   }
 }

@@ -9,9 +9,8 @@ import type { ChatModel, EmbedResult, ForwardedResponse, ModelCapabilities, Spee
 import { coveredCategories, llamaGuardScores, parseLlamaGuardAnswer, shieldGemmaScores, type GuardFamily } from "../../src/services/moderation/guard-categories.ts";
 import { GuardModelClassifier, twoWayProbability } from "../../src/services/moderation/guard-model.ts";
 import { LLAMA_GUARD_GRAMMAR, LLAMA_GUARD_UNSAFE_GRAMMAR, SHIELDGEMMA_GRAMMAR } from "../../src/services/moderation/guard-prompts.ts";
-import { getLlama, LlamaLogLevel, type Llama } from "node-llama-cpp";
-import { LocalModel } from "../../src/providers/local/local-model.ts";
-import { STORIES } from "../helpers/server.ts";
+import type { LocalModel } from "../../src/providers/local/local-model.ts";
+import { loadTestModel, type LoadedTestModel } from "../helpers/local-model.ts";
 
 /** One completion choice as the real model streamed it. */
 interface Seen {
@@ -83,31 +82,13 @@ class RecordingModel implements ChatModel {
   async dispose(): Promise<void> {}
 }
 
-let llama: Llama;
+let loaded: LoadedTestModel;
 let stories: LocalModel;
-// The local model as src/main/models.ts loads it (one thread: the tiny model is fastest so).
 before(async () => {
-  llama = await getLlama({ build: "never", gpu: false, maxThreads: 0, logLevel: LlamaLogLevel.error });
-  stories = await LocalModel.load(llama, {
-    id: "stories",
-    path: STORIES,
-    aliases: [],
-    contextSize: 2048,
-    sequences: 4,
-    threads: 1,
-    batchSize: 512,
-    queueSize: 64,
-    minPrefixReuse: 32,
-    samplingTopK: 40,
-    pricing: undefined,
-    chatTemplate: undefined,
-    prefixStore: undefined,
-  });
+  loaded = await loadTestModel();
+  stories = loaded.model;
 });
-after(async () => {
-  await stories.dispose();
-  await llama.dispose();
-});
+after(() => loaded.dispose());
 
 const signal = (): AbortSignal => new AbortController().signal;
 const CODE = "S(1[0-4]?|[2-9])";

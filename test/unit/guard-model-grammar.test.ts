@@ -1,37 +1,19 @@
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
-import { getLlama, type Llama } from "node-llama-cpp";
 import type { TokenLogprob } from "../../src/core/chat.ts";
 import type { TextCompletionPart, TextCompletionRequest } from "../../src/core/completion.ts";
 import { ApiError } from "../../src/core/errors.ts";
-import { LocalModel } from "../../src/providers/local/local-model.ts";
+import type { LocalModel } from "../../src/providers/local/local-model.ts";
+import { loadTestModel, type LoadedTestModel } from "../helpers/local-model.ts";
 import { LLAMA_GUARD_GRAMMAR, LLAMA_GUARD_UNSAFE_GRAMMAR, SHIELDGEMMA_GRAMMAR } from "../../src/services/moderation/guard-prompts.ts";
-import { STORIES } from "../helpers/server.ts";
 
-let llama: Llama;
+let loaded: LoadedTestModel;
 let model: LocalModel;
 before(async () => {
-  llama = await getLlama({ build: "never", gpu: false, maxThreads: 0 });
-  model = await LocalModel.load(llama, {
-    id: "stories",
-    path: STORIES,
-    aliases: [],
-    contextSize: 2048,
-    sequences: 4,
-    threads: 1,
-    batchSize: 512,
-    queueSize: 64,
-    minPrefixReuse: 16,
-    samplingTopK: 40,
-    pricing: undefined,
-    chatTemplate: undefined,
-    prefixStore: undefined,
-  });
+  loaded = await loadTestModel();
+  model = loaded.model;
 });
-after(async () => {
-  await model.dispose();
-  await llama.dispose();
-});
+after(() => loaded.dispose());
 
 function request(overrides: Partial<TextCompletionRequest>): TextCompletionRequest {
   return {

@@ -1,6 +1,7 @@
-import { Client } from "@modelcontextprotocol/sdk/client/index.js";
-import { SSEClientTransport } from "@modelcontextprotocol/sdk/client/sse.js";
-import { StreamableHTTPClientTransport } from "@modelcontextprotocol/sdk/client/streamableHttp.js";
+// Types only: the SDK (about 190 ms to import) is loaded when a request first uses an MCP server.
+import type { Client } from "@modelcontextprotocol/sdk/client/index.js";
+import type { SSEClientTransport } from "@modelcontextprotocol/sdk/client/sse.js";
+import type { StreamableHTTPClientTransport } from "@modelcontextprotocol/sdk/client/streamableHttp.js";
 
 /** A tool an MCP server offers. */
 export interface McpServerTool {
@@ -47,8 +48,13 @@ function contentText(content: unknown): string {
 export async function connectMcp(url: string, headers: Record<string, string>, fetchFn: FetchLike, timeoutMs: number): Promise<McpConnection> {
   const target = new URL(url);
   const requestInit: RequestInit = { headers };
+  const [sdk, sse, streamable] = await Promise.all([
+    import("@modelcontextprotocol/sdk/client/index.js"),
+    import("@modelcontextprotocol/sdk/client/sse.js"),
+    import("@modelcontextprotocol/sdk/client/streamableHttp.js"),
+  ]);
   const open = async (transport: StreamableHTTPClientTransport | SSEClientTransport): Promise<Client> => {
-    const client = new Client({ name: "modelport", version: "0.1.0" });
+    const client = new sdk.Client({ name: "modelport", version: "0.1.0" });
     try {
       await client.connect(transport, { timeout: timeoutMs });
     } catch (error) {
@@ -61,10 +67,10 @@ export async function connectMcp(url: string, headers: Record<string, string>, f
   };
   let client: Client;
   try {
-    client = await open(new StreamableHTTPClientTransport(target, { requestInit, fetch: fetchFn }));
+    client = await open(new streamable.StreamableHTTPClientTransport(target, { requestInit, fetch: fetchFn }));
   } catch (first) {
     try {
-      client = await open(new SSEClientTransport(target, { requestInit, eventSourceInit: { fetch: (u, init) => fetchFn(u, { ...init, headers: { ...headers, ...(init?.headers as Record<string, string> | undefined) } }) }, fetch: fetchFn }));
+      client = await open(new sse.SSEClientTransport(target, { requestInit, eventSourceInit: { fetch: (u, init) => fetchFn(u, { ...init, headers: { ...headers, ...(init?.headers as Record<string, string> | undefined) } }) }, fetch: fetchFn }));
     } catch {
       throw first;
     }
