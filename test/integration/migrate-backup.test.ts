@@ -27,8 +27,11 @@ describe("modelport backup and restore (SQLite)", () => {
     let made = 0;
     let madeBefore = 0;
     let madeAfter = 0;
+    let beforeId = "";
+    let afterId = "";
     try {
       const project = (await admin(server, "/v1/organization/projects", { name: "Before backup" })).body as { id: string };
+      beforeId = project.id;
       const key = (await admin(server, `/v1/organization/projects/${project.id}/api_keys`, { name: "k" })).body as { value: string };
       const client = new OpenAI({ baseURL: server.baseURL, apiKey: key.value, maxRetries: 0 });
       fileId = (await client.files.create({ file: await toFile(Buffer.from("kept in the data directory"), "notes.txt"), purpose: "assistants" })).id;
@@ -64,7 +67,9 @@ describe("modelport backup and restore (SQLite)", () => {
       const refused = await runCli(["restore", "--from", backupFile, "--data-dir", dataDir]);
       assert.equal(refused.code, 1);
       assert.match(refused.stderr, /is open in another process, most likely a running server: stop it, then restore/);
-      assert.equal((await admin(server, "/v1/organization/projects", { name: "After backup" })).status, 200);
+      const after = await admin(server, "/v1/organization/projects", { name: "After backup" });
+      assert.equal(after.status, 200);
+      afterId = (after.body as { id: string }).id;
     } finally {
       await server.close();
     }
@@ -81,13 +86,12 @@ describe("modelport backup and restore (SQLite)", () => {
 
     server = await startTestServer({ env });
     try {
-      const listed = (await admin(server, "/v1/organization/projects?include_archived=true&limit=100")).body as { data: { name: string }[] };
-      const shown = listed.data.map((p) => p.name);
-      assert.ok(shown.includes("Before backup"));
-      assert.ok(!shown.includes("After backup"), "back to the moment of the backup");
-      const project = (await admin(server, "/v1/organization/projects?limit=100")).body as { data: { id: string; name: string }[] };
-      const before = project.data.find((p) => p.name === "Before backup")?.id ?? "";
-      const key = (await admin(server, `/v1/organization/projects/${before}/api_keys`, { name: "after restore" })).body as { value: string };
+      // By id: the busy writer may have made more projects than one list page holds.
+      const before = await admin(server, `/v1/organization/projects/${beforeId}`);
+      assert.equal(before.status, 200);
+      assert.equal((before.body as { name: string }).name, "Before backup");
+      assert.equal((await admin(server, `/v1/organization/projects/${afterId}`)).status, 404, "back to the moment of the backup");
+      const key = (await admin(server, `/v1/organization/projects/${beforeId}/api_keys`, { name: "after restore" })).body as { value: string };
       const content = await raw(server, `/v1/files/${fileId}/content`, { headers: { authorization: `Bearer ${key.value}` } });
       assert.equal(content.status, 200);
       assert.equal(content.text, "kept in the data directory");
