@@ -6,6 +6,7 @@ import { encodeSseJson } from "../core/sse.ts";
 import { runWithTrail, type GuardEvent, type RequestTrail } from "../core/request-trail.ts";
 import type { LogFields, Logger } from "../logging/logger.ts";
 import { DEFAULT_PROJECT_ID, type Principal } from "../services/access.ts";
+import type { LoggedRequest } from "../services/request-log.ts";
 import { readJsonBody, UnreadBodyError } from "./body.ts";
 import { endRequestSpan, inRequestSpan, startRequestSpan } from "./request-span.ts";
 import { sendError, sentJsonBody } from "./respond.ts";
@@ -39,25 +40,8 @@ export interface ObservedRequest {
   guardrails: readonly GuardEvent[] | undefined;
 }
 
-/** One finished `/v1` request of an authenticated caller (admin routes aside), for the request log. */
-export interface FinishedRequest {
-  requestId: string;
-  principal: Principal;
-  method: string;
-  /** The matched route's pattern; null when none matched. */
-  route: string | null;
-  status: number;
-  latencyMs: number;
-  /** Milliseconds to the opening of a streamed answer (its first token); undefined for other answers. */
-  ttftMs: number | undefined;
-  metering: Metering | undefined;
-  /** The request's log-line fields (model, error_code, deployment). */
-  log: Readonly<LogFields>;
-  /** The JSON body the route read, if it read one. */
-  body: unknown;
-  /** The JSON the server answered with, if it built one (not streams or relayed bytes). */
-  answer: unknown;
-}
+/** One finished `/v1` request of an authenticated caller (admin routes aside): what the request log records. */
+export type FinishedRequest = LoggedRequest;
 
 /** Settings the HTTP layer needs. */
 export interface AppOptions {

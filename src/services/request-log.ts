@@ -29,7 +29,7 @@ export interface LoggedRequest {
   ttftMs: number | undefined;
   /** What a model-running request used, when one ran. */
   metering: { model: string; usage: Usage | undefined; pricing: Pricing | undefined } | undefined;
-  /** The request's log-line fields: `model`, `error_code`, `deployment` and `retries` are read. */
+  /** The request's log-line fields: `model`, `error_code`, `deployment`, `retries` and `guardrails` are read. */
   log: Readonly<LogFields>;
   /** The JSON body the route read, if any. */
   body: unknown;
