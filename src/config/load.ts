@@ -46,6 +46,7 @@ export function configFromEnv(env: Env): Json {
   setIn(out, "logLevel", env.MODELPORT_LOG_LEVEL || undefined);
   setIn(out, "shutdownTimeoutMs", intFromEnv(env, "MODELPORT_SHUTDOWN_TIMEOUT_MS"));
   setIn(out, "shutdownDelayMs", intFromEnv(env, "MODELPORT_SHUTDOWN_DELAY_MS"));
+  setIn(out, "jobLeaseMs", intFromEnv(env, "MODELPORT_JOB_LEASE_MS"));
   setIn(out, "workers", intFromEnv(env, "MODELPORT_WORKERS"));
   if (env.MODELPORT_TLS_CERT || env.MODELPORT_TLS_KEY) out.tls = { cert: env.MODELPORT_TLS_CERT ?? "", key: env.MODELPORT_TLS_KEY ?? "" };
   setIn(out, "gpu", env.MODELPORT_GPU || undefined);

@@ -67,6 +67,11 @@ export const configSchema = z.strictObject({
    * accepting connections: a load balancer sees it leave first, so no new request meets a closed port.
    */
   shutdownDelayMs: z.number().int().min(0).default(0),
+  /**
+   * How long a process holds background work it claimed (batch requests, files being indexed)
+   * without renewing the claim: when a process dies, its work waits this long before another takes it.
+   */
+  jobLeaseMs: z.number().int().min(1000).max(3_600_000).default(60_000),
   /** Serve HTTPS (and wss:) with this PEM certificate and key: the SDKs' realtime clients only connect over TLS. */
   tls: z.strictObject({ cert: z.string().min(1), key: z.string().min(1) }).optional(),
   /** Realtime sessions (`GET /v1/realtime` over WebSocket). */

@@ -149,6 +149,25 @@ export function createApp(options: AppOptions): App {
       readJson: async () => (requestBody = await readJsonBody(req, options.bodyLimitBytes)),
     };
 
+    // A metered request is recorded as its answer ends, before the last byte is handed to the socket:
+    // a client that has the whole answer knows the record is made (journaled), even if this process
+    // is killed at once. Recording in `finally` would leave that window open for a loop turn or more.
+    let completed = false;
+    const complete = (): void => {
+      if (completed || ctx.metering === undefined) return;
+      completed = true;
+      try {
+        options.onCompleted?.({ principal: ctx.principal, endpoint: path, metering: ctx.metering, status: res.statusCode, latencyMs: performance.now() - started });
+      } catch (error) {
+        options.logger.error("usage could not be recorded", { ...log, error: (error as Error).message });
+      }
+    };
+    const end = res.end.bind(res) as (...args: unknown[]) => ServerResponse;
+    res.end = ((...args: unknown[]) => {
+      complete();
+      return end(...args);
+    }) as ServerResponse["end"];
+
     const run = async (): Promise<void> => {
       if (path.startsWith("/v1/") || path === "/v1") {
         ctx.principal = await options.authenticate(req.headers.authorization);
@@ -199,9 +218,8 @@ export function createApp(options: AppOptions): App {
         // What guardrails did, for the request log and the log line (the categories, never the matched text).
         if (trail.guardrails !== undefined && trail.guardrails.length > 0) log.guardrails = JSON.stringify(trail.guardrails);
         for (const cleanup of ctx.cleanups) cleanup().catch((error: unknown) => options.logger.error("cleanup failed", { ...log, error: (error as Error).message }));
-        if (ctx.metering !== undefined) {
-          options.onCompleted?.({ principal: ctx.principal, endpoint: path, metering: ctx.metering, status: res.statusCode, latencyMs });
-        }
+        // Not ended by the handler (a client gone mid-stream): recorded now.
+        complete();
         const fields: LogFields = {
           ...log,
           status: res.statusCode,

@@ -21,7 +21,7 @@ export class BatchWorker {
   readonly #logger: Logger;
   readonly #loop: LeasedWorker<ClaimedRequest>;
 
-  constructor(deps: { store: BatchStore; service: BatchService; logger: Logger; concurrency: number }) {
+  constructor(deps: { store: BatchStore; service: BatchService; logger: Logger; concurrency: number; leaseMs?: number }) {
     this.#store = deps.store;
     this.#service = deps.service;
     this.#logger = deps.logger;
@@ -47,7 +47,7 @@ export class BatchWorker {
           for (const b of await store.inStatus("finalizing")) await this.#finalize(b, "completed");
         },
       },
-      { logger: deps.logger, concurrency: deps.concurrency },
+      { logger: deps.logger, concurrency: deps.concurrency, leaseMs: deps.leaseMs },
     );
   }
 

@@ -33,7 +33,7 @@ export class IndexingWorker {
   readonly #logger: Logger;
   readonly #loop: LeasedWorker<ClaimedFile>;
 
-  constructor(deps: { store: VectorStoreStore; files: FileStore; registry: ModelRegistry; logger: Logger; concurrency: number }) {
+  constructor(deps: { store: VectorStoreStore; files: FileStore; registry: ModelRegistry; logger: Logger; concurrency: number; leaseMs?: number }) {
     this.#store = deps.store;
     this.#files = deps.files;
     this.#registry = deps.registry;
@@ -62,7 +62,7 @@ export class IndexingWorker {
           if (requeued > 0) this.#logger.info("vector store files returned to the indexing queue after a restart", { count: requeued });
         },
       },
-      { logger: deps.logger, concurrency: Math.max(1, deps.concurrency) },
+      { logger: deps.logger, concurrency: Math.max(1, deps.concurrency), leaseMs: deps.leaseMs },
     );
   }
 

@@ -1,7 +1,7 @@
 import { runWithoutTrail } from "../core/request-trail.ts";
 import type { Logger } from "../logging/logger.ts";
 
-/** How long a claim lasts without renewal; a process that died loses its claims after this. */
+/** How long a claim lasts without renewal by default; a process that died loses its claims after this. */
 export const LEASE_MS = 60_000;
 
 /** A database queue whose items are claimed for a while (a lease) by one process at a time. */
@@ -43,6 +43,7 @@ export class LeasedWorker<T extends { claim: string }> {
   readonly #work: LeasedWork<T>;
   readonly #logger: Logger;
   readonly #concurrency: number;
+  readonly #leaseMs: number;
   readonly #running = new Map<string, { item: T; abort: AbortController; done: Promise<void> }>();
   #timer: NodeJS.Timeout | undefined;
   #renewTimer: NodeJS.Timeout | undefined;
@@ -51,10 +52,11 @@ export class LeasedWorker<T extends { claim: string }> {
   #again = false;
   #stopped = false;
 
-  constructor(work: LeasedWork<T>, options: { logger: Logger; concurrency: number }) {
+  constructor(work: LeasedWork<T>, options: { logger: Logger; concurrency: number; leaseMs?: number }) {
     this.#work = work;
     this.#logger = options.logger;
     this.#concurrency = options.concurrency;
+    this.#leaseMs = options.leaseMs ?? LEASE_MS;
   }
 
   /** Items running now. */
@@ -68,7 +70,7 @@ export class LeasedWorker<T extends { claim: string }> {
    */
   async start(soleProcess: boolean): Promise<void> {
     if (soleProcess) await this.#work.restarted?.(await this.#work.releaseAll());
-    this.#renewTimer = setInterval(() => void this.#renew(), LEASE_MS / 3);
+    this.#renewTimer = setInterval(() => void this.#renew(), this.#leaseMs / 3);
     this.#renewTimer.unref();
     this.#schedule(0);
   }
@@ -115,7 +117,7 @@ export class LeasedWorker<T extends { claim: string }> {
     if (free <= 0) return Promise.resolve("full");
     let result: FillResult = "failed";
     this.#claiming = this.#work
-      .claim(free, LEASE_MS)
+      .claim(free, this.#leaseMs)
       .then(
         async (items) => {
           if (items.length > 0) this.#logger.debug(`claimed ${this.#work.what}`, { count: items.length });
@@ -156,7 +158,7 @@ export class LeasedWorker<T extends { claim: string }> {
 
   async #renew(): Promise<void> {
     const claims = new Set([...this.#running.values()].map((r) => r.item.claim));
-    for (const claim of claims) await this.#work.renew(claim, LEASE_MS).catch(() => undefined);
+    for (const claim of claims) await this.#work.renew(claim, this.#leaseMs).catch(() => undefined);
   }
 
   /** Stops claiming, aborts running items and waits for them: each goes back to the queue for the next start. */

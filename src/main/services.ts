@@ -114,7 +114,7 @@ export function buildServices(
   const gate = new PlatformGate(budgets, limiter);
   const vectorStores = new VectorStoreStore(storage.db);
   const vectorSearch = new VectorSearchService(vectorStores, registry);
-  const indexer = new IndexingWorker({ store: vectorStores, files, registry, logger, concurrency: config.vectorStores.indexingConcurrency });
+  const indexer = new IndexingWorker({ store: vectorStores, files, registry, logger, concurrency: config.vectorStores.indexingConcurrency, leaseMs: config.jobLeaseMs });
   const vectorStoreService = new VectorStoreService({ store: vectorStores, files, registry, embeddingModel: config.vectorStores.embeddingModel, onQueued: () => indexer.poke() });
   const containers = new ContainerService({ store: new ContainerStore(storage.db, config.dataDir), files, dataDir: config.dataDir, maxBytes: config.files.maxBytes });
   const ci = config.codeInterpreter;
@@ -148,7 +148,7 @@ export function buildServices(
   const chatWebSearch = ws.backend === undefined ? undefined : new ChatWebSearch(webSearch, meter);
   const endpoints = createModelEndpoints({ chat, responses, registry, engineVersion: VERSION, chatAudio, chatWebSearch, guardrails });
   const batchService = new BatchService({ batches: batchStore, files, registry, endpoints: batchEndpoints(endpoints), maxRequests: config.batches.maxRequests });
-  const batchWorker = new BatchWorker({ store: batchStore, service: batchService, logger, concurrency: config.batches.concurrency });
+  const batchWorker = new BatchWorker({ store: batchStore, service: batchService, logger, concurrency: config.batches.concurrency, leaseMs: config.jobLeaseMs });
   return { objects, files, uploads, meter, budgets, limiter, gate, chat, endpoints, vectorStores, vectorSearch, indexer, vectorStoreService, responses, batchStore, batchService, batchWorker, audio, images, containers, requestLog,
     serverStatus: new ServerStatusService(registry, config.modelsDir, unixSeconds()),
     requestStats: new RequestStats(storage.requestLog, config.requestLog.maxRows),

@@ -148,7 +148,6 @@ for (const backend of backends) {
     });
 
     it(`streams a ${Math.round(LARGE_BYTES / 1048576)} MB file in and out with flat memory`, async () => {
-      global.gc?.();
       const up = await peakRssGrowth(() => streamUpload(server.url, KEY, LARGE_BYTES, 256 * 1024, "user_data"));
       assert.equal(up.result.status, 200, JSON.stringify(up.result.body));
       const id = String(up.result.body.id);

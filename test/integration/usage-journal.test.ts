@@ -119,7 +119,7 @@ describe("usage survives SIGKILL", () => {
 
     server = await serve(dataDir);
     try {
-      await waitFor(async () => (await usageApiCount(server, id)) >= REQUESTS, 10_000);
+      await waitFor(async () => (await usageApiCount(server, id)) >= REQUESTS, 30_000);
       assert.equal(await usageApiCount(server, id), REQUESTS);
       // Replayed once: another flush interval later, still no more.
       await new Promise((r) => setTimeout(r, 1500));
@@ -141,7 +141,7 @@ describe("usage survives SIGKILL", () => {
       await answerAll(server, key, REQUESTS, () => process.kill(workers[0] as number, "SIGKILL"));
       t.diagnostic(`in the database at the kill: ${rowsOnDisk(dataDir, id)} of ${REQUESTS}`);
       // The primary starts a new worker, which replays the dead one's journal and none of the live one's.
-      await waitFor(async () => (await usageApiCount(server, id)) >= REQUESTS, 20_000);
+      await waitFor(async () => (await usageApiCount(server, id)) >= REQUESTS, 60_000);
       await new Promise((r) => setTimeout(r, 1500));
       assert.equal(await usageApiCount(server, id), REQUESTS);
       const replayed = server.logs.filter((l) => l.msg === "usage journal replayed").map((l) => Number(l.records));
