@@ -204,34 +204,3 @@ describe("Batches survive a crash", () => {
     }
   });
 });
-
-describe("Batches shared by two processes on PostgreSQL", () => {
-  it("splits one batch between two servers with row locks: every custom_id exactly once", async () => {
-    const { freshPostgres } = await import("../helpers/databases.ts");
-    const db = await freshPostgres();
-    const dataDir = join(mkdtempSync(join(tmpdir(), "modelport-batch-pg-")), "data");
-    // Files live in the data directory, so processes that share a database share it too.
-    const env = { MODELPORT_API_KEYS: "sk-batch-pg-key", MODELPORT_DATA_DIR: dataDir, MODELPORT_DATABASE_URL: db.url, MODELPORT_BATCH_CONCURRENCY: "2", MODELPORT_LOG_LEVEL: "debug" };
-    const one = await spawnServe(["-m", STORIES], env);
-    const two = await spawnServe(["-m", STORIES], env);
-    try {
-      const client = new OpenAI({ baseURL: `${one.url}/v1`, apiKey: "sk-batch-pg-key", maxRetries: 0 });
-      const total = 200;
-      const inputFileId = await upload(client, Array.from({ length: total }, (_, i) => chatLine(i, { model: "stories260K", max_tokens: 16 })));
-      const batch = await client.batches.create({ input_file_id: inputFileId, endpoint: "/v1/chat/completions", completion_window: "24h" });
-      const done = await waitFor(client, batch.id, (b) => b.status === "completed");
-      assert.deepEqual(done.request_counts, { total, completed: total, failed: 0 });
-      const ids = parseLines(await (await client.files.content(done.output_file_id!)).text()).map((l) => l.custom_id);
-      assert.equal(ids.length, total);
-      assert.equal(new Set(ids).size, total);
-      const claimed = (p: typeof one) => p.logs.filter((l) => l.msg === "claimed batch requests").reduce((s, l) => s + Number(l.count), 0);
-      assert.ok(claimed(one) > 0 && claimed(two) > 0, `both processes worked: ${claimed(one)} + ${claimed(two)}`);
-      assert.equal(claimed(one) + claimed(two), total, "no request claimed twice");
-    } finally {
-      one.child.kill("SIGTERM");
-      two.child.kill("SIGTERM");
-      await Promise.all([one.exited, two.exited]);
-      await db.drop();
-    }
-  });
-});

@@ -58,9 +58,8 @@ describe("modelport CLI", () => {
       serve.child.kill("SIGTERM");
       await serve.exited;
     }
-    const projects = await runCli(["projects", "list"], env);
+    const [projects, help] = await Promise.all([runCli(["projects", "list"], env), runCli(["keys", "--help"])]);
     assert.match(projects.stdout, /CLI team	active	tier=tier-1/);
-    const help = await runCli(["keys", "--help"]);
     assert.match(help.stdout, /^Usage: modelport keys/);
   });
 

@@ -124,13 +124,15 @@ describe("modelport backup and restore (SQLite)", () => {
     db.close();
     assert.deepEqual(readdirSync(dataDir).filter((f) => f.includes("restor")), [], "no staging file left behind");
 
-    const onPostgres = await runCli(["backup", "--to", join(out, "pg.db"), "--data-dir", dataDir], { MODELPORT_DATABASE_URL: "postgres://postgres@127.0.0.1:5432/postgres" });
-    assert.equal(onPostgres.code, 1);
-    assert.match(onPostgres.stderr, /is for SQLite.*pg_dump and pg_restore: see docs\/operations\.md/);
-    for (const command of ["backup", "restore"]) {
-      const help = await runCli([command, "--help"]);
-      assert.equal(help.code, 0);
-      assert.match(help.stdout, new RegExp(`^Usage: modelport ${command} --(to|from) FILE`));
+    const [onPostgres, ...helps] = await Promise.all([
+      runCli(["backup", "--to", join(out, "pg.db"), "--data-dir", dataDir], { MODELPORT_DATABASE_URL: "postgres://postgres@127.0.0.1:5432/postgres" }),
+      ...["backup", "restore"].map((command) => runCli([command, "--help"])),
+    ]);
+    assert.equal(onPostgres?.code, 1);
+    assert.match(onPostgres?.stderr ?? "", /is for SQLite.*pg_dump and pg_restore: see docs\/operations\.md/);
+    for (const [i, command] of ["backup", "restore"].entries()) {
+      assert.equal(helps[i]?.code, 0);
+      assert.match(helps[i]?.stdout ?? "", new RegExp(`^Usage: modelport ${command} --(to|from) FILE`));
     }
   });
 });

@@ -346,12 +346,11 @@ describe("modelport migrate: SQLite to PostgreSQL", () => {
   });
 
   it("documents itself", async () => {
-    const help = await runCli(["migrate", "--help"]);
+    const [help, bad, top] = await Promise.all([runCli(["migrate", "--help"]), runCli(["migrate", "--to", "mysql://x"]), runCli(["--help"])]);
     assert.equal(help.code, 0);
     assert.match(help.stdout, /^Usage: modelport migrate --to postgres:\/\//);
-    const bad = await runCli(["migrate", "--to", "mysql://x"]);
     assert.equal(bad.code, 2);
     assert.match(bad.stderr, /--to must be a PostgreSQL URL/);
-    assert.match((await runCli(["--help"])).stdout, /migrate +Copy a SQLite installation's database into PostgreSQL/);
+    assert.match(top.stdout, /migrate +Copy a SQLite installation's database into PostgreSQL/);
   });
 });

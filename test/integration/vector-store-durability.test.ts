@@ -236,16 +236,16 @@ async function survive(s: Scenario): Promise<void> {
 describe("Vector store indexing survives a crash", () => {
   it("SQLite: resumes after SIGKILL mid-indexing; every file completed once, chunks without gaps or duplicates", async () => {
     const dataDir = join(mkdtempSync(join(tmpdir(), "modelport-vs-kill-")), "data");
-    await survive({ env: { MODELPORT_DATA_DIR: dataDir }, files: 20, signal: "SIGKILL", releasesOnStart: true, inspect: async () => sqliteInspector(dataDir) });
+    await survive({ env: { MODELPORT_DATA_DIR: dataDir }, files: 12, signal: "SIGKILL", releasesOnStart: true, inspect: async () => sqliteInspector(dataDir) });
   });
 
-  // On PostgreSQL a killed process's claims come back only when their 60 s lease runs out (another process may
-  // still hold them), too slow here; a graceful stop gives them back at once, which the restart relies on.
+  // On PostgreSQL a killed process's claims come back only when their lease runs out (another process may
+  // still hold them; three-replicas.test.ts waits that out for a batch); a graceful stop gives them back at once.
   it("PostgreSQL: resumes after a graceful stop mid-indexing, without waiting for a lease", async () => {
     const db = await freshPostgres();
     try {
       const dataDir = join(mkdtempSync(join(tmpdir(), "modelport-vs-stop-")), "data");
-      await survive({ env: { MODELPORT_DATA_DIR: dataDir, MODELPORT_DATABASE_URL: db.url }, files: 10, signal: "SIGTERM", releasesOnStart: false, inspect: () => postgresInspector(db.url) });
+      await survive({ env: { MODELPORT_DATA_DIR: dataDir, MODELPORT_DATABASE_URL: db.url }, files: 8, signal: "SIGTERM", releasesOnStart: false, inspect: () => postgresInspector(db.url) });
     } finally {
       await db.drop();
     }
