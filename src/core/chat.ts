@@ -87,6 +87,11 @@ export interface ChatRequest {
   reasoningEffort: ReasoningEffort | undefined;
   /** Interactive requests go ahead of background work (batches, indexing) in queues and batches. */
   priority: RequestPriority;
+  /**
+   * OpenAI's `prompt_cache_key`: names requests that share a prefix. The `prefix-affinity` router
+   * sends requests with the same key to the same deployment (it is not sent on to upstreams).
+   */
+  promptCacheKey?: string | undefined;
 }
 
 /** Scheduling class of a request. */

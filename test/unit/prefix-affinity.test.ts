@@ -70,6 +70,16 @@ describe("prefix-affinity keys", () => {
     assert.notDeepEqual(chatAffinityKey(chat([{ role: "system", content: "You are terse." }, { role: "user", content: "What is a prefix cache?" }])), keys[0]);
   });
 
+  it("keys chat by its prompt_cache_key when it has one, the same key a relayed body with that name gets", () => {
+    const keyed = (messages: unknown[], key: string): ChatRequest => parseChatCompletionRequest({ model: "routed", messages, prompt_cache_key: key }).request;
+    const a = chatAffinityKey(keyed([{ role: "user", content: "Tell me about tides." }], "tenant-7"));
+    assert.deepEqual(chatAffinityKey(keyed([{ role: "system", content: "Other prompt" }, { role: "user", content: "Anything else" }], "tenant-7")), a, "the name groups, not the text");
+    assert.deepEqual(forwardAffinityKey("/responses", { prompt_cache_key: "tenant-7", input: "x" }), a);
+    assert.notDeepEqual(chatAffinityKey(keyed([{ role: "user", content: "Tell me about tides." }], "tenant-8")), a);
+    // An empty key names nothing: the prefix decides.
+    assert.deepEqual(chatAffinityKey(keyed([{ role: "user", content: "Tell me about tides." }], "")), chatAffinityKey(chat([{ role: "user", content: "Tell me about tides." }])));
+  });
+
   it("keys relayed bodies by prompt_cache_key, conversation, previous_response_id or the Responses prefix", () => {
     const named = forwardAffinityKey("/responses", { prompt_cache_key: "user-42", input: "Hi" });
     assert.deepEqual(forwardAffinityKey("/completions", { prompt_cache_key: "user-42", prompt: "other" }), named, "the client's own key wins, whatever the endpoint");

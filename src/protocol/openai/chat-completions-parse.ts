@@ -339,7 +339,7 @@ export function parseChatCompletionRequest(body: unknown): ParsedChatCompletionR
   const seed = reader.number("seed", { integer: true });
   reader.string("user");
   reader.string("safety_identifier");
-  reader.string("prompt_cache_key");
+  const promptCacheKey = reader.string("prompt_cache_key");
 
   const stream = reader.boolean("stream") ?? false;
   if (stream && audioOutput !== undefined && audioOutput.format !== "pcm16") {
@@ -372,6 +372,7 @@ export function parseChatCompletionRequest(body: unknown): ParsedChatCompletionR
     topLogprobs: logprobs ? (topLogprobs ?? 0) : undefined,
     reasoningEffort: reader.enumeration("reasoning_effort", EFFORTS),
     priority: "interactive",
+    ...(promptCacheKey !== undefined && promptCacheKey !== "" ? { promptCacheKey } : {}),
   };
   return {
     request,

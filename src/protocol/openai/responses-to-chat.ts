@@ -163,5 +163,6 @@ export function toChatRequest(req: ResponsesRequest, messages: ChatMessage[]): C
     topLogprobs: wantsLogprobs(req) ? (req.topLogprobs ?? 0) : undefined,
     reasoningEffort: req.reasoningEffort,
     priority: "interactive",
+    ...(req.promptCacheKey !== undefined && req.promptCacheKey !== "" ? { promptCacheKey: req.promptCacheKey } : {}),
   };
 }

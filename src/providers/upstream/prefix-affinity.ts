@@ -47,12 +47,13 @@ const SEP = "\u0000";
  * including the first user message (system and developer messages, any examples before it). Later
  * turns only append to a conversation, so every turn has the same key; conversations that share a
  * system prompt but open differently get different keys and spread over the deployments (each of
- * which then caches the shared system prompt once). Nothing else identifies a conversation here:
- * chat's `prompt_cache_key` and `user` are not kept on the request, and a Responses request bridged
- * through chat arrives with its `previous_response_id` already replaced by the stored history, whose
- * first messages are the same on every turn.
+ * which then caches the shared system prompt once). A `prompt_cache_key` names the group instead,
+ * hashed as a relayed request's is, so chat and relayed Responses requests with one key meet on one
+ * deployment. A Responses request bridged through chat arrives with its `previous_response_id`
+ * already replaced by the stored history, whose first messages are the same on every turn.
  */
 export function chatAffinityKey(request: ChatRequest): AffinityKey | undefined {
+  if (request.promptCacheKey !== undefined) return namedKey(request.promptCacheKey);
   if (request.messages.length === 0) return undefined;
   const hash = createHash("sha256").update("chat");
   for (const m of request.messages) {
@@ -64,6 +65,11 @@ export function chatAffinityKey(request: ChatRequest): AffinityKey | undefined {
     }
   }
   return keyOf(hash);
+}
+
+/** The key of requests a client groups by name (`prompt_cache_key`, a conversation id). */
+function namedKey(name: string): AffinityKey {
+  return keyOf(createHash("sha256").update("named").update(SEP).update(name));
 }
 
 /** A Responses `conversation`: its id, given as a string or as `{id}`. */
@@ -92,7 +98,7 @@ function inputPrefix(input: unknown): unknown {
 export function forwardAffinityKey(endpoint: ForwardEndpoint, body: ForwardBody): AffinityKey | undefined {
   if (isForwardForm(body)) return undefined;
   const named = typeof body.prompt_cache_key === "string" && body.prompt_cache_key !== "" ? body.prompt_cache_key : endpoint === "/responses" ? conversationId(body.conversation) : undefined;
-  if (named !== undefined) return keyOf(createHash("sha256").update("named").update(SEP).update(named));
+  if (named !== undefined) return namedKey(named);
   if (endpoint !== "/responses") return undefined;
   if (typeof body.previous_response_id === "string") return keyOf(createHash("sha256").update("previous").update(SEP).update(body.previous_response_id));
   if (body.input === undefined) return undefined;
