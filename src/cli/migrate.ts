@@ -3,6 +3,8 @@ import { dirname, join, resolve } from "node:path";
 import { parseArgs } from "node:util";
 import { loadConfig, type CliOverrides } from "../config/load.ts";
 import { CopyConflictError, migrateSqliteToPostgres, SchemaMismatchError, ValueError, type CopyProgress, type MigrationReport } from "../storage/copy-database.ts";
+import { openBlobStore } from "../storage/open-blob-store.ts";
+import type { SqlDb } from "../storage/sql-db.ts";
 import { sqliteInUse } from "../storage/sqlite-backup.ts";
 
 /** `modelport migrate --help`. */
@@ -14,8 +16,9 @@ two must then be at the same schema version. Every table is copied in primary-ke
 rows per transaction; rows already there are kept, or corrected where they differ, so a second
 run changes nothing and an interrupted run is finished by running it again.
 
-File bytes are not copied: they stay in the data directory, which the server on PostgreSQL must use
-too (MODELPORT_DATA_DIR). migrate checks that every file the database names is there.
+File bytes are not copied: they stay where the blob store keeps them (the data directory, which the
+server on PostgreSQL must use too, or blobs.backend's bucket). migrate checks that every file the
+database names is there, in the blob store the config names.
 Stop the server first: what it writes after the copy has begun is not copied.
 
 Options:
@@ -55,7 +58,7 @@ function progressPrinter(): (event: CopyProgress) => void {
   };
 }
 
-function printReport(report: MigrationReport, dataDir: string | undefined): void {
+function printReport(report: MigrationReport, where: string): void {
   const widths = [Math.max(5, ...report.tables.map((t) => t.table.length)), 10, 10, 10, 10];
   const line = (cells: string[]) => `${cells.map((c, i) => (i === 0 ? c.padEnd(widths[0] ?? 0) : c.padStart(widths[i] ?? 0))).join("  ")}\n`;
   let out = line(["table", "source", "target", "inserted", "updated", "sha256", "result"]);
@@ -70,16 +73,13 @@ function printReport(report: MigrationReport, dataDir: string | undefined): void
       : `\n${bad.length} table(s) differ: ${bad.map((t) => t.table).join(", ")}.` +
         (bad.some((t) => t.targetRows > t.sourceRows) ? " PostgreSQL has rows the SQLite database lacks: migrate into a database no server has used yet." : "") +
         "\n";
-  out +=
-    dataDir === undefined
-      ? "File bytes are kept outside the data directory (blobs.backend): not checked here.\n"
-      : `Checked ${report.blobsChecked} file(s) under ${dataDir}: ${report.missingBlobs.length === 0 ? "all present" : `${report.missingBlobs.length} missing or of the wrong size`}.\n`;
+  out += `Checked ${report.blobsChecked} file(s) ${where}: ${report.missingBlobs.length === 0 ? "all present" : `${report.missingBlobs.length} missing or of the wrong size`}.\n`;
   process.stdout.write(out);
   for (const m of report.missingBlobs.slice(0, 20)) {
-    process.stderr.write(`missing: ${m.table} ${m.id}: ${join(dataDir ?? "", m.key)} (${m.actualBytes === null ? "absent" : `${m.actualBytes} bytes`}, expected ${m.expectedBytes})\n`);
+    process.stderr.write(`missing: ${m.table} ${m.id}: ${m.key} (${m.actualBytes === null ? "absent" : `${m.actualBytes} bytes`}, expected ${m.expectedBytes})\n`);
   }
   if (report.missingBlobs.length > 0) {
-    process.stderr.write("The database copy is complete, but the server would not find these bytes: run the server with the data directory the SQLite installation used (or copy it here).\n");
+    process.stderr.write("The database copy is complete, but the server would not find these bytes: run the server with the data directory the SQLite installation used (or copy it here), or copy them into the configured blob store (docs/blob-storage.md).\n");
   }
 }
 
@@ -119,12 +119,14 @@ export async function migrateCommand(args: string[]): Promise<number> {
       process.stderr.write(`warning: ${file} is open in another process (a running server?); what it writes from now on will not be copied. Stop it and run migrate again to be sure.\n`);
     }
     process.stderr.write(`migrating ${file} to ${to.replace(/\/\/[^@/]*@/, "//…@")}\n`);
-    // Bytes kept in object storage or in the database (blobs.backend) are not under the data
-    // directory; moving those is the blob store's business, so only the data directory is checked.
-    const local = ((config as { blobs?: { backend?: string } }).blobs?.backend ?? "local") === "local";
-    const report = await migrateSqliteToPostgres({ sqliteFile: file, postgresUrl: to, dataDir, batchSize: Number(batch), onProgress: progressPrinter(), ...(local ? {} : { blobs: null }) });
-    if (values.json) process.stdout.write(`${JSON.stringify({ ...report, dataDir }, null, 2)}\n`);
-    else printReport(report, local ? dataDir : undefined);
+    // The bytes are checked where the server on PostgreSQL will look for them: the data directory, or
+    // the bucket (or the PostgreSQL database itself) that blobs.backend names.
+    const { backend } = config.blobs;
+    const where = backend === "local" ? `under ${dataDir}` : backend === "s3" ? `in s3://${config.blobs.s3.bucket}/${config.blobs.s3.prefix}` : "in the PostgreSQL blob store";
+    const blobs = backend === "local" ? {} : { blobs: (target: SqlDb) => openBlobStore(config.blobs, { dataDir, db: target }) };
+    const report = await migrateSqliteToPostgres({ sqliteFile: file, postgresUrl: to, dataDir, batchSize: Number(batch), onProgress: progressPrinter(), ...blobs });
+    if (values.json) process.stdout.write(`${JSON.stringify({ ...report, dataDir, blobBackend: backend }, null, 2)}\n`);
+    else printReport(report, where);
     return report.ok ? 0 : 1;
   } catch (error) {
     if (error instanceof UsageError) {

@@ -2,16 +2,19 @@ import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
 import { mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { dirname, join } from "node:path";
 import { DatabaseSync } from "node:sqlite";
 import { after, before, describe, it } from "node:test";
 import OpenAI, { toFile } from "openai";
 import pg from "pg";
+import { copyBlobs } from "../../src/storage/copy-blobs.ts";
 import { migrateSqliteToPostgres, type MigrationReport } from "../../src/storage/copy-database.ts";
+import { LocalBlobStore } from "../../src/storage/local-blob-store.ts";
 import { MIGRATIONS } from "../../src/storage/migrations.ts";
 import { backupSqlite } from "../../src/storage/sqlite-backup.ts";
 import { CLI, runCli } from "../helpers/cli.ts";
 import { freshPostgres } from "../helpers/databases.ts";
+import { startS3Server } from "../helpers/s3-server.ts";
 import { raw, startTestServer, waitFor, type TestServer } from "../helpers/server.ts";
 
 const ADMIN = "sk-admin-migrate-0123456789abcdef";
@@ -255,7 +258,7 @@ describe("modelport migrate: SQLite to PostgreSQL", () => {
     assert.match([...onSqlite].find(([path]) => path.includes("/usage/completions"))?.[1].text ?? "", /"num_model_requests":[1-9]/);
   });
 
-  it("finishes an interrupted copy when run again, without duplicating a row; corrects rows that differ and reports rows it cannot", async () => {
+  it("finishes an interrupted copy when run again, without duplicating a row; corrects rows that differ and reports rows it cannot; checks file bytes in the configured blob store (local or S3)", async () => {
     const url = await database();
     let batches = 0;
     await assert.rejects(
@@ -301,6 +304,21 @@ describe("modelport migrate: SQLite to PostgreSQL", () => {
     assert.match(extra.stdout, /PostgreSQL has rows the SQLite database lacks/);
     assert.match(extra.stderr, new RegExp(`missing: files ${ids.fileId}: .*absent, expected \\d+`));
     assert.match(extra.stdout, new RegExp(`Checked (\\d+) file\\(s\\) under ${empty}: \\1 missing or of the wrong size`));
+
+    // With blobs.backend s3 the bytes are looked for in the bucket: missing there until copied with copyBlobs.
+    const s3 = await startS3Server();
+    try {
+      const prefix = "migrated/";
+      const inBucket = async () => (await runCli(["migrate", "--from", `sqlite:${sqlite}`, "--to", url], s3.env(prefix), 180_000)).stdout;
+      const counted = /Checked (\d+) file\(s\) in s3:\/\/modelport-test\/migrated\/: (.*)\./.exec(await inBucket());
+      assert.ok(counted !== null && Number(counted[1]) > 0, "the files were looked for in the bucket");
+      assert.equal(counted[2], `${counted[1]} missing or of the wrong size`);
+      const copied = await copyBlobs(new LocalBlobStore(dirname(sqlite)), s3.store(prefix));
+      assert.ok(copied.copied >= Number(counted[1]), `copied ${copied.copied}`);
+      assert.match(await inBucket(), /Checked \d+ file\(s\) in s3:\/\/modelport-test\/migrated\/: all present\./);
+    } finally {
+      await s3.close();
+    }
   });
 
   it("carries on after being killed mid-copy", async () => {
