@@ -174,7 +174,7 @@ describe("Batches survive a crash", () => {
     const env = { MODELPORT_API_KEYS: "sk-batch-kill-key", MODELPORT_DATA_DIR: dataDir, MODELPORT_BATCH_CONCURRENCY: "2", MODELPORT_LOG_LEVEL: "info" };
     const args = ["-m", STORIES];
     let serve = await spawnServe(args, env);
-    const total = 300;
+    const total = 160;
     let client = new OpenAI({ baseURL: `${serve.url}/v1`, apiKey: "sk-batch-kill-key", maxRetries: 0 });
     const inputFileId = await upload(client, Array.from({ length: total }, (_, i) => chatLine(i, { model: "stories260K", max_tokens: 24 })));
     const batch = await client.batches.create({ input_file_id: inputFileId, endpoint: "/v1/chat/completions", completion_window: "24h" });
