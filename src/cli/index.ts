@@ -10,6 +10,7 @@ import { isClusterWorker, runClusterWorker, startCluster } from "../main/cluster
 import { VERSION } from "../version.ts";
 import { keysCommand, projectsCommand } from "./admin.ts";
 import { backupCommand, restoreCommand } from "./backup.ts";
+import { blobsCommand } from "./blobs.ts";
 import { migrateCommand } from "./migrate.ts";
 import { createProgressBar } from "./progress.ts";
 
@@ -26,6 +27,7 @@ Commands:
   migrate   Copy a SQLite installation's database into PostgreSQL and verify it
   backup    Back up the SQLite database while the server runs
   restore   Replace the SQLite database with a backup (server stopped)
+  blobs     Copy file bytes from one blob backend to another (blobs copy --from local --to s3)
 
 Run 'modelport <command> --help' for a command's options.
 Configuration: environment variables (MODELPORT_*) and an optional YAML file; see docs/configuration.md.
@@ -219,6 +221,8 @@ export async function runCli(argv: string[]): Promise<number> {
         return await backupCommand(rest);
       case "restore":
         return await restoreCommand(rest);
+      case "blobs":
+        return await blobsCommand(rest);
       case "--version":
       case "-v":
         process.stdout.write(`${VERSION}\n`);

@@ -1,19 +1,17 @@
 import assert from "node:assert/strict";
-import { execFile } from "node:child_process";
 import { createHash } from "node:crypto";
 import { mkdirSync, mkdtempSync, utimesSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { PassThrough, Readable } from "node:stream";
 import { after, before, describe, it } from "node:test";
-import { fileURLToPath } from "node:url";
-import { promisify } from "node:util";
 import { BlobNotFoundError, LEFTOVER_AGE_MS, readBlob, type BlobStore } from "../../src/storage/blob-store.ts";
 import { copyBlobs } from "../../src/storage/copy-blobs.ts";
 import { LocalBlobStore } from "../../src/storage/local-blob-store.ts";
 import { PostgresBlobStore } from "../../src/storage/postgres-blob-store.ts";
 import { openStorage } from "../../src/storage/open.ts";
 import type { Storage } from "../../src/storage/storage.ts";
+import { runCli } from "../helpers/cli.ts";
 import { freshPostgres } from "../helpers/databases.ts";
 import { startS3Server, type TestS3 } from "../helpers/s3-server.ts";
 
@@ -200,19 +198,21 @@ for (const backend of backends) {
 }
 
 describe("copying blobs between backends", () => {
-  it("copies files and upload parts local → s3 (the script) → postgres, skipping what is there", async () => {
+  it("copies files and upload parts local → s3 (modelport blobs copy) → postgres, skipping what is there", async () => {
     const root = mkdtempSync(join(tmpdir(), "modelport-copy-"));
     const local = new LocalBlobStore(root);
     await local.put("files/file-1", pattern(3 * MiB + 5));
     await local.put("uploads/upload_1/part_1", Readable.from([Buffer.from("part")]));
     // Not the server's: left where it is.
     await local.put("other/x", Readable.from([Buffer.from("x")]));
-    const env = { ...process.env, ...s3.env("copied/"), MODELPORT_DATA_DIR: root, MODELPORT_LOG_LEVEL: "silent" };
-    const script = fileURLToPath(new URL("../../scripts/copy-blobs.ts", import.meta.url));
-    // Not execFileSync: s3rver answers from this process, whose event loop must keep running.
-    const run = async () => (await promisify(execFile)(process.execPath, [script, "--from", "local", "--to", "s3"], { env, encoding: "utf8" })).stdout;
-    assert.match(await run(), /copied 2 objects \(3145737 bytes\) from local to s3; 0 already there/);
-    assert.match(await run(), /copied 0 objects .*; 2 already there/);
+    const env = { ...s3.env("copied/"), MODELPORT_DATA_DIR: root, MODELPORT_LOG_LEVEL: "silent" };
+    // runCli spawns, so s3rver keeps answering from this process.
+    const [first, usage] = await Promise.all([runCli(["blobs", "copy", "--from", "local", "--to", "s3"], env), runCli(["blobs", "copy", "--from", "local", "--to", "ftp"], env)]);
+    assert.equal(first.code, 0, first.stderr);
+    assert.match(first.stdout, /copied 2 objects \(3145737 bytes\) from local to s3; 0 already there/);
+    assert.equal(usage.code, 2);
+    assert.match(usage.stderr, /--to must be one of local, s3, postgres, got 'ftp'/);
+    assert.match((await runCli(["blobs", "copy", "--from", "local", "--to", "s3"], env)).stdout, /copied 0 objects .*; 2 already there/);
     const bucket = s3.store("copied/");
     const db = new PostgresBlobStore(storage.db);
     const result = await copyBlobs(bucket, db);
