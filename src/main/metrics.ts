@@ -60,6 +60,8 @@ export function serverMetrics(registry: ModelRegistry, meter: UsageMeter, queues
   metrics.gauge("modelport_upstream_requests", "Requests sent to an upstream deployment since start (attempts, retries included).", ["model", "deployment"], () => fromDeployments("requests"));
   metrics.gauge("modelport_upstream_failures", "Attempts at an upstream deployment that failed since start (errors, timeouts, refusals; not clients that left).", ["model", "deployment"], () => fromDeployments("failures"));
   metrics.gauge("modelport_upstream_retries", "Attempts at an upstream deployment that retried a request after an earlier attempt of it failed, since start.", ["model", "deployment"], () => fromDeployments("retries"));
+  metrics.gauge("modelport_upstream_affinity_first", "prefix-affinity routing: attempts sent to the deployment the request's key ranks first, since start.", ["model", "deployment"], () => fromDeployments("affinity_first"));
+  metrics.gauge("modelport_upstream_affinity_diverted", "prefix-affinity routing: attempts sent elsewhere than the key's first deployment (over its load bound, resting, at its limits, a retry), since start.", ["model", "deployment"], () => fromDeployments("affinity_diverted"));
   metrics.gauge("modelport_upstream_in_flight", "Requests to an upstream deployment in flight.", ["model", "deployment"], () => fromDeployments("in_flight"));
   metrics.gauge("modelport_upstream_circuit_open", "1 while a deployment's circuit breaker is open (resting after failures).", ["model", "deployment"], () => fromDeployments("circuit_open"));
   metrics.gauge("modelport_usage_meter_pending", "Usage records buffered, not yet written to the database (the meter's lag).", [], () => [{ labels: {}, value: meter.pending }]);

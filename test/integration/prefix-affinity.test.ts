@@ -72,4 +72,22 @@ describe("prefix-affinity routing through the server", () => {
       reset();
     }
   });
+
+  it("groups chat requests by prompt_cache_key, whatever their text, and counts affinity routing in /metrics", async () => {
+    for (const key of ["tenant-a", "tenant-b", "tenant-c"]) {
+      for (let i = 0; i < 4; i++) {
+        await server.client.chat.completions.create({ model: "sticky", prompt_cache_key: key, messages: [{ role: "system", content: `Prompt ${i} of ${key}` }, { role: "user", content: `Question ${i}` }] });
+      }
+      assert.equal(takers().length, 1, `${key} stayed on one replica`);
+      reset();
+    }
+    // One at a time, nothing resting: every attempt went to its key's first deployment.
+    const text = await (await fetch(`${server.url}/metrics`)).text();
+    const sum = (name: string): number =>
+      [...text.matchAll(new RegExp(`^${name}\\{model="sticky",deployment="r\\d"\\} (\\d+)$`, "gm"))].reduce((n, m) => n + Number(m[1]), 0);
+    const requests = sum("modelport_upstream_requests");
+    assert.ok(requests >= 12, text);
+    assert.equal(sum("modelport_upstream_affinity_first"), requests);
+    assert.equal(sum("modelport_upstream_affinity_diverted"), 0);
+  });
 });

@@ -127,10 +127,13 @@ describe("prefix-affinity selection", () => {
     const ranked = ["a", "b", "c"].sort((x, y) => affinityScore(key, y, 1) - affinityScore(key, x, 1));
     const [first, second] = ranked as [string, string];
     assert.equal(pickFor(s, key), first);
+    assert.equal(s.pick(all(s), new Set(), 0, key).affinityFirst, true);
     // 4 in flight: a deployment may hold ⌈1.25 × 4 / 3 + 1⌉ = 3 with this request; the first has 3 already.
     byId(s, first).inFlight = 3;
     byId(s, second).inFlight = 1;
     assert.equal(pickFor(s, key), second);
+    assert.equal(s.pick(all(s), new Set(), 0, key).affinityFirst, false, "a diversion, for the metrics");
+    assert.equal(s.pick(all(s), new Set(), 0).affinityFirst, undefined, "no key, nothing to count");
     // 2 in flight: ⌈1.25 × 2 / 3 + 1⌉ = 2 each, this request included.
     byId(s, first).inFlight = 1;
     assert.equal(pickFor(s, key), first, "within the bound again");

@@ -100,7 +100,7 @@ export async function runAttempts<T>(
   let lastError: UpstreamError | undefined;
   const trail = currentTrail();
   for (let attempt = 0; attempt <= plan.maxRetries && !deadline.aborted; attempt++) {
-    const { state, limitedForMs } = await selector.reserve(plan.eligible, tried, plan.tokens, plan.affinity);
+    const { state, limitedForMs, affinityFirst } = await selector.reserve(plan.eligible, tried, plan.tokens, plan.affinity);
     if (state === undefined) {
       if (limitedForMs !== undefined && metered) {
         lastError = new UpstreamError(429, `Every deployment of '${selector.model}' is at its configured rate limit; retry in ${Math.ceil(limitedForMs / 1000)} s.`, {
@@ -119,6 +119,8 @@ export async function runAttempts<T>(
     const timer = setTimeout(() => attemptAbort.abort(), state.deployment.timeoutMs);
     state.inFlight++;
     state.requests++;
+    if (affinityFirst === true) state.affinityFirst++;
+    else if (affinityFirst === false) state.affinityDiverted++;
     if (attempt > 0) {
       state.retries++;
       if (trail !== undefined) trail.retries++;

@@ -5,7 +5,7 @@ import type { ForwardEndpoint } from "../provider.ts";
 import { CircuitBreaker } from "./circuit-breaker.ts";
 import { deploymentForwards, type Deployment } from "./deployment.ts";
 import { DeploymentLimits } from "./deployment-limits.ts";
-import { affinityPick, DEFAULT_AFFINITY_LOAD_FACTOR, type AffinityKey } from "./prefix-affinity.ts";
+import { affinityPick, affinityScore, DEFAULT_AFFINITY_LOAD_FACTOR, type AffinityKey } from "./prefix-affinity.ts";
 import type { RouterClock } from "./router-clock.ts";
 import { localDeploymentState, type BreakerSettings, type DeploymentKey, type SharedDeploymentState } from "./shared-deployment-state.ts";
 
@@ -23,6 +23,10 @@ export interface RoutedDeployment {
   failures: number;
   /** Attempts that retried a request after an earlier attempt of it failed. */
   retries: number;
+  /** prefix-affinity: attempts sent here because the request's key ranks this deployment first. */
+  affinityFirst: number;
+  /** prefix-affinity: attempts sent here although the key ranks another first (over its load bound, resting, at its limits, tried already). */
+  affinityDiverted: number;
   readonly breaker: CircuitBreaker;
   readonly limits: DeploymentLimits;
 }
@@ -33,6 +37,8 @@ export type Eligible = ReadonlyMap<RoutedDeployment, ReadonlySet<string>>;
 /** A pick: the deployment to try, or none, with how soon a deployment at its own limits frees up. */
 export interface Pick {
   state?: RoutedDeployment;
+  /** With an affinity key: whether `state` is the deployment the key ranks first among all of them. */
+  affinityFirst?: boolean;
   limitedForMs?: number;
 }
 
@@ -77,6 +83,8 @@ export class DeploymentSelector {
       requests: 0,
       failures: 0,
       retries: 0,
+      affinityFirst: 0,
+      affinityDiverted: 0,
       breaker: new CircuitBreaker(breaker.threshold, breaker.cooldownMs),
       limits: new DeploymentLimits(deployment.rpm, deployment.tpm, now),
     }));
@@ -139,18 +147,38 @@ export class DeploymentSelector {
     const candidates = fresh.length > 0 ? fresh : all;
     if (candidates.length === 0) return limitedForMs === undefined ? {} : { limitedForMs };
     if (affinity !== undefined) {
-      const chosen = affinityPick(candidates, affinity, this.#affinityLoadFactor);
-      if (chosen !== undefined) return { state: chosen };
+      const chosen = affinityPick(candidates, affinity, this.#affinityLoadFactor) ?? this.#leastLoaded(candidates);
+      return { state: chosen, affinityFirst: chosen === this.#firstFor(affinity) };
     }
+    return { state: this.#leastLoaded(candidates) };
+  }
+
+  /** The least loaded relative to weight, ties broken at random in proportion to weight. */
+  #leastLoaded(candidates: readonly RoutedDeployment[]): RoutedDeployment {
     const load = (s: RoutedDeployment) => s.inFlight / s.deployment.weight;
     const least = Math.min(...candidates.map(load));
     const tied = candidates.filter((s) => load(s) === least);
     let ticket = this.#clock.random() * tied.reduce((sum, s) => sum + s.deployment.weight, 0);
     for (const s of tied) {
       ticket -= s.deployment.weight;
-      if (ticket < 0) return { state: s };
+      if (ticket < 0) return s;
     }
-    return { state: tied.at(-1) as RoutedDeployment };
+    return tied.at(-1) as RoutedDeployment;
+  }
+
+  /** The deployment an affinity key ranks first among all with weight, whatever their state. */
+  #firstFor(key: AffinityKey): RoutedDeployment | undefined {
+    let best: RoutedDeployment | undefined;
+    let bestScore = -Infinity;
+    for (const s of this.deployments) {
+      if (s.deployment.weight <= 0) continue;
+      const score = affinityScore(key, s.deployment.id, s.deployment.weight);
+      if (score > bestScore) {
+        best = s;
+        bestScore = score;
+      }
+    }
+    return best;
   }
 
   /**
@@ -222,6 +250,13 @@ export class DeploymentSelector {
       out[`${s.deployment.id}.retries`] = s.retries;
       out[`${s.deployment.id}.in_flight`] = s.inFlight;
       out[`${s.deployment.id}.circuit_open`] = s.breaker.isOpen(now) ? 1 : 0;
+    }
+    // Only for a model routed by prefix affinity, once it has routed a request that way.
+    if (this.deployments.some((s) => s.affinityFirst + s.affinityDiverted > 0)) {
+      for (const s of this.deployments) {
+        out[`${s.deployment.id}.affinity_first`] = s.affinityFirst;
+        out[`${s.deployment.id}.affinity_diverted`] = s.affinityDiverted;
+      }
     }
     return out;
   }
