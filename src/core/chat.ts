@@ -89,7 +89,7 @@ export interface ChatRequest {
   priority: RequestPriority;
   /**
    * OpenAI's `prompt_cache_key`: names requests that share a prefix. The `prefix-affinity` router
-   * sends requests with the same key to the same deployment (it is not sent on to upstreams).
+   * sends requests with the same key to the same deployment; OpenAI-format upstreams receive it.
    */
   promptCacheKey?: string | undefined;
 }
