@@ -66,6 +66,9 @@ export async function blobsCommand(args: string[]): Promise<number> {
     if (values.config !== undefined) cli.configFile = values.config;
     if (values["data-dir"] !== undefined) cli.dataDir = values["data-dir"];
     const config = loadConfig(process.env, cli);
+    if ((from === "postgres" || to === "postgres") && config.databaseUrl === undefined) {
+      throw new UsageError("the postgres backend keeps bytes in the server's PostgreSQL database: set MODELPORT_DATABASE_URL.");
+    }
     // PostgreSQL blobs live in the server's database, migrated as the server would.
     if (from === "postgres" || to === "postgres") storage = await openStorage({ databaseUrl: config.databaseUrl, dataDir: config.dataDir });
     const open = (b: BlobBackend): BlobStore => {

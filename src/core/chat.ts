@@ -89,7 +89,8 @@ export interface ChatRequest {
   priority: RequestPriority;
   /**
    * OpenAI's `prompt_cache_key`: names requests that share a prefix. The `prefix-affinity` router
-   * sends requests with the same key to the same deployment; OpenAI-format upstreams receive it.
+   * sends requests with the same key to the same deployment. It is not sent on to upstreams: some
+   * (Azure's older API versions) refuse it as an unknown argument, and it does not change an answer.
    */
   promptCacheKey?: string | undefined;
 }

@@ -115,8 +115,8 @@ export function createApp(options: AppOptions): App {
     controllers.add(controller);
     responses.set(controller, res);
     // A request is in flight until its response has closed and its handler has finished (a handler
-    // may clean up after the client has its answer, and its usage is recorded after that): shutdown
-    // waits for both, so nothing is metered after the meter has closed.
+    // may clean up after the client has its answer, and a handler that never ends the response has its
+    // usage recorded only then): shutdown waits for both, so nothing is metered after the meter has closed.
     let open = 2;
     const settle = (): void => {
       if (--open === 0) finishOne(controller);
@@ -149,9 +149,9 @@ export function createApp(options: AppOptions): App {
       readJson: async () => (requestBody = await readJsonBody(req, options.bodyLimitBytes)),
     };
 
-    // A metered request is recorded as its answer ends, before the last byte is handed to the socket:
-    // a client that has the whole answer knows the record is made (journaled), even if this process
-    // is killed at once. Recording in `finally` would leave that window open for a loop turn or more.
+    // A metered request is recorded as its answer ends, before the response's end reaches the socket:
+    // a client that has read the answer to its end knows the record is made (journaled), even if this
+    // process is killed at once. Recording in `finally` would leave that window open for a loop turn or more.
     let completed = false;
     const complete = (): void => {
       if (completed || ctx.metering === undefined) return;

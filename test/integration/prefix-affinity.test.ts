@@ -79,7 +79,6 @@ describe("prefix-affinity routing through the server", () => {
         await server.client.chat.completions.create({ model: "sticky", prompt_cache_key: key, messages: [{ role: "system", content: `Prompt ${i} of ${key}` }, { role: "user", content: `Question ${i}` }] });
       }
       assert.equal(takers().length, 1, `${key} stayed on one replica`);
-      assert.ok(upstreams[takers()[0] as number]?.seen.every((call) => call.body.prompt_cache_key === key), "the key is passed on, for upstreams that cache by it");
       reset();
     }
     // One at a time, nothing resting: every attempt went to its key's first deployment.

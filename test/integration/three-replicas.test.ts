@@ -31,8 +31,11 @@ let postgres: Awaited<ReturnType<typeof freshPostgres>>;
 let s3: TestS3;
 /** This run's own folder in the bucket. */
 const PREFIX = `replicas-${randomBytes(4).toString("hex")}/`;
-/** Short, so the replicas take a killed one's batch requests over within seconds (default 60 s). */
-const LEASE_MS = 3000;
+/**
+ * Short, so the replicas take a killed one's batch requests over within seconds (default 60 s); renewed
+ * every third of it, so a live replica keeps its claims through a stall of over 5 s on a busy machine.
+ */
+const LEASE_MS = 8000;
 let servers: ServeProcess[] = [];
 const projects: string[] = [];
 

@@ -134,6 +134,13 @@ describe("prefix-affinity selection", () => {
     assert.equal(pickFor(s, key), second);
     assert.equal(s.pick(all(s), new Set(), 0, key).affinityFirst, false, "a diversion, for the metrics");
     assert.equal(s.pick(all(s), new Set(), 0).affinityFirst, undefined, "no key, nothing to count");
+    // A deployment that cannot take the request at all (endpoint, parameters) is no diversion.
+    const without = new Map([...all(s)].filter(([d]) => d.deployment.id !== first));
+    byId(s, first).inFlight = 0;
+    byId(s, second).inFlight = 0;
+    assert.deepEqual(s.pick(without, new Set(), 0, key), { state: byId(s, second), affinityFirst: true });
+    byId(s, first).inFlight = 3;
+    byId(s, second).inFlight = 1;
     // 2 in flight: ⌈1.25 × 2 / 3 + 1⌉ = 2 each, this request included.
     byId(s, first).inFlight = 1;
     assert.equal(pickFor(s, key), first, "within the bound again");

@@ -66,7 +66,5 @@ export function toOpenAiChatBody(request: ChatRequest, upstreamModel: string, st
     if (request.topLogprobs > 0 && keep("top_logprobs")) body.top_logprobs = request.topLogprobs;
   }
   if (request.reasoningEffort !== undefined && keep("reasoning_effort")) body.reasoning_effort = request.reasoningEffort;
-  // A caching hint, not a parameter that changes the answer: passed on where the wire has it.
-  if (request.promptCacheKey !== undefined) body.prompt_cache_key = request.promptCacheKey;
   return body;
 }

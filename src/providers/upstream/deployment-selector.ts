@@ -148,7 +148,7 @@ export class DeploymentSelector {
     if (candidates.length === 0) return limitedForMs === undefined ? {} : { limitedForMs };
     if (affinity !== undefined) {
       const chosen = affinityPick(candidates, affinity, this.#affinityLoadFactor) ?? this.#leastLoaded(candidates);
-      return { state: chosen, affinityFirst: chosen === this.#firstFor(affinity) };
+      return { state: chosen, affinityFirst: chosen === this.#firstFor(affinity, eligible) };
     }
     return { state: this.#leastLoaded(candidates) };
   }
@@ -166,12 +166,15 @@ export class DeploymentSelector {
     return tied.at(-1) as RoutedDeployment;
   }
 
-  /** The deployment an affinity key ranks first among all with weight, whatever their state. */
-  #firstFor(key: AffinityKey): RoutedDeployment | undefined {
+  /**
+   * The deployment an affinity key ranks first among those that can take the request at all (the
+   * endpoint, the parameters) and have weight, whatever their load, breaker or limits.
+   */
+  #firstFor(key: AffinityKey, eligible: Eligible): RoutedDeployment | undefined {
     let best: RoutedDeployment | undefined;
     let bestScore = -Infinity;
     for (const s of this.deployments) {
-      if (s.deployment.weight <= 0) continue;
+      if (s.deployment.weight <= 0 || !eligible.has(s)) continue;
       const score = affinityScore(key, s.deployment.id, s.deployment.weight);
       if (score > bestScore) {
         best = s;
