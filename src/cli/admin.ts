@@ -1,9 +1,9 @@
 import { parseArgs } from "node:util";
-import { loadConfig, type CliOverrides } from "../config/load.ts";
 import { createLogger } from "../logging/logger.ts";
 import { AccessService, DEFAULT_PROJECT_ID } from "../services/access.ts";
 import { USAGE_TIERS } from "../services/usage-tiers.ts";
 import { openStorage } from "../storage/open.ts";
+import { commandConfig, UsageError } from "./command-config.ts";
 
 export const PROJECTS_HELP = `Usage: modelport projects <create|list|archive> [options]
 
@@ -48,13 +48,8 @@ const options = {
   models: { type: "string" },
 } as const;
 
-class UsageError extends Error {}
-
 async function withAccess<T>(values: Record<string, unknown>, fn: (access: AccessService, storage: Awaited<ReturnType<typeof openStorage>>) => Promise<T>): Promise<T> {
-  const cli: CliOverrides = {};
-  if (typeof values.config === "string") cli.configFile = values.config;
-  if (typeof values["data-dir"] === "string") cli.dataDir = values["data-dir"];
-  const config = loadConfig(process.env, cli);
+  const config = commandConfig(values);
   const storage = await openStorage({ databaseUrl: config.databaseUrl, dataDir: config.dataDir });
   const access = new AccessService(storage, createLogger("error"));
   try {

@@ -1,7 +1,7 @@
 import { resolve } from "node:path";
 import { parseArgs } from "node:util";
-import { loadConfig, type CliOverrides } from "../config/load.ts";
 import { BackupError, backupSqlite, restoreSqlite, sqliteFile } from "../storage/sqlite-backup.ts";
+import { commandConfig, UsageError } from "./command-config.ts";
 
 const OPTIONS_HELP = `Options:
   -c, --config FILE       YAML config file (env MODELPORT_CONFIG)
@@ -35,8 +35,6 @@ A backup from an older version is upgraded when the server next starts.
 ${OPTIONS_HELP}
 `;
 
-class UsageError extends Error {}
-
 function parse(args: string[], fileOption: "to" | "from") {
   return parseArgs({
     args,
@@ -47,10 +45,7 @@ function parse(args: string[], fileOption: "to" | "from") {
 
 /** The data directory, refusing when the configured database is PostgreSQL (these commands are SQLite's). */
 function sqliteDataDir(values: Record<string, unknown>, command: string): string {
-  const cli: CliOverrides = {};
-  if (typeof values.config === "string") cli.configFile = values.config;
-  if (typeof values["data-dir"] === "string") cli.dataDir = values["data-dir"];
-  const config = loadConfig(process.env, cli);
+  const config = commandConfig(values);
   if (config.databaseUrl) {
     throw new BackupError(`'modelport ${command}' is for SQLite; the configured database is PostgreSQL (MODELPORT_DATABASE_URL). Use pg_dump and pg_restore: see docs/operations.md.`);
   }

@@ -1,10 +1,10 @@
 import { parseArgs } from "node:util";
-import { loadConfig, type CliOverrides } from "../config/load.ts";
 import type { BlobBackend, BlobStore } from "../storage/blob-store.ts";
 import { copyBlobs } from "../storage/copy-blobs.ts";
 import { openBlobStore } from "../storage/open-blob-store.ts";
 import { openStorage } from "../storage/open.ts";
 import type { Storage } from "../storage/storage.ts";
+import { commandConfig, UsageError } from "./command-config.ts";
 
 /** `modelport blobs --help`. */
 export const BLOBS_HELP = `Usage: modelport blobs copy --from BACKEND --to BACKEND [options]
@@ -27,8 +27,6 @@ Exit status: 0 when everything is in the target, 1 when a backend failed, 2 on b
 `;
 
 const BACKENDS: readonly BlobBackend[] = ["local", "s3", "postgres"];
-
-class UsageError extends Error {}
 
 function backend(name: string, value: string | undefined): BlobBackend {
   const found = BACKENDS.find((b) => b === value);
@@ -62,10 +60,7 @@ export async function blobsCommand(args: string[]): Promise<number> {
     const from = backend("from", values.from);
     const to = backend("to", values.to);
     if (from === to) throw new UsageError("--from and --to name the same backend.");
-    const cli: CliOverrides = {};
-    if (values.config !== undefined) cli.configFile = values.config;
-    if (values["data-dir"] !== undefined) cli.dataDir = values["data-dir"];
-    const config = loadConfig(process.env, cli);
+    const config = commandConfig(values);
     if ((from === "postgres" || to === "postgres") && config.databaseUrl === undefined) {
       throw new UsageError("the postgres backend keeps bytes in the server's PostgreSQL database: set MODELPORT_DATABASE_URL.");
     }

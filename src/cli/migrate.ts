@@ -1,11 +1,11 @@
 import { existsSync, statSync } from "node:fs";
 import { dirname, join, resolve } from "node:path";
 import { parseArgs } from "node:util";
-import { loadConfig, type CliOverrides } from "../config/load.ts";
 import { CopyConflictError, migrateSqliteToPostgres, SchemaMismatchError, ValueError, type CopyProgress, type MigrationReport } from "../storage/copy-database.ts";
 import { openBlobStore } from "../storage/open-blob-store.ts";
 import type { SqlDb } from "../storage/sql-db.ts";
 import { sqliteInUse } from "../storage/sqlite-backup.ts";
+import { commandConfig, UsageError } from "./command-config.ts";
 
 /** `modelport migrate --help`. */
 export const MIGRATE_HELP = `Usage: modelport migrate --to postgres://… [--from sqlite:PATH] [options]
@@ -35,8 +35,6 @@ Options:
 Exit status: 0 when every table matches and every file is present, 1 when not (or when the schema
 versions differ), 2 on bad usage. See docs/operations.md.
 `;
-
-class UsageError extends Error {}
 
 function sqlitePath(from: string): string {
   if (!from.startsWith("sqlite:")) throw new UsageError(`--from must be sqlite:PATH, got '${from}'.`);
@@ -104,10 +102,7 @@ export async function migrateCommand(args: string[]): Promise<number> {
   }
   try {
     if (positionals.length > 0) throw new UsageError(`unexpected argument '${positionals[0]}'.`);
-    const cli: CliOverrides = {};
-    if (values.config !== undefined) cli.configFile = values.config;
-    if (values["data-dir"] !== undefined) cli.dataDir = values["data-dir"];
-    const config = loadConfig(process.env, cli);
+    const config = commandConfig(values);
     const to = values.to ?? config.databaseUrl;
     if (to === undefined || !/^postgres(ql)?:\/\//.test(to)) throw new UsageError("--to must be a PostgreSQL URL (postgres://…), or MODELPORT_DATABASE_URL must be set.");
     const file = values.from !== undefined ? sqlitePath(values.from) : join(config.dataDir, "modelport.db");
