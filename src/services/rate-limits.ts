@@ -1,4 +1,5 @@
-import { Redis } from "ioredis";
+import type { Redis } from "ioredis";
+import { closeRedis, failFastRedis } from "../storage/redis-client.ts";
 import { ApiError } from "../core/errors.ts";
 
 /** The limits that apply to one project and model; null fields are unlimited. */
@@ -205,10 +206,8 @@ export class RedisLimitStore implements LimitStore {
   readonly #prefix: string;
 
   constructor(url: string, prefix = "modelport:rl:") {
-    // Fail fast when Redis is away (no queue, half a second per command): the caller falls back to local counters.
-    this.#redis = new Redis(url, { lazyConnect: false, maxRetriesPerRequest: 1, enableOfflineQueue: false, commandTimeout: 500 });
-    // Without a listener, ioredis reports connection errors as unhandled 'error' events.
-    this.#redis.on("error", () => undefined);
+    // Half a second per command; FallbackLimitStore decides with local counters while Redis is away (and logs it).
+    this.#redis = failFastRedis(url, 500, () => undefined);
     this.#prefix = prefix;
   }
 
@@ -246,8 +245,6 @@ export class RedisLimitStore implements LimitStore {
   }
 
   async close(): Promise<void> {
-    // quit() waits for a connection that may never come; a client that is not connected just stops retrying.
-    if (this.#redis.status === "ready") await this.#redis.quit();
-    else this.#redis.disconnect();
+    await closeRedis(this.#redis);
   }
 }

@@ -1,5 +1,6 @@
 import { createHash } from "node:crypto";
-import { Redis } from "ioredis";
+import type { Redis } from "ioredis";
+import { closeRedis, failFastRedis } from "../../storage/redis-client.ts";
 import type { Logger } from "../../logging/logger.ts";
 import type { BreakerSettings, DeploymentKey, DeploymentRates, SharedBreaker, SharedDeploymentState, SharedReservation } from "./shared-deployment-state.ts";
 
@@ -99,10 +100,9 @@ export class RedisDeploymentState implements SharedDeploymentState {
   constructor(url: string, logger: Logger, prefix = "modelport:deployment:") {
     this.#logger = logger;
     this.#prefix = prefix;
-    // No offline queue: while disconnected a call fails at once and the process decides alone,
-    // rather than holding requests until Redis is back.
-    this.#redis = new Redis(url, { maxRetriesPerRequest: 1, enableOfflineQueue: false, commandTimeout: COMMAND_TIMEOUT_MS });
-    this.#redis.on("error", (error: Error) => this.#unavailable(error));
+    // While disconnected a call fails at once and the process decides alone, rather than holding
+    // requests until Redis is back.
+    this.#redis = failFastRedis(url, COMMAND_TIMEOUT_MS, (error) => this.#unavailable(error));
     // Calls made while the first connection is on its way wait for it (once, briefly), so a server's
     // first requests are shared too.
     this.#connecting = new Promise((resolve) => {
@@ -185,7 +185,6 @@ export class RedisDeploymentState implements SharedDeploymentState {
   }
 
   async close(): Promise<void> {
-    if (this.#redis.status === "ready") await this.#redis.quit().catch(() => this.#redis.disconnect());
-    else this.#redis.disconnect();
+    await closeRedis(this.#redis);
   }
 }
