@@ -3,7 +3,8 @@ import { sortableId, unixSeconds } from "../core/ids.ts";
 import { priceUsage, type Pricing } from "../core/pricing.ts";
 import type { Logger } from "../logging/logger.ts";
 import type { Storage, UsageRecord } from "../storage/storage.ts";
-import { committedUsageIds, type JournalSegment, type UsageJournal } from "../storage/usage-journal.ts";
+import { existingIds } from "../storage/sql-db.ts";
+import type { JournalSegment, UsageJournal } from "../storage/usage-journal.ts";
 import type { Principal } from "./access.ts";
 
 /** What a finished request used, as the HTTP layer reports it. */
@@ -145,7 +146,7 @@ export class UsageMeter {
   async #toInsert(chunk: readonly Pending[]): Promise<UsageRecord[]> {
     const doubtful = chunk.filter((p) => p.maybeWritten).map((p) => p.record.id);
     if (doubtful.length === 0) return chunk.map((p) => p.record);
-    const written = await committedUsageIds(this.#storage.db, doubtful);
+    const written = await existingIds(this.#storage.db, "usage_records", doubtful);
     return chunk.filter((p) => !written.has(p.record.id)).map((p) => p.record);
   }
 

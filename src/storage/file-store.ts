@@ -3,7 +3,7 @@ import { ApiError } from "../core/errors.ts";
 import { prefixedId, unixSeconds } from "../core/ids.ts";
 import { LEFTOVER_AGE_MS, readBlob, type BlobSource, type BlobStore } from "./blob-store.ts";
 import { nextSeq, type Page, type PageQuery } from "./object-store.ts";
-import { num, numOrNull, str, type Param, type Row, type SqlDb } from "./sql-db.ts";
+import { existingIds, num, numOrNull, str, type Param, type Row, type SqlDb } from "./sql-db.ts";
 
 /** The purposes a file may have, as OpenAI lists them (plus what its own endpoints produce). */
 export const FILE_PURPOSES = ["assistants", "assistants_output", "batch", "batch_output", "fine-tune", "fine-tune-results", "vision", "user_data", "evals"] as const;
@@ -172,14 +172,11 @@ export class FileStore {
       if (blob.modifiedAt < cutoff && !id.includes("/")) candidates.push(id);
     }
     // Listed first, removed after: some backends page their listing, and deleting under it may skip keys.
-    for (let i = 0; i < candidates.length; i += 500) {
-      const ids = candidates.slice(i, i + 500);
-      const known = new Set((await this.#db.all(`SELECT id FROM files WHERE id IN (${ids.map(() => "?").join(", ")})`, ids)).map((r) => str(r.id)));
-      for (const id of ids) {
-        if (known.has(id)) continue;
-        await this.#blobs.delete(fileBlobKey(id));
-        removed++;
-      }
+    const known = await existingIds(this.#db, "files", candidates);
+    for (const id of candidates) {
+      if (known.has(id)) continue;
+      await this.#blobs.delete(fileBlobKey(id));
+      removed++;
     }
     return removed;
   }

@@ -26,6 +26,23 @@ export interface SqlDb {
   close(): Promise<void>;
 }
 
+/** Most ids per `IN (…)` list: well under SQLite's and PostgreSQL's bound-parameter limits. */
+const ID_BATCH = 500;
+
+/**
+ * Which of `ids` the `id` column of `table` holds, asked in batches of 500. `table` is a name from
+ * our own code, never from a request.
+ */
+export async function existingIds(db: SqlDb, table: string, ids: readonly string[]): Promise<Set<string>> {
+  const found = new Set<string>();
+  for (let start = 0; start < ids.length; start += ID_BATCH) {
+    const batch = ids.slice(start, start + ID_BATCH);
+    const rows = await db.all(`SELECT id FROM ${table} WHERE id IN (${batch.map(() => "?").join(", ")})`, batch);
+    for (const row of rows) found.add(str(row.id));
+  }
+  return found;
+}
+
 /** Prepared statements kept per SQL text: compiling one costs more than running most of ours. */
 const MAX_STATEMENTS = 256;
 

@@ -3,7 +3,6 @@ import { closeSync, mkdirSync, openSync, readdirSync, readFileSync, renameSync, 
 import { hostname } from "node:os";
 import { join } from "node:path";
 import { randomId } from "../core/ids.ts";
-import type { SqlDb } from "./sql-db.ts";
 import type { UsageRecord } from "./storage.ts";
 
 /**
@@ -134,7 +133,7 @@ function readRecords(path: string): { records: UsageRecord[]; skipped: number } 
  * segment goes once all its records are committed. Each process writes files of its own; at start,
  * a process adopts the files of processes that are gone (renaming them as its own, so only one
  * process adopts each) and hands their records back to be written again, and the caller skips
- * those already in the database (`committedUsageIds`), so a replay never counts a record twice.
+ * those already in the database (`existingIds`), so a replay never counts a record twice.
  */
 export class UsageJournal {
   readonly #dir: string;
@@ -219,18 +218,4 @@ export class UsageJournal {
     this.seal();
     LIVE_TOKENS.delete(this.#owner.token);
   }
-}
-
-/** Most ids per `IN (…)` list: well under SQLite's and PostgreSQL's bound-parameter limits. */
-const ID_BATCH = 500;
-
-/** Which of these usage record ids the database already has (to replay a journal without counting a record twice). */
-export async function committedUsageIds(db: SqlDb, ids: readonly string[]): Promise<Set<string>> {
-  const found = new Set<string>();
-  for (let start = 0; start < ids.length; start += ID_BATCH) {
-    const batch = ids.slice(start, start + ID_BATCH);
-    const rows = await db.all(`SELECT id FROM usage_records WHERE id IN (${batch.map(() => "?").join(", ")})`, batch);
-    for (const row of rows) found.add(String(row.id));
-  }
-  return found;
 }
