@@ -25,7 +25,7 @@ export interface RoutedDeployment {
   retries: number;
   /** prefix-affinity: attempts sent here because the request's key ranks this deployment first. */
   affinityFirst: number;
-  /** prefix-affinity: attempts sent here although the key ranks another first (over its load bound, resting, at its limits, tried already). */
+  /** prefix-affinity: attempts sent here although the key ranks another that can take the request first (over its load bound, resting, at its limits, tried already). */
   affinityDiverted: number;
   readonly breaker: CircuitBreaker;
   readonly limits: DeploymentLimits;
@@ -37,7 +37,7 @@ export type Eligible = ReadonlyMap<RoutedDeployment, ReadonlySet<string>>;
 /** A pick: the deployment to try, or none, with how soon a deployment at its own limits frees up. */
 export interface Pick {
   state?: RoutedDeployment;
-  /** With an affinity key: whether `state` is the deployment the key ranks first among all of them. */
+  /** With an affinity key: whether `state` is the deployment the key ranks first among those that can take the request. */
   affinityFirst?: boolean;
   limitedForMs?: number;
 }
