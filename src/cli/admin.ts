@@ -3,7 +3,7 @@ import { createLogger } from "../logging/logger.ts";
 import { AccessService, DEFAULT_PROJECT_ID } from "../services/access.ts";
 import { USAGE_TIERS } from "../services/usage-tiers.ts";
 import { openStorage } from "../storage/open.ts";
-import { commandConfig, UsageError } from "./command-config.ts";
+import { COMMAND_OPTIONS, commandConfig, UsageError } from "./command-config.ts";
 
 export const PROJECTS_HELP = `Usage: modelport projects <create|list|archive> [options]
 
@@ -36,9 +36,7 @@ Options:
 `;
 
 const options = {
-  config: { type: "string", short: "c" },
-  "data-dir": { type: "string" },
-  help: { type: "boolean", short: "h" },
+  ...COMMAND_OPTIONS,
   json: { type: "boolean" },
   name: { type: "string" },
   tier: { type: "string" },

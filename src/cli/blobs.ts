@@ -4,7 +4,7 @@ import { copyBlobs } from "../storage/copy-blobs.ts";
 import { openBlobStore } from "../storage/open-blob-store.ts";
 import { openStorage } from "../storage/open.ts";
 import type { Storage } from "../storage/storage.ts";
-import { commandConfig, UsageError } from "./command-config.ts";
+import { COMMAND_OPTIONS, commandConfig, UsageError } from "./command-config.ts";
 
 /** `modelport blobs --help`. */
 export const BLOBS_HELP = `Usage: modelport blobs copy --from BACKEND --to BACKEND [options]
@@ -39,9 +39,7 @@ export async function blobsCommand(args: string[]): Promise<number> {
   const { values, positionals } = parseArgs({
     args,
     options: {
-      config: { type: "string", short: "c" },
-      "data-dir": { type: "string" },
-      help: { type: "boolean", short: "h" },
+      ...COMMAND_OPTIONS,
       from: { type: "string" },
       to: { type: "string" },
     },

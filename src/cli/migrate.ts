@@ -5,7 +5,7 @@ import { CopyConflictError, migrateSqliteToPostgres, SchemaMismatchError, ValueE
 import { openBlobStore } from "../storage/open-blob-store.ts";
 import type { SqlDb } from "../storage/sql-db.ts";
 import { sqliteInUse } from "../storage/sqlite-backup.ts";
-import { commandConfig, UsageError } from "./command-config.ts";
+import { COMMAND_OPTIONS, commandConfig, UsageError } from "./command-config.ts";
 
 /** `modelport migrate --help`. */
 export const MIGRATE_HELP = `Usage: modelport migrate --to postgres://… [--from sqlite:PATH] [options]
@@ -86,9 +86,7 @@ export async function migrateCommand(args: string[]): Promise<number> {
   const { values, positionals } = parseArgs({
     args,
     options: {
-      config: { type: "string", short: "c" },
-      "data-dir": { type: "string" },
-      help: { type: "boolean", short: "h" },
+      ...COMMAND_OPTIONS,
       from: { type: "string" },
       to: { type: "string" },
       "batch-size": { type: "string" },
